@@ -1,0 +1,524 @@
+/* backend_kvm.c - the kvm backend: /dev/kvm ioctls, one KVM memslot per RAM slot, the KVM_RUN exit loop. */
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm_internal.h"
+
+/*
+ * Kicking a vCPU out of KVM_RUN needs a signal: we set kvm_run.immediate_exit
+ * (so a vCPU about to enter returns at once) and send this signal to the
+ * vCPU's thread (so one inside the guest exits). Its handler does nothing.
+ */
+#define KICK_SIGNAL (SIGRTMIN + 6)
+
+struct kvm_vm {
+	int kvm_fd;
+	int vm_fd;
+	int run_size;
+	int max_slots;
+	struct kvm_cpuid2 *cpuid;
+};
+
+struct kvm_vcpu {
+	int fd;
+	struct kvm_run *run;
+};
+
+static int xioctl(int fd, unsigned long req, void *arg)
+{
+	int ret;
+
+	do
+		ret = ioctl(fd, req, arg);
+	while (ret < 0 && (errno == EINTR || errno == EAGAIN) && req != KVM_RUN);
+	return ret;
+}
+
+bool vmmi_kvm_usable(void)
+{
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+	close(fd);
+	return ok;
+}
+
+static void kick_handler(int sig)
+{
+	(void)sig;
+}
+
+static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+
+/* Install the no-op handler unless the program already handles the signal itself. */
+static void install_kick_handler(void)
+{
+	struct sigaction sa, old;
+
+	if (sigaction(KICK_SIGNAL, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = kick_handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return EINTR */
+	sigaction(KICK_SIGNAL, &sa, NULL);
+}
+
+static int get_supported_cpuid(struct kvm_vm *k)
+{
+	for (int n = 64; n <= 4096; n *= 2) {
+		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
+
+		if (!c)
+			return vmmi_error(-ENOMEM, "kvm: out of memory");
+		c->nent = n;
+		if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
+			k->cpuid = c;
+			return 0;
+		}
+		free(c);
+		if (errno != E2BIG)
+			return vmmi_error(-errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+	}
+	return vmmi_error(-E2BIG, "kvm: KVM_GET_SUPPORTED_CPUID: too many entries");
+}
+
+static void kvm_vm_fini(struct vmm_vm *vm)
+{
+	struct kvm_vm *k = vm->be;
+
+	if (!k)
+		return;
+	if (k->vm_fd >= 0)
+		close(k->vm_fd);
+	if (k->kvm_fd >= 0)
+		close(k->kvm_fd);
+	free(k->cpuid);
+	free(k);
+	vm->be = NULL;
+}
+
+static int kvm_vm_init(struct vmm_vm *vm)
+{
+	struct kvm_vm *k;
+	int ret;
+
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return vmmi_error(-ENOMEM, "kvm: out of memory");
+	k->vm_fd = -1;
+	vm->be = k;
+	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (k->kvm_fd < 0) {
+		ret = vmmi_error(errno == ENOENT ? -ENODEV : -errno, "kvm: cannot open /dev/kvm: %s",
+				 strerror(errno));
+		goto err;
+	}
+	ret = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (ret != KVM_API_VERSION) {
+		ret = vmmi_error(-ENODEV, "kvm: API version %d, need %d", ret, KVM_API_VERSION);
+		goto err;
+	}
+	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0 ||
+	    ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+		ret = vmmi_error(-ENODEV, "kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
+		goto err;
+	}
+	k->max_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
+	if (k->max_slots <= 0)
+		k->max_slots = 32; /* the API's documented minimum */
+	k->run_size = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (k->run_size < (int)sizeof(struct kvm_run)) {
+		ret = vmmi_error(-ENODEV, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
+		goto err;
+	}
+	do
+		k->vm_fd = ioctl(k->kvm_fd, KVM_CREATE_VM, 0);
+	while (k->vm_fd < 0 && errno == EINTR);
+	if (k->vm_fd < 0) {
+		ret = vmmi_error(-errno, "kvm: KVM_CREATE_VM: %s", strerror(errno));
+		goto err;
+	}
+	/* Intel needs a TSS area below 4 GiB for real-mode emulation; put it out of the way. */
+	if (ioctl(k->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul) < 0 && errno != ENOTTY && errno != EINVAL) {
+		ret = vmmi_error(-errno, "kvm: KVM_SET_TSS_ADDR: %s", strerror(errno));
+		goto err;
+	}
+	ret = get_supported_cpuid(k);
+	if (ret < 0)
+		goto err;
+	pthread_once(&kick_once, install_kick_handler);
+	return 0;
+err:
+	kvm_vm_fini(vm);
+	return ret;
+}
+
+static int set_region(struct vmm_vm *vm, const struct vmmi_slot *s, bool add)
+{
+	struct kvm_vm *k = vm->be;
+	struct kvm_userspace_memory_region r = {
+		.slot = s->id,
+		.flags = 0,
+		.guest_phys_addr = s->gpa,
+		.memory_size = add ? s->size : 0,
+		.userspace_addr = (uintptr_t)s->hva,
+	};
+
+	if (s->id >= (uint32_t)k->max_slots)
+		return vmmi_error(-ENOSPC, "kvm: memslot '%s' would be KVM slot %u, but KVM allows %d",
+				  s->name, s->id, k->max_slots);
+	if (xioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
+		return vmmi_error(-errno, "kvm: KVM_SET_USER_MEMORY_REGION for '%s' [0x%llx, 0x%llx): %s",
+				  s->name, (unsigned long long)s->gpa,
+				  (unsigned long long)(s->gpa + s->size), strerror(errno));
+	return 0;
+}
+
+static int kvm_slot_add(struct vmm_vm *vm, const struct vmmi_slot *s)
+{
+	return set_region(vm, s, true);
+}
+
+static int kvm_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *s)
+{
+	return set_region(vm, s, false);
+}
+
+static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv = vcpu->be;
+
+	if (!kv)
+		return;
+	if (kv->run && kv->run != MAP_FAILED)
+		munmap(kv->run, k->run_size);
+	if (kv->fd >= 0)
+		close(kv->fd);
+	free(kv);
+	vcpu->be = NULL;
+}
+
+static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv;
+	int ret;
+
+	kv = calloc(1, sizeof(*kv));
+	if (!kv)
+		return vmmi_error(-ENOMEM, "kvm: out of memory");
+	vcpu->be = kv;
+	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)vcpu->index);
+	if (kv->fd < 0) {
+		ret = vmmi_error(-errno, "kvm: KVM_CREATE_VCPU %u: %s", vcpu->index, strerror(errno));
+		goto err;
+	}
+	fcntl(kv->fd, F_SETFD, FD_CLOEXEC);
+	kv->run = mmap(NULL, k->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, kv->fd, 0);
+	if (kv->run == MAP_FAILED) {
+		kv->run = NULL;
+		ret = vmmi_error(-errno, "kvm: mmap of vCPU %u's kvm_run: %s", vcpu->index,
+				 strerror(errno));
+		goto err;
+	}
+	/* Long mode needs CPUID.LM visible to the guest before KVM accepts EFER.LME. */
+	for (unsigned i = 0; i < k->cpuid->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
+
+		if (e->function == 1) /* initial APIC id */
+			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
+		if (e->function == 0xb) /* x2APIC id */
+			e->edx = vcpu->index;
+	}
+	if (ioctl(kv->fd, KVM_SET_CPUID2, k->cpuid) < 0) {
+		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index,
+				 strerror(errno));
+		goto err;
+	}
+	return 0;
+err:
+	kvm_vcpu_fini(vcpu);
+	return ret;
+}
+
+static int kvm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_regs kr;
+
+	if (ioctl(kv->fd, KVM_GET_REGS, &kr) < 0)
+		return vmmi_error(-errno, "kvm: KVM_GET_REGS: %s", strerror(errno));
+	*r = (struct vmm_regs){
+		kr.rax, kr.rbx, kr.rcx, kr.rdx, kr.rsi, kr.rdi, kr.rsp, kr.rbp,
+		kr.r8, kr.r9, kr.r10, kr.r11, kr.r12, kr.r13, kr.r14, kr.r15,
+		kr.rip, kr.rflags,
+	};
+	return 0;
+}
+
+static int kvm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_regs kr = {
+		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx,
+		.rsi = r->rsi, .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp,
+		.r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11,
+		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
+		.rip = r->rip, .rflags = r->rflags,
+	};
+
+	if (ioctl(kv->fd, KVM_SET_REGS, &kr) < 0)
+		return vmmi_error(-errno, "kvm: KVM_SET_REGS: %s", strerror(errno));
+	return 0;
+}
+
+static void seg_from_kvm(struct vmm_segment *s, const struct kvm_segment *k)
+{
+	*s = (struct vmm_segment){
+		.base = k->base, .limit = k->limit, .selector = k->selector, .type = k->type,
+		.present = k->present, .dpl = k->dpl, .db = k->db, .s = k->s, .l = k->l,
+		.g = k->g, .avl = k->avl,
+	};
+}
+
+static void seg_to_kvm(struct kvm_segment *k, const struct vmm_segment *s)
+{
+	*k = (struct kvm_segment){
+		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
+		.present = s->present, .dpl = s->dpl, .db = s->db, .s = s->s, .l = s->l,
+		.g = s->g, .avl = s->avl, .unusable = !s->present,
+	};
+}
+
+static int kvm_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *s)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_sregs ks;
+
+	if (ioctl(kv->fd, KVM_GET_SREGS, &ks) < 0)
+		return vmmi_error(-errno, "kvm: KVM_GET_SREGS: %s", strerror(errno));
+	seg_from_kvm(&s->cs, &ks.cs);
+	seg_from_kvm(&s->ds, &ks.ds);
+	seg_from_kvm(&s->es, &ks.es);
+	seg_from_kvm(&s->fs, &ks.fs);
+	seg_from_kvm(&s->gs, &ks.gs);
+	seg_from_kvm(&s->ss, &ks.ss);
+	seg_from_kvm(&s->tr, &ks.tr);
+	seg_from_kvm(&s->ldt, &ks.ldt);
+	s->gdt = (struct vmm_dtable){ ks.gdt.base, ks.gdt.limit };
+	s->idt = (struct vmm_dtable){ ks.idt.base, ks.idt.limit };
+	s->cr0 = ks.cr0;
+	s->cr2 = ks.cr2;
+	s->cr3 = ks.cr3;
+	s->cr4 = ks.cr4;
+	s->efer = ks.efer;
+	return 0;
+}
+
+static int kvm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_sregs ks;
+
+	/* Start from the current state: it carries apic_base and the interrupt bitmap. */
+	if (ioctl(kv->fd, KVM_GET_SREGS, &ks) < 0)
+		return vmmi_error(-errno, "kvm: KVM_GET_SREGS: %s", strerror(errno));
+	seg_to_kvm(&ks.cs, &s->cs);
+	seg_to_kvm(&ks.ds, &s->ds);
+	seg_to_kvm(&ks.es, &s->es);
+	seg_to_kvm(&ks.fs, &s->fs);
+	seg_to_kvm(&ks.gs, &s->gs);
+	seg_to_kvm(&ks.ss, &s->ss);
+	seg_to_kvm(&ks.tr, &s->tr);
+	seg_to_kvm(&ks.ldt, &s->ldt);
+	ks.gdt.base = s->gdt.base;
+	ks.gdt.limit = s->gdt.limit;
+	ks.idt.base = s->idt.base;
+	ks.idt.limit = s->idt.limit;
+	ks.cr0 = s->cr0;
+	ks.cr2 = s->cr2;
+	ks.cr3 = s->cr3;
+	ks.cr4 = s->cr4;
+	ks.efer = s->efer;
+	if (ioctl(kv->fd, KVM_SET_SREGS, &ks) < 0)
+		return vmmi_error(-errno, "kvm: KVM_SET_SREGS: %s", strerror(errno));
+	return 0;
+}
+
+/* KVM_EXIT_IO: count accesses of size bytes each, in the kvm_run page at data_offset. */
+static int handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size, struct vmm_exit *exit)
+{
+	uint32_t size = run->io.size, count = run->io.count;
+	uint64_t off = run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint8_t *data = (uint8_t *)run;
+
+	if (size > 4 || count == 0 || !vmmi_range_ok(off, (uint64_t)size * count, run_size)) {
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
+			      "KVM_EXIT_IO with size %u count %u at offset 0x%llx", size, count,
+			      (unsigned long long)off);
+		return 1;
+	}
+	for (uint32_t i = 0; i < count; i++, off += size) {
+		uint64_t v = 0;
+		int ret;
+
+		if (is_write)
+			memcpy(&v, data + off, size);
+		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
+		if (ret)
+			return ret;
+		if (!is_write)
+			memcpy(data + off, &v, size);
+	}
+	return 0;
+}
+
+static int handle_mmio(struct vmm_vcpu *vcpu, struct kvm_run *run, struct vmm_exit *exit)
+{
+	uint32_t len = run->mmio.len;
+	bool is_write = run->mmio.is_write;
+	uint64_t v = 0;
+	int ret;
+
+	if (len == 0 || len > sizeof(run->mmio.data)) {
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "KVM_EXIT_MMIO with length %u", len);
+		return 1;
+	}
+	if (len & (len - 1)) {
+		/* Odd lengths (an instruction KVM split oddly): byte by byte. */
+		for (uint32_t i = 0; i < len; i++) {
+			v = run->mmio.data[i];
+			ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr + i, 1,
+					    is_write, &v, exit);
+			if (ret)
+				return ret;
+			if (!is_write)
+				run->mmio.data[i] = (uint8_t)v;
+		}
+		return 0;
+	}
+	if (is_write)
+		memcpy(&v, run->mmio.data, len);
+	ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr, len, is_write, &v, exit);
+	if (!ret && !is_write)
+		memcpy(run->mmio.data, &v, len);
+	return ret;
+}
+
+static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_run *run = kv->run;
+	struct vmm_vm *vm = vcpu->vm;
+	sigset_t unblock;
+
+	/* The kick signal must reach this thread while it is in KVM_RUN. */
+	sigemptyset(&unblock);
+	sigaddset(&unblock, KICK_SIGNAL);
+	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
+
+	for (;;) {
+		int ret;
+
+		if (atomic_load(&vm->stop_requested)) {
+			vmmi_exit_set(exit, VMM_EXIT_STOPPED, "%s", "");
+			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+			return 0;
+		}
+		ret = ioctl(kv->fd, KVM_RUN, 0);
+		if (ret < 0) {
+			if (errno == EINTR || errno == EAGAIN) {
+				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+				continue;
+			}
+			vmmi_exit_set(exit, VMM_EXIT_ERROR, "KVM_RUN: %s", strerror(errno));
+			return vmmi_error(-errno, "kvm: KVM_RUN on vCPU %u: %s", vcpu->index,
+					  strerror(errno));
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			if (handle_io(vcpu, run, k->run_size, exit))
+				return 0;
+			break;
+		case KVM_EXIT_MMIO:
+			if (handle_mmio(vcpu, run, exit))
+				return 0;
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_HLT:
+			vcpu->exits++;
+			vmmi_exit_set(exit, VMM_EXIT_HLT, "hlt with interrupts off");
+			return 0;
+		case KVM_EXIT_SHUTDOWN:
+			vmmi_exit_set(exit, VMM_EXIT_SHUTDOWN,
+				      "triple fault (an exception the guest could not handle)");
+			return 0;
+		case KVM_EXIT_FAIL_ENTRY:
+			exit->hw_code = run->fail_entry.hardware_entry_failure_reason;
+			vmmi_exit_set(exit, VMM_EXIT_FAIL_ENTRY,
+				      "the CPU refused to enter the guest (hardware reason 0x%llx)",
+				      (unsigned long long)exit->hw_code);
+			return 0;
+		case KVM_EXIT_INTERNAL_ERROR:
+			exit->hw_code = run->internal.suberror;
+			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u%s",
+				      run->internal.suberror,
+				      run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
+					      " (instruction emulation failed)" :
+					      "");
+			return 0;
+		case KVM_EXIT_SYSTEM_EVENT:
+			exit->hw_code = run->system_event.type;
+			vmmi_exit_set(exit, VMM_EXIT_SHUTDOWN, "system event %u (shutdown or reset)",
+				      run->system_event.type);
+			return 0;
+		default:
+			exit->hw_code = run->exit_reason;
+			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "unexpected KVM exit reason %u",
+				      run->exit_reason);
+			return 0;
+		}
+	}
+}
+
+static void kvm_kick(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+
+	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	if (atomic_load(&vcpu->in_run))
+		pthread_kill(vcpu->thread, KICK_SIGNAL);
+}
+
+const struct vmmi_backend_ops vmmi_kvm_ops = {
+	.name = "kvm",
+	.accel = VMM_ACCEL_KVM,
+	.vm_init = kvm_vm_init,
+	.vm_fini = kvm_vm_fini,
+	.slot_add = kvm_slot_add,
+	.slot_remove = kvm_slot_remove,
+	.windows_changed = NULL,
+	.vcpu_init = kvm_vcpu_init,
+	.vcpu_fini = kvm_vcpu_fini,
+	.get_regs = kvm_get_regs,
+	.set_regs = kvm_set_regs,
+	.get_sregs = kvm_get_sregs,
+	.set_sregs = kvm_set_sregs,
+	.run = kvm_run_vcpu,
+	.kick = kvm_kick,
+};

@@ -1,0 +1,91 @@
+/* error.c - error reporting: vmm_strerror(), the per-thread detail of vmm_last_error(), exit descriptions. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vmm_internal.h"
+
+static _Thread_local char last_error[512];
+
+int vmmi_error(int err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+void vmmi_clear_error(void)
+{
+	last_error[0] = '\0';
+}
+
+const char *vmm_last_error(void)
+{
+	return last_error;
+}
+
+const char *vmm_strerror(int err)
+{
+	switch (err) {
+	case 0:
+		return "success";
+	case -EINVAL:
+		return "invalid argument";
+	case -ERANGE:
+		return "address range out of bounds";
+	case -EEXIST:
+		return "range overlaps an existing one, or name already used";
+	case -ENOSPC:
+		return "no free slot";
+	case -ENOENT:
+		return "not found";
+	case -EFAULT:
+		return "guest address range not backed by one RAM slot";
+	case -ENOEXEC:
+		return "not a valid executable or plugin";
+	case -EPROTO:
+		return "plugin ABI mismatch";
+	case -ENODEV:
+		return "accelerator not available";
+	case -ENOMEM:
+		return "out of memory";
+	case -EBUSY:
+		return "VM is running";
+	case -ENOTSUP:
+		return "operation not supported by this backend";
+	default:
+		return err < 0 ? strerror(-err) : "unknown error";
+	}
+}
+
+const char *vmm_exit_reason_name(enum vmm_exit_reason reason)
+{
+	static const char *const names[] = {
+		[VMM_EXIT_NONE] = "none",
+		[VMM_EXIT_STOPPED] = "stopped",
+		[VMM_EXIT_HLT] = "hlt",
+		[VMM_EXIT_SHUTDOWN] = "shutdown",
+		[VMM_EXIT_GUEST_FAULT] = "guest-fault",
+		[VMM_EXIT_INTERNAL_ERROR] = "internal-error",
+		[VMM_EXIT_FAIL_ENTRY] = "fail-entry",
+		[VMM_EXIT_UNCLAIMED] = "unclaimed-access",
+		[VMM_EXIT_ERROR] = "vmm-error",
+	};
+
+	if ((unsigned)reason < sizeof(names) / sizeof(names[0]) && names[reason])
+		return names[reason];
+	return "unknown";
+}
+
+void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const char *fmt, ...)
+{
+	va_list ap;
+
+	exit->reason = reason;
+	va_start(ap, fmt);
+	vsnprintf(exit->detail, sizeof(exit->detail), fmt, ap);
+	va_end(ap);
+}

@@ -1,0 +1,152 @@
+/* plugin.h - the device plugin ABI (version 1): what a device model exports and what the host offers it. */
+#ifndef VMM_PLUGIN_H
+#define VMM_PLUGIN_H
+
+/*
+ * A device plugin is a shared object that exports exactly one symbol,
+ * VMM_PLUGIN_ENTRY_SYMBOL, a function returning a pointer to a const
+ * struct vmm_plugin_desc. It links against nothing of libvmm: everything it
+ * may ask of the host arrives as the struct vmm_host_services table passed to
+ * create(). An embedding program may also hand a descriptor to
+ * vmm_device_add() directly, without any shared object.
+ *
+ * Lifecycle, per device instance:
+ *   create() -> { read() | write() | reset() }* -> destroy()
+ * If create() succeeds the host calls destroy() exactly once. If it fails the
+ * host never calls anything else on that instance.
+ *
+ * Threads: the host serialises all calls on one instance (read, write, reset,
+ * destroy never run concurrently for the same state). Calls for different
+ * instances may run concurrently on different vCPU threads.
+ *
+ * Before calling anything, the host checks abi_version == VMM_PLUGIN_ABI_VERSION
+ * and size >= VMM_PLUGIN_DESC_MIN_SIZE, and never reads fields beyond size.
+ * Later ABI versions only append fields.
+ */
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMM_PLUGIN_ABI_VERSION 1u
+#define VMM_PLUGIN_ENTRY vmm_plugin_entry
+#define VMM_PLUGIN_ENTRY_SYMBOL "vmm_plugin_entry"
+
+/* Address spaces a device window can live in (vmm_plugin_desc.spaces is a mask of these). */
+#define VMM_SPACE_MMIO 1u /* guest-physical addresses */
+#define VMM_SPACE_PIO 2u  /* x86 I/O ports, 0 .. 0xffff */
+
+/* Access widths, as a mask (vmm_plugin_desc.access_sizes). */
+#define VMM_ACCESS_1 1u
+#define VMM_ACCESS_2 2u
+#define VMM_ACCESS_4 4u
+#define VMM_ACCESS_8 8u
+
+/* Log levels, shared with the embedding API. */
+#define VMM_LOG_ERROR 0
+#define VMM_LOG_WARN 1
+#define VMM_LOG_INFO 2
+#define VMM_LOG_DEBUG 3
+#define VMM_LOG_TRACE 4
+
+struct vmm_host; /* opaque: the host's context for one device instance */
+
+/*
+ * Services the host offers a device. Every call takes the ctx given to
+ * create(). A plugin must check host->size before using a member that a later
+ * ABI version appends (offsetof(struct vmm_host_services, member) < size).
+ * All functions may be called from create(), read(), write() and reset(),
+ * on the thread that made that call; none may be called after destroy().
+ */
+struct vmm_host_services {
+	uint32_t size;        /* sizeof the table the host filled in */
+	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION of the host */
+
+	/*
+	 * Copy len bytes between guest RAM at gpa and buf (device DMA). The whole
+	 * range [gpa, gpa + len) must lie inside one RAM slot: a range that wraps,
+	 * leaves RAM, spans two slots or touches a device window is refused as a
+	 * whole, with nothing copied. Returns 0 or -EFAULT (bad range), -EINVAL.
+	 */
+	int (*mem_read)(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len);
+	int (*mem_write)(struct vmm_host *ctx, uint64_t gpa, const void *buf, uint64_t len);
+
+	/* Log a message through the embedder's log sink, tagged with the device name. */
+	void (*log)(struct vmm_host *ctx, int level, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/*
+	 * Stop the VM: every vCPU returns from its run loop as soon as it can and
+	 * the VM's run result carries exit_code (vmm-run exits with it). The
+	 * first stop wins; later ones are ignored.
+	 */
+	void (*stop)(struct vmm_host *ctx, int exit_code);
+
+	/*
+	 * Configuration of this instance (keys of the device's config section
+	 * that the core does not know). Valid during create() only. param()
+	 * returns the value of key, or NULL, and marks the key as used: after
+	 * create() returns, the host refuses the device if any key was never
+	 * asked for. param_error() reports that key's value as wrong; the host
+	 * prints it with the key's file:line and create() should then fail with
+	 * -EINVAL.
+	 */
+	const char *(*param)(struct vmm_host *ctx, const char *key);
+	void (*param_error)(struct vmm_host *ctx, const char *key, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+};
+
+/* Where this instance lives; valid during create() only (copy what you keep). */
+struct vmm_device_info {
+	uint32_t size;  /* sizeof this struct as the host filled it */
+	uint32_t space; /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	const char *name; /* the instance's name, e.g. "uart0" */
+	uint64_t base;
+	uint64_t length;
+};
+
+struct vmm_plugin_desc {
+	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION */
+	uint32_t size;        /* sizeof(struct vmm_plugin_desc) the plugin was built with */
+	const char *name;     /* short model name, e.g. "uart16550" */
+	const char *description;
+	uint32_t spaces;       /* mask of VMM_SPACE_*: where a window may be placed */
+	uint32_t access_sizes; /* mask of VMM_ACCESS_*: widths the device accepts */
+	uint64_t min_length;   /* smallest window the model works with (>= 1) */
+
+	/*
+	 * Create an instance. Store the instance state in *state. Return 0, or a
+	 * negative errno after logging (or param_error()ing) why.
+	 */
+	int (*create)(const struct vmm_host_services *host, struct vmm_host *ctx,
+		      const struct vmm_device_info *info, void **state);
+	/* Free everything create() made. May be NULL if there is nothing to free. */
+	void (*destroy)(void *state);
+	/* Return to power-on state. May be NULL. */
+	void (*reset)(void *state);
+
+	/*
+	 * A guest access. The host guarantees size is one of access_sizes and
+	 * offset + size <= the window length. read() stores the value in *value
+	 * (zero-extended); write() receives it zero-extended. Return 0, or a
+	 * negative errno to have the host treat the access as unclaimed (reads
+	 * see all-ones, writes are dropped, the host logs it).
+	 */
+	int (*read)(void *state, uint64_t offset, uint32_t size, uint64_t *value);
+	int (*write)(void *state, uint64_t offset, uint32_t size, uint64_t value);
+};
+
+#define VMM_PLUGIN_DESC_MIN_SIZE (offsetof(struct vmm_plugin_desc, write) + sizeof(void *))
+
+/* The type of the single exported entry point. */
+typedef const struct vmm_plugin_desc *(*vmm_plugin_entry_fn)(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMM_PLUGIN_H */

@@ -1,0 +1,400 @@
+/* vmm.h - the libvmm embedding API: VMs, memslots, devices, vCPUs, run and stop. */
+#ifndef VMM_VMM_H
+#define VMM_VMM_H
+
+/*
+ * Conventions, for every function below unless it says otherwise:
+ *   - Returns 0 (or a count) on success and a negative errno on failure.
+ *     vmm_strerror() names the errno; vmm_last_error() gives the detail of the
+ *     latest failure on the calling thread ("memslot [0x1000, 0x3000)
+ *     overlaps slot 'low'", "plugin.so: no symbol vmm_plugin_entry").
+ *   - Pointers are borrowed for the duration of the call unless the comment
+ *     says the library keeps or takes them.
+ *   - The library never prints, exits or aborts; messages go to the log
+ *     callback of struct vmm_vm_options.
+ *   - A VM is configured (memslots, devices, vCPUs, registers) from one
+ *     thread at a time. While vmm_vm_run() or vmm_vcpu_run() runs, only
+ *     vmm_vm_stop(), vmm_vm_accel() and the read-only queries may be called
+ *     from other threads.
+ *
+ * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
+ * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
+ * the guest's access exits to the VMM and is dispatched to the device whose
+ * window contains it. An access nothing claims is "unclaimed": reads return
+ * all-ones, writes are dropped, and it is logged (or, with
+ * VMM_UNCLAIMED_STOP, the VM stops with a guest fault).
+ *
+ * Backends: VMM_ACCEL_KVM runs the guest on /dev/kvm. VMM_ACCEL_EMU runs it
+ * on Unicorn, a software CPU; it behaves the same for the guest but is NOT a
+ * security boundary: do not run untrusted guests on it.
+ */
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/plugin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define VMM_VERSION_MAJOR 0
+#define VMM_VERSION_MINOR 1
+#define VMM_VERSION_PATCH 0
+#define VMM_VERSION_STRING "0.1.0"
+
+/* The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's). */
+const char *vmm_version(void);
+
+/* A static, human-readable description of a negative errno returned by libvmm. */
+const char *vmm_strerror(int err);
+
+/*
+ * Detail of the latest failed libvmm call on this thread, or "" if none.
+ * Valid until the next libvmm call on this thread.
+ */
+const char *vmm_last_error(void);
+
+enum vmm_accel {
+	VMM_ACCEL_AUTO = 0, /* kvm if /dev/kvm opens, else emu */
+	VMM_ACCEL_KVM = 1,
+	VMM_ACCEL_EMU = 2,
+};
+
+/* "auto", "kvm", "emu"; NULL for an unknown value. */
+const char *vmm_accel_name(enum vmm_accel accel);
+/* Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL. */
+int vmm_accel_parse(const char *name, enum vmm_accel *out);
+
+enum vmm_unclaimed_policy {
+	VMM_UNCLAIMED_IGNORE = 0, /* reads all-ones, writes dropped, logged; guest continues */
+	VMM_UNCLAIMED_STOP = 1,   /* the VM stops with VMM_EXIT_UNCLAIMED */
+};
+
+/*
+ * Log sink. msg is one line without a trailing newline, valid during the call
+ * only. Called from whichever thread logs (vCPU threads included), so it must
+ * be thread-safe. level is VMM_LOG_* (plugin.h).
+ */
+typedef void (*vmm_log_fn)(void *opaque, int level, const char *msg);
+
+struct vmm_vm_options {
+	size_t size; /* sizeof(struct vmm_vm_options): set by the caller */
+	enum vmm_accel accel;
+	enum vmm_unclaimed_policy unclaimed;
+	vmm_log_fn log; /* NULL: no messages */
+	void *log_opaque;
+	int log_level;  /* highest VMM_LOG_* passed to log; VMM_LOG_TRACE adds one line per exit */
+};
+
+/* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN. */
+void vmm_vm_options_init(struct vmm_vm_options *opts);
+
+struct vmm_vm;
+struct vmm_vcpu;
+struct vmm_device;
+
+/*
+ * Create an empty VM (no memory, devices or vCPUs). opts may be NULL for the
+ * defaults; only its first opts->size bytes are read. With VMM_ACCEL_KVM and
+ * no usable /dev/kvm this fails with -ENODEV (or the open's errno).
+ * On success *out owns the VM: free it with vmm_vm_destroy().
+ */
+int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out);
+
+/* Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the memory it allocated. Accepts NULL.
+ * Must not be called while the VM runs. Host memory passed to vmm_memslot_add() stays the caller's. */
+void vmm_vm_destroy(struct vmm_vm *vm);
+
+/* The backend in use: VMM_ACCEL_KVM or VMM_ACCEL_EMU, never AUTO. Any thread. */
+enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
+
+/* ---- Memslots ---- */
+
+#define VMM_MEMSLOT_MAX 509 /* slots per VM; KVM may allow fewer */
+
+struct vmm_memslot_info {
+	uint64_t gpa;
+	uint64_t size;
+	void *hva;
+	const char *name; /* valid while the slot exists */
+};
+
+/*
+ * Back guest-physical [gpa, gpa + size) with host memory [hva, hva + size).
+ * gpa, size and hva must be page aligned (4 KiB) and size non-zero. The range
+ * may not wrap, overlap another slot or overlap an MMIO device window.
+ * The memory stays the caller's and must stay mapped until the slot is removed
+ * or the VM destroyed. name (may be NULL) is copied.
+ * Errors: -EINVAL (zero size, misalignment), -ERANGE (range wraps or exceeds
+ * the guest-physical address width), -EEXIST (overlaps a slot or window),
+ * -ENOSPC (no free slot).
+ */
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva);
+
+/*
+ * Like vmm_memslot_add(), but the VM allocates zeroed host memory for the slot
+ * (anonymous, reserved lazily) and frees it on destroy. *hva (may be NULL)
+ * receives its address.
+ */
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva);
+
+/* Remove the slot that starts at gpa. -ENOENT if none does. Not while the VM runs. */
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
+
+/* Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past the end. */
+int vmm_memslot_count(const struct vmm_vm *vm);
+int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info);
+
+/*
+ * Checked translation: the host address of guest-physical [gpa, gpa + len),
+ * which must lie wholly inside one slot (len 0 is treated as 1).
+ * Returns 0, or -EFAULT if any byte of the range is not backed by that slot.
+ */
+int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva);
+
+/* Copy between guest RAM and host buffers; same range rules as vmm_gpa_to_hva(). */
+int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
+
+/* ---- Devices ---- */
+
+struct vmm_device_param {
+	const char *key;
+	const char *value;
+	const char *file; /* where the key was written, for messages; may be NULL */
+	unsigned line;
+};
+
+struct vmm_device_config {
+	size_t size;      /* sizeof(struct vmm_device_config) */
+	const char *name; /* instance name, unique in the VM */
+	uint32_t space;   /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint64_t base;    /* GPA or port */
+	uint64_t length;  /* window length in bytes (ports for PIO) */
+	const struct vmm_device_param *params; /* keys for the model's param() */
+	size_t nparams;
+	const char *file; /* where the device was declared, for messages; may be NULL */
+	unsigned line;
+};
+
+/*
+ * Create a device instance of model desc and claim its window. desc must stay
+ * valid until the VM is destroyed (it usually is static). The window may not
+ * overlap another window of the same space, nor (MMIO) a memslot; PIO windows
+ * must lie inside 0 .. 0xffff. The model's create() runs now; its
+ * param_error()s and unused keys make this fail with -EINVAL and a
+ * "file:line: ..." detail. *out (may be NULL) is owned by the VM.
+ * Errors: -EINVAL, -EEXIST (overlap or duplicate name), -EPROTO (bad desc),
+ * or what create() returned.
+ */
+int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+		   const struct vmm_device_config *cfg, struct vmm_device **out);
+
+/*
+ * Like vmm_device_add(), but first dlopen()s the plugin at path and takes its
+ * descriptor from the VMM_PLUGIN_ENTRY_SYMBOL export. The VM keeps the shared
+ * object open until it is destroyed. Errors name the file: -ENOENT (cannot
+ * open), -ENOEXEC (no entry symbol, or it returned NULL), -EPROTO (wrong ABI
+ * version or too small a descriptor), or what create() returned.
+ */
+int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
+			  const struct vmm_device_config *cfg, struct vmm_device **out);
+
+/*
+ * Resolve a plugin name to a path. A name containing '/' is returned as is.
+ * Otherwise each directory of the colon-separated search_path is tried for
+ * NAME.so. Returns 0 and writes the path to buf, or -ENOENT.
+ */
+int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen);
+
+struct vmm_device_stats {
+	uint64_t reads;
+	uint64_t writes;
+};
+
+/* The device's name, model name and window; strings valid while the VM lives. */
+const char *vmm_device_name(const struct vmm_device *dev);
+const char *vmm_device_model(const struct vmm_device *dev);
+int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length);
+int vmm_device_count(const struct vmm_vm *vm);
+struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i); /* sorted by space, then base */
+
+/* ---- vCPUs and registers ---- */
+
+struct vmm_regs {
+	uint64_t rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	uint64_t r8, r9, r10, r11, r12, r13, r14, r15;
+	uint64_t rip, rflags;
+};
+
+struct vmm_segment {
+	uint64_t base;
+	uint32_t limit;
+	uint16_t selector;
+	uint8_t type, present, dpl, db, s, l, g, avl;
+};
+
+struct vmm_dtable {
+	uint64_t base;
+	uint16_t limit;
+};
+
+struct vmm_sregs {
+	struct vmm_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct vmm_dtable gdt, idt;
+	uint64_t cr0, cr2, cr3, cr4, efer;
+};
+
+/* Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is owned by the VM. */
+int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out);
+int vmm_vcpu_count(const struct vmm_vm *vm);
+struct vmm_vcpu *vmm_vcpu_get(const struct vmm_vm *vm, unsigned index);
+
+/* Register access; only while that vCPU is not running. */
+int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
+int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
+int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
+int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+
+/* ---- Booting a guest ---- */
+
+/*
+ * Load an ELF64 x86-64 executable: copy each PT_LOAD segment into guest RAM
+ * (zeroing its bss). Each segment must lie wholly inside one memslot.
+ * *entry receives the entry point. Errors: -ENOENT, -ENOEXEC (not a valid
+ * ELF64 x86-64 executable), -EFAULT (a segment outside RAM).
+ */
+int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
+
+/*
+ * Put every vCPU in the boot state of guest.h: build the boot area at the top
+ * of the lowest slot (GDT, page tables, boot info, stacks) and set each vCPU's
+ * registers so that it starts at entry. Call it after every memslot, device
+ * and vCPU exists (vCPUs numbered 0..n-1) and after vmm_load_elf(); the boot
+ * info lists what exists at this moment. Errors: -ENOSPC (the lowest slot is
+ * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
+ * area), -ERANGE (RAM or a window above the 512 GiB identity map), -EINVAL.
+ */
+int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry);
+
+/* ---- Running ---- */
+
+enum vmm_exit_reason {
+	VMM_EXIT_NONE = 0,
+	VMM_EXIT_STOPPED,        /* vmm_vm_stop() or a device's stop(); exit_code is set */
+	VMM_EXIT_HLT,            /* HLT with interrupts off: the vCPU can never resume */
+	VMM_EXIT_SHUTDOWN,       /* triple fault (kvm) */
+	VMM_EXIT_GUEST_FAULT,    /* a CPU exception the emulator cannot deliver (emu) */
+	VMM_EXIT_INTERNAL_ERROR, /* KVM_EXIT_INTERNAL_ERROR, emulation failure */
+	VMM_EXIT_FAIL_ENTRY,     /* the hardware refused to enter the guest */
+	VMM_EXIT_UNCLAIMED,      /* an unclaimed access under VMM_UNCLAIMED_STOP */
+	VMM_EXIT_ERROR,          /* the VMM itself failed (see detail) */
+};
+
+/* "stopped", "hlt", "shutdown", ... ; "unknown" for anything else. */
+const char *vmm_exit_reason_name(enum vmm_exit_reason reason);
+
+struct vmm_exit {
+	enum vmm_exit_reason reason;
+	int exit_code;     /* for VMM_EXIT_STOPPED */
+	unsigned vcpu;     /* the vCPU that exited */
+	uint64_t hw_code;  /* backend detail: KVM hardware_entry_failure_reason or suberror, Unicorn uc_err */
+	uint64_t address;  /* faulting or unclaimed address, where known */
+	char detail[160];  /* a one-line human explanation */
+	struct vmm_regs regs;   /* the vCPU's registers at the exit */
+	struct vmm_sregs sregs;
+};
+
+/*
+ * Run one vCPU on the calling thread until an exit libvmm does not handle
+ * itself (device and unclaimed accesses are handled inside). Fills *exit.
+ * Returns 0, or a negative errno if the backend failed (then exit->reason is
+ * VMM_EXIT_ERROR). One thread per vCPU.
+ */
+int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
+
+/*
+ * Run every vCPU (vCPU 0 on the calling thread, the others on threads the
+ * library creates) until the VM stops: a device or vmm_vm_stop() stopped it,
+ * any vCPU hit a fatal exit, or every vCPU halted. *exit describes the first
+ * fatal or stopping exit (a stop wins over halts of other vCPUs).
+ */
+int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
+
+/*
+ * Ask a running VM to stop with exit_code. Safe from any thread, including
+ * device callbacks and signal handlers' helper threads (not from a signal
+ * handler itself). The first stop wins. If the VM is not running, the next
+ * run returns VMM_EXIT_STOPPED at once.
+ */
+void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
+
+/* Counters, for -v and tests. */
+struct vmm_vm_stats {
+	uint64_t exits;          /* all exits to the VMM */
+	uint64_t mmio_exits;
+	uint64_t pio_exits;
+	uint64_t unclaimed;      /* unclaimed accesses */
+};
+int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats);
+
+/* ---- Configuration files (INI) ---- */
+
+struct vmm_config_ram {
+	char *name;
+	uint64_t gpa;
+	uint64_t size;
+	unsigned line;
+};
+
+struct vmm_config_device {
+	char *name;
+	char *plugin; /* as written: a name on the plugin path or a path */
+	uint32_t space;
+	uint64_t base;
+	uint64_t length;
+	struct vmm_device_param *params; /* keys for the model */
+	size_t nparams;
+	unsigned line;
+};
+
+struct vmm_config {
+	char *path;     /* the file read */
+	enum vmm_accel accel;
+	char *firmware; /* resolved against the config file's folder; NULL if none */
+	unsigned firmware_line;
+	unsigned vcpus;
+	uint64_t timeout_ms; /* 0 = none */
+	enum vmm_unclaimed_policy unclaimed;
+	struct vmm_config_ram *ram;
+	size_t nram;
+	struct vmm_config_device *devices;
+	size_t ndevices;
+};
+
+/*
+ * Parse and check an INI file (format: vmm.ini(5)). On success *out owns the
+ * result: free it with vmm_config_free(). On failure returns -EINVAL (or the
+ * open's errno) and vmm_last_error() is "file:line: what is wrong".
+ */
+int vmm_config_load(const char *path, struct vmm_config **out);
+/* Same, from a string; name is used in messages. */
+int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out);
+void vmm_config_free(struct vmm_config *cfg);
+
+/*
+ * Build a ready-to-run VM from cfg: allocate RAM, load plugins (resolved with
+ * vmm_plugin_find() against plugin_path), create devices and vCPUs, load the
+ * firmware and set up the boot state. opts->accel is used unless it is AUTO,
+ * in which case cfg->accel decides. Errors as the calls it makes, with
+ * "file:line: ..." details.
+ */
+int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_options *opts,
+			      const char *plugin_path, struct vmm_vm **out);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* VMM_VMM_H */

@@ -1,0 +1,614 @@
+/* vm.c - VM lifecycle, memslot API, vCPUs, and the run/stop machinery shared by both backends. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <time.h>
+
+#include "vmm_internal.h"
+
+const char *vmm_version(void)
+{
+	return VMM_VERSION_STRING;
+}
+
+const char *vmm_accel_name(enum vmm_accel accel)
+{
+	switch (accel) {
+	case VMM_ACCEL_AUTO:
+		return "auto";
+	case VMM_ACCEL_KVM:
+		return "kvm";
+	case VMM_ACCEL_EMU:
+		return "emu";
+	}
+	return NULL;
+}
+
+int vmm_accel_parse(const char *name, enum vmm_accel *out)
+{
+	static const enum vmm_accel all[] = { VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_EMU };
+
+	for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++) {
+		if (!strcmp(name, vmm_accel_name(all[i]))) {
+			*out = all[i];
+			return 0;
+		}
+	}
+	return vmmi_error(-EINVAL, "unknown accelerator '%s' (expected auto, kvm or emu)",
+			  name ? name : "(null)");
+}
+
+void vmm_vm_options_init(struct vmm_vm_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->size = sizeof(*opts);
+	opts->accel = VMM_ACCEL_AUTO;
+	opts->unclaimed = VMM_UNCLAIMED_IGNORE;
+	opts->log_level = VMM_LOG_WARN;
+}
+
+void vmmi_log(const struct vmm_vm *vm, int level, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	if (!vmmi_log_enabled(vm, level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vm->opts.log(vm->opts.log_opaque, level, msg);
+}
+
+int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
+{
+	struct vmm_vm *vm;
+	int ret;
+
+	if (!out)
+		return vmmi_error(-EINVAL, "vmm_vm_create: out is NULL");
+	*out = NULL;
+	vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return vmmi_error(-ENOMEM, "vmm_vm_create: out of memory");
+	vmm_vm_options_init(&vm->opts);
+	if (opts) {
+		/* Read only what the caller's version of the struct has. */
+		size_t n = opts->size < sizeof(vm->opts) ? opts->size : sizeof(vm->opts);
+
+		if (n < offsetof(struct vmm_vm_options, accel) + sizeof(opts->accel)) {
+			free(vm);
+			return vmmi_error(-EINVAL, "vmm_vm_create: opts->size %zu is too small",
+					  opts->size);
+		}
+		memcpy(&vm->opts, opts, n);
+		vm->opts.size = sizeof(vm->opts);
+	}
+	pthread_mutex_init(&vm->stop_lock, NULL);
+
+	switch (vm->opts.accel) {
+	case VMM_ACCEL_AUTO:
+		vm->ops = vmmi_kvm_usable() ? &vmmi_kvm_ops : &vmmi_emu_ops;
+		break;
+	case VMM_ACCEL_KVM:
+		vm->ops = &vmmi_kvm_ops;
+		break;
+	case VMM_ACCEL_EMU:
+		vm->ops = &vmmi_emu_ops;
+		break;
+	default:
+		ret = vmmi_error(-EINVAL, "vmm_vm_create: unknown accelerator %d", vm->opts.accel);
+		goto err_free;
+	}
+	ret = vm->ops->vm_init(vm);
+	if (ret < 0)
+		goto err_free;
+	vmmi_log(vm, VMM_LOG_INFO, "backend %s%s", vm->ops->name,
+		 vm->opts.accel == VMM_ACCEL_AUTO ?
+			 (vm->ops == &vmmi_kvm_ops ? " (auto: /dev/kvm is usable)" :
+						     " (auto: /dev/kvm is not usable)") :
+			 "");
+	*out = vm;
+	return 0;
+
+err_free:
+	pthread_mutex_destroy(&vm->stop_lock);
+	free(vm);
+	return ret;
+}
+
+void vmm_vm_destroy(struct vmm_vm *vm)
+{
+	if (!vm)
+		return;
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		if (vm->vcpus[i]) {
+			vm->ops->vcpu_fini(vm->vcpus[i]);
+			free(vm->vcpus[i]);
+		}
+	}
+	vmmi_devices_destroy(vm);
+	while (vm->slots.n) {
+		struct vmmi_slot s = vm->slots.slots[vm->slots.n - 1];
+
+		vm->ops->slot_remove(vm, &s);
+		if (vmmi_slots_remove(&vm->slots, s.gpa, NULL) == 0 && s.owned)
+			munmap(s.hva, s.size);
+	}
+	vmmi_slots_free(&vm->slots);
+	vm->ops->vm_fini(vm);
+	vmmi_bus_free(&vm->bus[0]);
+	vmmi_bus_free(&vm->bus[1]);
+	free(vm->loaded);
+	pthread_mutex_destroy(&vm->stop_lock);
+	free(vm);
+}
+
+enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm)
+{
+	return vm->ops->accel;
+}
+
+static bool vm_running(const struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->in_run))
+			return true;
+	return false;
+}
+
+/* ---- memslots ---- */
+
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva)
+{
+	const struct vmmi_window *w;
+	struct vmmi_slot *slot;
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
+	if (vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_memslot_add: the VM is running");
+	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, &slot);
+	if (ret < 0)
+		return ret;
+	/* Checked after the slot's own checks, so a bad slot gets its own errno first. */
+	w = vmmi_bus_overlap(&vm->bus[0], gpa, size);
+	if (w) {
+		vmmi_slots_remove(&vm->slots, gpa, NULL);
+		return vmmi_error(-EEXIST,
+				  "memslot '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx]",
+				  name ? name : "", (unsigned long long)gpa,
+				  (unsigned long long)(gpa + size), w->dev->name,
+				  (unsigned long long)w->base,
+				  (unsigned long long)(w->base + (w->length - 1)));
+	}
+	ret = vm->ops->slot_add(vm, slot);
+	if (ret < 0) {
+		vmmi_slots_remove(&vm->slots, gpa, NULL);
+		return ret;
+	}
+	return 0;
+}
+
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva)
+{
+	void *mem;
+	int ret;
+
+	if (!vm || !size || (size & VMMI_PAGE_MASK) || size > VMMI_GPA_LIMIT)
+		return vmmi_error(-EINVAL, "vmm_memslot_alloc: size 0x%llx must be a non-zero "
+					   "multiple of 4 KiB below 2^46",
+				  (unsigned long long)size);
+	/* NORESERVE: a 64 GiB guest with 10 MiB touched costs 10 MiB. */
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (mem == MAP_FAILED)
+		return vmmi_error(-errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
+				  name ? name : "", (unsigned long long)size, strerror(errno));
+	ret = vmm_memslot_add(vm, name, gpa, size, mem);
+	if (ret < 0) {
+		munmap(mem, size);
+		return ret;
+	}
+	/* The slot is found again by gpa: inserting may have moved it. */
+	for (size_t i = 0; i < vm->slots.n; i++)
+		if (vm->slots.slots[i].gpa == gpa)
+			vm->slots.slots[i].owned = true;
+	if (hva)
+		*hva = mem;
+	return 0;
+}
+
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
+{
+	const struct vmmi_slot *s;
+	struct vmmi_slot removed;
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_remove: vm is NULL");
+	if (vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_memslot_remove: the VM is running");
+	s = vmmi_slots_find(&vm->slots, gpa);
+	if (!s || s->gpa != gpa)
+		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	ret = vm->ops->slot_remove(vm, s);
+	if (ret < 0)
+		return ret;
+	ret = vmmi_slots_remove(&vm->slots, gpa, &removed);
+	if (ret == 0 && removed.owned)
+		munmap(removed.hva, removed.size);
+	return ret;
+}
+
+int vmm_memslot_count(const struct vmm_vm *vm)
+{
+	return vm ? (int)vm->slots.n : -EINVAL;
+}
+
+int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info)
+{
+	const struct vmmi_slot *s;
+
+	if (!vm || !info)
+		return vmmi_error(-EINVAL, "vmm_memslot_get: NULL argument");
+	if (i < 0 || (size_t)i >= vm->slots.n)
+		return vmmi_error(-ENOENT, "no memslot %d (there are %zu)", i, vm->slots.n);
+	s = &vm->slots.slots[i];
+	info->gpa = s->gpa;
+	info->size = s->size;
+	info->hva = s->hva;
+	info->name = s->name;
+	return 0;
+}
+
+int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva)
+{
+	if (!vm || !hva)
+		return vmmi_error(-EINVAL, "vmm_gpa_to_hva: NULL argument");
+	return vmmi_slots_translate(&vm->slots, gpa, len, hva);
+}
+
+int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len)
+{
+	void *p;
+	int ret;
+
+	if (!len)
+		return 0;
+	ret = vmm_gpa_to_hva(vm, gpa, len, &p);
+	if (ret == 0)
+		memcpy(buf, p, len);
+	return ret;
+}
+
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len)
+{
+	void *p;
+	int ret;
+
+	if (!len)
+		return 0;
+	ret = vmm_gpa_to_hva(vm, gpa, len, &p);
+	if (ret == 0)
+		memcpy(p, buf, len);
+	return ret;
+}
+
+/* ---- vCPUs ---- */
+
+int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out)
+{
+	struct vmm_vcpu *vcpu;
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_vcpu_create: vm is NULL");
+	if (index >= VMM_GUEST_MAX_VCPUS)
+		return vmmi_error(-EINVAL, "vCPU index %u is out of range (at most %u vCPUs)", index,
+				  VMM_GUEST_MAX_VCPUS);
+	if (vm->vcpus[index])
+		return vmmi_error(-EEXIST, "vCPU %u already exists", index);
+	vcpu = calloc(1, sizeof(*vcpu));
+	if (!vcpu)
+		return vmmi_error(-ENOMEM, "vCPU %u: out of memory", index);
+	vcpu->vm = vm;
+	vcpu->index = index;
+	ret = vm->ops->vcpu_init(vcpu);
+	if (ret < 0) {
+		free(vcpu);
+		return ret;
+	}
+	vm->vcpus[index] = vcpu;
+	if (index >= vm->nvcpus)
+		vm->nvcpus = index + 1;
+	if (out)
+		*out = vcpu;
+	return 0;
+}
+
+int vmm_vcpu_count(const struct vmm_vm *vm)
+{
+	int n = 0;
+
+	if (!vm)
+		return -EINVAL;
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		n += vm->vcpus[i] != NULL;
+	return n;
+}
+
+struct vmm_vcpu *vmm_vcpu_get(const struct vmm_vm *vm, unsigned index)
+{
+	return vm && index < vm->nvcpus ? vm->vcpus[index] : NULL;
+}
+
+int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
+{
+	if (!vcpu || !regs)
+		return vmmi_error(-EINVAL, "vmm_vcpu_get_regs: NULL argument");
+	return vcpu->vm->ops->get_regs(vcpu, regs);
+}
+
+int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
+{
+	if (!vcpu || !regs)
+		return vmmi_error(-EINVAL, "vmm_vcpu_set_regs: NULL argument");
+	if (atomic_load(&vcpu->in_run))
+		return vmmi_error(-EBUSY, "vCPU %u is running", vcpu->index);
+	return vcpu->vm->ops->set_regs(vcpu, regs);
+}
+
+int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
+{
+	if (!vcpu || !sregs)
+		return vmmi_error(-EINVAL, "vmm_vcpu_get_sregs: NULL argument");
+	return vcpu->vm->ops->get_sregs(vcpu, sregs);
+}
+
+int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
+{
+	if (!vcpu || !sregs)
+		return vmmi_error(-EINVAL, "vmm_vcpu_set_sregs: NULL argument");
+	if (atomic_load(&vcpu->in_run))
+		return vmmi_error(-EBUSY, "vCPU %u is running", vcpu->index);
+	return vcpu->vm->ops->set_sregs(vcpu, sregs);
+}
+
+/* ---- running and stopping ---- */
+
+static void kick_all(struct vmm_vm *vm)
+{
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		struct vmm_vcpu *vcpu = vm->vcpus[i];
+
+		if (vcpu && atomic_load(&vcpu->in_run))
+			vm->ops->kick(vcpu);
+	}
+}
+
+void vmm_vm_stop(struct vmm_vm *vm, int exit_code)
+{
+	if (!vm)
+		return;
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_requested) != VMMI_STOP_GUEST) {
+		/* A guest stop also wins over an abort already under way: it carries a code. */
+		vm->exit_code = exit_code;
+		atomic_store(&vm->stop_requested, VMMI_STOP_GUEST);
+	}
+	pthread_mutex_unlock(&vm->stop_lock);
+	kick_all(vm);
+}
+
+void vmmi_vm_abort(struct vmm_vm *vm)
+{
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_requested) == 0)
+		atomic_store(&vm->stop_requested, VMMI_STOP_ABORT);
+	pthread_mutex_unlock(&vm->stop_lock);
+	kick_all(vm);
+}
+
+int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct vmm_vm *vm;
+	int ret;
+
+	if (!vcpu || !exit)
+		return vmmi_error(-EINVAL, "vmm_vcpu_run: NULL argument");
+	vm = vcpu->vm;
+	memset(exit, 0, sizeof(*exit));
+	exit->vcpu = vcpu->index;
+	if (atomic_exchange(&vcpu->in_run, true))
+		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
+	vcpu->thread = pthread_self();
+	ret = vm->ops->run(vcpu, exit);
+	atomic_store(&vcpu->in_run, false);
+	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+	if (exit->reason == VMM_EXIT_STOPPED) {
+		/* stop_requested was set under stop_lock before the kick. */
+		pthread_mutex_lock(&vm->stop_lock);
+		exit->exit_code = vm->exit_code;
+		if (!exit->detail[0])
+			snprintf(exit->detail, sizeof(exit->detail), "%s",
+				 atomic_load(&vm->stop_requested) == VMMI_STOP_GUEST ?
+					 "stop requested" :
+					 "stopped because another vCPU stopped");
+		pthread_mutex_unlock(&vm->stop_lock);
+	}
+	vm->ops->get_regs(vcpu, &exit->regs);
+	vm->ops->get_sregs(vcpu, &exit->sregs);
+	return ret;
+}
+
+struct runner {
+	struct vmm_vcpu *vcpu;
+	struct vmm_exit exit;
+	int ret;
+	pthread_t thread;
+	bool started;
+	struct run_state *rs;
+	unsigned long order; /* when it finished, for "first fatal exit" */
+};
+
+struct run_state {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	unsigned remaining;
+	unsigned long finished;
+};
+
+static void *runner_main(void *arg)
+{
+	struct runner *r = arg;
+	struct vmm_vm *vm = r->vcpu->vm;
+
+	r->ret = vmm_vcpu_run(r->vcpu, &r->exit);
+	/* A halted vCPU waits quietly; anything else ends the VM for everyone. */
+	if (r->exit.reason != VMM_EXIT_HLT && r->exit.reason != VMM_EXIT_STOPPED)
+		vmmi_vm_abort(vm);
+	pthread_mutex_lock(&r->rs->lock);
+	r->order = ++r->rs->finished;
+	r->rs->remaining--;
+	pthread_cond_signal(&r->rs->cond);
+	pthread_mutex_unlock(&r->rs->lock);
+	return NULL;
+}
+
+/* Which exit describes the VM: a guest stop, else the first fatal exit, else the first halt. */
+static struct runner *pick_result(struct runner *r, unsigned n, int stop)
+{
+	struct runner *fatal = NULL, *stopped = NULL, *first = NULL;
+
+	for (unsigned i = 0; i < n; i++) {
+		enum vmm_exit_reason reason = r[i].exit.reason;
+
+		if (!r[i].started)
+			continue;
+		if (!first)
+			first = &r[i];
+		if (reason == VMM_EXIT_STOPPED && r[i].ret == 0) {
+			if (!stopped)
+				stopped = &r[i];
+		} else if (reason != VMM_EXIT_HLT || r[i].ret < 0) {
+			if (!fatal || r[i].order < fatal->order)
+				fatal = &r[i];
+		}
+	}
+	if (stop == VMMI_STOP_GUEST && stopped)
+		return stopped;
+	if (fatal)
+		return fatal;
+	return stopped ? stopped : first;
+}
+
+int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
+{
+	struct run_state rs = { .remaining = 0 };
+	struct runner *runners, *res;
+	int ret = 0, stop;
+	unsigned n;
+
+	if (!vm || !exit)
+		return vmmi_error(-EINVAL, "vmm_vm_run: NULL argument");
+	n = vm->nvcpus;
+	if (!vmm_vcpu_count(vm))
+		return vmmi_error(-EINVAL, "vmm_vm_run: the VM has no vCPUs");
+	runners = calloc(n, sizeof(*runners));
+	if (!runners)
+		return vmmi_error(-ENOMEM, "vmm_vm_run: out of memory");
+	pthread_mutex_init(&rs.lock, NULL);
+	{
+		pthread_condattr_t ca;
+
+		pthread_condattr_init(&ca);
+		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+		pthread_cond_init(&rs.cond, &ca);
+		pthread_condattr_destroy(&ca);
+	}
+
+	pthread_mutex_lock(&rs.lock);
+	for (unsigned i = 0; i < n; i++) {
+		if (!vm->vcpus[i])
+			continue;
+		runners[i].vcpu = vm->vcpus[i];
+		runners[i].rs = &rs;
+		if (pthread_create(&runners[i].thread, NULL, runner_main, &runners[i])) {
+			ret = vmmi_error(-EAGAIN, "vmm_vm_run: cannot create a thread for vCPU %u", i);
+			vmmi_vm_abort(vm);
+			break;
+		}
+		runners[i].started = true;
+		rs.remaining++;
+	}
+	while (rs.remaining) {
+		if (atomic_load(&vm->stop_requested)) {
+			/*
+			 * A kick can be lost if it lands just before a vCPU enters the
+			 * guest (emu cannot close that window); keep kicking until all
+			 * vCPUs are out.
+			 */
+			struct timespec ts;
+
+			pthread_mutex_unlock(&rs.lock);
+			kick_all(vm);
+			pthread_mutex_lock(&rs.lock);
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_nsec += 10 * 1000 * 1000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			pthread_cond_timedwait(&rs.cond, &rs.lock, &ts);
+		} else {
+			pthread_cond_wait(&rs.cond, &rs.lock);
+		}
+	}
+	pthread_mutex_unlock(&rs.lock);
+	for (unsigned i = 0; i < n; i++)
+		if (runners[i].started)
+			pthread_join(runners[i].thread, NULL);
+
+	stop = atomic_load(&vm->stop_requested);
+	res = pick_result(runners, n, stop);
+	if (res) {
+		*exit = res->exit;
+		if (ret == 0)
+			ret = res->ret;
+	} else {
+		memset(exit, 0, sizeof(*exit));
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+	}
+	/* An abort ends this run only; a guest stop stays (the VM is stopped). */
+	pthread_mutex_lock(&vm->stop_lock);
+	if (atomic_load(&vm->stop_requested) == VMMI_STOP_ABORT)
+		atomic_store(&vm->stop_requested, 0);
+	pthread_mutex_unlock(&vm->stop_lock);
+	pthread_cond_destroy(&rs.cond);
+	pthread_mutex_destroy(&rs.lock);
+	free(runners);
+	return ret;
+}
+
+int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats)
+{
+	if (!vm || !stats)
+		return vmmi_error(-EINVAL, "vmm_vm_get_stats: NULL argument");
+	memset(stats, 0, sizeof(*stats));
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		const struct vmm_vcpu *v = vm->vcpus[i];
+
+		if (!v)
+			continue;
+		stats->exits += v->exits;
+		stats->mmio_exits += v->mmio_exits;
+		stats->pio_exits += v->pio_exits;
+		stats->unclaimed += v->unclaimed;
+	}
+	return 0;
+}

@@ -1,0 +1,241 @@
+/* vmm_internal.h - the one internal header every libvmm source includes: core structures and the backend interface. */
+#ifndef VMM_INTERNAL_H
+#define VMM_INTERNAL_H
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vmm/guest.h"
+#include "vmm/plugin.h"
+#include "vmm/vmm.h"
+
+/* Internal symbols with external linkage all start with vmmi_. */
+
+#define VMMI_PAGE_SIZE 4096ull
+#define VMMI_PAGE_MASK (VMMI_PAGE_SIZE - 1)
+/* Guest-physical address width we accept (x86-64 MAXPHYADDR we promise). */
+#define VMMI_GPA_LIMIT (1ull << 46)
+/* Top of the identity map we can build with one PDPT of 1 GiB entries. */
+#define VMMI_IDENTITY_MAX (512ull << 30)
+
+#define VMMI_WARN_UNUSED __attribute__((warn_unused_result))
+#define VMMI_FORMAT(a, b) __attribute__((format(printf, a, b)))
+
+/* Set the thread's vmm_last_error() text and return err (negative errno). */
+int vmmi_error(int err, const char *fmt, ...) VMMI_FORMAT(2, 3);
+void vmmi_clear_error(void);
+
+/* True if [off, off + len) lies inside [0, size), without overflow. */
+static inline bool vmmi_range_ok(uint64_t off, uint64_t len, uint64_t size)
+{
+	return len <= size && off <= size - len;
+}
+
+/* ---- memslot table (memslot.c) ---- */
+
+struct vmmi_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	char name[VMM_GUEST_NAME_MAX];
+	uint32_t id;  /* backend slot number, stable while the slot lives */
+	bool owned;   /* hva was mmap()ed by the VM: munmap on remove */
+};
+
+/* Sorted by gpa, non-overlapping. */
+struct vmmi_slot_table {
+	struct vmmi_slot *slots;
+	size_t n, cap;
+	uint64_t used_ids[(VMM_MEMSLOT_MAX + 63) / 64]; /* bitmap of ids in use */
+};
+
+/* Validate and insert; on success *out points at the new slot (valid until the next change). */
+int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa, uint64_t size,
+		      void *hva, struct vmmi_slot **out) VMMI_WARN_UNUSED;
+/* Remove the slot starting at gpa, copying it to *removed if not NULL. -ENOENT if none. */
+int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot *removed);
+/* The slot containing gpa, or NULL. O(log n). */
+const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_t gpa);
+/* The first slot overlapping [gpa, gpa + len) (len > 0, no wrap), or NULL. */
+const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len);
+/* Checked translation of a range that must lie in one slot: 0 or -EFAULT. */
+int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len, void **hva);
+void vmmi_slots_free(struct vmmi_slot_table *t);
+
+/* ---- device bus (bus.c) ---- */
+
+struct vmm_device;
+
+struct vmmi_window {
+	uint64_t base;
+	uint64_t length;
+	struct vmm_device *dev;
+};
+
+/* One address space: sorted by base, non-overlapping. */
+struct vmmi_bus {
+	struct vmmi_window *w;
+	size_t n, cap;
+};
+
+/* Insert [base, base + length); -EINVAL for zero length or wrap, -EEXIST on overlap (*clash set if not NULL). */
+int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct vmm_device *dev,
+		    const struct vmmi_window **clash) VMMI_WARN_UNUSED;
+int vmmi_bus_remove(struct vmmi_bus *bus, uint64_t base);
+/* The window containing addr, or NULL. O(log n). */
+const struct vmmi_window *vmmi_bus_find(const struct vmmi_bus *bus, uint64_t addr);
+/* The first window overlapping [base, base + length), or NULL. */
+const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base, uint64_t length);
+void vmmi_bus_free(struct vmmi_bus *bus);
+
+/* ---- devices (device.c) ---- */
+
+struct vmm_host {
+	struct vmm_device *dev;
+	/* Only during create(): the params and which were used. */
+	const struct vmm_device_config *cfg;
+	bool *param_used;
+	int param_err;
+};
+
+struct vmm_device {
+	struct vmm_vm *vm;
+	char *name;
+	const struct vmm_plugin_desc *desc;
+	void *state;
+	uint32_t space;
+	uint64_t base;
+	uint64_t length;
+	struct vmm_host host;
+	pthread_mutex_t lock; /* serialises calls into the model */
+	_Atomic uint64_t reads, writes;
+};
+
+/* Destroy every device of vm and close its plugins (vmm_vm_destroy). */
+void vmmi_devices_destroy(struct vmm_vm *vm);
+
+/* ---- backend interface ---- */
+
+struct vmm_vcpu;
+
+/*
+ * One backend. Called with the VM not running unless noted. vm->be and
+ * vcpu->be are the backend's private state.
+ */
+struct vmmi_backend_ops {
+	const char *name;
+	enum vmm_accel accel;
+	/* Open the hypervisor / engine for this VM. May fail with -ENODEV. */
+	int (*vm_init)(struct vmm_vm *vm);
+	void (*vm_fini)(struct vmm_vm *vm);
+	/* Mirror a slot that was just inserted into vm->slots / is about to be removed. */
+	int (*slot_add)(struct vmm_vm *vm, const struct vmmi_slot *slot);
+	int (*slot_remove)(struct vmm_vm *vm, const struct vmmi_slot *slot);
+	/* The set of device windows changed (emu maps device pages). May be NULL. */
+	int (*windows_changed)(struct vmm_vm *vm);
+	int (*vcpu_init)(struct vmm_vcpu *vcpu);
+	void (*vcpu_fini)(struct vmm_vcpu *vcpu);
+	int (*get_regs)(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
+	int (*set_regs)(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
+	int (*get_sregs)(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
+	int (*set_sregs)(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+	/*
+	 * Run until an exit the backend does not dispatch itself, or until
+	 * vm->stop_requested is seen. MMIO and PIO go to vmmi_dispatch(); when it
+	 * returns non-zero the backend stops and returns with exit filled by it.
+	 * Fills *exit (reason, detail, hw_code, address; the caller adds regs).
+	 */
+	int (*run)(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
+	/* From any thread: make run() return soon. Idempotent; may be lost if run() is not executing. */
+	void (*kick)(struct vmm_vcpu *vcpu);
+};
+
+extern const struct vmmi_backend_ops vmmi_kvm_ops;
+extern const struct vmmi_backend_ops vmmi_emu_ops;
+/* True if /dev/kvm opens read-write and speaks the API version we need. */
+bool vmmi_kvm_usable(void);
+
+/* ---- VM and vCPU ---- */
+
+struct vmmi_loaded {
+	uint64_t gpa, size;
+};
+
+struct vmm_vcpu {
+	struct vmm_vm *vm;
+	unsigned index;
+	void *be;
+	_Atomic bool in_run; /* inside backend run(): kicks must reach it */
+	pthread_t thread;    /* the thread in vmm_vcpu_run(), valid while in_run */
+	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
+	uint64_t exits, mmio_exits, pio_exits, unclaimed;
+};
+
+struct vmm_vm {
+	struct vmm_vm_options opts;
+	const struct vmmi_backend_ops *ops;
+	void *be;
+
+	struct vmmi_slot_table slots;
+	struct vmmi_bus bus[2]; /* [0] MMIO, [1] PIO: index with vmmi_space_index() */
+
+	struct vmm_device **devices; /* creation order */
+	size_t ndevices;
+	void **dl_handles; /* plugins dlopen()ed for this VM */
+	size_t ndl;
+
+	struct vmm_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
+	unsigned nvcpus; /* highest index + 1 */
+
+	struct vmmi_loaded *loaded; /* ranges vmm_load_elf() wrote */
+	size_t nloaded;
+
+	/*
+	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
+	 * valid); VMMI_STOP_ABORT = another vCPU hit a fatal exit. Written under
+	 * stop_lock, read lock-free by vCPUs.
+	 */
+	_Atomic int stop_requested;
+	int exit_code;
+	pthread_mutex_t stop_lock;
+	_Atomic uint64_t unclaimed_logged;
+};
+
+#define VMMI_STOP_GUEST 1
+#define VMMI_STOP_ABORT 2
+
+/* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
+void vmmi_vm_abort(struct vmm_vm *vm);
+
+static inline unsigned vmmi_space_index(uint32_t space)
+{
+	return space == VMM_SPACE_PIO ? 1 : 0;
+}
+
+/*
+ * The exit dispatch path, called by backends on vCPU threads. Performs one
+ * guest access of size bytes (1, 2, 4 or 8) at addr in space: to the owning
+ * device, or by the unclaimed policy. For reads *value receives the result
+ * (all-ones, truncated to size, if unclaimed). Returns 0 to continue the
+ * guest, or 1 if the vCPU must stop: exit has been filled (unclaimed access
+ * under VMM_UNCLAIMED_STOP).
+ */
+int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t size,
+		  bool is_write, uint64_t *value, struct vmm_exit *exit);
+
+/* Log through the VM's sink if level <= opts.log_level. */
+void vmmi_log(const struct vmm_vm *vm, int level, const char *fmt, ...) VMMI_FORMAT(3, 4);
+static inline bool vmmi_log_enabled(const struct vmm_vm *vm, int level)
+{
+	return vm->opts.log && level <= vm->opts.log_level;
+}
+
+/* Fill an exit for a fatal condition. */
+void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const char *fmt, ...)
+	VMMI_FORMAT(3, 4);
+
+#endif /* VMM_INTERNAL_H */
