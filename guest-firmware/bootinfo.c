@@ -1,0 +1,146 @@
+/* bootinfo.c - read the VMM's boot info block: device lookup, the memory map, free GPAs. */
+#include "fw.h"
+
+int bootinfo_valid(const struct vmm_guest_boot_info *bi)
+{
+	return bi->magic == VMM_GUEST_BOOT_MAGIC && bi->abi_version == VMM_GUEST_ABI_VERSION;
+}
+
+/*
+ * The counts are clamped to the array sizes so that a broken VMM gives
+ * failed checks, not reads past the block. boot_checks() reports the
+ * clamping itself.
+ */
+uint32_t bootinfo_ram_count(const struct vmm_guest_boot_info *bi)
+{
+	return bi->ram_count < VMM_GUEST_MAX_RAM ? bi->ram_count : VMM_GUEST_MAX_RAM;
+}
+
+uint32_t bootinfo_device_count(const struct vmm_guest_boot_info *bi)
+{
+	return bi->device_count < VMM_GUEST_MAX_DEVICES ? bi->device_count : VMM_GUEST_MAX_DEVICES;
+}
+
+/* One past the highest RAM byte (saturated), 0 without RAM. */
+uint64_t bootinfo_ram_end(const struct vmm_guest_boot_info *bi)
+{
+	uint64_t end = 0;
+
+	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++) {
+		uint64_t e = bi->ram[i].gpa + bi->ram[i].size;
+
+		if (e < bi->ram[i].gpa)
+			return UINT64_MAX;
+		if (e > end)
+			end = e;
+	}
+	return end;
+}
+
+const struct vmm_guest_device *fw_find_device(const struct vmm_guest_boot_info *bi,
+					      const char *plugin)
+{
+	for (uint32_t i = 0; i < bootinfo_device_count(bi); i++)
+		if (!strncmp(bi->devices[i].plugin, plugin, VMM_GUEST_NAME_MAX))
+			return &bi->devices[i];
+	return NULL;
+}
+
+/*
+ * If [gpa, gpa + len) overlaps a RAM range or an MMIO window, return 1 and
+ * set *end to one past that range (saturated at 2^64 - 1).
+ */
+static int claimed(const struct vmm_guest_boot_info *bi, uint64_t gpa, uint64_t len, uint64_t *end)
+{
+	for (uint32_t i = 0; i < bootinfo_ram_count(bi) + bootinfo_device_count(bi); i++) {
+		uint64_t base, size;
+
+		if (i < bootinfo_ram_count(bi)) {
+			base = bi->ram[i].gpa;
+			size = bi->ram[i].size;
+		} else {
+			const struct vmm_guest_device *d = &bi->devices[i - bootinfo_ram_count(bi)];
+
+			if (d->kind != VMM_GUEST_DEV_MMIO)
+				continue;
+			base = d->base;
+			size = d->size;
+		}
+		/* Overlap test written so that no sum can wrap. */
+		if (gpa >= base ? gpa - base >= size : base - gpa >= len)
+			continue;
+		*end = base + size < base ? UINT64_MAX : base + size;
+		return 1;
+	}
+	return 0;
+}
+
+/* First free page at or above from, below limit; 0 if there is none. */
+static int free_page_from(const struct vmm_guest_boot_info *bi, uint64_t from, uint64_t limit,
+			  uint64_t *gpa)
+{
+	const uint64_t page = VMM_GUEST_PAGE_SIZE;
+	uint64_t end;
+
+	while (from < limit && limit - from >= page) {
+		if (!claimed(bi, from, page, &end)) {
+			*gpa = from;
+			return 1;
+		}
+		/* Skip past what claimed it; each step passes a whole region, so this ends. */
+		if (end > UINT64_MAX - (page - 1))
+			return 0;
+		from = (end + page - 1) & ~(page - 1);
+	}
+	return 0;
+}
+
+/*
+ * Find a page of guest-physical space that nothing claims but the identity
+ * map still covers, for the unclaimed-access checks. Prefer the first 2 MiB
+ * boundary past the end of RAM: it is the same GPA on every backend for a
+ * given config, and the least likely to be special. Fall back to any hole.
+ * Returns 1 and sets *gpa, or 0 if every page is claimed.
+ */
+int bootinfo_find_unclaimed(const struct vmm_guest_boot_info *bi, uint64_t *gpa)
+{
+	uint64_t start = bootinfo_ram_end(bi);
+
+	if (start <= UINT64_MAX - (2 * MIB - 1)) {
+		start = (start + 2 * MIB - 1) & ~(2 * MIB - 1);
+		if (free_page_from(bi, start, bi->identity_limit, gpa))
+			return 1;
+	}
+	return free_page_from(bi, 0, bi->identity_limit, gpa);
+}
+
+static const char *kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case VMM_GUEST_DEV_MMIO:
+		return "mmio";
+	case VMM_GUEST_DEV_PIO:
+		return "pio";
+	default:
+		return "?";
+	}
+}
+
+/*
+ * The memory map and device table, one line each. Everything here comes from
+ * the config, so the lines are the same on every backend.
+ */
+void bootinfo_print(const struct vmm_guest_boot_info *bi)
+{
+	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++)
+		fw_printf("ram %u: gpa 0x%llx size 0x%llx\n", i, (unsigned long long)bi->ram[i].gpa,
+			  (unsigned long long)bi->ram[i].size);
+	for (uint32_t i = 0; i < bootinfo_device_count(bi); i++) {
+		const struct vmm_guest_device *d = &bi->devices[i];
+
+		fw_printf("device %u: %.*s plugin %.*s %s base 0x%llx size 0x%llx\n", i,
+			  (int)VMM_GUEST_NAME_MAX, d->name, (int)VMM_GUEST_NAME_MAX, d->plugin,
+			  kind_name(d->kind), (unsigned long long)d->base,
+			  (unsigned long long)d->size);
+	}
+}

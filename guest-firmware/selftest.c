@@ -1,0 +1,105 @@
+/* selftest.c - fw_main: print the banner, run every check, report through the testdev. */
+#include "fw.h"
+#include "vmm/testdev.h"
+
+static unsigned checks_run, checks_failed;
+
+/*
+ * One TAP-like line per check: "ok N - what" or
+ * "not ok N - what (got 0x.., want 0x..)". Returns ok, so callers can skip
+ * follow-up checks that would only repeat the failure.
+ */
+static int vreport(int ok, uint64_t got, uint64_t want, const char *fmt, va_list ap)
+{
+	checks_run++;
+	if (!ok)
+		checks_failed++;
+	fw_printf("%sok %u - ", ok ? "" : "not ", checks_run);
+	fw_vprintf(fmt, ap);
+	if (!ok)
+		fw_printf(" (got 0x%llx, want 0x%llx)", (unsigned long long)got,
+			  (unsigned long long)want);
+	fw_printf("\n");
+	return ok;
+}
+
+int report(int ok, uint64_t got, uint64_t want, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ok = vreport(ok, got, want, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+int check(uint64_t got, uint64_t want, const char *fmt, ...)
+{
+	va_list ap;
+	int ok;
+
+	va_start(ap, fmt);
+	ok = vreport(got == want, got, want, fmt, ap);
+	va_end(ap);
+	return ok;
+}
+
+/* A check the configuration makes impossible: TAP's SKIP, counted as passed. */
+void skip(const char *why, const char *fmt, ...)
+{
+	va_list ap;
+
+	checks_run++;
+	fw_printf("ok %u - ", checks_run);
+	va_start(ap, fmt);
+	fw_vprintf(fmt, ap);
+	va_end(ap);
+	fw_printf(" # SKIP %s\n", why);
+}
+
+void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
+{
+	const struct vmm_guest_device *td;
+
+	/* Without a valid block there is no way to find a UART or the testdev. */
+	if (!bootinfo_valid(bi))
+		halt_forever();
+	/* Secondary vCPUs only prove they started; vCPU 0 does all the talking. */
+	if (bi->vcpu_index != 0)
+		halt_forever();
+
+	/*
+	 * Only vCPU 0 gets here, and only once, so clearing .bss cannot race a
+	 * sibling. The loader should have zeroed it already; doing it again
+	 * costs nothing and makes the firmware independent of that.
+	 */
+	memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
+
+	uart_init(bi);
+	fw_printf("libvmm selftest firmware (guest ABI %u), vcpu %u of %u\n",
+		  (unsigned)bi->abi_version, (unsigned)bi->vcpu_index, (unsigned)bi->vcpu_count);
+	bootinfo_print(bi);
+
+	/* Errors say "selftest error:": tests take "selftest: " for the summary. */
+	td = fw_find_device(bi, "testdev");
+	if (!td) {
+		fw_printf("selftest error: no testdev device, cannot run\n");
+		halt_forever();
+	}
+	if (td->kind != VMM_GUEST_DEV_MMIO || td->size < TESTDEV_WINDOW_MIN ||
+	    td->base > bi->identity_limit || bi->identity_limit - td->base < td->size) {
+		fw_printf("selftest error: testdev needs an MMIO window of 0x%x bytes or more\n",
+			  TESTDEV_WINDOW_MIN);
+		halt_forever();
+	}
+
+	boot_checks(bi, entry_rsp);
+	testdev_checks(bi, td->base);
+
+	fw_printf("1..%u\n", checks_run);
+	fw_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed, checks_failed);
+
+	/* This write stops the VM; the halt below only covers a VMM that does not. */
+	mmio_write32(td->base + TESTDEV_REG_EXIT, checks_failed ? 1 : 0);
+	halt_forever();
+}
