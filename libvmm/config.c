@@ -1,0 +1,892 @@
+/* config.c - vmm.ini(5): read an INI file with inih and check it into a struct vmm_config. */
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "vmm_internal.h"
+
+#define PIO_LIMIT 0x10000ull
+
+enum section_kind { SECT_NONE, SECT_VM, SECT_RAM, SECT_DEVICE };
+
+struct parser;
+
+/* A key the core understands; set() parses value into the current section. */
+struct key {
+	const char *name;
+	int (*set)(struct parser *p, const char *value, unsigned line);
+};
+
+struct parser {
+	const char *file; /* as given by the caller: the FILE in "FILE:LINE: ..." */
+	size_t dirlen;	  /* leading part of file that relative firmware paths hang off */
+	FILE *fp;	  /* source: a file ... */
+	const char *text; /* ... or a string */
+	char *buf;	  /* getline() buffer for fp */
+	size_t bufcap;
+	unsigned lineno; /* of the line last handed to inih */
+	int err;	 /* first error (negative errno), 0 while all is well */
+	unsigned err_line;
+
+	struct vmm_config *cfg;
+	size_t params_cap; /* of the current device's params */
+
+	/* The section being read. */
+	enum section_kind kind;
+	unsigned sect_line;
+	const struct key *keys;
+	unsigned key_line[8]; /* line of each of keys[] once seen, else 0 */
+	unsigned vm_line;     /* of [vm], 0 if none yet */
+};
+
+/* Indexes into the key tables, for the checks that need a whole section. */
+enum { RAM_GPA, RAM_SIZE };
+enum { DEV_PLUGIN, DEV_MMIO, DEV_PIO, DEV_SIZE };
+
+static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...) VMMI_FORMAT(4, 5);
+
+/* Record the first error only: later ones are usually its consequences. */
+static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (p->err)
+		return p->err;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	p->err = vmmi_error(err, "%s:%u: %s", p->file, line, msg);
+	p->err_line = line;
+	return p->err;
+}
+
+static int fail_nomem(struct parser *p)
+{
+	return fail(p, p->lineno, -ENOMEM, "out of memory");
+}
+
+/* ---- numbers ---- */
+
+/*
+ * Decimal or 0x hex digits at *s, without sign or leading space: strtoull()
+ * would accept "-1", " 1", octal and a second "0x", none of which a config
+ * should mean. Returns 0, -EINVAL (no digits) or -ERANGE (overflow).
+ */
+static int parse_digits(const char **s, uint64_t *out)
+{
+	const char *c = *s;
+	unsigned base = 10, d;
+	uint64_t v = 0;
+
+	if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X')) {
+		base = 16;
+		c += 2;
+	}
+	if (!isxdigit((unsigned char)*c) || (base == 10 && !isdigit((unsigned char)*c)))
+		return -EINVAL;
+	for (;; c++) {
+		if (isdigit((unsigned char)*c))
+			d = *c - '0';
+		else if (base == 16 && isxdigit((unsigned char)*c))
+			d = tolower((unsigned char)*c) - 'a' + 10;
+		else
+			break;
+		if (v > (UINT64_MAX - d) / base)
+			return -ERANGE;
+		v = v * base + d;
+	}
+	*s = c;
+	*out = v;
+	return 0;
+}
+
+/* Multiply without wrapping: -ERANGE instead. */
+static int scale(uint64_t v, uint64_t mul, uint64_t *out)
+{
+	if (mul && v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
+/* An address or size: digits with an optional K, M or G (binary units). */
+static int parse_size(const char *s, uint64_t *out)
+{
+	uint64_t v, mul = 1;
+	int ret = parse_digits(&s, &v);
+
+	if (ret)
+		return ret;
+	switch (*s) {
+	case '\0':
+		break;
+	case 'K':
+	case 'k':
+		mul = 1ull << 10;
+		s++;
+		break;
+	case 'M':
+	case 'm':
+		mul = 1ull << 20;
+		s++;
+		break;
+	case 'G':
+	case 'g':
+		mul = 1ull << 30;
+		s++;
+		break;
+	default:
+		return -EINVAL;
+	}
+	if (*s)
+		return -EINVAL;
+	return scale(v, mul, out);
+}
+
+/* A duration in milliseconds: digits with ms, s (the default) or m. */
+static int parse_duration_ms(const char *s, uint64_t *out)
+{
+	uint64_t v, mul;
+	int ret = parse_digits(&s, &v);
+
+	if (ret)
+		return ret;
+	if (!strcmp(s, "ms"))
+		mul = 1;
+	else if (!strcmp(s, "s") || !*s)
+		mul = 1000;
+	else if (!strcmp(s, "m"))
+		mul = 60000;
+	else
+		return -EINVAL;
+	return scale(v, mul, out);
+}
+
+static int bad_number(struct parser *p, unsigned line, int ret, const char *key, const char *value,
+		      const char *expected)
+{
+	if (ret == -ERANGE)
+		return fail(p, line, -EINVAL, "%s = '%s' is too large", key, value);
+	return fail(p, line, -EINVAL, "%s = '%s' is not a number: expected %s", key, value,
+		    expected);
+}
+
+#define SIZE_SYNTAX "decimal or 0x hex digits with an optional K, M or G suffix"
+
+static int get_size(struct parser *p, unsigned line, const char *key, const char *value,
+		    uint64_t *out)
+{
+	int ret = parse_size(value, out);
+
+	return ret ? bad_number(p, line, ret, key, value, SIZE_SYNTAX) : 0;
+}
+
+/* ---- [vm] ---- */
+
+static int set_accel(struct parser *p, const char *value, unsigned line)
+{
+	/* vmm_accel_parse() lives in vm.c; the config keeps its own table so it stands alone. */
+	static const char *const names[] = {
+	    [VMM_ACCEL_AUTO] = "auto", [VMM_ACCEL_KVM] = "kvm", [VMM_ACCEL_EMU] = "emu"};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!strcmp(value, names[i])) {
+			p->cfg->accel = (enum vmm_accel)i;
+			return 0;
+		}
+	}
+	return fail(p, line, -EINVAL,
+		    "accel = '%s' is not an accelerator: expected auto, kvm or emu", value);
+}
+
+static int set_firmware(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config *cfg = p->cfg;
+	size_t dirlen = value[0] == '/' ? 0 : p->dirlen;
+	size_t len = strlen(value);
+
+	if (!len)
+		return fail(p, line, -EINVAL, "firmware is empty: expected a path");
+	cfg->firmware = malloc(dirlen + len + 1);
+	if (!cfg->firmware)
+		return fail_nomem(p);
+	memcpy(cfg->firmware, p->file, dirlen);
+	memcpy(cfg->firmware + dirlen, value, len + 1);
+	cfg->firmware_line = line;
+	/* Now rather than at boot: a typo should stop the run before any VM exists. */
+	if (access(cfg->firmware, R_OK))
+		return fail(p, line, -EINVAL, "firmware '%s': %s", cfg->firmware, strerror(errno));
+	return 0;
+}
+
+static int set_vcpus(struct parser *p, const char *value, unsigned line)
+{
+	const char *s = value;
+	uint64_t v;
+	int ret = parse_digits(&s, &v);
+
+	if (!ret && *s)
+		ret = -EINVAL;
+	if (ret == -EINVAL)
+		return bad_number(p, line, ret, "vcpus", value, "a count from 1 to 64");
+	if (ret || v < 1 || v > VMM_GUEST_MAX_VCPUS)
+		return fail(p, line, -EINVAL, "vcpus = '%s' is out of range: expected 1 to %u",
+			    value, VMM_GUEST_MAX_VCPUS);
+	p->cfg->vcpus = (unsigned)v;
+	return 0;
+}
+
+static int set_timeout(struct parser *p, const char *value, unsigned line)
+{
+	int ret = parse_duration_ms(value, &p->cfg->timeout_ms);
+
+	return ret ? bad_number(p, line, ret, "timeout", value,
+				"digits with an optional unit ms, s or m (0 = none)")
+		   : 0;
+}
+
+static int set_unhandled(struct parser *p, const char *value, unsigned line)
+{
+	if (!strcmp(value, "ignore"))
+		p->cfg->unclaimed = VMM_UNCLAIMED_IGNORE;
+	else if (!strcmp(value, "stop"))
+		p->cfg->unclaimed = VMM_UNCLAIMED_STOP;
+	else
+		return fail(p, line, -EINVAL,
+			    "unhandled = '%s' is not a policy: expected ignore or stop", value);
+	return 0;
+}
+
+static const struct key vm_keys[] = {
+    {"accel", set_accel},     {"firmware", set_firmware},   {"vcpus", set_vcpus},
+    {"timeout", set_timeout}, {"unhandled", set_unhandled}, {NULL, NULL},
+};
+
+/* ---- [ram "NAME"] ---- */
+
+static struct vmm_config_ram *cur_ram(struct parser *p)
+{
+	return &p->cfg->ram[p->cfg->nram - 1];
+}
+
+static int set_ram_gpa(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config_ram *r = cur_ram(p);
+
+	if (get_size(p, line, "gpa", value, &r->gpa))
+		return p->err;
+	if (r->gpa & VMMI_PAGE_MASK)
+		return fail(p, line, -EINVAL,
+			    "ram \"%s\" gpa 0x%llx is not a multiple of 4K (0x1000)", r->name,
+			    (unsigned long long)r->gpa);
+	return 0;
+}
+
+static int set_ram_size(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config_ram *r = cur_ram(p);
+
+	if (get_size(p, line, "size", value, &r->size))
+		return p->err;
+	if (!r->size)
+		return fail(p, line, -EINVAL, "ram \"%s\" size is 0", r->name);
+	if (r->size & VMMI_PAGE_MASK)
+		return fail(p, line, -EINVAL,
+			    "ram \"%s\" size 0x%llx is not a multiple of 4K (0x1000)", r->name,
+			    (unsigned long long)r->size);
+	return 0;
+}
+
+static const struct key ram_keys[] = {
+    [RAM_GPA] = {"gpa", set_ram_gpa},
+    [RAM_SIZE] = {"size", set_ram_size},
+    {NULL, NULL},
+};
+
+/* ---- [device "NAME"] ---- */
+
+static struct vmm_config_device *cur_dev(struct parser *p)
+{
+	return &p->cfg->devices[p->cfg->ndevices - 1];
+}
+
+static int set_dev_plugin(struct parser *p, const char *value, unsigned line)
+{
+	if (!*value)
+		return fail(p, line, -EINVAL, "plugin is empty: expected a plugin name or path");
+	cur_dev(p)->plugin = strdup(value);
+	return cur_dev(p)->plugin ? 0 : fail_nomem(p);
+}
+
+static int set_dev_window(struct parser *p, const char *key, uint32_t space, const char *value,
+			  unsigned line)
+{
+	struct vmm_config_device *d = cur_dev(p);
+	unsigned other = p->key_line[space == VMM_SPACE_PIO ? DEV_MMIO : DEV_PIO];
+
+	if (other)
+		return fail(p, line, -EINVAL,
+			    "device \"%s\" has both mmio and pio (line %u): give one", d->name,
+			    other);
+	if (get_size(p, line, key, value, &d->base))
+		return p->err;
+	if (space == VMM_SPACE_PIO && d->base >= PIO_LIMIT)
+		return fail(p, line, -EINVAL, "pio 0x%llx is not a port: expected 0 to 0xffff",
+			    (unsigned long long)d->base);
+	d->space = space;
+	return 0;
+}
+
+static int set_dev_mmio(struct parser *p, const char *value, unsigned line)
+{
+	return set_dev_window(p, "mmio", VMM_SPACE_MMIO, value, line);
+}
+
+static int set_dev_pio(struct parser *p, const char *value, unsigned line)
+{
+	return set_dev_window(p, "pio", VMM_SPACE_PIO, value, line);
+}
+
+static int set_dev_size(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config_device *d = cur_dev(p);
+
+	if (get_size(p, line, "size", value, &d->length))
+		return p->err;
+	if (!d->length)
+		return fail(p, line, -EINVAL, "device \"%s\" size is 0", d->name);
+	return 0;
+}
+
+static const struct key device_keys[] = {
+    [DEV_PLUGIN] = {"plugin", set_dev_plugin},
+    [DEV_MMIO] = {"mmio", set_dev_mmio},
+    [DEV_PIO] = {"pio", set_dev_pio},
+    [DEV_SIZE] = {"size", set_dev_size},
+    {NULL, NULL},
+};
+
+/* Keys the core does not know belong to the device model, which checks them at create(). */
+static int add_param(struct parser *p, const char *key, const char *value, unsigned line)
+{
+	struct vmm_config_device *d = cur_dev(p);
+	struct vmm_device_param *prm;
+
+	for (size_t i = 0; i < d->nparams; i++) {
+		if (!strcmp(d->params[i].key, key))
+			return fail(p, line, -EINVAL, "duplicate key '%s' (first at line %u)", key,
+				    d->params[i].line);
+	}
+	if (d->nparams == p->params_cap) {
+		size_t cap = p->params_cap ? 2 * p->params_cap : 4;
+
+		prm = realloc(d->params, cap * sizeof(*prm));
+		if (!prm)
+			return fail_nomem(p);
+		d->params = prm;
+		p->params_cap = cap;
+	}
+	prm = &d->params[d->nparams];
+	prm->key = strdup(key);
+	prm->value = strdup(value);
+	prm->file = p->cfg->path;
+	prm->line = line;
+	d->nparams++; /* even half-made, so that vmm_config_free() frees it */
+	return prm->key && prm->value ? 0 : fail_nomem(p);
+}
+
+/* ---- sections ---- */
+
+static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
+{
+	return a < b + blen && b < a + alen;
+}
+
+static int missing(struct parser *p, const char *what, const char *name, const char *key)
+{
+	return fail(p, p->sect_line, -EINVAL, "[%s \"%s\"] lacks the required key '%s'", what, name,
+		    key);
+}
+
+/* Checks that need the whole [ram] section: required keys, its range, overlaps with earlier ones.
+ */
+static int close_ram(struct parser *p)
+{
+	const struct vmm_config *cfg = p->cfg;
+	const struct vmm_config_ram *r = &cfg->ram[cfg->nram - 1];
+
+	if (!p->key_line[RAM_GPA])
+		return missing(p, "ram", r->name, "gpa");
+	if (!p->key_line[RAM_SIZE])
+		return missing(p, "ram", r->name, "size");
+	if (r->size > VMMI_GPA_LIMIT || r->gpa > VMMI_GPA_LIMIT - r->size)
+		return fail(
+		    p, p->sect_line, -EINVAL,
+		    "ram \"%s\" at 0x%llx, size 0x%llx, ends past the guest-physical limit 0x%llx",
+		    r->name, (unsigned long long)r->gpa, (unsigned long long)r->size,
+		    VMMI_GPA_LIMIT);
+	for (size_t i = 0; i + 1 < cfg->nram; i++) {
+		const struct vmm_config_ram *o = &cfg->ram[i];
+
+		if (overlaps(r->gpa, r->size, o->gpa, o->size))
+			return fail(p, p->sect_line, -EINVAL,
+				    "ram \"%s\" [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
+				    r->name, (unsigned long long)r->gpa,
+				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
+	}
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		const struct vmm_config_device *o = &cfg->devices[i];
+
+		if (o->space == VMM_SPACE_MMIO && overlaps(r->gpa, r->size, o->base, o->length))
+			return fail(p, p->sect_line, -EINVAL,
+				    "ram \"%s\" [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
+				    r->name, (unsigned long long)r->gpa,
+				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
+	}
+	return 0;
+}
+
+/* The same for a [device]: windows of one space may not overlap, nor MMIO windows RAM. */
+static int close_device(struct parser *p)
+{
+	const struct vmm_config *cfg = p->cfg;
+	const struct vmm_config_device *d = &cfg->devices[cfg->ndevices - 1];
+	bool pio = d->space == VMM_SPACE_PIO;
+	const char *space = pio ? "pio" : "mmio";
+	uint64_t limit = pio ? PIO_LIMIT : VMMI_GPA_LIMIT;
+
+	if (!p->key_line[DEV_PLUGIN])
+		return missing(p, "device", d->name, "plugin");
+	if (!p->key_line[DEV_MMIO] && !p->key_line[DEV_PIO])
+		return fail(p, p->sect_line, -EINVAL,
+			    "[device \"%s\"] lacks a window: give mmio = GPA or pio = PORT",
+			    d->name);
+	if (!p->key_line[DEV_SIZE])
+		return missing(p, "device", d->name, "size");
+	if (d->length > limit || d->base > limit - d->length)
+		return fail(p, p->sect_line, -EINVAL,
+			    "device \"%s\" %s at 0x%llx, size 0x%llx, ends past %s", d->name, space,
+			    (unsigned long long)d->base, (unsigned long long)d->length,
+			    pio ? "port 0xffff" : "the guest-physical limit 0x400000000000");
+	for (size_t i = 0; i + 1 < cfg->ndevices; i++) {
+		const struct vmm_config_device *o = &cfg->devices[i];
+
+		if (o->space == d->space && overlaps(d->base, d->length, o->base, o->length))
+			return fail(
+			    p, p->sect_line, -EINVAL,
+			    "device \"%s\" %s [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
+			    d->name, space, (unsigned long long)d->base,
+			    (unsigned long long)(d->base + d->length), o->name, o->line);
+	}
+	for (size_t i = 0; !pio && i < cfg->nram; i++) {
+		const struct vmm_config_ram *o = &cfg->ram[i];
+
+		if (overlaps(d->base, d->length, o->gpa, o->size))
+			return fail(
+			    p, p->sect_line, -EINVAL,
+			    "device \"%s\" mmio [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
+			    d->name, (unsigned long long)d->base,
+			    (unsigned long long)(d->base + d->length), o->name, o->line);
+	}
+	return 0;
+}
+
+static int close_section(struct parser *p)
+{
+	switch (p->kind) {
+	case SECT_RAM:
+		return close_ram(p);
+	case SECT_DEVICE:
+		return close_device(p);
+	default:
+		return 0;
+	}
+}
+
+/* Names of sections and keys: what a guest's boot info and a log line can carry safely. */
+static bool name_ok(const char *s, size_t len)
+{
+	if (!len)
+		return false;
+	for (size_t i = 0; i < len; i++) {
+		if (!isalnum((unsigned char)s[i]) && !strchr("_.-", s[i]))
+			return false;
+	}
+	return true;
+}
+
+#define NAME_RULE "1 to 31 characters of A-Z a-z 0-9 _ . -"
+
+/* Open section kind (NUL terminated) named [name, name + nlen) (name NULL: none), declared at line.
+ */
+static int open_section(struct parser *p, const char *kind, const char *name, size_t nlen,
+			unsigned line)
+{
+	struct vmm_config *cfg = p->cfg;
+	bool ram = !strcmp(kind, "ram");
+	char *copy;
+
+	if (close_section(p))
+		return p->err;
+	memset(p->key_line, 0, sizeof(p->key_line));
+	p->params_cap = 0;
+	p->sect_line = line;
+
+	if (!strcmp(kind, "vm")) {
+		if (name)
+			return fail(p, line, -EINVAL, "[vm] takes no name");
+		if (p->vm_line)
+			return fail(p, line, -EINVAL, "duplicate section [vm] (first at line %u)",
+				    p->vm_line);
+		p->vm_line = line;
+		p->kind = SECT_VM;
+		p->keys = vm_keys;
+		return 0;
+	}
+	if (!ram && strcmp(kind, "device"))
+		return fail(
+		    p, line, -EINVAL,
+		    "unknown section [%s]: expected [vm], [ram \"NAME\"] or [device \"NAME\"]",
+		    kind);
+	if (!name)
+		return fail(p, line, -EINVAL, "[%s] needs a name, as in [%s \"%s\"]", kind, kind,
+			    ram ? "low" : "uart0");
+	if (nlen >= VMM_GUEST_NAME_MAX || !name_ok(name, nlen))
+		return fail(p, line, -EINVAL, "bad name \"%.*s\": expected " NAME_RULE, (int)nlen,
+			    name);
+
+	if (ram) {
+		for (size_t i = 0; i < cfg->nram; i++) {
+			if (!strncmp(cfg->ram[i].name, name, nlen) && !cfg->ram[i].name[nlen])
+				return fail(p, line, -EINVAL,
+					    "duplicate section [ram \"%s\"] (first at line %u)",
+					    cfg->ram[i].name, cfg->ram[i].line);
+		}
+		if (cfg->nram == VMM_GUEST_MAX_RAM)
+			return fail(p, line, -EINVAL, "too many [ram] sections: at most %u",
+				    VMM_GUEST_MAX_RAM);
+	} else {
+		for (size_t i = 0; i < cfg->ndevices; i++) {
+			if (!strncmp(cfg->devices[i].name, name, nlen) &&
+			    !cfg->devices[i].name[nlen])
+				return fail(p, line, -EINVAL,
+					    "duplicate section [device \"%s\"] (first at line %u)",
+					    cfg->devices[i].name, cfg->devices[i].line);
+		}
+		if (cfg->ndevices == VMM_GUEST_MAX_DEVICES)
+			return fail(p, line, -EINVAL, "too many [device] sections: at most %u",
+				    VMM_GUEST_MAX_DEVICES);
+	}
+
+	copy = strndup(name, nlen);
+	if (!copy)
+		return fail_nomem(p);
+	if (ram) {
+		cfg->ram[cfg->nram].name = copy;
+		cfg->ram[cfg->nram++].line = line;
+		p->kind = SECT_RAM;
+		p->keys = ram_keys;
+	} else {
+		cfg->devices[cfg->ndevices].name = copy;
+		cfg->devices[cfg->ndevices++].line = line;
+		p->kind = SECT_DEVICE;
+		p->keys = device_keys;
+	}
+	return 0;
+}
+
+/* Skip blanks, but not the line's end. */
+static const char *skip_blanks(const char *s)
+{
+	while (*s && *s != '\n' && isspace((unsigned char)*s))
+		s++;
+	return s;
+}
+
+/*
+ * Parse a header line: [KIND] or [KIND "NAME"], blanks allowed around the
+ * parts, a comment after the ']'. inih would accept more (any text up to the
+ * first ']', text after it); being stricter keeps the two in agreement, since
+ * a header that passes has no ']' or ';' before its closing bracket.
+ */
+static int parse_header(struct parser *p, const char *s, unsigned line)
+{
+	static const char expected[] = "expected [KIND] or [KIND \"NAME\"]";
+	const char *k, *name = NULL;
+	size_t klen, nlen = 0;
+	char kind[16];
+
+	s = skip_blanks(s + 1);
+	for (k = s; isalnum((unsigned char)*s) || *s == '_' || *s == '-'; s++)
+		;
+	klen = s - k;
+	s = skip_blanks(s);
+	if (*s == '"') {
+		name = ++s;
+		s = strchr(s, '"');
+		if (!s)
+			return fail(p, line, -EINVAL, "section name lacks its closing '\"'");
+		nlen = s - name;
+		s = skip_blanks(s + 1);
+	}
+	if (*s != ']')
+		return fail(p, line, -EINVAL, "%s: %s",
+			    strchr(s, ']') ? "bad section header" : "section header lacks its ']'",
+			    expected);
+	s = skip_blanks(s + 1);
+	if (*s && *s != ';' && *s != '#' && *s != '\n')
+		return fail(p, line, -EINVAL, "text after the section header's ']'");
+	if (!klen || klen >= sizeof(kind))
+		return fail(p, line, -EINVAL, "bad section header: %s", expected);
+	memcpy(kind, k, klen);
+	kind[klen] = '\0';
+	return open_section(p, kind, name, nlen, line);
+}
+
+/* ---- inih glue ---- */
+
+/* Next raw line of the source, with its '\n' if any; -1 at the end (or on a read error). */
+static ssize_t next_line(struct parser *p, const char **line)
+{
+	ssize_t len;
+
+	if (p->fp) {
+		errno = 0;
+		len = getline(&p->buf, &p->bufcap, p->fp);
+		if (len < 0 && ferror(p->fp)) {
+			int e = errno ? errno : EIO;
+
+			fail(p, p->lineno + 1, -e, "cannot read: %s", strerror(e));
+		}
+		*line = p->buf;
+		return len;
+	}
+	if (!*p->text)
+		return -1;
+	*line = p->text;
+	len = strcspn(p->text, "\n");
+	if (p->text[len] == '\n')
+		len++;
+	p->text += len;
+	return len;
+}
+
+/*
+ * Look at a line before inih does: open sections, and name the problems
+ * inih would only call "error". line has no indentation and ends in '\n'.
+ */
+static int check_line(struct parser *p, const char *line)
+{
+	const char *s;
+
+	if (*line == '[')
+		return parse_header(p, line, p->lineno);
+	if (*line == ';' || *line == '#' || *line == '\n')
+		return 0;
+	/* Where inih looks for the '=' (or ':'): up to an inline comment. */
+	for (s = line; *s != '=' && *s != ':'; s++) {
+		if (*s == '\n' || (*s == ';' && isspace((unsigned char)s[-1])))
+			return fail(p, p->lineno, -EINVAL, "syntax error: expected 'key = value'");
+	}
+	return 0;
+}
+
+/*
+ * inih's reader, called once per line. It counts lines (inih's own count
+ * never reaches the handler in the distro build), and hands inih each line
+ * without its indentation, which turns off inih's multi-line values: an
+ * indented key is then a key, not a continuation of the previous value.
+ * Section headers are parsed here, because inih tells no one about an
+ * empty section. Returning NULL ends the parse: that is how the first
+ * error stops it.
+ */
+static char *read_line(char *out, int num, void *user)
+{
+	struct parser *p = user;
+	const char *line, *s;
+	ssize_t len;
+	size_t n;
+
+	if (p->err)
+		return NULL;
+	len = next_line(p, &line);
+	if (len < 0)
+		return NULL;
+	p->lineno++;
+	if (memchr(line, '\0', len)) {
+		fail(p, p->lineno, -EINVAL, "NUL byte in the line");
+		return NULL;
+	}
+	s = line;
+	if (p->lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+		s += 3; /* a UTF-8 byte order mark */
+	s = skip_blanks(s);
+	n = line + len - s;
+	if (n && s[n - 1] == '\n')
+		n--;
+	/* Room for the line, '\n' and NUL: inih would read a cut line as two. */
+	if (num < 2 || n > (size_t)num - 2) {
+		fail(p, p->lineno, -EINVAL, "line longer than %d characters", num - 2);
+		return NULL;
+	}
+	memcpy(out, s, n);
+	out[n] = '\n';
+	out[n + 1] = '\0';
+	return check_line(p, out) ? NULL : out;
+}
+
+static const char *section_title(struct parser *p, char *buf, size_t len)
+{
+	if (p->kind == SECT_VM)
+		return "[vm]";
+	snprintf(buf, len, "[%s \"%s\"]", p->kind == SECT_RAM ? "ram" : "device",
+		 p->kind == SECT_RAM ? cur_ram(p)->name : cur_dev(p)->name);
+	return buf;
+}
+
+/* inih's handler. section is ignored: read_line() keeps the section, parsed more strictly. */
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+	struct parser *p = user;
+	unsigned line = p->lineno;
+	char title[64];
+
+	if (p->err)
+		return 0;
+	if (!name_ok(name, strlen(name)))
+		return !fail(p, line, -EINVAL, "bad key name '%s': expected A-Z a-z 0-9 _ . -",
+			     name);
+	if (p->kind == SECT_NONE)
+		return !fail(p, line, -EINVAL,
+			     "key '%s' outside any section: start with [vm], [ram \"NAME\"] or "
+			     "[device \"NAME\"]",
+			     name);
+	for (size_t i = 0; p->keys[i].name; i++) {
+		if (strcmp(p->keys[i].name, name))
+			continue;
+		if (p->key_line[i])
+			return !fail(p, line, -EINVAL, "duplicate key '%s' (first at line %u)",
+				     name, p->key_line[i]);
+		p->key_line[i] = line;
+		return !p->keys[i].set(p, value, line);
+	}
+	if (p->kind == SECT_DEVICE)
+		return !add_param(p, name, value, line);
+	return !fail(p, line, -EINVAL, "unknown key '%s' in %s", name,
+		     section_title(p, title, sizeof(title)));
+}
+
+/* ---- API ---- */
+
+void vmm_config_free(struct vmm_config *cfg)
+{
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < cfg->nram; i++)
+		free(cfg->ram[i].name);
+	for (size_t i = 0; i < cfg->ndevices; i++) {
+		struct vmm_config_device *d = &cfg->devices[i];
+
+		for (size_t j = 0; j < d->nparams; j++) {
+			free((char *)d->params[j].key);
+			free((char *)d->params[j].value);
+		}
+		free(d->params);
+		free(d->name);
+		free(d->plugin);
+	}
+	free(cfg->ram);
+	free(cfg->devices);
+	free(cfg->firmware);
+	free(cfg->path);
+	free(cfg);
+}
+
+/* The one parser behind load and parse_string: p has its source and names set. */
+static int parse(struct parser *p, struct vmm_config **out)
+{
+	struct vmm_config *cfg;
+	int ret;
+
+	cfg = calloc(1, sizeof(*cfg));
+	if (!cfg)
+		return vmmi_error(-ENOMEM, "%s: out of memory", p->file);
+	p->cfg = cfg;
+	cfg->accel = VMM_ACCEL_AUTO;
+	cfg->vcpus = 1;
+	cfg->unclaimed = VMM_UNCLAIMED_IGNORE;
+	/* Fixed capacity: the limits are small and the arrays never move, so params' file stays
+	 * valid. */
+	cfg->path = strdup(p->file);
+	cfg->ram = calloc(VMM_GUEST_MAX_RAM, sizeof(*cfg->ram));
+	cfg->devices = calloc(VMM_GUEST_MAX_DEVICES, sizeof(*cfg->devices));
+	if (!cfg->path || !cfg->ram || !cfg->devices) {
+		p->err = vmmi_error(-ENOMEM, "%s: out of memory", p->file);
+		goto err;
+	}
+
+	ret = ini_parse_stream(read_line, p, on_key, p);
+	if (ret > 0 && (!p->err || (unsigned)ret < p->err_line)) {
+		/* Something inih refused that read_line() let through. */
+		p->err = 0;
+		fail(p, ret, -EINVAL, "syntax error");
+	} else if (ret < 0 && !p->err) {
+		fail(p, p->lineno, -ENOMEM, "out of memory");
+	}
+	if (p->err)
+		goto err;
+	if (close_section(p))
+		goto err;
+	if (!cfg->nram) {
+		fail(p, p->lineno ? p->lineno : 1, -EINVAL,
+		     "no [ram \"NAME\"] section: the guest needs memory");
+		goto err;
+	}
+	*out = cfg;
+	return 0;
+err:
+	vmm_config_free(cfg);
+	return p->err;
+}
+
+int vmm_config_load(const char *path, struct vmm_config **out)
+{
+	struct parser p = {.file = path};
+	const char *slash;
+	int ret;
+
+	if (!out)
+		return vmmi_error(-EINVAL, "vmm_config_load: out is NULL");
+	*out = NULL;
+	if (!path || !*path)
+		return vmmi_error(-EINVAL, "vmm_config_load: no path");
+	p.fp = fopen(path, "re");
+	if (!p.fp) {
+		ret = errno;
+		return vmmi_error(-ret, "%s: %s", path, strerror(ret));
+	}
+	slash = strrchr(path, '/');
+	p.dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+	ret = parse(&p, out);
+	free(p.buf);
+	fclose(p.fp);
+	return ret;
+}
+
+int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out)
+{
+	struct parser p = {.file = name ? name : "<string>", .text = text};
+
+	if (!out)
+		return vmmi_error(-EINVAL, "vmm_config_parse_string: out is NULL");
+	*out = NULL;
+	if (!text)
+		return vmmi_error(-EINVAL, "vmm_config_parse_string: text is NULL");
+	return parse(&p, out);
+}
