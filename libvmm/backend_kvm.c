@@ -65,7 +65,9 @@ static void install_kick_handler(void)
 {
 	struct sigaction sa, old;
 
-	if (sigaction(KICK_SIGNAL, NULL, &old) == 0 && old.sa_handler != SIG_DFL)
+	/* SIG_IGN would discard kicks, so it is replaced too. */
+	if (sigaction(KICK_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ||
+	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)))
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
@@ -461,7 +463,6 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		case KVM_EXIT_INTR:
 			break;
 		case KVM_EXIT_HLT:
-			vcpu->exits++;
 			vmmi_exit_set(exit, VMM_EXIT_HLT, "hlt with interrupts off");
 			return 0;
 		case KVM_EXIT_SHUTDOWN:

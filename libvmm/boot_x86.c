@@ -208,6 +208,8 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_boot_setup: vm is NULL");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_boot_setup: the VM is running");
 	if (vm->slots.n > VMM_GUEST_MAX_RAM || vm->bus[0].n + vm->bus[1].n > VMM_GUEST_MAX_DEVICES)
 		return vmmi_error(-E2BIG, "boot setup: boot info holds at most %u RAM ranges and %u devices",
 				  VMM_GUEST_MAX_RAM, VMM_GUEST_MAX_DEVICES);

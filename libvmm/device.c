@@ -223,6 +223,8 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 
 	if (!vm || !cfg)
 		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_device_add: the VM is running");
 	where(loc, sizeof(loc), cfg->file, cfg->line);
 	if (cfg->size < sizeof(*cfg))
 		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
@@ -271,9 +273,12 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	};
 	vmmi_clear_error();
 	ret = desc->create(&host_services, &dev->host, &info, &dev->state);
-	if (ret == 0 && dev->host.param_err)
-		ret = dev->host.param_err; /* reported a bad value but returned success */
-	if (ret == 0) {
+	if (ret == 0 && dev->host.param_err) {
+		/* Reported a bad value but returned success: it was created, so destroy it. */
+		if (desc->destroy)
+			desc->destroy(dev->state);
+		ret = dev->host.param_err;
+	} else if (ret == 0) {
 		for (size_t i = 0; i < cfg->nparams; i++) {
 			const struct vmm_device_param *p = &cfg->params[i];
 
@@ -436,6 +441,15 @@ int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *b
 	return 0;
 }
 
+int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats)
+{
+	if (!dev || !stats)
+		return vmmi_error(-EINVAL, "vmm_device_get_stats: NULL argument");
+	stats->reads = atomic_load_explicit(&dev->reads, memory_order_relaxed);
+	stats->writes = atomic_load_explicit(&dev->writes, memory_order_relaxed);
+	return 0;
+}
+
 int vmm_device_count(const struct vmm_vm *vm)
 {
 	return vm ? (int)(vm->bus[0].n + vm->bus[1].n) : -EINVAL;
@@ -463,7 +477,7 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 {
 	struct vmm_vm *vm = vcpu->vm;
 
-	vcpu->unclaimed++;
+	vmmi_count(&vcpu->unclaimed);
 	if (!is_write)
 		*value = size_mask(size);
 	if (vm->opts.unclaimed == VMM_UNCLAIMED_STOP) {
@@ -497,11 +511,8 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 	uint64_t off, v;
 	int ret;
 
-	vcpu->exits++;
-	if (space == VMM_SPACE_PIO)
-		vcpu->pio_exits++;
-	else
-		vcpu->mmio_exits++;
+	vmmi_count(&vcpu->exits);
+	vmmi_count(space == VMM_SPACE_PIO ? &vcpu->pio_exits : &vcpu->mmio_exits);
 
 	/* The access contract: a device only ever sees accesses it declared, inside its window. */
 	if (size != 1 && size != 2 && size != 4 && size != 8)
@@ -523,20 +534,21 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 	if (is_write) {
 		v = *value & size_mask(size);
 		ret = dev->desc->write(dev->state, off, size, v);
+		if (ret == 0)
+			vmmi_count(&dev->writes);
 	} else {
 		v = 0;
 		ret = dev->desc->read(dev->state, off, size, &v);
+		if (ret == 0)
+			vmmi_count(&dev->reads);
 	}
 	pthread_mutex_unlock(&dev->lock);
 	if (ret < 0)
 		return unclaimed(vcpu, space, addr, size, is_write, value, exit,
 				 "the device refused it");
-	if (is_write) {
-		atomic_fetch_add_explicit(&dev->writes, 1, memory_order_relaxed);
-	} else {
+	if (!is_write) {
 		v &= size_mask(size);
 		*value = v;
-		atomic_fetch_add_explicit(&dev->reads, 1, memory_order_relaxed);
 	}
 	if (vmmi_log_enabled(vm, VMM_LOG_TRACE))
 		vmmi_log(vm, VMM_LOG_TRACE, "vcpu%u %s %s 0x%llx size %u value 0x%llx -> %s+0x%llx",

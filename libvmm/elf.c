@@ -99,6 +99,8 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 
 	if (!vm || !path || !entry)
 		return vmmi_error(-EINVAL, "vmm_load_elf: NULL argument");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_load_elf: the VM is running");
 	ret = read_file(path, &data, &len);
 	if (ret < 0)
 		return ret;

@@ -151,7 +151,7 @@ enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm)
 	return vm->ops->accel;
 }
 
-static bool vm_running(const struct vmm_vm *vm)
+bool vmmi_vm_running(const struct vmm_vm *vm)
 {
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->in_run))
@@ -169,7 +169,7 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
 
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
-	if (vm_running(vm))
+	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_memslot_add: the VM is running");
 	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, &slot);
 	if (ret < 0)
@@ -230,7 +230,7 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
 
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_memslot_remove: vm is NULL");
-	if (vm_running(vm))
+	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_memslot_remove: the VM is running");
 	s = vmmi_slots_find(&vm->slots, gpa);
 	if (!s || s->gpa != gpa)
@@ -307,6 +307,8 @@ int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out)
 
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_vcpu_create: vm is NULL");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_vcpu_create: the VM is running");
 	if (index >= VMM_GUEST_MAX_VCPUS)
 		return vmmi_error(-EINVAL, "vCPU index %u is out of range (at most %u vCPUs)", index,
 				  VMM_GUEST_MAX_VCPUS);
@@ -423,9 +425,16 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	vm = vcpu->vm;
 	memset(exit, 0, sizeof(*exit));
 	exit->vcpu = vcpu->index;
-	if (atomic_exchange(&vcpu->in_run, true))
+	if (atomic_load(&vcpu->in_run)) {
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "vCPU %u is already running", vcpu->index);
 		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
+	}
+	/* Before in_run: a kicker that sees in_run must find this thread. */
 	vcpu->thread = pthread_self();
+	if (atomic_exchange(&vcpu->in_run, true)) {
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "vCPU %u is already running", vcpu->index);
+		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
+	}
 	ret = vm->ops->run(vcpu, exit);
 	atomic_store(&vcpu->in_run, false);
 	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
@@ -605,10 +614,10 @@ int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats)
 
 		if (!v)
 			continue;
-		stats->exits += v->exits;
-		stats->mmio_exits += v->mmio_exits;
-		stats->pio_exits += v->pio_exits;
-		stats->unclaimed += v->unclaimed;
+		stats->exits += atomic_load_explicit(&v->exits, memory_order_relaxed);
+		stats->mmio_exits += atomic_load_explicit(&v->mmio_exits, memory_order_relaxed);
+		stats->pio_exits += atomic_load_explicit(&v->pio_exits, memory_order_relaxed);
+		stats->unclaimed += atomic_load_explicit(&v->unclaimed, memory_order_relaxed);
 	}
 	return 0;
 }

@@ -172,7 +172,7 @@ struct vmm_vcpu {
 	_Atomic bool in_run; /* inside backend run(): kicks must reach it */
 	pthread_t thread;    /* the thread in vmm_vcpu_run(), valid while in_run */
 	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
-	uint64_t exits, mmio_exits, pio_exits, unclaimed;
+	_Atomic uint64_t exits, mmio_exits, pio_exits, unclaimed;
 };
 
 struct vmm_vm {
@@ -210,6 +210,20 @@ struct vmm_vm {
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);
+
+/*
+ * Bump a counter that has one writer (its vCPU, or its device under the
+ * device lock) and lock-free readers: a relaxed load and store, no locked
+ * instruction on the hot path, and no data race for readers.
+ */
+static inline void vmmi_count(_Atomic uint64_t *c)
+{
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+			      memory_order_relaxed);
+}
+
+/* True while any vCPU of vm is inside vmm_vcpu_run(). */
+bool vmmi_vm_running(const struct vmm_vm *vm);
 
 static inline unsigned vmmi_space_index(uint32_t space)
 {

@@ -22,7 +22,7 @@
  * the guest's access exits to the VMM and is dispatched to the device whose
  * window contains it. An access nothing claims is "unclaimed": reads return
  * all-ones, writes are dropped, and it is logged (or, with
- * VMM_UNCLAIMED_STOP, the VM stops with a guest fault).
+ * VMM_UNCLAIMED_STOP, the VM stops with VMM_EXIT_UNCLAIMED).
  *
  * Backends: VMM_ACCEL_KVM runs the guest on /dev/kvm. VMM_ACCEL_EMU runs it
  * on Unicorn, a software CPU; it behaves the same for the guest but is NOT a
@@ -117,7 +117,7 @@ struct vmm_memslot_info {
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
-	const char *name; /* valid while the slot exists */
+	const char *name; /* valid until the next memslot add or remove */
 };
 
 /*
@@ -186,7 +186,8 @@ struct vmm_device_config {
  * param_error()s and unused keys make this fail with -EINVAL and a
  * "file:line: ..." detail. *out (may be NULL) is owned by the VM.
  * Errors: -EINVAL, -EEXIST (overlap or duplicate name), -EPROTO (bad desc),
- * or what create() returned.
+ * -ERANGE (PIO window past 0xffff, MMIO window past the 512 GiB identity
+ * map), or what create() returned. Not while the VM runs (-EBUSY).
  */
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		   const struct vmm_device_config *cfg, struct vmm_device **out);
@@ -194,8 +195,10 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 /*
  * Like vmm_device_add(), but first dlopen()s the plugin at path and takes its
  * descriptor from the VMM_PLUGIN_ENTRY_SYMBOL export. The VM keeps the shared
- * object open until it is destroyed. Errors name the file: -ENOENT (cannot
- * open), -ENOEXEC (no entry symbol, or it returned NULL), -EPROTO (wrong ABI
+ * object open until it is destroyed. Give a path with a '/' (see
+ * vmm_plugin_find()); a bare name would be searched by dlopen()'s own rules.
+ * Errors name the file: -ENOENT (no such file), -ENOEXEC (not loadable, no
+ * entry symbol, or it returned NULL), -EPROTO (wrong ABI
  * version or too small a descriptor), or what create() returned.
  */
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
@@ -209,9 +212,12 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
 int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen);
 
 struct vmm_device_stats {
-	uint64_t reads;
-	uint64_t writes;
+	uint64_t reads;  /* guest reads the model answered */
+	uint64_t writes; /* guest writes the model accepted */
 };
+
+/* Counters of one device; any thread (values may lag a running vCPU). */
+int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats);
 
 /* The device's name, model name and window; strings valid while the VM lives. */
 const char *vmm_device_name(const struct vmm_device *dev);
@@ -274,7 +280,8 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
  * and vCPU exists (vCPUs numbered 0..n-1) and after vmm_load_elf(); the boot
  * info lists what exists at this moment. Errors: -ENOSPC (the lowest slot is
  * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
- * area), -ERANGE (RAM or a window above the 512 GiB identity map), -EINVAL.
+ * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
+ * (more RAM slots or devices than boot info holds), -EINVAL.
  */
 int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry);
 
@@ -315,18 +322,20 @@ struct vmm_exit {
 int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 
 /*
- * Run every vCPU (vCPU 0 on the calling thread, the others on threads the
- * library creates) until the VM stops: a device or vmm_vm_stop() stopped it,
- * any vCPU hit a fatal exit, or every vCPU halted. *exit describes the first
- * fatal or stopping exit (a stop wins over halts of other vCPUs).
+ * Run every vCPU, each on a thread the library creates, while the calling
+ * thread waits, until the VM stops: a device or vmm_vm_stop() stopped it, any
+ * vCPU hit a fatal exit, or every vCPU halted. *exit describes the stop if
+ * one was requested (exit_code set), else the first fatal exit, else a halt.
+ * A fatal exit on one vCPU stops the others. Returns 0, or a negative errno
+ * if a backend failed (exit->reason VMM_EXIT_ERROR, details in exit->detail).
  */
 int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
 
 /*
- * Ask a running VM to stop with exit_code. Safe from any thread, including
- * device callbacks and signal handlers' helper threads (not from a signal
- * handler itself). The first stop wins. If the VM is not running, the next
- * run returns VMM_EXIT_STOPPED at once.
+ * Ask the VM to stop with exit_code. Safe from any thread, device callbacks
+ * included (not from a signal handler: it takes a mutex). The first stop
+ * wins. The stop is permanent: every later vmm_vm_run() or vmm_vcpu_run()
+ * returns VMM_EXIT_STOPPED at once, with that code.
  */
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
 
@@ -385,10 +394,13 @@ void vmm_config_free(struct vmm_config *cfg);
 
 /*
  * Build a ready-to-run VM from cfg: allocate RAM, load plugins (resolved with
- * vmm_plugin_find() against plugin_path), create devices and vCPUs, load the
- * firmware and set up the boot state. opts->accel is used unless it is AUTO,
- * in which case cfg->accel decides. Errors as the calls it makes, with
- * "file:line: ..." details.
+ * vmm_plugin_find() against plugin_path), create devices and vCPUs, and, if
+ * cfg->firmware is set, load it and set up the boot state (without firmware
+ * the caller loads code and calls vmm_boot_setup()). opts (may be NULL)
+ * gives the log sink; opts->accel is used unless it is AUTO, in which case
+ * cfg->accel decides; the unclaimed policy always comes from cfg. The
+ * timeout is not applied: cfg->timeout_ms is for the caller to enforce.
+ * Errors as the calls it makes, with "file:line: ..." details.
  */
 int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_options *opts,
 			      const char *plugin_path, struct vmm_vm **out);

@@ -1,0 +1,705 @@
+/* vmm-run.c - the vmm-run command: boot the VM a config describes, map how it ended to a status. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "vmm/vmm.h"
+
+/* Set by the Makefile from ./configure --plugindir; the fallback lets the file compile alone. */
+#ifndef VMM_PLUGINDIR
+#define VMM_PLUGINDIR "/usr/local/lib/libvmm/plugins"
+#endif
+
+/*
+ * Exit statuses of vmm-run itself. A guest that stops the VM chooses any
+ * code 0..255, so these can collide with a guest's own choice; the message
+ * on stderr tells them apart.
+ */
+#define EXIT_SETUP	 2   /* usage, config or setup error: the guest never ran */
+#define EXIT_VMM_ERROR	 70  /* EX_SOFTWARE: the VMM failed while running */
+#define EXIT_TIMEOUT	 124 /* as timeout(1) */
+#define EXIT_HALTED	 125 /* every vCPU halted without an exit code */
+#define EXIT_FAULT	 126 /* the guest crashed */
+#define EXIT_SIGNAL_BASE 128 /* + signal number, as shells report it */
+
+struct cli_opts {
+	const char *config_path;
+	bool accel_set;
+	enum vmm_accel accel;
+	bool timeout_set;
+	uint64_t timeout_ms;
+	char *plugin_path; /* the --plugin-path values joined with ':', or NULL */
+	int verbose;
+	bool trace;
+};
+
+/*
+ * What the timer and signal threads share with the main thread. Whoever
+ * stops the VM records why under the lock, and the main thread sets done
+ * under the same lock once vmm_vm_run() returns, so a late timer or signal
+ * can never be mistaken for the reason the guest stopped.
+ */
+struct watch {
+	pthread_mutex_t lock;
+	pthread_cond_t cond; /* on CLOCK_MONOTONIC: wakes the timer when done is set */
+	struct vmm_vm *vm;
+	uint64_t timeout_ms;
+	bool done;
+	bool timed_out;
+	int signo; /* the signal that stopped the VM, or 0 */
+};
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: vmm-run [OPTION]... CONFIG.ini\n"
+		"Boot the virtual machine that CONFIG.ini describes and run it until the\n"
+		"guest stops it, faults or halts, or until the timeout expires.\n"
+		"\n"
+		"Options:\n"
+		"      --accel=BACKEND     auto, kvm or emu; overrides [vm] accel\n"
+		"                          (auto: kvm if /dev/kvm opens, else emu)\n"
+		"      --timeout=DURATION  stop the guest after DURATION; overrides [vm] timeout\n"
+		"                          (0 = none; N or Ns seconds, Nms, Nm minutes)\n"
+		"      --plugin-path=DIRS  colon-separated folders searched first for plugins\n"
+		"                          (may be given more than once)\n"
+		"  -v, --verbose           describe the backend, memory, devices and the exit\n"
+		"                          on stderr; twice: debug messages too\n"
+		"      --trace             log one line per guest exit on stderr (\"trace: ...\")\n"
+		"  -h, --help              print this help and exit\n"
+		"      --version           print the version and exit\n"
+		"\n"
+		"Plugins named without a '/' are searched, as NAME.so, in: the --plugin-path\n"
+		"folders, then $VMM_PLUGIN_PATH, then the folder 'plugins' next to the\n"
+		"vmm-run executable, then %s.\n"
+		"\n"
+		"Exit status:\n"
+		"  0-255  the code the guest stopped the VM with (modulo 256)\n"
+		"  2      usage, configuration or setup error: the guest never ran\n"
+		"  70     the VMM itself failed while running\n"
+		"  124    the timeout expired\n"
+		"  125    every vCPU halted without an exit code\n"
+		"  126    guest fault (reason and registers on stderr)\n"
+		"  130    interrupted by SIGINT\n"
+		"  143    terminated by SIGTERM\n"
+		"A guest may choose any code itself; the message on stderr tells which it was.\n"
+		"\n"
+		"The emu backend is a software CPU and not a security boundary: do not run\n"
+		"untrusted guests on it. See vmm-run(1) and vmm.ini(5).\n",
+		VMM_PLUGINDIR);
+}
+
+static const char *log_level_name(int level)
+{
+	switch (level) {
+	case VMM_LOG_ERROR:
+		return "error";
+	case VMM_LOG_WARN:
+		return "warning";
+	case VMM_LOG_INFO:
+		return "info";
+	case VMM_LOG_DEBUG:
+		return "debug";
+	default:
+		return "trace";
+	}
+}
+
+/*
+ * The library's log sink. It runs on vCPU threads too; stdio locks the
+ * stream for each call, so one fprintf per message keeps lines whole.
+ */
+static void cli_log(void *opaque, int level, const char *msg)
+{
+	if (level >= VMM_LOG_TRACE)
+		fprintf(stderr, "trace: %s\n", msg);
+	else
+		fprintf(stderr, "vmm-run: %s: %s\n", log_level_name(level), msg);
+}
+
+/*
+ * Parse a duration as the config file writes it: "0" (none), "N" or "Ns"
+ * (seconds), "Nms", "Nm" (minutes). Returns 0 or -EINVAL / -ERANGE.
+ */
+static int parse_duration(const char *s, uint64_t *ms)
+{
+	uint64_t n = 0, unit;
+	const char *p = s;
+
+	if (*p < '0' || *p > '9')
+		return -EINVAL;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			return -ERANGE;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (!strcmp(p, "") || !strcmp(p, "s"))
+		unit = 1000;
+	else if (!strcmp(p, "ms"))
+		unit = 1;
+	else if (!strcmp(p, "m"))
+		unit = 60 * 1000;
+	else
+		return -EINVAL;
+	if (n > UINT64_MAX / unit)
+		return -ERANGE;
+	*ms = n * unit;
+	return 0;
+}
+
+/* Append ":part" (or just "part" to an empty string) to the malloc'ed *path. */
+static int path_append(char **path, const char *part)
+{
+	size_t old, add;
+	char *p;
+
+	if (!part || !*part)
+		return 0;
+	old = *path ? strlen(*path) : 0;
+	add = strlen(part);
+	p = realloc(*path, old + add + 2);
+	if (!p)
+		return -ENOMEM;
+	if (old)
+		p[old++] = ':';
+	memcpy(p + old, part, add + 1);
+	*path = p;
+	return 0;
+}
+
+/*
+ * The folder 'plugins' next to the running executable, so that a build
+ * tree's build/vmm-run finds build/plugins/ without being installed.
+ * Returns a malloc'ed string, or NULL if /proc/self/exe cannot be read.
+ */
+static char *exe_plugin_dir(void)
+{
+	char exe[PATH_MAX];
+	ssize_t n;
+	char *slash, *dir;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0 || (size_t)n >= sizeof(exe) - 1)
+		return NULL;
+	exe[n] = '\0';
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = '\0';
+	if (asprintf(&dir, "%s/plugins", exe) < 0)
+		return NULL;
+	return dir;
+}
+
+/* The whole plugin search path, in the documented order. Returns NULL only when out of memory. */
+static char *plugin_search_path(const char *opt_path)
+{
+	char *path = NULL, *exe_dir = exe_plugin_dir();
+	int err;
+
+	err = path_append(&path, opt_path);
+	if (!err)
+		err = path_append(&path, getenv("VMM_PLUGIN_PATH"));
+	if (!err)
+		err = path_append(&path, exe_dir);
+	if (!err)
+		err = path_append(&path, VMM_PLUGINDIR);
+	free(exe_dir);
+	if (err) {
+		free(path);
+		return NULL;
+	}
+	return path;
+}
+
+/* "64 MiB", "4 KiB", or bytes when the size is not a round multiple. */
+static void format_size(char *buf, size_t len, uint64_t size)
+{
+	static const char *const units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	unsigned u = 0;
+
+	while (u + 1 < sizeof(units) / sizeof(units[0]) && size >= 1024 && size % 1024 == 0) {
+		size /= 1024;
+		u++;
+	}
+	snprintf(buf, len, "%" PRIu64 " %s", size, units[u]);
+}
+
+/* Why the VM got the backend it has: the -v line that answers "is this really kvm?". */
+static void report_backend(struct vmm_vm *vm, enum vmm_accel requested, bool from_cli)
+{
+	enum vmm_accel got = vmm_vm_accel(vm);
+	const char *name = vmm_accel_name(got);
+	int fd;
+
+	if (requested != VMM_ACCEL_AUTO) {
+		fprintf(stderr, "vmm-run: backend %s (%s%s)\n", name,
+			from_cli ? "--accel=" : "[vm] accel = ", vmm_accel_name(requested));
+		return;
+	}
+	if (got == VMM_ACCEL_KVM) {
+		fprintf(stderr, "vmm-run: backend kvm (auto: /dev/kvm is usable)\n");
+		return;
+	}
+	/* The library does not say why auto fell back; ask the kernel the same question it asked.
+	 */
+	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "vmm-run: backend %s (/dev/kvm: %s)\n", name, strerror(errno));
+	} else {
+		close(fd);
+		fprintf(stderr,
+			"vmm-run: backend %s (auto: /dev/kvm opens but kvm was not usable)\n",
+			name);
+	}
+}
+
+/* The -v description of the machine just built: memory, devices, vCPUs. */
+static void report_layout(struct vmm_vm *vm)
+{
+	struct vmm_memslot_info slot;
+	char size[32];
+	int i, n;
+
+	n = vmm_memslot_count(vm);
+	for (i = 0; i < n; i++) {
+		if (vmm_memslot_get(vm, i, &slot) < 0)
+			continue;
+		format_size(size, sizeof(size), slot.size);
+		fprintf(stderr,
+			"vmm-run: memslot %s: gpa [0x%" PRIx64 ", 0x%" PRIx64 ") %s at hva %p\n",
+			slot.name ? slot.name : "(unnamed)", slot.gpa, slot.gpa + slot.size, size,
+			slot.hva);
+	}
+
+	n = vmm_device_count(vm);
+	for (i = 0; i < n; i++) {
+		struct vmm_device *dev = vmm_device_get(vm, i);
+		uint32_t space;
+		uint64_t base, length;
+
+		if (!dev || vmm_device_window(dev, &space, &base, &length) < 0)
+			continue;
+		fprintf(stderr, "vmm-run: device %s (%s): %s [0x%" PRIx64 ", 0x%" PRIx64 ")\n",
+			vmm_device_name(dev), vmm_device_model(dev),
+			space == VMM_SPACE_PIO ? "pio" : "mmio", base, base + length);
+	}
+
+	n = vmm_vcpu_count(vm);
+	fprintf(stderr, "vmm-run: %d vcpu%s\n", n, n == 1 ? "" : "s");
+}
+
+static void report_stats(struct vmm_vm *vm, const struct vmm_exit *exit)
+{
+	struct vmm_vm_stats st;
+
+	fprintf(stderr, "vmm-run: exit: %s on vcpu %u", vmm_exit_reason_name(exit->reason),
+		exit->vcpu);
+	if (exit->reason == VMM_EXIT_STOPPED)
+		fprintf(stderr, ", code %d", exit->exit_code);
+	fputc('\n', stderr);
+	if (vmm_vm_get_stats(vm, &st) == 0)
+		fprintf(stderr,
+			"vmm-run: exits %" PRIu64 " (mmio %" PRIu64 ", pio %" PRIu64
+			"), unclaimed accesses %" PRIu64 "\n",
+			st.exits, st.mmio_exits, st.pio_exits, st.unclaimed);
+}
+
+/* The register dump after a fault: enough to find the faulting instruction with objdump. */
+static void dump_regs(const struct vmm_exit *exit)
+{
+	const struct vmm_regs *r = &exit->regs;
+	const struct vmm_sregs *s = &exit->sregs;
+
+	fprintf(stderr,
+		"  rip    %016" PRIx64 "  rsp    %016" PRIx64 "  rflags %016" PRIx64 "\n"
+		"  rax    %016" PRIx64 "  rbx    %016" PRIx64 "  rcx    %016" PRIx64 "\n"
+		"  rdx    %016" PRIx64 "  rsi    %016" PRIx64 "  rdi    %016" PRIx64 "\n"
+		"  rbp    %016" PRIx64 "  r8     %016" PRIx64 "  r9     %016" PRIx64 "\n"
+		"  r10    %016" PRIx64 "  r11    %016" PRIx64 "  r12    %016" PRIx64 "\n"
+		"  r13    %016" PRIx64 "  r14    %016" PRIx64 "  r15    %016" PRIx64 "\n"
+		"  cr0    %016" PRIx64 "  cr2    %016" PRIx64 "  cr3    %016" PRIx64 "\n"
+		"  cr4    %016" PRIx64 "  efer   %016" PRIx64 "\n"
+		"  cs     %04x  ss     %04x\n",
+		r->rip, r->rsp, r->rflags, r->rax, r->rbx, r->rcx, r->rdx, r->rsi, r->rdi, r->rbp,
+		r->r8, r->r9, r->r10, r->r11, r->r12, r->r13, r->r14, r->r15, s->cr0, s->cr2,
+		s->cr3, s->cr4, s->efer, s->cs.selector, s->ss.selector);
+	if (exit->address)
+		fprintf(stderr, "  address %016" PRIx64 "\n", exit->address);
+}
+
+/* Only the two signals vmm-run waits for can stop it. */
+static const char *signal_name(int sig)
+{
+	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+}
+
+/* Sleeps until the deadline or until the run ends, whichever comes first. */
+static void *timer_thread(void *arg)
+{
+	struct watch *w = arg;
+	struct timespec deadline;
+	int rc = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &deadline);
+	deadline.tv_sec += (time_t)(w->timeout_ms / 1000);
+	deadline.tv_nsec += (long)(w->timeout_ms % 1000) * 1000000L;
+	if (deadline.tv_nsec >= 1000000000L) {
+		deadline.tv_sec++;
+		deadline.tv_nsec -= 1000000000L;
+	}
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->done && rc != ETIMEDOUT)
+		rc = pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+	if (!w->done && !w->signo) {
+		w->timed_out = true;
+		vmm_vm_stop(w->vm, EXIT_TIMEOUT);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return NULL;
+}
+
+/*
+ * Takes SIGINT and SIGTERM for the whole process: every thread blocks them,
+ * so a signal is never delivered to a vCPU thread in the middle of guest
+ * entry. The first stops the VM cleanly; a second one means the user gave
+ * up waiting, so leave at once.
+ */
+static void *signal_thread(void *arg)
+{
+	struct watch *w = arg;
+	sigset_t set;
+	int sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	for (;;) {
+		if (sigwait(&set, &sig) != 0)
+			continue;
+		pthread_mutex_lock(&w->lock);
+		if (w->done) {
+			pthread_mutex_unlock(&w->lock);
+			return NULL;
+		}
+		if (w->signo || w->timed_out) {
+			pthread_mutex_unlock(&w->lock);
+			fflush(stdout);
+			fprintf(stderr, "vmm-run: %s again, exiting without cleanup\n",
+				signal_name(sig));
+			_exit(EXIT_SIGNAL_BASE + sig);
+		}
+		w->signo = sig;
+		vmm_vm_stop(w->vm, EXIT_SIGNAL_BASE + sig);
+		pthread_mutex_unlock(&w->lock);
+	}
+}
+
+/* Run the VM with the timer and signal threads watching it. Returns vmm_vm_run()'s result. */
+static int run_watched(struct watch *w, struct vmm_exit *exit)
+{
+	pthread_condattr_t ca;
+	pthread_t timer, sigt;
+	bool have_timer = false, have_sigt;
+	int ret;
+
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&w->cond, &ca);
+	pthread_condattr_destroy(&ca);
+
+	have_sigt = pthread_create(&sigt, NULL, signal_thread, w) == 0;
+	if (!have_sigt)
+		fprintf(
+		    stderr,
+		    "vmm-run: warning: no signal thread; SIGINT will not stop the guest cleanly\n");
+	if (w->timeout_ms) {
+		have_timer = pthread_create(&timer, NULL, timer_thread, w) == 0;
+		if (!have_timer)
+			fprintf(stderr, "vmm-run: warning: cannot start the timeout thread\n");
+	}
+
+	ret = vmm_vm_run(w->vm, exit);
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_cond_broadcast(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+	if (have_timer)
+		pthread_join(timer, NULL);
+	if (have_sigt) {
+		/* Directed at that thread: the only one waiting for it, and it now sees done. */
+		pthread_kill(sigt, SIGTERM);
+		pthread_join(sigt, NULL);
+	}
+	pthread_cond_destroy(&w->cond);
+	return ret;
+}
+
+static void print_timeout(uint64_t ms)
+{
+	if (ms % 1000 == 0)
+		fprintf(stderr, "vmm-run: timeout after %" PRIu64 " s\n", ms / 1000);
+	else
+		fprintf(stderr, "vmm-run: timeout after %" PRIu64 ".%03" PRIu64 " s\n", ms / 1000,
+			ms % 1000);
+}
+
+/* Map the way the VM ended to vmm-run's exit status, explaining it on stderr. */
+static int exit_status(const struct watch *w, int ret, const struct vmm_exit *exit)
+{
+	if (ret < 0 || exit->reason == VMM_EXIT_ERROR) {
+		const char *why = exit->detail[0] ? exit->detail : vmm_last_error();
+
+		fprintf(stderr, "vmm-run: vmm error: %s\n",
+			why && *why ? why : vmm_strerror(ret < 0 ? ret : -EIO));
+		return EXIT_VMM_ERROR;
+	}
+
+	switch (exit->reason) {
+	case VMM_EXIT_STOPPED:
+		/* The flags, not the code, say who stopped it: the guest may pick 124 too. */
+		if (w->timed_out && exit->exit_code == EXIT_TIMEOUT) {
+			print_timeout(w->timeout_ms);
+			return EXIT_TIMEOUT;
+		}
+		if (w->signo && exit->exit_code == EXIT_SIGNAL_BASE + w->signo) {
+			fprintf(stderr, "vmm-run: stopped by %s\n", signal_name(w->signo));
+			return EXIT_SIGNAL_BASE + w->signo;
+		}
+		/* Process exit statuses are 8 bits: 256 reads as 0, as it would from exit(3). */
+		return exit->exit_code & 0xff;
+	case VMM_EXIT_HLT:
+		fprintf(stderr, "vmm-run: guest halted without an exit code\n");
+		return EXIT_HALTED;
+	case VMM_EXIT_SHUTDOWN:
+	case VMM_EXIT_GUEST_FAULT:
+	case VMM_EXIT_INTERNAL_ERROR:
+	case VMM_EXIT_FAIL_ENTRY:
+	case VMM_EXIT_UNCLAIMED:
+		fprintf(stderr, "vmm-run: guest fault on vcpu %u: %s: %s\n", exit->vcpu,
+			vmm_exit_reason_name(exit->reason),
+			exit->detail[0] ? exit->detail : "no detail");
+		dump_regs(exit);
+		return EXIT_FAULT;
+	default:
+		fprintf(stderr, "vmm-run: vmm error: unexpected exit reason %d (%s)\n",
+			exit->reason, vmm_exit_reason_name(exit->reason));
+		return EXIT_VMM_ERROR;
+	}
+}
+
+/* Parse the command line. Returns -1 to go on, else the status to exit with. */
+static int parse_args(int argc, char **argv, struct cli_opts *o)
+{
+	enum { OPT_ACCEL = 256, OPT_TIMEOUT, OPT_PLUGIN_PATH, OPT_TRACE, OPT_VERSION };
+	static const struct option longopts[] = {
+		{"accel", required_argument, NULL, OPT_ACCEL},
+		{"timeout", required_argument, NULL, OPT_TIMEOUT},
+		{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+		{"verbose", no_argument, NULL, 'v'},
+		{"trace", no_argument, NULL, OPT_TRACE},
+		{"help", no_argument, NULL, 'h'},
+		{"version", no_argument, NULL, OPT_VERSION},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", longopts, NULL)) != -1) {
+		switch (c) {
+		case OPT_ACCEL:
+			if (vmm_accel_parse(optarg, &o->accel) < 0) {
+				fprintf(
+				    stderr,
+				    "vmm-run: --accel: unknown backend '%s' (auto, kvm or emu)\n",
+				    optarg);
+				return EXIT_SETUP;
+			}
+			o->accel_set = true;
+			break;
+		case OPT_TIMEOUT:
+			if (parse_duration(optarg, &o->timeout_ms) < 0) {
+				fprintf(
+				    stderr,
+				    "vmm-run: --timeout: bad duration '%s' (0, N, Nms, Ns or Nm)\n",
+				    optarg);
+				return EXIT_SETUP;
+			}
+			o->timeout_set = true;
+			break;
+		case OPT_PLUGIN_PATH:
+			if (path_append(&o->plugin_path, optarg) < 0) {
+				fprintf(stderr, "vmm-run: out of memory\n");
+				return EXIT_SETUP;
+			}
+			break;
+		case 'v':
+			o->verbose++;
+			break;
+		case OPT_TRACE:
+			o->trace = true;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case OPT_VERSION:
+			printf("vmm-run (libvmm) %s\n", vmm_version());
+			return 0;
+		default:
+			/* getopt_long already said what was wrong. */
+			fprintf(stderr, "Try 'vmm-run --help' for more information.\n");
+			return EXIT_SETUP;
+		}
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "vmm-run: %s\n",
+			optind == argc ? "missing CONFIG.ini" : "only one CONFIG.ini may be given");
+		fprintf(stderr, "Try 'vmm-run --help' for more information.\n");
+		return EXIT_SETUP;
+	}
+	o->config_path = argv[optind];
+	return -1;
+}
+
+/* Build the VM from the config; on failure say why and return the exit status. */
+static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vmm_vm **vm)
+{
+	struct vmm_vm_options opts;
+	char *search;
+	int ret, fd;
+
+	search = plugin_search_path(o->plugin_path);
+	if (!search) {
+		fprintf(stderr, "vmm-run: out of memory\n");
+		return EXIT_SETUP;
+	}
+	if (o->verbose)
+		fprintf(stderr, "vmm-run: plugin path %s\n", search);
+
+	vmm_vm_options_init(&opts);
+	/* create_from_config() lets opts->accel win only when it is not auto, so
+	 * an explicit --accel=auto has to reach it through the config itself. */
+	if (o->accel_set)
+		cfg->accel = o->accel;
+	opts.accel = cfg->accel;
+	opts.unclaimed = cfg->unclaimed;
+	opts.log = cli_log;
+	opts.log_opaque = NULL;
+	if (o->trace)
+		opts.log_level = VMM_LOG_TRACE;
+	else if (o->verbose > 1)
+		opts.log_level = VMM_LOG_DEBUG;
+	else if (o->verbose)
+		opts.log_level = VMM_LOG_INFO;
+	else
+		opts.log_level = VMM_LOG_WARN;
+
+	ret = vmm_vm_create_from_config(cfg, &opts, search, vm);
+	free(search);
+	if (ret == 0)
+		return -1;
+
+	fprintf(stderr, "vmm-run: %s\n", *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret));
+	/* Make the common case obvious: kvm was asked for on a host without it. */
+	if (cfg->accel == VMM_ACCEL_KVM) {
+		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+		if (fd < 0)
+			fprintf(
+			    stderr,
+			    "vmm-run: backend kvm cannot be used: /dev/kvm: %s (try --accel=emu)\n",
+			    strerror(errno));
+		else
+			close(fd);
+	}
+	return EXIT_SETUP;
+}
+
+int main(int argc, char **argv)
+{
+	struct cli_opts o = {.accel = VMM_ACCEL_AUTO};
+	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	struct vmm_config *cfg = NULL;
+	struct vmm_vm *vm = NULL;
+	struct vmm_exit exit_info;
+	enum vmm_accel requested;
+	sigset_t set;
+	int ret, status;
+
+	/*
+	 * Before any thread exists (the library's vCPU threads included), so
+	 * that every thread inherits the mask and only signal_thread() ever
+	 * sees SIGINT/SIGTERM.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+
+	status = parse_args(argc, argv, &o);
+	if (status >= 0)
+		goto out;
+
+	ret = vmm_config_load(o.config_path, &cfg);
+	if (ret < 0) {
+		const char *why = vmm_last_error();
+
+		if (*why)
+			fprintf(stderr, "vmm-run: %s\n", why);
+		else
+			fprintf(stderr, "vmm-run: %s: %s\n", o.config_path, vmm_strerror(ret));
+		status = EXIT_SETUP;
+		goto out;
+	}
+	if (!cfg->firmware) {
+		fprintf(stderr, "vmm-run: %s: [vm] firmware is required\n", o.config_path);
+		status = EXIT_SETUP;
+		goto out;
+	}
+	if (o.timeout_set)
+		cfg->timeout_ms = o.timeout_ms;
+
+	status = create_vm(&o, cfg, &vm);
+	if (status >= 0)
+		goto out;
+
+	requested = cfg->accel;
+	if (o.verbose) {
+		report_backend(vm, requested, o.accel_set);
+		report_layout(vm);
+	}
+
+	memset(&exit_info, 0, sizeof(exit_info));
+	w.vm = vm;
+	w.timeout_ms = cfg->timeout_ms;
+	ret = run_watched(&w, &exit_info);
+	/* Guest output first, so a terminal shows it before the verdict. */
+	fflush(stdout);
+
+	status = exit_status(&w, ret, &exit_info);
+	if (o.verbose)
+		report_stats(vm, &exit_info);
+
+out:
+	vmm_vm_destroy(vm);
+	vmm_config_free(cfg);
+	free(o.plugin_path);
+	if (fflush(stdout) != 0) {
+		/* Lost guest output is a failure, not a success. */
+		fprintf(stderr, "vmm-run: standard output: %s\n", strerror(errno));
+		if (status == 0)
+			status = EXIT_VMM_ERROR;
+	}
+	return status;
+}
