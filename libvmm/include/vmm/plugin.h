@@ -145,6 +145,15 @@ struct vmm_plugin_desc {
 /* The type of the single exported entry point. */
 typedef const struct vmm_plugin_desc *(*vmm_plugin_entry_fn)(void);
 
+/*
+ * A plugin defines the entry point as
+ *     VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void) { ... }
+ * VMM_PLUGIN_EXPORT keeps it visible when the plugin is built with
+ * -fvisibility=hidden (recommended: nothing else should be exported).
+ */
+#define VMM_PLUGIN_EXPORT __attribute__((visibility("default")))
+VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,250 @@
+/* fake_host.h - a fake host-services table that loads a device plugin and drives it without a VM. */
+#ifndef TESTS_FAKE_HOST_H
+#define TESTS_FAKE_HOST_H
+
+/*
+ * Everything here is static inline: the unit test binary is built from the
+ * .c files of tests/unit only, and each test file that needs a fake host
+ * includes this header. Criterion runs every test in its own process, so a test may
+ * freely dup2() over stdin/stdout or lower its resource limits.
+ *
+ * The fake guest RAM is one slot, [FAKE_RAM_BASE, FAKE_RAM_BASE +
+ * FAKE_RAM_SIZE); mem_read()/mem_write() refuse any range not wholly inside
+ * it, copying nothing, as the real host does.
+ */
+
+#include <criterion/criterion.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/plugin.h"
+
+#define FAKE_RAM_BASE 0x100000ull
+#define FAKE_RAM_SIZE 0x10000ull
+#define FAKE_MAX_PARAMS 8
+
+struct fake_host {
+	struct vmm_host_services svc; /* first: a struct vmm_host * ctx points here too */
+
+	uint8_t ram[FAKE_RAM_SIZE];
+	unsigned mem_reads, mem_writes; /* calls, accepted or not */
+	unsigned mem_refused;
+
+	unsigned stops;
+	int stop_code; /* of the first stop */
+
+	const char *keys[FAKE_MAX_PARAMS];
+	const char *values[FAKE_MAX_PARAMS];
+	bool asked[FAKE_MAX_PARAMS];
+	size_t nparams;
+
+	unsigned param_errors;
+	char param_error_key[64]; /* of the latest param_error() */
+	char param_error_msg[256];
+
+	unsigned logs;
+	char log_msg[256]; /* the latest log() */
+
+	void *dl;
+	const struct vmm_plugin_desc *desc;
+	struct vmm_device_info info;
+	void *state; /* the instance, after fake_create() succeeded */
+};
+
+static inline struct fake_host *fake_of(struct vmm_host *ctx)
+{
+	return (struct fake_host *)ctx;
+}
+
+static inline struct vmm_host *fake_ctx(struct fake_host *fh)
+{
+	return (struct vmm_host *)fh;
+}
+
+/* Is [gpa, gpa + len) inside the fake RAM? Overflow-safe; len 0 counts as 1 like the real host. */
+static inline bool fake_ram_range(uint64_t gpa, uint64_t len)
+{
+	if (len == 0)
+		len = 1;
+	return gpa >= FAKE_RAM_BASE && len <= FAKE_RAM_SIZE && gpa - FAKE_RAM_BASE <= FAKE_RAM_SIZE - len;
+}
+
+static inline int fake_mem_read(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	fh->mem_reads++;
+	if (!fake_ram_range(gpa, len)) {
+		fh->mem_refused++;
+		return -EFAULT;
+	}
+	memcpy(buf, fh->ram + (gpa - FAKE_RAM_BASE), len);
+	return 0;
+}
+
+static inline int fake_mem_write(struct vmm_host *ctx, uint64_t gpa, const void *buf, uint64_t len)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	fh->mem_writes++;
+	if (!fake_ram_range(gpa, len)) {
+		fh->mem_refused++;
+		return -EFAULT;
+	}
+	memcpy(fh->ram + (gpa - FAKE_RAM_BASE), buf, len);
+	return 0;
+}
+
+__attribute__((format(printf, 3, 4))) static inline void fake_log(struct vmm_host *ctx, int level,
+								   const char *fmt, ...)
+{
+	struct fake_host *fh = fake_of(ctx);
+	va_list ap;
+
+	fh->logs++;
+	va_start(ap, fmt);
+	vsnprintf(fh->log_msg, sizeof(fh->log_msg), fmt, ap);
+	va_end(ap);
+}
+
+static inline void fake_stop(struct vmm_host *ctx, int exit_code)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	if (fh->stops++ == 0)
+		fh->stop_code = exit_code;
+}
+
+static inline const char *fake_param(struct vmm_host *ctx, const char *key)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	for (size_t i = 0; i < fh->nparams; i++) {
+		if (!strcmp(fh->keys[i], key)) {
+			fh->asked[i] = true;
+			return fh->values[i];
+		}
+	}
+	return NULL;
+}
+
+__attribute__((format(printf, 3, 4))) static inline void fake_param_error(struct vmm_host *ctx,
+									   const char *key,
+									   const char *fmt, ...)
+{
+	struct fake_host *fh = fake_of(ctx);
+	va_list ap;
+
+	fh->param_errors++;
+	snprintf(fh->param_error_key, sizeof(fh->param_error_key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(fh->param_error_msg, sizeof(fh->param_error_msg), fmt, ap);
+	va_end(ap);
+}
+
+/* A fresh fake host (zeroed RAM, no params) with BUILD_DIR/plugins/NAME.so loaded. */
+static inline struct fake_host *fake_host_new(const char *plugin)
+{
+	struct fake_host *fh = calloc(1, sizeof(*fh));
+	char path[4096];
+	vmm_plugin_entry_fn entry;
+
+	cr_assert_not_null(fh);
+	fh->svc.size = sizeof(fh->svc);
+	fh->svc.abi_version = VMM_PLUGIN_ABI_VERSION;
+	fh->svc.mem_read = fake_mem_read;
+	fh->svc.mem_write = fake_mem_write;
+	fh->svc.log = fake_log;
+	fh->svc.stop = fake_stop;
+	fh->svc.param = fake_param;
+	fh->svc.param_error = fake_param_error;
+
+	snprintf(path, sizeof(path), "%s/plugins/%s.so", BUILD_DIR, plugin);
+	fh->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	cr_assert_not_null(fh->dl, "dlopen %s: %s", path, dlerror());
+	*(void **)&entry = dlsym(fh->dl, VMM_PLUGIN_ENTRY_SYMBOL);
+	cr_assert_not_null(entry, "%s exports no " VMM_PLUGIN_ENTRY_SYMBOL, path);
+	fh->desc = entry();
+	cr_assert_not_null(fh->desc);
+	return fh;
+}
+
+/* Add key = value for the next fake_create(); both strings are borrowed. */
+static inline void fake_set_param(struct fake_host *fh, const char *key, const char *value)
+{
+	cr_assert_lt(fh->nparams, FAKE_MAX_PARAMS);
+	fh->keys[fh->nparams] = key;
+	fh->values[fh->nparams] = value;
+	fh->nparams++;
+}
+
+/* Create an instance with a window of length bytes in space; returns what create() returned. */
+static inline int fake_create(struct fake_host *fh, uint32_t space, uint64_t length)
+{
+	fh->info.size = sizeof(fh->info);
+	fh->info.space = space;
+	fh->info.name = "dev0";
+	fh->info.base = space == VMM_SPACE_PIO ? 0x3f8 : 0xfe000000;
+	fh->info.length = length;
+	fh->state = NULL;
+	return fh->desc->create(&fh->svc, fake_ctx(fh), &fh->info, &fh->state);
+}
+
+/* Create an instance that must succeed. */
+static inline void fake_create_ok(struct fake_host *fh, uint32_t space, uint64_t length)
+{
+	int err = fake_create(fh, space, length);
+
+	cr_assert_eq(err, 0, "create failed: %d (%s: %s)", err, fh->param_error_key, fh->param_error_msg);
+	cr_assert_eq(fh->param_errors, 0);
+}
+
+/* A guest read of size bytes at offset; the device must claim it. */
+static inline uint64_t fake_rd(struct fake_host *fh, uint64_t offset, uint32_t size)
+{
+	uint64_t v = 0xdeadbeefdeadbeefull;
+	int err = fh->desc->read(fh->state, offset, size, &v);
+
+	cr_assert_eq(err, 0, "read of %u bytes at 0x%llx failed: %d", size, (unsigned long long)offset, err);
+	if (size < 8)
+		cr_assert_eq(v >> (8 * size), 0, "read of %u bytes at 0x%llx not zero-extended: 0x%llx", size,
+			     (unsigned long long)offset, (unsigned long long)v);
+	return v;
+}
+
+/* A guest write of size bytes at offset; the device must claim it. */
+static inline void fake_wr(struct fake_host *fh, uint64_t offset, uint32_t size, uint64_t value)
+{
+	int err = fh->desc->write(fh->state, offset, size, value);
+
+	cr_assert_eq(err, 0, "write of %u bytes at 0x%llx failed: %d", size, (unsigned long long)offset, err);
+}
+
+/* Destroy the instance (if any), unload the plugin and free the fake host. Accepts NULL. */
+static inline void fake_host_free(struct fake_host *fh)
+{
+	if (!fh)
+		return;
+	if (fh->state && fh->desc->destroy)
+		fh->desc->destroy(fh->state);
+	if (fh->dl)
+		dlclose(fh->dl);
+	free(fh);
+}
+
+/* Did create() ask for the key? */
+static inline bool fake_param_asked(const struct fake_host *fh, const char *key)
+{
+	for (size_t i = 0; i < fh->nparams; i++)
+		if (!strcmp(fh->keys[i], key))
+			return fh->asked[i];
+	return false;
+}
+
+#endif /* TESTS_FAKE_HOST_H */

@@ -1,0 +1,549 @@
+/* test_testdev.c - the testdev plugin, driven through a fake host, against vmm/testdev.h. */
+
+#include <criterion/criterion.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fake_host.h"
+#include "vmm/testdev.h"
+
+#define RAM(off) (FAKE_RAM_BASE + (off))
+
+static struct fake_host *fh;
+
+static void setup(void)
+{
+	fh = fake_host_new("testdev");
+	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+}
+
+static void teardown(void)
+{
+	fake_host_free(fh);
+	fh = NULL;
+}
+
+TestSuite(testdev, .init = setup, .fini = teardown);
+
+/* FNV-1a 64, written out from its definition rather than shared with the device. */
+static uint64_t reference_fnv1a64(const uint8_t *p, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h;
+}
+
+static void dma(uint64_t src, uint64_t dst, uint64_t len, uint64_t value, uint32_t cmd)
+{
+	fake_wr(fh, TESTDEV_REG_DMA_SRC, 8, src);
+	fake_wr(fh, TESTDEV_REG_DMA_DST, 8, dst);
+	fake_wr(fh, TESTDEV_REG_DMA_LEN, 8, len);
+	fake_wr(fh, TESTDEV_REG_DMA_VALUE, 8, value);
+	fake_wr(fh, TESTDEV_REG_DMA_CMD, 4, cmd);
+}
+
+static void assert_dma_failed(uint32_t error)
+{
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_ERROR);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), error);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 0);
+}
+
+static void fill_ram_pattern(void)
+{
+	for (size_t i = 0; i < FAKE_RAM_SIZE; i++)
+		fh->ram[i] = (uint8_t)(i * 7 + 3);
+}
+
+/* ---- descriptor ---- */
+
+Test(testdev, descriptor_declares_name_spaces_widths_and_minimum_window)
+{
+	cr_assert_eq(fh->desc->abi_version, VMM_PLUGIN_ABI_VERSION);
+	cr_assert_geq(fh->desc->size, VMM_PLUGIN_DESC_MIN_SIZE);
+	cr_assert_str_eq(fh->desc->name, "testdev");
+	cr_assert_eq(fh->desc->spaces, VMM_SPACE_MMIO | VMM_SPACE_PIO);
+	cr_assert_eq(fh->desc->access_sizes, VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8);
+	cr_assert_eq(fh->desc->min_length, TESTDEV_WINDOW_MIN);
+}
+
+/* ---- identification and plain registers ---- */
+
+Test(testdev, id_and_version_read_their_documented_values)
+{
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID, 4), TESTDEV_ID_VALUE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_VERSION, 4), TESTDEV_VERSION_VALUE);
+}
+
+Test(testdev, id_spells_vmmt_one_byte_at_a_time)
+{
+	char id[5] = { 0 };
+
+	for (int i = 0; i < 4; i++)
+		id[i] = (char)fake_rd(fh, TESTDEV_REG_ID + i, 1);
+	cr_assert_str_eq(id, "VMMT");
+}
+
+Test(testdev, id_ignores_writes)
+{
+	fake_wr(fh, TESTDEV_REG_ID, 4, 0x12345678);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID, 4), TESTDEV_ID_VALUE);
+}
+
+Test(testdev, liveness_reads_all_ones_before_any_write)
+{
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LIVENESS, 4), 0xffffffffu);
+}
+
+Test(testdev, liveness_reads_the_inverse_of_the_last_value_written)
+{
+	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 0x12345678);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LIVENESS, 4), 0xedcba987u);
+	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LIVENESS, 4), 0xffffffffu);
+}
+
+Test(testdev, liveness_narrow_write_replaces_only_its_bytes)
+{
+	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 0x11223344);
+	fake_wr(fh, TESTDEV_REG_LIVENESS + 1, 1, 0xff);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LIVENESS, 4), (uint32_t)~0x1122ff44u);
+}
+
+static void check_scratch_at_width(uint32_t width)
+{
+	const uint64_t want = 0x0123456789abcdefull;
+	uint64_t mask = width == 8 ? ~0ull : (1ull << (8 * width)) - 1;
+
+	for (uint32_t off = 0; off < 8; off += width)
+		fake_wr(fh, TESTDEV_REG_SCRATCH + off, width, (want >> (8 * off)) & mask);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH, 8), want, "width %u", width);
+	for (uint32_t off = 0; off < 8; off += width)
+		cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH + off, width), (want >> (8 * off)) & mask,
+			     "width %u offset %u", width, off);
+}
+
+Test(testdev, scratch_stores_bytes)
+{
+	check_scratch_at_width(1);
+}
+
+Test(testdev, scratch_stores_u16s)
+{
+	check_scratch_at_width(2);
+}
+
+Test(testdev, scratch_stores_u32s)
+{
+	check_scratch_at_width(4);
+}
+
+Test(testdev, scratch_stores_a_u64)
+{
+	check_scratch_at_width(8);
+}
+
+Test(testdev, scratch_narrow_write_keeps_the_other_bytes)
+{
+	fake_wr(fh, TESTDEV_REG_SCRATCH, 8, 0x1111111111111111ull);
+	fake_wr(fh, TESTDEV_REG_SCRATCH + 3, 2, 0xabcd);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH, 8), 0x111111abcd111111ull);
+}
+
+Test(testdev, wide_read_across_registers_assembles_little_endian_bytes)
+{
+	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 0xffff0000);
+	/* VERSION in the low half, LIVENESS (0x0000ffff) in the high half. */
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_VERSION, 8), 0x0000ffff00010000ull);
+	/* Unaligned: bytes 2..3 of ID, then VERSION's bytes 0..1. */
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID + 2, 4), 0x0000544du);
+}
+
+Test(testdev, unused_offsets_read_zero_and_ignore_writes)
+{
+	static const uint32_t unused[] = { 0x0c, 0x24, 0x3c, 0xb8, 0xe8, 0xf4, 0xf8 };
+
+	for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
+		fake_wr(fh, unused[i], 4, 0xffffffff);
+		cr_assert_eq(fake_rd(fh, unused[i], 4), 0, "offset 0x%x", unused[i]);
+	}
+}
+
+Test(testdev, offsets_past_the_register_file_read_zero_in_a_larger_window)
+{
+	fake_host_free(fh);
+	fh = fake_host_new("testdev");
+	fake_create_ok(fh, VMM_SPACE_PIO, 0x1000);
+	fake_wr(fh, 0x100, 8, ~0ull);
+	fake_wr(fh, 0xff8, 8, ~0ull);
+	cr_assert_eq(fake_rd(fh, 0x100, 8), 0);
+	cr_assert_eq(fake_rd(fh, 0xff8, 8), 0);
+	/* An access straddling the end of the register file keeps its inside bytes. */
+	fake_wr(fh, TESTDEV_REG_DATA + 0x3f, 1, 0x5a);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA + 0x3f, 1), 0x5a);
+	cr_assert_eq(fake_rd(fh, 0xfc, 8), 0);
+}
+
+Test(testdev, write_only_registers_read_zero)
+{
+	fake_wr(fh, TESTDEV_REG_DMA_CMD, 4, 0x77);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_CMD, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_EXIT, 4), 0);
+}
+
+/* ---- the data window and the record of its latest access ---- */
+
+Test(testdev, last_access_is_empty_before_any_data_access)
+{
+	fake_rd(fh, TESTDEV_REG_SCRATCH, 8);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_WIDTH, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_OFFSET, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_DIR, 4), TESTDEV_DIR_NONE);
+}
+
+static void check_last_access(uint32_t width, uint32_t offset, uint32_t dir)
+{
+	if (dir == TESTDEV_DIR_READ)
+		fake_rd(fh, offset, width);
+	else
+		fake_wr(fh, offset, width, 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_WIDTH, 4), width);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_OFFSET, 4), offset);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_DIR, 4), dir);
+}
+
+Test(testdev, last_access_records_a_1_byte_read)
+{
+	check_last_access(1, TESTDEV_REG_DATA + 0x3f, TESTDEV_DIR_READ);
+}
+
+Test(testdev, last_access_records_a_2_byte_write)
+{
+	check_last_access(2, TESTDEV_REG_DATA + 0x11, TESTDEV_DIR_WRITE);
+}
+
+Test(testdev, last_access_records_a_4_byte_read)
+{
+	check_last_access(4, TESTDEV_REG_DATA + 0x04, TESTDEV_DIR_READ);
+}
+
+Test(testdev, last_access_records_an_8_byte_write)
+{
+	check_last_access(8, TESTDEV_REG_DATA + 0x38, TESTDEV_DIR_WRITE);
+}
+
+Test(testdev, last_access_counts_an_access_overlapping_the_data_window_edge)
+{
+	check_last_access(8, TESTDEV_REG_DATA - 4, TESTDEV_DIR_READ);
+}
+
+Test(testdev, last_access_ignores_accesses_outside_the_data_window)
+{
+	fake_wr(fh, TESTDEV_REG_DATA, 2, 0);
+	fake_wr(fh, TESTDEV_REG_SCRATCH, 4, 1);
+	fake_rd(fh, TESTDEV_REG_DMA_SRC, 8);
+	fake_rd(fh, TESTDEV_REG_DATA - 8, 8);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_WIDTH, 4), 2);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_OFFSET, 4), TESTDEV_REG_DATA);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_DIR, 4), TESTDEV_DIR_WRITE);
+}
+
+Test(testdev, data_window_stores_any_width_at_any_offset)
+{
+	fake_wr(fh, TESTDEV_REG_DATA + 3, 8, 0x8877665544332211ull);
+	fake_wr(fh, TESTDEV_REG_DATA + 0x3e, 2, 0xbbaa);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA + 3, 8), 0x8877665544332211ull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA + 5, 2), 0x4433);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA + 0x3c, 4), 0xbbaa0000u);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA, 4), 0x11000000u);
+}
+
+/* ---- DMA ---- */
+
+Test(testdev, dma_status_is_idle_before_any_command)
+{
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_IDLE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), TESTDEV_ERR_NONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 0);
+}
+
+Test(testdev, dma_parameters_read_back)
+{
+	dma(0x1111222233334444ull, 0x5555666677778888ull, 0x99, 0xabcdef, 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_SRC, 8), 0x1111222233334444ull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_DST, 8), 0x5555666677778888ull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_LEN, 8), 0x99);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_VALUE, 8), 0xabcdef);
+}
+
+Test(testdev, dma_copy_copies_guest_memory_and_reports_done)
+{
+	uint8_t before[0x1000];
+
+	fill_ram_pattern();
+	memcpy(before, fh->ram + 0x100, sizeof(before));
+	dma(RAM(0x100), RAM(0x8000), sizeof(before), 0, TESTDEV_CMD_COPY);
+	cr_assert_arr_eq(fh->ram + 0x8000, before, sizeof(before));
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), TESTDEV_ERR_NONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 1);
+	/* The byte after the destination still holds the pattern. */
+	cr_assert_eq(fh->ram[0x8000 + sizeof(before)], (uint8_t)((0x8000 + sizeof(before)) * 7 + 3));
+}
+
+Test(testdev, dma_copy_of_overlapping_ranges_moves_like_memmove)
+{
+	uint8_t want[0x200];
+
+	fill_ram_pattern();
+	memcpy(want, fh->ram + 0x1000, sizeof(want));
+	dma(RAM(0x1000), RAM(0x1010), sizeof(want), 0, TESTDEV_CMD_COPY);
+	cr_assert_arr_eq(fh->ram + 0x1010, want, sizeof(want));
+
+	memcpy(want, fh->ram + 0x3010, sizeof(want));
+	dma(RAM(0x3010), RAM(0x3000), sizeof(want), 0, TESTDEV_CMD_COPY);
+	cr_assert_arr_eq(fh->ram + 0x3000, want, sizeof(want));
+}
+
+Test(testdev, dma_fill_sets_each_byte_to_the_low_byte_of_value)
+{
+	fill_ram_pattern();
+	dma(0, RAM(0x200), 0x300, 0x1234, TESTDEV_CMD_FILL);
+	for (size_t i = 0; i < 0x300; i++)
+		cr_assert_eq(fh->ram[0x200 + i], 0x34, "byte %zu", i);
+	cr_assert_eq(fh->ram[0x1ff], (uint8_t)(0x1ff * 7 + 3));
+	cr_assert_eq(fh->ram[0x500], (uint8_t)(0x500 * 7 + 3));
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+}
+
+Test(testdev, dma_checksum_is_fnv1a_64_of_the_source_range)
+{
+	fill_ram_pattern();
+	dma(RAM(0x123), 0, 0x4567, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), reference_fnv1a64(fh->ram + 0x123, 0x4567));
+}
+
+Test(testdev, dma_checksum_of_a_known_string)
+{
+	/* FNV-1a 64 of "a" is a published test vector. */
+	fh->ram[0] = 'a';
+	dma(RAM(0), 0, 1, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), 0xaf63dc4c8601ec8cull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT + 4, 4), 0xaf63dc4cu);
+}
+
+Test(testdev, dma_checksum_of_nothing_is_the_offset_basis)
+{
+	dma(0xdead0000, 0, 0, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), TESTDEV_FNV_OFFSET);
+	cr_assert_eq(fh->mem_reads, 0);
+}
+
+Test(testdev, dma_count_counts_only_commands_without_error)
+{
+	dma(RAM(0), RAM(0x10), 0x10, 0, TESTDEV_CMD_COPY);
+	dma(RAM(0), RAM(FAKE_RAM_SIZE), 0x10, 0, TESTDEV_CMD_COPY);
+	dma(RAM(0), RAM(0x10), 0x10, 0, TESTDEV_CMD_FILL);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 2);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), TESTDEV_ERR_NONE);
+}
+
+Test(testdev, dma_unknown_command_fails_with_bad_cmd)
+{
+	dma(RAM(0), RAM(0x10), 0x10, 0, 0);
+	assert_dma_failed(TESTDEV_ERR_BAD_CMD);
+	dma(RAM(0), RAM(0x10), 0x10, 0, 4);
+	assert_dma_failed(TESTDEV_ERR_BAD_CMD);
+	cr_assert_eq(fh->mem_reads + fh->mem_writes, 0);
+}
+
+Test(testdev, dma_copy_to_a_range_partly_outside_ram_fails_and_writes_nothing)
+{
+	uint8_t before[FAKE_RAM_SIZE];
+
+	fill_ram_pattern();
+	memcpy(before, fh->ram, sizeof(before));
+	dma(RAM(0), RAM(FAKE_RAM_SIZE - 0x10), 0x20, 0, TESTDEV_CMD_COPY);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_arr_eq(fh->ram, before, sizeof(before));
+}
+
+Test(testdev, dma_copy_from_a_range_partly_outside_ram_fails_and_writes_nothing)
+{
+	uint8_t before[FAKE_RAM_SIZE];
+
+	fill_ram_pattern();
+	memcpy(before, fh->ram, sizeof(before));
+	dma(FAKE_RAM_BASE - 8, RAM(0x100), 0x20, 0, TESTDEV_CMD_COPY);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_arr_eq(fh->ram, before, sizeof(before));
+	cr_assert_eq(fh->mem_writes, 0);
+}
+
+Test(testdev, dma_fill_partly_outside_ram_fails_and_writes_nothing)
+{
+	dma(0, RAM(FAKE_RAM_SIZE - 1), 2, 0xee, TESTDEV_CMD_FILL);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_eq(fh->ram[FAKE_RAM_SIZE - 1], 0);
+}
+
+Test(testdev, dma_checksum_partly_outside_ram_fails_and_keeps_the_old_result)
+{
+	uint64_t good;
+
+	dma(RAM(0), 0, 4, 0, TESTDEV_CMD_CHECKSUM);
+	good = fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8);
+	dma(RAM(FAKE_RAM_SIZE - 2), 0, 4, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_ERROR);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), TESTDEV_ERR_RANGE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), good);
+}
+
+Test(testdev, dma_range_wrapping_past_2_to_the_64_fails_without_asking_the_host)
+{
+	dma(RAM(0), UINT64_MAX - 7, 16, 0, TESTDEV_CMD_COPY);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	dma(UINT64_MAX, 0, 2, 0, TESTDEV_CMD_CHECKSUM);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	dma(0, UINT64_MAX - 0xfff, 0x1001, 0xaa, TESTDEV_CMD_FILL);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_eq(fh->mem_writes, 0);
+}
+
+Test(testdev, dma_range_ending_exactly_at_2_to_the_64_is_not_a_wrap)
+{
+	/* The device lets it through; the host then refuses it because it is not RAM. */
+	dma(RAM(0), UINT64_MAX - 15, 16, 0, TESTDEV_CMD_COPY);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_eq(fh->mem_writes, 1);
+	cr_assert_eq(fh->mem_refused, 1);
+}
+
+Test(testdev, dma_longer_than_the_maximum_fails_with_too_long)
+{
+	dma(RAM(0), RAM(0x100), (uint64_t)TESTDEV_DMA_MAX + 1, 0, TESTDEV_CMD_COPY);
+	assert_dma_failed(TESTDEV_ERR_TOO_LONG);
+	dma(RAM(0), RAM(0), UINT64_MAX, 0, TESTDEV_CMD_FILL);
+	assert_dma_failed(TESTDEV_ERR_TOO_LONG);
+	cr_assert_eq(fh->mem_reads + fh->mem_writes, 0);
+	cr_assert_eq(fh->ram[0], 0);
+}
+
+Test(testdev, dma_of_exactly_the_maximum_length_is_not_too_long)
+{
+	/* Larger than the fake RAM, so the host refuses it: the length itself passed. */
+	dma(RAM(0), 0, TESTDEV_DMA_MAX, 0, TESTDEV_CMD_CHECKSUM);
+	assert_dma_failed(TESTDEV_ERR_RANGE);
+	cr_assert_eq(fh->mem_reads, 1);
+}
+
+Test(testdev, dma_without_memory_for_the_bounce_buffer_fails_with_no_memory)
+{
+#if defined(__SANITIZE_ADDRESS__)
+	cr_skip_test("address-space limits and ASan do not mix");
+#else
+	struct rlimit rl;
+	unsigned long pages;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fscanf(f, "%lu", &pages), 1);
+	fclose(f);
+	/* Leave 4 MiB of address space: the 16 MiB bounce buffer cannot fit. */
+	rl.rlim_cur = rl.rlim_max = pages * (unsigned long)sysconf(_SC_PAGESIZE) + (4ul << 20);
+	cr_assert_eq(setrlimit(RLIMIT_AS, &rl), 0);
+	dma(RAM(0), 0, TESTDEV_DMA_MAX, 0, TESTDEV_CMD_CHECKSUM);
+	assert_dma_failed(TESTDEV_ERR_NO_MEMORY);
+	cr_assert_eq(fh->mem_reads, 0);
+#endif
+}
+
+Test(testdev, dma_command_written_as_8_bytes_runs_once)
+{
+	dma(RAM(0), RAM(0x10), 4, 0, 0);
+	fh->ram[0] = 0x42;
+	fake_wr(fh, TESTDEV_REG_DMA_CMD, 8, TESTDEV_CMD_COPY);
+	cr_assert_eq(fh->ram[0x10], 0x42);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(fh->mem_writes, 1);
+}
+
+/* ---- exit ---- */
+
+Test(testdev, exit_register_stops_the_vm_with_code_0)
+{
+	fake_wr(fh, TESTDEV_REG_EXIT, 4, 0);
+	cr_assert_eq(fh->stops, 1);
+	cr_assert_eq(fh->stop_code, 0);
+}
+
+Test(testdev, exit_register_stops_the_vm_with_code_42)
+{
+	fake_wr(fh, TESTDEV_REG_EXIT, 4, 42);
+	cr_assert_eq(fh->stops, 1);
+	cr_assert_eq(fh->stop_code, 42);
+}
+
+Test(testdev, exit_register_accepts_a_1_byte_write)
+{
+	fake_wr(fh, TESTDEV_REG_EXIT, 1, 7);
+	cr_assert_eq(fh->stops, 1);
+	cr_assert_eq(fh->stop_code, 7);
+}
+
+Test(testdev, exit_code_is_the_low_32_bits_of_an_8_byte_write)
+{
+	fake_wr(fh, TESTDEV_REG_EXIT, 8, 0xffffffff00000003ull);
+	cr_assert_eq(fh->stops, 1);
+	cr_assert_eq(fh->stop_code, 3);
+}
+
+Test(testdev, other_registers_never_stop_the_vm)
+{
+	for (uint32_t off = 0; off < TESTDEV_WINDOW_MIN; off += 4)
+		if (off != TESTDEV_REG_EXIT)
+			fake_wr(fh, off, 4, 0);
+	cr_assert_eq(fh->stops, 0);
+}
+
+/* ---- reset ---- */
+
+Test(testdev, reset_returns_every_register_to_power_on_state)
+{
+	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 5);
+	fake_wr(fh, TESTDEV_REG_SCRATCH, 8, 0x1234);
+	fake_wr(fh, TESTDEV_REG_DATA + 8, 8, ~0ull);
+	dma(RAM(0), 0, 8, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 1);
+
+	fh->desc->reset(fh->state);
+
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LIVENESS, 4), 0xffffffffu);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_SRC, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_LEN, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_IDLE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_WIDTH, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_LAST_DIR, 4), TESTDEV_DIR_NONE);
+	/* Reading DATA records an access, so read it last. */
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DATA + 8, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID, 4), TESTDEV_ID_VALUE);
+}
+
+Test(testdev, create_asks_for_no_parameters)
+{
+	fake_host_free(fh);
+	fh = fake_host_new("testdev");
+	fake_set_param(fh, "output", "stdout");
+	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+	cr_assert_not(fake_param_asked(fh, "output"));
+}

@@ -1,0 +1,619 @@
+/* test_uart16550.c - the uart16550 plugin, driven through a fake host, against the 16550A's registers. */
+
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fake_host.h"
+
+/* The 16550A register map, written out here rather than taken from the model. */
+#define RBR 0 /* DLAB 0, read */
+#define THR 0 /* DLAB 0, write */
+#define DLL 0 /* DLAB 1 */
+#define IER 1 /* DLAB 0 */
+#define DLM 1 /* DLAB 1 */
+#define IIR 2 /* read */
+#define FCR 2 /* write */
+#define LCR 3
+#define MCR 4
+#define LSR 5
+#define MSR 6
+#define SCR 7
+
+#define LSR_DR 0x01
+#define LSR_OE 0x02
+#define LSR_THRE 0x20
+#define LSR_TEMT 0x40
+#define LCR_DLAB 0x80
+#define MCR_LOOP 0x10
+
+static struct fake_host *fh;
+static char out_path[64];
+
+static void setup(void)
+{
+	int fd;
+
+	snprintf(out_path, sizeof(out_path), "/tmp/uart16550-test-XXXXXX");
+	fd = mkstemp(out_path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	fh = fake_host_new("uart16550");
+}
+
+static void teardown(void)
+{
+	fake_host_free(fh);
+	fh = NULL;
+	unlink(out_path);
+}
+
+TestSuite(uart16550, .init = setup, .fini = teardown);
+
+/* Create a UART in PIO space (8 ports) whose output goes to out_path. */
+static void create_with_output_file(void)
+{
+	fake_set_param(fh, "output", out_path);
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+}
+
+/* What the output file holds now; the returned string is static. */
+static const char *output_file_text(void)
+{
+	static char buf[256];
+	FILE *f = fopen(out_path, "r");
+	size_t n;
+
+	cr_assert_not_null(f);
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void write_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	cr_assert_eq(fputs(text, f) >= 0, true);
+	fclose(f);
+}
+
+static uint8_t rd(uint64_t reg)
+{
+	return (uint8_t)fake_rd(fh, reg, 1);
+}
+
+static void wr(uint64_t reg, uint8_t v)
+{
+	fake_wr(fh, reg, 1, v);
+}
+
+/* ---- descriptor ---- */
+
+Test(uart16550, descriptor_declares_name_spaces_widths_and_minimum_window)
+{
+	cr_assert_eq(fh->desc->abi_version, VMM_PLUGIN_ABI_VERSION);
+	cr_assert_geq(fh->desc->size, VMM_PLUGIN_DESC_MIN_SIZE);
+	cr_assert_str_eq(fh->desc->name, "uart16550");
+	cr_assert_eq(fh->desc->spaces, VMM_SPACE_MMIO | VMM_SPACE_PIO);
+	cr_assert_eq(fh->desc->access_sizes, VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4);
+	cr_assert_eq(fh->desc->min_length, 8);
+}
+
+Test(uart16550, create_asks_for_every_key_it_knows)
+{
+	fake_set_param(fh, "output", "none");
+	fake_set_param(fh, "input", "none");
+	fake_set_param(fh, "reg-shift", "0");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	cr_assert(fake_param_asked(fh, "output"));
+	cr_assert(fake_param_asked(fh, "input"));
+	cr_assert(fake_param_asked(fh, "reg-shift"));
+}
+
+/* ---- transmit ---- */
+
+Test(uart16550, thr_write_reaches_the_output_file_at_once)
+{
+	create_with_output_file();
+	wr(THR, 'o');
+	wr(THR, 'k');
+	wr(THR, '\n');
+	/* Before destroy: a VM may stop right after printing. */
+	cr_assert_str_eq(output_file_text(), "ok\n");
+}
+
+Test(uart16550, output_file_is_truncated_when_the_device_is_created)
+{
+	write_file(out_path, "old contents\n");
+	create_with_output_file();
+	cr_assert_str_eq(output_file_text(), "");
+	wr(THR, 'x');
+	cr_assert_str_eq(output_file_text(), "x");
+}
+
+Test(uart16550, output_defaults_to_stdout)
+{
+	int fd = open(out_path, O_WRONLY | O_TRUNC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+	close(fd);
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	wr(THR, 'h');
+	wr(THR, 'i');
+	cr_assert_str_eq(output_file_text(), "hi");
+}
+
+Test(uart16550, output_stderr_writes_to_stderr)
+{
+	int fd = open(out_path, O_WRONLY | O_TRUNC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dup2(fd, STDERR_FILENO), STDERR_FILENO);
+	close(fd);
+	fake_set_param(fh, "output", "stderr");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	wr(THR, 'e');
+	cr_assert_str_eq(output_file_text(), "e");
+}
+
+Test(uart16550, output_none_discards_bytes_but_still_transmits)
+{
+	int fd = open(out_path, O_WRONLY | O_TRUNC);
+
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(dup2(fd, STDOUT_FILENO), STDOUT_FILENO);
+	close(fd);
+	fake_set_param(fh, "output", "none");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	wr(THR, 'z');
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	cr_assert_str_eq(output_file_text(), "");
+}
+
+Test(uart16550, lsr_reports_thre_and_temt_when_idle)
+{
+	create_with_output_file();
+	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+}
+
+Test(uart16550, lsr_reports_thre_and_temt_right_after_a_write)
+{
+	create_with_output_file();
+	wr(THR, 'a');
+	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+}
+
+Test(uart16550, wide_write_transmits_only_the_low_byte)
+{
+	create_with_output_file();
+	fake_wr(fh, THR, 4, 0x44434241);
+	fake_wr(fh, THR, 2, 0x4545);
+	cr_assert_str_eq(output_file_text(), "AE");
+	cr_assert_eq(fake_rd(fh, LSR, 4), LSR_THRE | LSR_TEMT);
+}
+
+/* ---- line control and the divisor latch ---- */
+
+Test(uart16550, dlab_switches_offsets_0_and_1_to_the_divisor_latch)
+{
+	create_with_output_file();
+	wr(IER, 0x05);
+	wr(LCR, LCR_DLAB | 0x03);
+	wr(DLL, 0x01);
+	wr(DLM, 0x02);
+	cr_assert_eq(rd(DLL), 0x01);
+	cr_assert_eq(rd(DLM), 0x02);
+	wr(LCR, 0x03);
+	cr_assert_eq(rd(IER), 0x05);
+	cr_assert_str_eq(output_file_text(), "", "a DLL write must not transmit");
+	wr(LCR, LCR_DLAB);
+	cr_assert_eq(rd(DLL), 0x01);
+	cr_assert_eq(rd(DLM), 0x02);
+}
+
+Test(uart16550, lcr_reads_back_what_was_written)
+{
+	create_with_output_file();
+	wr(LCR, 0x1b);
+	cr_assert_eq(rd(LCR), 0x1b);
+}
+
+Test(uart16550, ier_keeps_only_its_four_defined_bits)
+{
+	create_with_output_file();
+	wr(IER, 0xff);
+	cr_assert_eq(rd(IER), 0x0f);
+}
+
+Test(uart16550, scratch_register_stores_a_byte)
+{
+	create_with_output_file();
+	wr(SCR, 0xa5);
+	cr_assert_eq(rd(SCR), 0xa5);
+}
+
+Test(uart16550, lsr_and_msr_ignore_writes)
+{
+	create_with_output_file();
+	wr(LSR, 0xff);
+	wr(MSR, 0x0f);
+	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(MSR) & 0x0f, 0);
+}
+
+/* ---- modem control, loopback and status ---- */
+
+Test(uart16550, msr_reports_a_connected_terminal_outside_loopback)
+{
+	create_with_output_file();
+	cr_assert_eq(rd(MSR), 0xb0); /* DCD, DSR, CTS */
+}
+
+Test(uart16550, loopback_mode_echoes_tx_into_rx_instead_of_the_output)
+{
+	create_with_output_file();
+	wr(MCR, MCR_LOOP);
+	wr(THR, 'x');
+	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert_eq(rd(RBR), 'x');
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+	cr_assert_str_eq(output_file_text(), "");
+}
+
+Test(uart16550, loopback_mode_wires_modem_outputs_to_modem_inputs)
+{
+	create_with_output_file();
+	wr(MCR, MCR_LOOP);
+	rd(MSR); /* drop the deltas of entering loopback */
+	wr(MCR, MCR_LOOP | 0x0f); /* DTR, RTS, OUT1, OUT2 */
+	cr_assert_eq(rd(MSR), 0xf0 | 0x0b); /* all lines; DCTS, DDSR, DDCD (RI rose: no TERI) */
+	cr_assert_eq(rd(MSR), 0xf0, "reading MSR clears the deltas");
+	wr(MCR, MCR_LOOP | 0x0b); /* OUT1 off: RI falls */
+	cr_assert_eq(rd(MSR), 0xb0 | 0x04);
+}
+
+Test(uart16550, mcr_keeps_only_its_five_defined_bits)
+{
+	create_with_output_file();
+	wr(MCR, 0xff);
+	cr_assert_eq(rd(MCR), 0x1f);
+}
+
+/* ---- receive and the FIFOs ---- */
+
+Test(uart16550, rx_fifo_holds_16_bytes_and_sets_oe_on_overflow)
+{
+	create_with_output_file();
+	wr(FCR, 0x01);
+	wr(MCR, MCR_LOOP);
+	for (int i = 0; i < 17; i++)
+		wr(THR, (uint8_t)('a' + i));
+	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), LSR_DR | LSR_OE);
+	for (int i = 0; i < 16; i++)
+		cr_assert_eq(rd(RBR), 'a' + i, "byte %d", i);
+	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), 0, "FIFO empty, OE cleared by the earlier LSR read");
+}
+
+Test(uart16550, rx_fifo_of_16_bytes_does_not_overflow_when_full)
+{
+	create_with_output_file();
+	wr(FCR, 0x01);
+	wr(MCR, MCR_LOOP);
+	for (int i = 0; i < 16; i++)
+		wr(THR, (uint8_t)i);
+	cr_assert_eq(rd(LSR) & LSR_OE, 0);
+}
+
+Test(uart16550, without_fifos_a_second_byte_overwrites_the_first_and_sets_oe)
+{
+	create_with_output_file();
+	wr(MCR, MCR_LOOP);
+	wr(THR, '1');
+	wr(THR, '2');
+	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), LSR_DR | LSR_OE);
+	cr_assert_eq(rd(RBR), '2');
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+}
+
+Test(uart16550, fcr_clears_the_rx_fifo)
+{
+	create_with_output_file();
+	wr(FCR, 0x01);
+	wr(MCR, MCR_LOOP);
+	wr(THR, 'a');
+	wr(THR, 'b');
+	wr(FCR, 0x03);
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+	wr(THR, 'c');
+	cr_assert_eq(rd(RBR), 'c');
+}
+
+Test(uart16550, disabling_the_fifos_empties_them)
+{
+	create_with_output_file();
+	wr(FCR, 0x01);
+	wr(MCR, MCR_LOOP);
+	wr(THR, 'a');
+	wr(FCR, 0x00);
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+}
+
+Test(uart16550, iir_reports_fifos_enabled_in_bits_6_and_7)
+{
+	create_with_output_file();
+	cr_assert_eq(rd(IIR), 0x01);
+	wr(FCR, 0x01);
+	cr_assert_eq(rd(IIR), 0xc1);
+	wr(FCR, 0x00);
+	cr_assert_eq(rd(IIR), 0x01);
+}
+
+Test(uart16550, iir_reports_received_data_when_enabled)
+{
+	create_with_output_file();
+	wr(MCR, MCR_LOOP);
+	wr(THR, 'a');
+	cr_assert_eq(rd(IIR), 0x01, "no source enabled");
+	wr(IER, 0x01);
+	cr_assert_eq(rd(IIR), 0x04);
+	rd(RBR);
+	cr_assert_eq(rd(IIR), 0x01);
+}
+
+Test(uart16550, iir_reports_a_timeout_below_the_fifo_trigger_level)
+{
+	create_with_output_file();
+	wr(FCR, 0x41); /* trigger at 4 bytes */
+	wr(MCR, MCR_LOOP);
+	wr(IER, 0x01);
+	wr(THR, 'a');
+	cr_assert_eq(rd(IIR), 0xcc);
+	for (int i = 0; i < 3; i++)
+		wr(THR, 'a');
+	cr_assert_eq(rd(IIR), 0xc4);
+}
+
+Test(uart16550, iir_reports_thr_empty_until_iir_is_read)
+{
+	create_with_output_file();
+	wr(IER, 0x02);
+	cr_assert_eq(rd(IIR), 0x02);
+	cr_assert_eq(rd(IIR), 0x01, "reading IIR acknowledges THR empty");
+	wr(THR, 'a');
+	cr_assert_eq(rd(IIR), 0x02);
+}
+
+Test(uart16550, iir_gives_line_status_priority_over_received_data)
+{
+	create_with_output_file();
+	wr(MCR, MCR_LOOP);
+	wr(THR, 'a');
+	wr(THR, 'b'); /* overrun without FIFOs */
+	wr(IER, 0x07);
+	cr_assert_eq(rd(IIR), 0x06);
+	rd(LSR);
+	cr_assert_eq(rd(IIR), 0x04);
+}
+
+Test(uart16550, iir_reports_modem_status_changes_when_enabled)
+{
+	create_with_output_file();
+	wr(IER, 0x08);
+	cr_assert_eq(rd(IIR), 0x01);
+	wr(MCR, MCR_LOOP); /* CTS, DSR, DCD drop */
+	cr_assert_eq(rd(IIR), 0x00);
+	rd(MSR);
+	cr_assert_eq(rd(IIR), 0x01);
+}
+
+/* ---- input ---- */
+
+Test(uart16550, input_from_a_file_appears_in_rbr_with_dr_set)
+{
+	char in_path[] = "/tmp/uart16550-in-XXXXXX";
+	int fd = mkstemp(in_path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_file(in_path, "hi");
+	fake_set_param(fh, "input", in_path);
+	create_with_output_file();
+	unlink(in_path);
+	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert_eq(rd(RBR), 'h');
+	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert_eq(rd(RBR), 'i');
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+}
+
+Test(uart16550, input_longer_than_the_fifo_arrives_whole_without_overrun)
+{
+	char in_path[] = "/tmp/uart16550-in-XXXXXX";
+	const char *text = "0123456789abcdefghijklmnopqrstuvwxyz!";
+	int fd = mkstemp(in_path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_file(in_path, text);
+	fake_set_param(fh, "input", in_path);
+	create_with_output_file();
+	unlink(in_path);
+	wr(FCR, 0x01);
+	for (size_t i = 0; i < strlen(text); i++) {
+		uint8_t lsr = rd(LSR);
+
+		cr_assert_eq(lsr & (LSR_DR | LSR_OE), LSR_DR, "byte %zu: LSR 0x%02x", i, lsr);
+		cr_assert_eq(rd(RBR), text[i], "byte %zu", i);
+	}
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+}
+
+Test(uart16550, input_from_stdin_never_blocks_and_arrives_when_written)
+{
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	fake_set_param(fh, "input", "stdin");
+	create_with_output_file();
+	/* Nothing written yet, writer still open: a blocking read would hang here. */
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+	cr_assert_eq(write(p[1], "k", 1), 1);
+	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert_eq(rd(RBR), 'k');
+	close(p[1]);
+	cr_assert_eq(rd(LSR) & LSR_DR, 0, "end of input is not data");
+}
+
+Test(uart16550, input_is_not_read_in_loopback_mode)
+{
+	char in_path[] = "/tmp/uart16550-in-XXXXXX";
+	int fd = mkstemp(in_path);
+
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_file(in_path, "q");
+	fake_set_param(fh, "input", in_path);
+	create_with_output_file();
+	unlink(in_path);
+	wr(MCR, MCR_LOOP);
+	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+	wr(MCR, 0);
+	cr_assert_eq(rd(RBR), 'q');
+}
+
+/* ---- register spacing and window ---- */
+
+Test(uart16550, reg_shift_2_spaces_registers_4_bytes_apart)
+{
+	fake_set_param(fh, "output", out_path);
+	fake_set_param(fh, "reg-shift", "2");
+	fake_create_ok(fh, VMM_SPACE_MMIO, 0x1000);
+	fake_wr(fh, SCR * 4, 4, 0x5a);
+	cr_assert_eq(fake_rd(fh, SCR * 4, 4), 0x5a);
+	cr_assert_eq(fake_rd(fh, SCR, 1), 0, "offset 7 is padding, not SCR");
+	cr_assert_eq(fake_rd(fh, LSR * 4, 4), LSR_THRE | LSR_TEMT);
+	fake_wr(fh, IER, 1, 0x0f); /* padding: ignored */
+	cr_assert_eq(fake_rd(fh, IER * 4, 1), 0);
+	fake_wr(fh, THR * 4, 4, 'm');
+	cr_assert_str_eq(output_file_text(), "m");
+}
+
+Test(uart16550, offsets_past_the_registers_read_zero_and_ignore_writes)
+{
+	fake_set_param(fh, "output", out_path);
+	fake_create_ok(fh, VMM_SPACE_MMIO, 0x100);
+	fake_wr(fh, 8, 1, 'x');
+	fake_wr(fh, 0xfc, 4, 'y');
+	cr_assert_eq(fake_rd(fh, 8, 1), 0);
+	cr_assert_eq(fake_rd(fh, 0xfc, 4), 0);
+	cr_assert_str_eq(output_file_text(), "");
+}
+
+/* ---- bad parameters ---- */
+
+static void assert_refused(const char *key)
+{
+	int err = fake_create(fh, VMM_SPACE_MMIO, 0x100);
+
+	cr_assert_eq(err, -EINVAL);
+	cr_assert_eq(fh->param_errors, 1);
+	cr_assert_str_eq(fh->param_error_key, key);
+	cr_assert_neq(fh->param_error_msg[0], '\0');
+}
+
+Test(uart16550, output_in_a_missing_directory_is_refused_naming_output)
+{
+	fake_set_param(fh, "output", "/nonexistent-dir/uart.log");
+	assert_refused("output");
+}
+
+Test(uart16550, empty_output_is_refused_naming_output)
+{
+	fake_set_param(fh, "output", "");
+	assert_refused("output");
+}
+
+Test(uart16550, missing_input_file_is_refused_naming_input)
+{
+	fake_set_param(fh, "input", "/nonexistent-dir/uart.in");
+	assert_refused("input");
+}
+
+Test(uart16550, reg_shift_above_3_is_refused_naming_reg_shift)
+{
+	fake_set_param(fh, "reg-shift", "4");
+	assert_refused("reg-shift");
+}
+
+Test(uart16550, reg_shift_that_is_not_a_number_is_refused_naming_reg_shift)
+{
+	fake_set_param(fh, "reg-shift", "2k");
+	assert_refused("reg-shift");
+}
+
+Test(uart16550, negative_reg_shift_is_refused_naming_reg_shift)
+{
+	fake_set_param(fh, "reg-shift", "-1");
+	assert_refused("reg-shift");
+}
+
+Test(uart16550, reg_shift_needing_a_larger_window_is_refused_naming_reg_shift)
+{
+	fake_set_param(fh, "reg-shift", "3");
+	cr_assert_eq(fake_create(fh, VMM_SPACE_MMIO, 32), -EINVAL);
+	cr_assert_str_eq(fh->param_error_key, "reg-shift");
+}
+
+Test(uart16550, refused_output_file_does_not_truncate_an_existing_file)
+{
+	/* A bad reg-shift is found before the output is opened. */
+	write_file(out_path, "keep");
+	fake_set_param(fh, "output", out_path);
+	fake_set_param(fh, "reg-shift", "9");
+	assert_refused("reg-shift");
+	cr_assert_str_eq(output_file_text(), "keep");
+}
+
+/* ---- reset ---- */
+
+Test(uart16550, reset_returns_registers_to_power_on_state)
+{
+	create_with_output_file();
+	wr(IER, 0x0f);
+	wr(FCR, 0x01);
+	wr(MCR, MCR_LOOP | 0x03);
+	wr(THR, 'a');
+	wr(SCR, 0x77);
+	wr(LCR, 0x83);
+
+	fh->desc->reset(fh->state);
+
+	cr_assert_eq(rd(LCR), 0);
+	cr_assert_eq(rd(IER), 0);
+	cr_assert_eq(rd(MCR), 0);
+	cr_assert_eq(rd(SCR), 0);
+	cr_assert_eq(rd(IIR), 0x01);
+	cr_assert_eq(rd(LSR), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(rd(MSR), 0xb0);
+	wr(LCR, LCR_DLAB);
+	cr_assert_eq(rd(DLL) | rd(DLM) << 8, 12, "9600 baud");
+}
+
+Test(uart16550, reset_keeps_the_output_file_open)
+{
+	create_with_output_file();
+	wr(THR, 'a');
+	fh->desc->reset(fh->state);
+	wr(THR, 'b');
+	cr_assert_str_eq(output_file_text(), "ab");
+}
