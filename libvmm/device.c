@@ -296,8 +296,9 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		if (ret > 0)
 			ret = -EINVAL;
 		/* Keep the plugin's own words if it logged nothing better. */
+		/* strerror, not vmm_strerror: the errno is the model's, not libvmm's. */
 		vmmi_error(ret, "%sdevice '%s': model '%s' failed to create: %s", loc, cfg->name,
-			   desc->name, vmm_strerror(ret));
+			   desc->name, strerror(-ret));
 	}
 	free(dev->host.param_used);
 	dev->host.param_used = NULL;

@@ -19,7 +19,7 @@ static int at_line(int err, const struct vmm_config *cfg, unsigned line, const c
 
 static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const char *plugin_path)
 {
-	char path[4096], what[128];
+	char path[4096], rel[4096], what[128];
 	int ret;
 
 	for (size_t i = 0; i < cfg->ndevices; i++) {
@@ -37,7 +37,15 @@ static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const ch
 		};
 
 		snprintf(what, sizeof(what), "device '%s': ", d->name);
-		ret = vmm_plugin_find(d->plugin, plugin_path, path, sizeof(path));
+		if (d->plugin[0] != '/' && strchr(d->plugin, '/') && strrchr(cfg->path, '/')) {
+			/* A relative path is relative to the config file, like firmware. */
+			int dirlen = (int)(strrchr(cfg->path, '/') - cfg->path);
+
+			snprintf(rel, sizeof(rel), "%.*s/%s", dirlen, cfg->path, d->plugin);
+			ret = vmm_plugin_find(rel, NULL, path, sizeof(path));
+		} else {
+			ret = vmm_plugin_find(d->plugin, plugin_path, path, sizeof(path));
+		}
 		if (ret < 0)
 			return at_line(ret, cfg, d->line, what);
 		ret = vmm_device_add_plugin(vm, path, &dc, NULL);

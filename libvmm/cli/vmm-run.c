@@ -397,7 +397,7 @@ static void *signal_thread(void *arg)
 		if (w->signo || w->timed_out) {
 			pthread_mutex_unlock(&w->lock);
 			fflush(stdout);
-			fprintf(stderr, "vmm-run: %s again, exiting without cleanup\n",
+			fprintf(stderr, "vmm-run: %s while stopping: exiting without cleanup\n",
 				signal_name(sig));
 			_exit(EXIT_SIGNAL_BASE + sig);
 		}
@@ -413,6 +413,7 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 	pthread_condattr_t ca;
 	pthread_t timer, sigt;
 	bool have_timer = false, have_sigt;
+	sigset_t set;
 	int ret;
 
 	pthread_condattr_init(&ca);
@@ -422,9 +423,7 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 
 	have_sigt = pthread_create(&sigt, NULL, signal_thread, w) == 0;
 	if (!have_sigt)
-		fprintf(
-		    stderr,
-		    "vmm-run: warning: no signal thread; SIGINT will not stop the guest cleanly\n");
+		fprintf(stderr, "vmm-run: warning: cannot start the signal thread\n");
 	if (w->timeout_ms) {
 		have_timer = pthread_create(&timer, NULL, timer_thread, w) == 0;
 		if (!have_timer)
@@ -445,6 +444,16 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 		pthread_join(sigt, NULL);
 	}
 	pthread_cond_destroy(&w->cond);
+
+	/*
+	 * Nobody waits for SIGINT/SIGTERM any more: give them back their
+	 * default action, so that a hang while tearing the VM down can still be
+	 * interrupted.
+	 */
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	return ret;
 }
 

@@ -1,0 +1,1092 @@
+/* backend_emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <unicorn/unicorn.h>
+
+#include "vmm_internal.h"
+
+/*
+ * Each vCPU owns one Unicorn engine. Guest-physical space [0, EMU_SPACE_END)
+ * is mapped in every engine so that every non-RAM access reaches
+ * vmmi_dispatch(), as on KVM:
+ *
+ *   RAM slots      uc_mem_map_ptr() of the slot's host memory, shared by all
+ *                  engines, so the guest and the VMM see the same bytes.
+ *   device pages   every page overlapping an MMIO window, grouped into
+ *                  clusters. A cluster is backed by a private, zeroed scratch
+ *                  mapping of this vCPU and watched by ONE ranged memory hook.
+ *                  The read hook fires before the load with the access's full
+ *                  width, dispatches it and stores the device's answer in the
+ *                  scratch so that the load returns it; the write hook
+ *                  dispatches the stored value. Unicorn's own MMIO regions
+ *                  (uc_mmio_map) are not used here because they split 8-byte
+ *                  accesses into two 4-byte ones, which devices that check
+ *                  access widths must never see.
+ *   gaps           everything else: uc_mmio_map() regions whose callbacks
+ *                  dispatch too, so the unclaimed policy applies. They do
+ *                  split an 8-byte access into two 4-byte ones; as nothing
+ *                  claims the address, the only visible effect is two
+ *                  unclaimed accesses (logged, or a stop on the first) where
+ *                  KVM reports one.
+ *
+ * Costs in Unicorn 2.0.1 that shape this:
+ *   - Memory hooks slow every load and store, inside their range or not,
+ *     more so the more hooks there are (a RAM-bound loop: +20% with one hook,
+ *     x3.3 with 48). Windows close to each other therefore share one cluster
+ *     when no RAM lies between them: the pages between them join its scratch
+ *     and their accesses are dispatched (as unclaimed) by the same hook, with
+ *     their full width.
+ *   - A deleted hook stays on Unicorn's lists, costing as much as a live one,
+ *     until uc_emu_start() returns. Devices and memslots added after a vCPU
+ *     exists replace cluster hooks, which then slow that vCPU's next run:
+ *     create vCPUs last, as vmm_vm_create_from_config() does.
+ *   - Unmapping a region flushes the TLB page by page, so its cost grows
+ *     with the region's size (about 14 ms per GiB). Gaps are therefore cut
+ *     at every GiB boundary, a layout change unmaps only the regions that
+ *     differ, and gaps stop at EMU_SPACE_END: the boot identity map cannot
+ *     reach further, and covering 2^46 bytes would make one change cost
+ *     minutes.
+ *
+ * Known differences from KVM, all due to Unicorn 2.0.1:
+ *   - Unicorn picks the memory region, hooks and MMIO callbacks by the
+ *     guest-VIRTUAL address; the page tables are walked for permissions and
+ *     faults only. A guest must therefore reach RAM and devices through the
+ *     identity map (VA == PA), as the boot state of guest.h provides.
+ *   - A guest-physical address at or past EMU_SPACE_END that no slot backs
+ *     is a guest fault, not an unclaimed access.
+ *   - vCPUs are separate engines without shared TCG state: locked
+ *     instructions are atomic within one vCPU only, and translated code is
+ *     not invalidated when another vCPU, a device (DMA) or the host writes
+ *     guest code while the vCPU runs. Each run() after the first drops the
+ *     code translated from RAM, so host writes between runs are seen.
+ *   - There is no exception delivery: the first CPU exception ends the run
+ *     with VMM_EXIT_GUEST_FAULT (KVM, with no IDT, reports a triple fault).
+ *   - When an MMIO access stops the vCPU (a device stop, or an unclaimed
+ *     access under VMM_UNCLAIMED_STOP), RIP may still point at the start of
+ *     the translation block that made it (Unicorn does not synchronise it),
+ *     so such a stop cannot be resumed exactly. After a port access that
+ *     stops, the rest of the block runs, with device accesses suppressed.
+ *   - A device access that crosses a page boundary reaches the device once,
+ *     whole; KVM splits it into two fragments.
+ */
+
+/* Windows at most this far apart, with no RAM between them, share one hook. */
+#define EMU_MERGE_GAP (64ull << 20)
+/* Gaps are mapped below this address (the boot identity map's limit) ... */
+#define EMU_SPACE_END VMMI_IDENTITY_MAX
+/* ... in pieces that never cross a multiple of this. */
+#define EMU_GAP_PIECE (1ull << 30)
+
+struct emu_vcpu;
+
+/* A planned non-RAM range: a device cluster or a gap. */
+struct emu_span {
+	uint64_t base, size;
+	bool devices;
+};
+
+/*
+ * A mapped non-RAM range of one vCPU. Allocated one by one: its address is
+ * the user data of its Unicorn callbacks and must not move while mapped.
+ */
+struct emu_region {
+	struct emu_vcpu *ev;
+	uint64_t base, size;
+	uint8_t *scratch; /* device clusters: this vCPU's backing; NULL for a gap */
+	uc_hook hook;
+};
+
+/* Why a hook ended the emulation. */
+enum emu_stop {
+	EMU_STOP_NONE,
+	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
+	EMU_STOP_VM,     /* vm->stop_requested was set */
+	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
+};
+
+struct emu_vcpu {
+	struct vmm_vcpu *vcpu;
+	uc_engine *uc;
+	struct emu_region **regions; /* sorted by base; NULL where mapping failed */
+	size_t nregions;
+	bool ran; /* uc_emu_start() was called: translated code may exist */
+	uc_hook h_in, h_out, h_intr, h_bad;
+
+	/* Valid during run() only: written and read on the vCPU thread. */
+	struct vmm_exit *exit;
+	enum emu_stop stop;
+	uint32_t vector;
+	unsigned split_left; /* halves of a page-crossing device load still to come */
+	uint64_t split_next;
+	uint32_t split_size;
+	bool bad_seen;
+	uint64_t bad_addr;
+};
+
+/*
+ * The vCPUs whose engines exist, kept here rather than read from vm->vcpus:
+ * a layout change must reach exactly the live engines, whatever order the
+ * core creates and tears things down in.
+ */
+struct emu_vm {
+	struct emu_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
+};
+
+static struct emu_vcpu *emu_vcpu(struct vmm_vcpu *vcpu)
+{
+	return vcpu->be;
+}
+
+static int emu_error(uc_err err, const char *what)
+{
+	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
+			  uc_strerror(err));
+}
+
+/* ---- the exit path: hooks run on the vCPU thread, inside uc_emu_start() ---- */
+
+static uint64_t ones(uint32_t size)
+{
+	return size >= 8 ? ~0ull : (1ull << (size * 8)) - 1;
+}
+
+static void emu_stop(struct emu_vcpu *ev, enum emu_stop why)
+{
+	if (ev->stop == EMU_STOP_NONE)
+		ev->stop = why;
+	uc_emu_stop(ev->uc);
+}
+
+/*
+ * One device or unclaimed access. Once the vCPU is stopping nothing more is
+ * dispatched: Unicorn may finish the current block, and devices must not see
+ * accesses the guest would not have made on KVM. Reads then see all-ones.
+ */
+static void emu_access(struct emu_vcpu *ev, uint32_t space, uint64_t addr, uint32_t size,
+		       bool is_write, uint64_t *value)
+{
+	struct vmm_vm *vm = ev->vcpu->vm;
+
+	if (ev->stop != EMU_STOP_NONE || !ev->exit) {
+		*value = ones(size);
+		return;
+	}
+	if (atomic_load(&vm->stop_requested)) {
+		*value = ones(size);
+		emu_stop(ev, EMU_STOP_VM);
+		return;
+	}
+	if (vmmi_dispatch(ev->vcpu, space, addr, size, is_write, value, ev->exit))
+		emu_stop(ev, EMU_STOP_EXIT);
+	else if (atomic_load(&vm->stop_requested))
+		emu_stop(ev, EMU_STOP_VM); /* the device stopped the VM */
+}
+
+/* Device clusters: fires before the access, with its full width. */
+static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+			 void *opaque)
+{
+	struct emu_region *r = opaque;
+	struct emu_vcpu *ev = r->ev;
+	uint64_t v = (uint64_t)value, off = addr - r->base, lo;
+	uint32_t n;
+
+	if (size <= 0 || addr < r->base || off >= r->size)
+		return;
+	if (type == UC_MEM_WRITE) {
+		ev->split_left = 0;
+		emu_access(ev, VMM_SPACE_MMIO, addr, (uint32_t)size, true, &v);
+		return;
+	}
+	if (type != UC_MEM_READ)
+		return;
+	/*
+	 * Unicorn performs a load that crosses a page as two aligned loads of the
+	 * same width after this hook has seen the whole one, and each fires the
+	 * hook again. The device must see the guest's access once: it was
+	 * answered below, its bytes wait in the scratch, so the halves are skipped.
+	 */
+	if (ev->split_left && addr == ev->split_next && (uint32_t)size == ev->split_size) {
+		ev->split_left--;
+		ev->split_next += (uint32_t)size;
+		return;
+	}
+	ev->split_left = 0;
+	emu_access(ev, VMM_SPACE_MMIO, addr, (uint32_t)size, false, &v);
+	/* The load that follows reads the scratch: leave the answer there, little endian. */
+	n = (uint32_t)size;
+	if (n > r->size - off)
+		n = (uint32_t)(r->size - off);
+	if (n <= sizeof(v))
+		memcpy(r->scratch + off, &v, n);
+	else
+		memset(r->scratch + off, 0xff, n); /* wider than any device access: unclaimed */
+
+	lo = addr & ~(uint64_t)(size - 1);
+	if ((addr & VMMI_PAGE_MASK) + (uint32_t)size > VMMI_PAGE_SIZE && !(size & (size - 1)) &&
+	    lo >= r->base && lo - r->base + 2 * (uint64_t)size <= r->size) {
+		ev->split_left = 2;
+		ev->split_next = lo;
+		ev->split_size = (uint32_t)size;
+	}
+}
+
+/* Gaps: Unicorn MMIO callbacks, at most 4 bytes wide (see the top of the file). */
+static uint64_t emu_gap_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
+{
+	struct emu_region *r = opaque;
+	uint64_t v = ones(size);
+
+	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, false, &v);
+	return v;
+}
+
+static void emu_gap_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value,
+			  void *opaque)
+{
+	struct emu_region *r = opaque;
+
+	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, true, &value);
+}
+
+static uint32_t emu_in_hook(uc_engine *uc, uint32_t port, int size, void *opaque)
+{
+	uint64_t v = ones((uint32_t)size);
+
+	emu_access(opaque, VMM_SPACE_PIO, port, (uint32_t)size, false, &v);
+	return (uint32_t)v;
+}
+
+static void emu_out_hook(uc_engine *uc, uint32_t port, int size, uint32_t value, void *opaque)
+{
+	uint64_t v = value;
+
+	emu_access(opaque, VMM_SPACE_PIO, port, (uint32_t)size, true, &v);
+}
+
+/* CPU exceptions and INT n end the run: with no IDT in the boot state, KVM would triple-fault. */
+static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+
+	if (ev->stop == EMU_STOP_NONE)
+		ev->vector = intno;
+	emu_stop(ev, EMU_STOP_VECTOR);
+}
+
+/* Accesses Unicorn refuses (past EMU_SPACE_END, or fetches from non-RAM): remember where. */
+static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+			 void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+
+	if (!ev->bad_seen) {
+		ev->bad_seen = true;
+		ev->bad_addr = addr;
+	}
+	return false;
+}
+
+/* ---- layout of guest-physical space ---- */
+
+static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
+			    uint64_t hi)
+{
+	for (size_t i = 0; i < vm->slots.n; i++) {
+		const struct vmmi_slot *s = &vm->slots.slots[i];
+
+		if (skip && s->gpa == skip->gpa)
+			continue;
+		if (s->gpa < hi && s->gpa + s->size > lo)
+			return true;
+	}
+	return false;
+}
+
+struct emu_plan {
+	struct emu_span *v;
+	size_t n, cap;
+};
+
+static int emu_push(struct emu_plan *p, uint64_t base, uint64_t size, bool devices)
+{
+	if (p->n == p->cap) {
+		size_t ncap = p->cap ? p->cap * 2 : 32;
+		struct emu_span *nv = realloc(p->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return vmmi_error(-ENOMEM, "emu: out of memory");
+		p->v = nv;
+		p->cap = ncap;
+	}
+	p->v[p->n++] = (struct emu_span){ .base = base, .size = size, .devices = devices };
+	return 0;
+}
+
+/* The gap [lo, hi), clipped to EMU_SPACE_END, cut at EMU_GAP_PIECE boundaries. */
+static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
+{
+	int ret = 0;
+
+	if (hi > EMU_SPACE_END)
+		hi = EMU_SPACE_END;
+	while (lo < hi && ret == 0) {
+		uint64_t next = (lo | (EMU_GAP_PIECE - 1)) + 1;
+
+		if (next > hi)
+			next = hi;
+		ret = emu_push(p, lo, next - lo, false);
+		lo = next;
+	}
+	return ret;
+}
+
+/*
+ * Plan the non-RAM part of [0, EMU_SPACE_END): device clusters, and the gaps
+ * around them and the RAM slots (all but skip, a slot about to go). The
+ * result is sorted by base; out->v is the caller's to free.
+ */
+static int emu_plan(const struct vmm_vm *vm, const struct vmmi_slot *skip, struct emu_plan *out)
+{
+	struct emu_plan cl = { 0 }, sp = { 0 };
+	const struct vmmi_bus *bus = &vm->bus[0];
+	size_t si = 0, ci = 0;
+	uint64_t at = 0;
+	int ret = 0;
+
+	for (size_t i = 0; i < bus->n && ret == 0; i++) {
+		const struct vmmi_window *w = &bus->w[i];
+		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi = w->base + w->length;
+
+		/* device.c keeps windows below the identity map's end; stay safe if that changes. */
+		if (lo >= EMU_SPACE_END)
+			break;
+		hi = hi > EMU_SPACE_END - VMMI_PAGE_SIZE ? EMU_SPACE_END :
+							   (hi + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
+		if (cl.n) {
+			struct emu_span *c = &cl.v[cl.n - 1];
+			uint64_t end = c->base + c->size;
+
+			if (lo <= end ||
+			    (lo - end <= EMU_MERGE_GAP && !emu_ram_between(vm, skip, end, lo))) {
+				if (hi > end)
+					c->size = hi - c->base;
+				continue;
+			}
+		}
+		ret = emu_push(&cl, lo, hi - lo, true);
+	}
+
+	/* Walk RAM and clusters in address order; what lies between them is a gap. */
+	while (ret == 0) {
+		const struct vmmi_slot *s = NULL;
+		uint64_t base, size;
+		bool dev;
+
+		while (si < vm->slots.n && skip && vm->slots.slots[si].gpa == skip->gpa)
+			si++;
+		if (si < vm->slots.n)
+			s = &vm->slots.slots[si];
+		if (ci < cl.n && (!s || cl.v[ci].base < s->gpa)) {
+			base = cl.v[ci].base;
+			size = cl.v[ci].size;
+			dev = true;
+			ci++;
+		} else if (s) {
+			base = s->gpa;
+			size = s->size;
+			dev = false;
+			si++;
+		} else {
+			break;
+		}
+		if (base > at)
+			ret = emu_push_gap(&sp, at, base);
+		if (ret == 0 && dev)
+			ret = emu_push(&sp, base, size, true);
+		if (base + size > at)
+			at = base + size;
+	}
+	if (ret == 0)
+		ret = emu_push_gap(&sp, at, EMU_SPACE_END);
+	free(cl.v);
+	if (ret < 0) {
+		free(sp.v);
+		return ret;
+	}
+	*out = sp;
+	return 0;
+}
+
+/* unmap: false once uc_close() has dropped the engine's mappings and hooks itself. */
+static void emu_region_free(struct emu_vcpu *ev, struct emu_region *r, bool unmap)
+{
+	if (!r)
+		return;
+	if (unmap) {
+		if (r->scratch)
+			uc_hook_del(ev->uc, r->hook);
+		uc_mem_unmap(ev->uc, r->base, r->size);
+	}
+	if (r->scratch)
+		munmap(r->scratch, r->size);
+	free(r);
+}
+
+static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct emu_region **out)
+{
+	struct emu_region *r;
+	uc_err err;
+
+	r = calloc(1, sizeof(*r));
+	if (!r)
+		return vmmi_error(-ENOMEM, "emu: out of memory");
+	r->ev = ev;
+	r->base = sp->base;
+	r->size = sp->size;
+	if (!sp->devices) {
+		err = uc_mmio_map(ev->uc, r->base, r->size, emu_gap_read, r, emu_gap_write, r);
+		if (err) {
+			free(r);
+			return emu_error(err, "cannot map a gap of guest-physical space");
+		}
+		*out = r;
+		return 0;
+	}
+	/* Lazily backed: only pages the guest reads ever cost memory. */
+	r->scratch = mmap(NULL, r->size, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (r->scratch == MAP_FAILED) {
+		free(r);
+		return vmmi_error(-ENOMEM, "emu: cannot reserve 0x%llx bytes for device pages",
+				  (unsigned long long)sp->size);
+	}
+	/* No exec: a fetch from a device page faults, as MMIO cannot hold code on KVM either. */
+	err = uc_mem_map_ptr(ev->uc, r->base, r->size, UC_PROT_READ | UC_PROT_WRITE, r->scratch);
+	if (err) {
+		munmap(r->scratch, r->size);
+		free(r);
+		return emu_error(err, "cannot map device pages");
+	}
+	err = uc_hook_add(ev->uc, &r->hook, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
+			  (void *)emu_dev_hook, r, r->base, r->base + r->size - 1);
+	if (err) {
+		uc_mem_unmap(ev->uc, r->base, r->size);
+		munmap(r->scratch, r->size);
+		free(r);
+		return emu_error(err, "cannot hook device pages");
+	}
+	*out = r;
+	return 0;
+}
+
+/* First half of a layout change: keep the regions the plan still has, unmap the rest. */
+static int emu_layout_drop(struct emu_vcpu *ev, const struct emu_plan *p)
+{
+	struct emu_region **next;
+	size_t j = 0;
+
+	next = calloc(p->n ? p->n : 1, sizeof(*next));
+	if (!next)
+		return vmmi_error(-ENOMEM, "emu: out of memory");
+	for (size_t i = 0; i < ev->nregions; i++) {
+		struct emu_region *r = ev->regions[i];
+
+		if (!r)
+			continue;
+		while (j < p->n && p->v[j].base < r->base)
+			j++;
+		if (j < p->n && p->v[j].base == r->base && p->v[j].size == r->size &&
+		    p->v[j].devices == (r->scratch != NULL))
+			next[j] = r;
+		else
+			emu_region_free(ev, r, true);
+	}
+	free(ev->regions);
+	ev->regions = next;
+	ev->nregions = p->n;
+	return 0;
+}
+
+/* Second half: map what the plan has and the engine lacks. */
+static int emu_layout_fill(struct emu_vcpu *ev, const struct emu_plan *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		int ret;
+
+		if (ev->regions[i])
+			continue;
+		ret = emu_region_map(ev, &p->v[i], &ev->regions[i]);
+		if (ret < 0)
+			return ret;
+	}
+	return 0;
+}
+
+enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
+
+/*
+ * The one place the layout changes: on every vCPU (or only `only`), unmap
+ * the non-RAM regions that change, apply op to slot, and map the new ones.
+ * Gaps depend on RAM, so slot changes come here too.
+ */
+static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct vmmi_slot *slot,
+			enum emu_slot_op op)
+{
+	struct emu_plan p;
+	struct emu_vm *evm = vm->be;
+	unsigned n = only ? 1 : VMM_GUEST_MAX_VCPUS;
+	bool any = only != NULL;
+	int ret;
+
+	for (unsigned i = 0; i < n && !any; i++)
+		any = evm->vcpus[i] != NULL;
+	if (!any)
+		return 0; /* vcpu_init() lays out each new vCPU */
+	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
+	if (ret < 0)
+		return ret;
+	for (unsigned i = 0; i < n && ret == 0; i++) {
+		struct emu_vcpu *ev = only ? only : evm->vcpus[i];
+		uc_err err = UC_ERR_OK;
+
+		if (!ev)
+			continue;
+		ret = emu_layout_drop(ev, &p);
+		if (ret < 0)
+			break;
+		if (op == EMU_SLOT_ADD) {
+			err = uc_mem_map_ptr(ev->uc, slot->gpa, slot->size, UC_PROT_ALL, slot->hva);
+		} else if (op == EMU_SLOT_REMOVE) {
+			/*
+			 * Code translated from the old memory must not outlive the slot:
+			 * new memory mapped here later would run it.
+			 */
+			uc_ctl_remove_cache(ev->uc, slot->gpa, slot->gpa + slot->size);
+			/* Fails only if the slot is not mapped here (an undone add): fine. */
+			uc_mem_unmap(ev->uc, slot->gpa, slot->size);
+		}
+		if (err)
+			ret = vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL,
+					 "emu: vCPU %u: cannot map memslot '%s' [0x%llx, 0x%llx): %s",
+					 ev->vcpu->index, slot->name, (unsigned long long)slot->gpa,
+					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
+		else
+			ret = emu_layout_fill(ev, &p);
+	}
+	if (ret == 0 && vmmi_log_enabled(vm, VMM_LOG_DEBUG)) {
+		size_t nd = 0;
+
+		for (size_t i = 0; i < p.n; i++)
+			nd += p.v[i].devices;
+		vmmi_log(vm, VMM_LOG_DEBUG, "emu: %zu device cluster(s), %zu gap piece(s) below 0x%llx",
+			 nd, p.n - nd, (unsigned long long)EMU_SPACE_END);
+	}
+	free(p.v);
+	return ret;
+}
+
+static int emu_slot_add(struct vmm_vm *vm, const struct vmmi_slot *slot)
+{
+	int ret = emu_relayout(vm, NULL, slot, EMU_SLOT_ADD);
+
+	/* The core forgets the slot on failure: take it out of every engine again. */
+	if (ret < 0)
+		emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+	return ret;
+}
+
+static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *slot)
+{
+	return emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+}
+
+static int emu_windows_changed(struct vmm_vm *vm)
+{
+	return emu_relayout(vm, NULL, NULL, EMU_SLOT_KEEP);
+}
+
+/* ---- VM and vCPU lifecycle ---- */
+
+static int emu_vm_init(struct vmm_vm *vm)
+{
+	if (!uc_arch_supported(UC_ARCH_X86))
+		return vmmi_error(-ENODEV, "emu: this Unicorn library has no x86 support");
+	vm->be = calloc(1, sizeof(struct emu_vm));
+	if (!vm->be)
+		return vmmi_error(-ENOMEM, "emu: out of memory");
+	return 0;
+}
+
+static void emu_vm_fini(struct vmm_vm *vm)
+{
+	free(vm->be);
+	vm->be = NULL;
+}
+
+static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+
+	if (!ev)
+		return;
+	((struct emu_vm *)vcpu->vm->be)->vcpus[vcpu->index] = NULL;
+	/* uc_close() drops mappings and hooks at once; unmapping costs a TLB flush per page. */
+	uc_close(ev->uc);
+	for (size_t i = 0; i < ev->nregions; i++)
+		emu_region_free(ev, ev->regions[i], false);
+	free(ev->regions);
+	free(ev);
+	vcpu->be = NULL;
+}
+
+static int emu_vcpu_init(struct vmm_vcpu *vcpu)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	struct emu_vcpu *ev;
+	uc_err err;
+	int ret;
+
+	ev = calloc(1, sizeof(*ev));
+	if (!ev)
+		return vmmi_error(-ENOMEM, "emu: vCPU %u: out of memory", vcpu->index);
+	ev->vcpu = vcpu;
+	err = uc_open(UC_ARCH_X86, UC_MODE_64, &ev->uc);
+	if (err) {
+		free(ev);
+		return emu_error(err, "cannot open an x86-64 engine");
+	}
+	vcpu->be = ev;
+
+	/*
+	 * Exits on, with an empty list: uc_emu_start()'s `until` address is then
+	 * ignored, so a guest that jumps to 0 keeps running.
+	 */
+	err = uc_ctl_exits_enable(ev->uc);
+	if (!err)
+		err = uc_ctl_set_exits(ev->uc, NULL, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_in, UC_HOOK_INSN, (void *)emu_in_hook, ev, 1, 0,
+				  UC_X86_INS_IN);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_out, UC_HOOK_INSN, (void *)emu_out_hook, ev, 1, 0,
+				  UC_X86_INS_OUT);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_bad, UC_HOOK_MEM_INVALID, (void *)emu_bad_hook, ev, 1,
+				  0);
+	if (err) {
+		ret = emu_error(err, "cannot set up the engine");
+		goto err_close;
+	}
+	for (size_t i = 0; i < vm->slots.n; i++) {
+		const struct vmmi_slot *s = &vm->slots.slots[i];
+
+		err = uc_mem_map_ptr(ev->uc, s->gpa, s->size, UC_PROT_ALL, s->hva);
+		if (err) {
+			ret = emu_error(err, "cannot map a memslot");
+			goto err_close;
+		}
+	}
+	ret = emu_relayout(vm, ev, NULL, EMU_SLOT_KEEP);
+	if (ret < 0)
+		goto err_close;
+	((struct emu_vm *)vm->be)->vcpus[vcpu->index] = ev;
+	return 0;
+
+err_close:
+	emu_vcpu_fini(vcpu);
+	return ret;
+}
+
+/* ---- registers ---- */
+
+static const int emu_gpr_ids[] = {
+	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
+	UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
+	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
+	UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
+};
+#define EMU_NGPR (sizeof(emu_gpr_ids) / sizeof(emu_gpr_ids[0]))
+
+/* Pointers to the fields of struct vmm_regs, in emu_gpr_ids order. */
+static void emu_gpr_ptrs(struct vmm_regs *r, void **p)
+{
+	uint64_t *f[EMU_NGPR] = {
+		&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp, &r->r8,
+		&r->r9,	 &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15, &r->rip, &r->rflags,
+	};
+
+	for (size_t i = 0; i < EMU_NGPR; i++)
+		p[i] = f[i];
+}
+
+static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
+{
+	int ids[EMU_NGPR];
+	void *p[EMU_NGPR];
+	uc_err err;
+
+	memcpy(ids, emu_gpr_ids, sizeof(ids));
+	memset(regs, 0, sizeof(*regs));
+	emu_gpr_ptrs(regs, p);
+	err = uc_reg_read_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
+	return err ? emu_error(err, "cannot read registers") : 0;
+}
+
+static int emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
+{
+	struct vmm_regs copy = *regs;
+	int ids[EMU_NGPR];
+	void *p[EMU_NGPR];
+	uc_err err;
+
+	memcpy(ids, emu_gpr_ids, sizeof(ids));
+	emu_gpr_ptrs(&copy, p);
+	err = uc_reg_write_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
+	return err ? emu_error(err, "cannot write registers") : 0;
+}
+
+/* Descriptor attribute bits as QEMU keeps them (bits 8-23 of a descriptor's high word). */
+#define EMU_DESC_TYPE_SHIFT 8
+#define EMU_DESC_S (1u << 12)
+#define EMU_DESC_DPL_SHIFT 13
+#define EMU_DESC_P (1u << 15)
+#define EMU_DESC_AVL (1u << 20)
+#define EMU_DESC_L (1u << 21)
+#define EMU_DESC_DB (1u << 22)
+#define EMU_DESC_G (1u << 23)
+
+#define EMU_MSR_EFER 0xc0000080u
+
+static void emu_seg_from_mmr(struct vmm_segment *s, const uc_x86_mmr *m)
+{
+	s->base = m->base;
+	s->limit = m->limit;
+	s->selector = m->selector;
+	s->type = (m->flags >> EMU_DESC_TYPE_SHIFT) & 0xf;
+	s->s = !!(m->flags & EMU_DESC_S);
+	s->dpl = (m->flags >> EMU_DESC_DPL_SHIFT) & 3;
+	s->present = !!(m->flags & EMU_DESC_P);
+	s->avl = !!(m->flags & EMU_DESC_AVL);
+	s->l = !!(m->flags & EMU_DESC_L);
+	s->db = !!(m->flags & EMU_DESC_DB);
+	s->g = !!(m->flags & EMU_DESC_G);
+}
+
+static uc_x86_mmr emu_mmr_from_seg(const struct vmm_segment *s)
+{
+	return (uc_x86_mmr){
+		.selector = s->selector,
+		.base = s->base,
+		.limit = s->limit,
+		.flags = ((uint32_t)(s->type & 0xf) << EMU_DESC_TYPE_SHIFT) |
+			 (s->s ? EMU_DESC_S : 0) | ((uint32_t)(s->dpl & 3) << EMU_DESC_DPL_SHIFT) |
+			 (s->present ? EMU_DESC_P : 0) | (s->avl ? EMU_DESC_AVL : 0) |
+			 (s->l ? EMU_DESC_L : 0) | (s->db ? EMU_DESC_DB : 0) |
+			 (s->g ? EMU_DESC_G : 0),
+	};
+}
+
+/*
+ * Unicorn exposes only the selector of CS, DS, ES, FS, GS and SS (and the FS
+ * and GS bases). Their hidden parts are reported as the flat long-mode
+ * segments of the guest.h boot state; a null selector reads as unusable.
+ */
+static void emu_flat_seg(struct vmm_segment *s, uint16_t selector, bool code)
+{
+	memset(s, 0, sizeof(*s));
+	s->selector = selector;
+	if (!(selector & ~3u) && !code)
+		return;
+	s->limit = 0xffffffff;
+	s->type = code ? 0xb : 0x3;
+	s->present = 1;
+	s->s = 1;
+	s->l = code;
+	s->db = !code;
+	s->g = 1;
+	s->dpl = selector & 3;
+}
+
+static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
+{
+	static const int seg_ids[] = { UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
+				       UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS };
+	struct vmm_segment *segs[] = { &sregs->cs, &sregs->ds, &sregs->es,
+				       &sregs->fs, &sregs->gs, &sregs->ss };
+	uc_engine *uc = emu_vcpu(vcpu)->uc;
+	uc_x86_msr efer = { .rid = EMU_MSR_EFER };
+	uc_x86_mmr mmr;
+	uint64_t v;
+	uc_err err = UC_ERR_OK;
+
+	memset(sregs, 0, sizeof(*sregs));
+	for (size_t i = 0; i < 6 && !err; i++) {
+		v = 0;
+		err = uc_reg_read(uc, seg_ids[i], &v);
+		emu_flat_seg(segs[i], (uint16_t)v, i == 0);
+	}
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
+	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_TR, &mmr)))
+		emu_seg_from_mmr(&sregs->tr, &mmr);
+	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_LDTR, &mmr)))
+		emu_seg_from_mmr(&sregs->ldt, &mmr);
+	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_GDTR, &mmr)))
+		sregs->gdt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
+	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_IDTR, &mmr)))
+		sregs->idt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_CR0, &sregs->cr0);
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_CR2, &sregs->cr2);
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_CR3, &sregs->cr3);
+	if (!err)
+		err = uc_reg_read(uc, UC_X86_REG_CR4, &sregs->cr4);
+	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_MSR, &efer)))
+		sregs->efer = efer.value;
+	return err ? emu_error(err, "cannot read system registers") : 0;
+}
+
+/*
+ * Order matters: paging state first (CR4.PAE and EFER.LME before CR0.PG),
+ * then the GDT, because loading a selector reads its descriptor from the GDT
+ * in guest RAM, as the CPU does; CS before SS, since a null SS is only valid
+ * with 64-bit code. The hidden parts of CS..SS come from those descriptors,
+ * not from sregs; FS and GS bases are written after their selectors, which
+ * reset them.
+ */
+static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
+{
+	static const struct {
+		int id;
+		const char *name;
+		size_t off;
+	} segs[] = {
+		{ UC_X86_REG_CS, "CS", offsetof(struct vmm_sregs, cs) },
+		{ UC_X86_REG_SS, "SS", offsetof(struct vmm_sregs, ss) },
+		{ UC_X86_REG_DS, "DS", offsetof(struct vmm_sregs, ds) },
+		{ UC_X86_REG_ES, "ES", offsetof(struct vmm_sregs, es) },
+		{ UC_X86_REG_FS, "FS", offsetof(struct vmm_sregs, fs) },
+		{ UC_X86_REG_GS, "GS", offsetof(struct vmm_sregs, gs) },
+	};
+	uc_engine *uc = emu_vcpu(vcpu)->uc;
+	uc_x86_msr efer = { .rid = EMU_MSR_EFER, .value = sregs->efer };
+	uc_x86_mmr mmr;
+	uc_err err;
+
+	err = uc_reg_write(uc, UC_X86_REG_CR4, &sregs->cr4);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_MSR, &efer);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_CR3, &sregs->cr3);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_CR2, &sregs->cr2);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_CR0, &sregs->cr0);
+	if (!err) {
+		mmr = (uc_x86_mmr){ .base = sregs->gdt.base, .limit = sregs->gdt.limit };
+		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
+	}
+	if (!err) {
+		mmr = (uc_x86_mmr){ .base = sregs->idt.base, .limit = sregs->idt.limit };
+		err = uc_reg_write(uc, UC_X86_REG_IDTR, &mmr);
+	}
+	if (err)
+		return emu_error(err, "cannot write control registers");
+
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
+		const struct vmm_segment *s = (const void *)((const char *)sregs + segs[i].off);
+		uint64_t sel = s->selector;
+
+		err = uc_reg_write(uc, segs[i].id, &sel);
+		if (err)
+			return vmmi_error(-EINVAL,
+					  "emu: cannot load %s selector 0x%x: no valid descriptor in the GDT at 0x%llx (%s)",
+					  segs[i].name, s->selector,
+					  (unsigned long long)sregs->gdt.base, uc_strerror(err));
+	}
+	err = uc_reg_write(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
+	if (!err) {
+		mmr = emu_mmr_from_seg(&sregs->tr);
+		err = uc_reg_write(uc, UC_X86_REG_TR, &mmr);
+	}
+	if (!err) {
+		mmr = emu_mmr_from_seg(&sregs->ldt);
+		err = uc_reg_write(uc, UC_X86_REG_LDTR, &mmr);
+	}
+	return err ? emu_error(err, "cannot write segment registers") : 0;
+}
+
+/* ---- running ---- */
+
+static const char *emu_vector_name(uint32_t v)
+{
+	static const char *const names[] = {
+		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "coprocessor overrun",
+		"#TS", "#NP", "#SS", "#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+	};
+
+	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "interrupt";
+}
+
+static const char *emu_access_name(uc_err err)
+{
+	switch (err) {
+	case UC_ERR_READ_UNMAPPED:
+	case UC_ERR_READ_PROT:
+	case UC_ERR_READ_UNALIGNED:
+		return "read";
+	case UC_ERR_WRITE_UNMAPPED:
+	case UC_ERR_WRITE_PROT:
+	case UC_ERR_WRITE_UNALIGNED:
+		return "write";
+	default:
+		return "instruction fetch";
+	}
+}
+
+static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
+{
+	exit->reason = VMM_EXIT_STOPPED;
+	exit->exit_code = vm->exit_code; /* the core rereads it under its lock */
+	return 0;
+}
+
+/* Turn uc_emu_start()'s result and what the hooks saw into an exit. */
+static void emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
+{
+	uint64_t rip = 0, rflags = 0;
+
+	uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
+	exit->hw_code = err;
+	if (ev->stop == EMU_STOP_VECTOR) {
+		if (ev->vector == 14)
+			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
+		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
+			      "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
+			      ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
+		return;
+	}
+	switch (err) {
+	case UC_ERR_OK:
+		/* Only HLT ends uc_emu_start() cleanly: no exits list, no count, no timeout. */
+		uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags);
+		vmmi_exit_set(exit, VMM_EXIT_HLT, "%s",
+			      rflags & 0x200 ? "hlt (no interrupt source can wake the vCPU)" :
+					       "hlt with interrupts off");
+		break;
+	case UC_ERR_INSN_INVALID:
+		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "invalid opcode (#UD) at rip 0x%llx",
+			      (unsigned long long)rip);
+		break;
+	case UC_ERR_READ_UNMAPPED:
+	case UC_ERR_WRITE_UNMAPPED:
+	case UC_ERR_FETCH_UNMAPPED:
+	case UC_ERR_READ_PROT:
+	case UC_ERR_WRITE_PROT:
+	case UC_ERR_FETCH_PROT:
+	case UC_ERR_READ_UNALIGNED:
+	case UC_ERR_WRITE_UNALIGNED:
+	case UC_ERR_FETCH_UNALIGNED:
+		exit->address = ev->bad_seen ? ev->bad_addr : 0;
+		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "%s at 0x%llx faulted (%s)%s",
+			      emu_access_name(err), (unsigned long long)exit->address,
+			      uc_strerror(err),
+			      err == UC_ERR_FETCH_PROT ? ": code can only run from RAM" :
+			      err == UC_ERR_READ_UNMAPPED || err == UC_ERR_WRITE_UNMAPPED ?
+							 ": not guest-physical space" :
+							 "");
+		break;
+	case UC_ERR_EXCEPTION:
+		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "unhandled CPU exception near rip 0x%llx",
+			      (unsigned long long)rip);
+		break;
+	default:
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "emulation failed at rip 0x%llx: %s",
+			      (unsigned long long)rip, uc_strerror(err));
+		break;
+	}
+}
+
+static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	struct vmm_vm *vm = vcpu->vm;
+	uint64_t rip = 0;
+	uc_err err;
+
+	if (atomic_load(&vm->stop_requested))
+		return emu_stopped(vm, exit);
+	err = uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
+	if (err)
+		return emu_error(err, "cannot read rip");
+	ev->exit = exit;
+	ev->stop = EMU_STOP_NONE;
+	ev->split_left = 0;
+	ev->bad_seen = false;
+	/*
+	 * Host writes to guest code since the last run (ELF loads,
+	 * vmm_guest_write()) must be seen. Unicorn only notices the guest's own
+	 * writes, so drop what was translated from RAM. Not a whole-cache flush:
+	 * that costs seconds the first time in Unicorn 2.0.1.
+	 */
+	if (ev->ran)
+		for (size_t i = 0; i < vm->slots.n; i++)
+			uc_ctl_remove_cache(ev->uc, vm->slots.slots[i].gpa,
+					    vm->slots.slots[i].gpa + vm->slots.slots[i].size);
+	ev->ran = true;
+
+	/*
+	 * A kick that lands between the check above and the engine starting is
+	 * lost (uc_emu_stop() does nothing outside uc_emu_start(), which clears
+	 * any earlier request); the core kicks again until the vCPU is out.
+	 */
+	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
+	ev->exit = NULL;
+
+	if (ev->stop == EMU_STOP_EXIT) {
+		exit->hw_code = err;
+		return 0; /* filled by vmmi_dispatch() */
+	}
+	if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested))
+		return emu_stopped(vm, exit);
+	emu_exit_from(ev, err, exit);
+	return 0;
+}
+
+static void emu_kick(struct vmm_vcpu *vcpu)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+
+	/* Safe from any thread: it only raises the engine's exit request. */
+	if (ev && atomic_load(&vcpu->in_run))
+		uc_emu_stop(ev->uc);
+}
+
+const struct vmmi_backend_ops vmmi_emu_ops = {
+	.name = "emu",
+	.accel = VMM_ACCEL_EMU,
+	.vm_init = emu_vm_init,
+	.vm_fini = emu_vm_fini,
+	.slot_add = emu_slot_add,
+	.slot_remove = emu_slot_remove,
+	.windows_changed = emu_windows_changed,
+	.vcpu_init = emu_vcpu_init,
+	.vcpu_fini = emu_vcpu_fini,
+	.get_regs = emu_get_regs,
+	.set_regs = emu_set_regs,
+	.get_sregs = emu_get_sregs,
+	.set_sregs = emu_set_sregs,
+	.run = emu_run,
+	.kick = emu_kick,
+};
