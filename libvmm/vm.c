@@ -127,8 +127,10 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 		if (vm->vcpus[i]) {
 			vm->ops->vcpu_fini(vm->vcpus[i]);
 			free(vm->vcpus[i]);
+			vm->vcpus[i] = NULL; /* the slot_remove()s below must not see them */
 		}
 	}
+	vm->nvcpus = 0;
 	vmmi_devices_destroy(vm);
 	while (vm->slots.n) {
 		struct vmmi_slot s = vm->slots.slots[vm->slots.n - 1];
