@@ -29,32 +29,15 @@ static void where(char *buf, size_t len, const char *file, unsigned line)
 
 /* ---- host services ---- */
 
+/* DMA goes through the same checked translation as the embedding API: RAM slots only. */
 static int host_mem_read(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len)
 {
-	void *p;
-
-	if (!buf && len)
-		return -EINVAL;
-	if (!len)
-		return 0;
-	if (vmmi_slots_translate(&ctx->dev->vm->slots, gpa, len, &p) < 0)
-		return -EFAULT;
-	memcpy(buf, p, len);
-	return 0;
+	return vmm_guest_read(ctx->dev->vm, gpa, buf, len);
 }
 
 static int host_mem_write(struct vmm_host *ctx, uint64_t gpa, const void *buf, uint64_t len)
 {
-	void *p;
-
-	if (!buf && len)
-		return -EINVAL;
-	if (!len)
-		return 0;
-	if (vmmi_slots_translate(&ctx->dev->vm->slots, gpa, len, &p) < 0)
-		return -EFAULT;
-	memcpy(p, buf, len);
-	return 0;
+	return vmm_guest_write(ctx->dev->vm, gpa, buf, len);
 }
 
 static void host_log(struct vmm_host *ctx, int level, const char *fmt, ...)

@@ -279,6 +279,8 @@ int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t le
 	void *p;
 	int ret;
 
+	if (!buf && len)
+		return vmmi_error(-EINVAL, "vmm_guest_read: buf is NULL");
 	if (!len)
 		return 0;
 	ret = vmm_gpa_to_hva(vm, gpa, len, &p);
@@ -292,6 +294,8 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t l
 	void *p;
 	int ret;
 
+	if (!buf && len)
+		return vmmi_error(-EINVAL, "vmm_guest_write: buf is NULL");
 	if (!len)
 		return 0;
 	ret = vmm_gpa_to_hva(vm, gpa, len, &p);

@@ -153,7 +153,11 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
  */
 int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva);
 
-/* Copy between guest RAM and host buffers; same range rules as vmm_gpa_to_hva(). */
+/*
+ * Copy between guest RAM and host buffers; same range rules as
+ * vmm_gpa_to_hva() (-EFAULT), except that len 0 copies nothing and returns 0.
+ * This is also what devices' mem_read/mem_write do.
+ */
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
 
