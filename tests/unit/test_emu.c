@@ -353,6 +353,29 @@ Test(emu, hlt_exits_with_rip_after_the_hlt)
 	cr_expect(strstr(ex.detail, "interrupts off"), "%s", ex.detail);
 }
 
+Test(emu, guest_code_at_address_0_runs_rather_than_ending_the_run)
+{
+	static const uint8_t at0[] = {
+		0xb8, 0x2a, 0x00, 0x00, 0x00, /* mov $42, %eax */
+		0xf4,                         /* hlt */
+	};
+	uint8_t code[] = {
+		0x31, 0xc0,                   /* xor %eax, %eax */
+		0xe9, 0, 0, 0, 0,             /* jmp 0 (rel32 filled below) */
+	};
+	int32_t rel = -(int32_t)(ENTRY + sizeof(code));
+
+	/* Unicorn's `until` address is 0 by default: a jump there must not look like a halt. */
+	memcpy(code + 3, &rel, sizeof(rel));
+	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
+	memcpy(low, at0, sizeof(at0));
+	run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "%s", ex.detail);
+	cr_expect_eq(ex.regs.rax, 42, "rax %llu: the code at 0 did not run",
+		     (unsigned long long)ex.regs.rax);
+	cr_expect_eq(ex.regs.rip, sizeof(at0), "rip 0x%llx", (unsigned long long)ex.regs.rip);
+}
+
 Test(emu, running_again_after_hlt_continues_after_the_hlt)
 {
 	static const uint8_t code[] = {
