@@ -655,6 +655,12 @@ int main(int argc, char **argv)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	/*
+	 * A device writing to a closed pipe (vmm-run ... | head) must get EPIPE,
+	 * not kill the VMM before it reports and cleans up; plugins may not
+	 * change signal dispositions themselves.
+	 */
+	signal(SIGPIPE, SIG_IGN);
 
 	status = parse_args(argc, argv, &o);
 	if (status >= 0)
