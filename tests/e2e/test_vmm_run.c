@@ -202,6 +202,34 @@ Test(demo, selftest_passes_on_kvm)
 	check_selftest_output(&r);
 }
 
+/* The demo with vcpus = 4: secondaries halt at once, vCPU 0's exit code still decides. */
+static void demo_with_four_vcpus(const char *accel)
+{
+	struct e2e_result r;
+	const char *ini = e2e_write_file(
+		"demo4.ini",
+		"[vm]\nfirmware = %s/guest-firmware/selftest.elf\nvcpus = 4\ntimeout = 20s\n"
+		"[ram \"low\"]\ngpa = 0\nsize = 64M\n"
+		"[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\n"
+		"[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n",
+		BUILD_DIR);
+
+	e2e_vmm_run(&r, accel, ini, NULL);
+	check_selftest_output(&r);
+	assert_contains(r.out, "vcpu 0 of 4", &r);
+}
+
+Test(demo, selftest_passes_with_four_vcpus_on_emu)
+{
+	demo_with_four_vcpus("--accel=emu");
+}
+
+Test(demo, selftest_passes_with_four_vcpus_on_kvm)
+{
+	e2e_require_kvm();
+	demo_with_four_vcpus("--accel=kvm");
+}
+
 Test(demo, accel_auto_says_which_backend_and_why)
 {
 	const char *no_kvm = e2e_kvm_missing();
