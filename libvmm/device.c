@@ -464,6 +464,10 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 	vmmi_count(&vcpu->unclaimed);
 	if (!is_write)
 		*value = size_mask(size);
+	if (vmmi_log_enabled(vm, VMM_LOG_TRACE))
+		vmmi_log(vm, VMM_LOG_TRACE, "vcpu%u %s %s 0x%llx size %u value 0x%llx -> unclaimed (%s)",
+			 vcpu->index, space_name(space), is_write ? "write" : "read",
+			 (unsigned long long)addr, size, (unsigned long long)*value, why);
 	if (vm->opts.unclaimed == VMM_UNCLAIMED_STOP) {
 		exit->address = addr;
 		vmmi_exit_set(exit, VMM_EXIT_UNCLAIMED, "%s %s of %u bytes at 0x%llx: %s",

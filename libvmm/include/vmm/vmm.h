@@ -84,7 +84,7 @@ struct vmm_vm_options {
 	enum vmm_unclaimed_policy unclaimed;
 	vmm_log_fn log; /* NULL: no messages */
 	void *log_opaque;
-	int log_level;  /* highest VMM_LOG_* passed to log; VMM_LOG_TRACE adds one line per exit */
+	int log_level;  /* highest VMM_LOG_* passed to log; VMM_LOG_TRACE adds one line per device or unclaimed access */
 };
 
 /* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN. */
