@@ -67,8 +67,11 @@ static int check_header(const char *path, const uint8_t *data, size_t len, const
 	if (eh->e_type != ET_EXEC)
 		return vmmi_error(-ENOEXEC, "%s: ELF type %u is not an executable (ET_EXEC)", path,
 				  eh->e_type);
-	if (eh->e_phentsize != sizeof(Elf64_Phdr) || !eh->e_phnum)
+	if (!eh->e_phnum)
 		return vmmi_error(-ENOEXEC, "%s: no program headers", path);
+	if (eh->e_phentsize != sizeof(Elf64_Phdr))
+		return vmmi_error(-ENOEXEC, "%s: program header size %u, expected %zu", path,
+				  eh->e_phentsize, sizeof(Elf64_Phdr));
 	if (!vmmi_range_ok(eh->e_phoff, (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr), len))
 		return vmmi_error(-ENOEXEC, "%s: program headers lie outside the file", path);
 	if (eh->e_phoff % _Alignof(Elf64_Phdr))
@@ -125,13 +128,14 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 				}
 				if (vmmi_slots_translate(&vm->slots, ph->p_paddr, ph->p_memsz, &hva) < 0) {
 					ret = vmmi_error(-EFAULT,
-							 "%s: segment %u [0x%llx, 0x%llx) is not inside one RAM slot",
+							 "%s: segment %u at 0x%llx (0x%llx bytes) is not inside one RAM slot",
 							 path, i, (unsigned long long)ph->p_paddr,
-							 (unsigned long long)(ph->p_paddr + ph->p_memsz));
+							 (unsigned long long)ph->p_memsz);
 					goto out;
 				}
-				if ((ph->p_flags & PF_X) && eh->e_entry >= ph->p_paddr &&
-				    eh->e_entry - ph->p_paddr < ph->p_memsz)
+				/* The entry is a virtual address: the identity map makes it physical too. */
+				if ((ph->p_flags & PF_X) && eh->e_entry >= ph->p_vaddr &&
+				    eh->e_entry - ph->p_vaddr < ph->p_memsz)
 					entry_ok = true;
 				nload++;
 				continue;

@@ -241,9 +241,18 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
 	if (ret < 0)
 		return ret;
 	ret = vmmi_slots_remove(&vm->slots, gpa, &removed);
-	if (ret == 0 && removed.owned)
+	if (ret < 0)
+		return ret;
+	if (removed.owned)
 		munmap(removed.hva, removed.size);
-	return ret;
+	/* What vmm_load_elf() put there is gone with the slot: forget it. */
+	for (size_t i = vm->nloaded; i-- > 0;) {
+		const struct vmmi_loaded *l = &vm->loaded[i];
+
+		if (l->gpa >= removed.gpa && l->gpa - removed.gpa < removed.size)
+			vm->loaded[i] = vm->loaded[--vm->nloaded];
+	}
+	return 0;
 }
 
 int vmm_memslot_count(const struct vmm_vm *vm)
