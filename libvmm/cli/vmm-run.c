@@ -42,6 +42,8 @@ struct cli_opts {
 	char *plugin_path; /* the --plugin-path values joined with ':', or NULL */
 	int verbose;
 	bool trace;
+	uint64_t *translate; /* the --translate GPAs in the order given (malloc'ed) */
+	size_t ntranslate;
 };
 
 /*
@@ -77,6 +79,12 @@ static void usage(FILE *out)
 		"  -v, --verbose           describe the backend, memory, devices and the exit\n"
 		"                          on stderr; twice: debug messages too\n"
 		"      --trace             log one line per guest exit on stderr (\"trace: ...\")\n"
+		"      --translate=GPA[,GPA]...\n"
+		"                          when the guest has stopped, print on stdout how each\n"
+		"                          guest-physical address resolves, in three tables:\n"
+		"                          GPA -> HVA (memslots), HVA -> HPA (host page tables),\n"
+		"                          GPA -> HPA; a GPA in a device window or unclaimed\n"
+		"                          says so (may be given more than once)\n"
 		"  -h, --help              print this help and exit\n"
 		"      --version           print the version and exit\n"
 		"\n"
@@ -176,6 +184,74 @@ static int path_append(char **path, const char *part)
 	memcpy(p + old, part, add + 1);
 	*path = p;
 	return 0;
+}
+
+/*
+ * One guest-physical address: a C integer literal (0x1000, 4096, 010).
+ * strtoull() alone would skip blanks and negate a minus sign, so the item
+ * must start with a digit. Returns 0, -EINVAL or -ERANGE (above 64 bits).
+ */
+static int parse_gpa(const char *item, uint64_t *gpa)
+{
+	unsigned long long v;
+	char *end;
+
+	if (*item < '0' || *item > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(item, &end, 0);
+	if (*end)
+		return -EINVAL;
+	if (errno == ERANGE)
+		return -ERANGE;
+	*gpa = v;
+	return 0;
+}
+
+/*
+ * Append the comma-separated GPAs of one --translate value.
+ * Returns -1 to go on, else the status to exit with.
+ */
+static int parse_translate(struct cli_opts *o, const char *arg)
+{
+	char *copy = strdup(arg), *item, *next;
+	int status = -1;
+
+	if (!copy) {
+		fprintf(stderr, "vmm-run: out of memory\n");
+		return EXIT_SETUP;
+	}
+	for (item = copy; item; item = next) {
+		uint64_t gpa, *grown;
+		int err;
+
+		next = strchr(item, ',');
+		if (next)
+			*next++ = '\0';
+		if (!*item) {
+			fprintf(stderr, "vmm-run: --translate: empty address in '%s'\n", arg);
+			status = EXIT_SETUP;
+			break;
+		}
+		err = parse_gpa(item, &gpa);
+		if (err < 0) {
+			fprintf(stderr,
+				"vmm-run: --translate: bad guest-physical address '%s' (%s)\n", item,
+				err == -ERANGE ? "more than 64 bits" : "a number such as 0x100000");
+			status = EXIT_SETUP;
+			break;
+		}
+		grown = realloc(o->translate, (o->ntranslate + 1) * sizeof(*grown));
+		if (!grown) {
+			fprintf(stderr, "vmm-run: out of memory\n");
+			status = EXIT_SETUP;
+			break;
+		}
+		o->translate = grown;
+		o->translate[o->ntranslate++] = gpa;
+	}
+	free(copy);
+	return status;
 }
 
 /*
@@ -337,6 +413,107 @@ static void dump_regs(const struct vmm_exit *exit)
 		s->cr3, s->cr4, s->efer, s->cs.selector, s->ss.selector);
 	if (exit->address)
 		fprintf(stderr, "  address %016" PRIx64 "\n", exit->address);
+}
+
+/*
+ * --translate: the three tables of the address model, one row per GPA in
+ * the order given. Addresses are padded to "0x" plus 16 digits, so the
+ * columns line up whatever the values; rows that have no address in a
+ * column print "-" and say why.
+ */
+#define XLATE_COL "%-18s  "
+
+static void xlate_hpa_text(const struct vmm_translation *t, char *buf, size_t len)
+{
+	switch (t->hpa_status) {
+	case VMM_HPA_OK:
+		snprintf(buf, len, "0x%" PRIx64, t->hpa);
+		break;
+	case VMM_HPA_NOT_PRESENT:
+		snprintf(buf, len, "not present (page not faulted in or swapped out)");
+		break;
+	default:
+		/* EPERM: the file reads but the kernel hid the PFN; say what would show it. */
+		snprintf(buf, len, "unavailable (/proc/self/pagemap: %s)",
+			 t->hpa_error == EPERM ? "PFNs hidden, needs CAP_SYS_ADMIN" :
+			 t->hpa_error ? strerror(t->hpa_error) : "unknown error");
+		break;
+	}
+}
+
+/* Why a GPA has no HVA and no HPA. */
+static void xlate_not_memory(const struct vmm_translation *t, char *buf, size_t len)
+{
+	if (t->kind == VMM_XLATE_DEVICE)
+		snprintf(buf, len, "- (not memory: device %s)", t->device);
+	else
+		snprintf(buf, len, "- (not memory: unclaimed)");
+}
+
+static void print_translations(struct vmm_vm *vm, const uint64_t *gpas, size_t n)
+{
+	struct vmm_translation *t = calloc(n, sizeof(*t));
+	char a[24], b[24], text[160];
+	size_t i;
+
+	if (!t) {
+		fprintf(stderr, "vmm-run: --translate: out of memory\n");
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		t[i].size = sizeof(t[i]);
+		if (vmm_translate(vm, gpas[i], &t[i]) < 0) {
+			/* Only a bad argument fails; report it rather than print a wrong row. */
+			fprintf(stderr, "vmm-run: --translate: 0x%" PRIx64 ": %s\n", gpas[i],
+				vmm_last_error());
+			free(t);
+			return;
+		}
+	}
+
+	printf("%-20s%-20s%s\n", "GPA", "-> HVA", "(memslots)");
+	for (i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), "0x%" PRIx64, t[i].gpa);
+		switch (t[i].kind) {
+		case VMM_XLATE_RAM:
+			snprintf(b, sizeof(b), "0x%" PRIxPTR, (uintptr_t)t[i].hva);
+			printf(XLATE_COL XLATE_COL "memslot %s [0x%" PRIx64 ", 0x%" PRIx64 ")\n", a,
+			       b, t[i].slot[0] ? t[i].slot : "(unnamed)", t[i].slot_gpa,
+			       t[i].slot_gpa + t[i].slot_size);
+			break;
+		case VMM_XLATE_DEVICE:
+			printf(XLATE_COL "device %s (%s) mmio [0x%" PRIx64 ", 0x%" PRIx64 ")\n", a,
+			       t[i].device, t[i].model, t[i].device_base,
+			       t[i].device_base + t[i].device_length);
+			break;
+		default:
+			printf(XLATE_COL "unclaimed (no memslot or device)\n", a);
+			break;
+		}
+	}
+
+	printf("%-20s%-20s%s\n", "HVA", "-> HPA", "(host page tables)");
+	for (i = 0; i < n; i++) {
+		if (t[i].kind == VMM_XLATE_RAM) {
+			snprintf(a, sizeof(a), "0x%" PRIxPTR, (uintptr_t)t[i].hva);
+			xlate_hpa_text(&t[i], text, sizeof(text));
+		} else {
+			snprintf(a, sizeof(a), "-");
+			xlate_not_memory(&t[i], text, sizeof(text));
+		}
+		printf(XLATE_COL "%s\n", a, text);
+	}
+
+	printf("%-20s%s\n", "GPA", "-> HPA");
+	for (i = 0; i < n; i++) {
+		snprintf(a, sizeof(a), "0x%" PRIx64, t[i].gpa);
+		if (t[i].kind == VMM_XLATE_RAM)
+			xlate_hpa_text(&t[i], text, sizeof(text));
+		else
+			xlate_not_memory(&t[i], text, sizeof(text));
+		printf(XLATE_COL "%s\n", a, text);
+	}
+	free(t);
 }
 
 /* Only the two signals vmm-run waits for can stop it. */
@@ -513,13 +690,21 @@ static int exit_status(const struct watch *w, int ret, const struct vmm_exit *ex
 /* Parse the command line. Returns -1 to go on, else the status to exit with. */
 static int parse_args(int argc, char **argv, struct cli_opts *o)
 {
-	enum { OPT_ACCEL = 256, OPT_TIMEOUT, OPT_PLUGIN_PATH, OPT_TRACE, OPT_VERSION };
+	enum {
+		OPT_ACCEL = 256,
+		OPT_TIMEOUT,
+		OPT_PLUGIN_PATH,
+		OPT_TRACE,
+		OPT_TRANSLATE,
+		OPT_VERSION
+	};
 	static const struct option longopts[] = {
 		{"accel", required_argument, NULL, OPT_ACCEL},
 		{"timeout", required_argument, NULL, OPT_TIMEOUT},
 		{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
 		{"verbose", no_argument, NULL, 'v'},
 		{"trace", no_argument, NULL, OPT_TRACE},
+		{"translate", required_argument, NULL, OPT_TRANSLATE},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
@@ -560,6 +745,13 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		case OPT_TRACE:
 			o->trace = true;
 			break;
+		case OPT_TRANSLATE: {
+			int st = parse_translate(o, optarg);
+
+			if (st >= 0)
+				return st;
+			break;
+		}
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -701,6 +893,11 @@ int main(int argc, char **argv)
 	ret = run_watched(&w, &exit_info);
 	/* Guest output first, so a terminal shows it before the verdict. */
 	fflush(stdout);
+	/* However the guest stopped: its memory is still mapped until destroy. */
+	if (o.ntranslate) {
+		print_translations(vm, o.translate, o.ntranslate);
+		fflush(stdout);
+	}
 
 	status = exit_status(&w, ret, &exit_info);
 	if (o.verbose)
@@ -710,6 +907,7 @@ out:
 	vmm_vm_destroy(vm);
 	vmm_config_free(cfg);
 	free(o.plugin_path);
+	free(o.translate);
 	if (fflush(stdout) != 0) {
 		/* Lost guest output is a failure, not a success. */
 		fprintf(stderr, "vmm-run: standard output: %s\n", strerror(errno));

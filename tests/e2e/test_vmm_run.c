@@ -50,7 +50,7 @@ TestSuite(guest, .fini = e2e_cleanup);
 Test(cli, help_lists_every_option_and_the_exit_codes)
 {
 	static const char *const want[] = {
-		"--accel=", "--timeout=", "--plugin-path=", "--verbose", "--trace", "--help",
+		"--accel=", "--timeout=", "--plugin-path=", "--verbose", "--trace", "--translate=", "--help",
 		"--version", "VMM_PLUGIN_PATH", "124", "125", "126", "130", "143",
 	};
 	struct e2e_result r;

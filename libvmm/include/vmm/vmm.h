@@ -161,6 +161,65 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
 
+/* What a guest-physical address is, for struct vmm_translation.kind. */
+enum vmm_xlate_kind {
+	VMM_XLATE_UNCLAIMED = 0, /* no memslot backs it and no MMIO window claims it */
+	VMM_XLATE_RAM = 1,       /* inside a memslot: slot, hva and the hpa fields are set */
+	VMM_XLATE_DEVICE = 2,    /* inside an MMIO device window: the device fields are set */
+};
+
+/* Whether struct vmm_translation.hpa holds the host-physical address. */
+enum vmm_hpa_status {
+	VMM_HPA_NONE = 0,        /* not RAM: there is no host page */
+	VMM_HPA_OK = 1,          /* hpa is valid (at the time of the call) */
+	VMM_HPA_NOT_PRESENT = 2, /* no host page yet (never touched) or swapped out */
+	VMM_HPA_UNAVAILABLE = 3, /* /proc/self/pagemap cannot say: see hpa_error */
+};
+
+#define VMM_XLATE_NAME_MAX 32 /* bytes of a name in struct vmm_translation, with the NUL */
+
+struct vmm_translation {
+	size_t size;  /* sizeof(struct vmm_translation): set by the caller */
+	uint64_t gpa; /* the address asked about */
+	int kind;     /* enum vmm_xlate_kind */
+
+	/* VMM_XLATE_RAM: the memslot and the host addresses behind gpa. */
+	char slot[VMM_XLATE_NAME_MAX]; /* the slot's name ("" if unnamed) */
+	uint64_t slot_gpa, slot_size;  /* the slot's guest-physical range */
+	void *hva;                     /* host-virtual address of gpa */
+	int hpa_status;                /* enum vmm_hpa_status */
+	int hpa_error; /* VMM_HPA_UNAVAILABLE: positive errno; EPERM = PFNs hidden (no CAP_SYS_ADMIN) */
+	uint64_t hpa;  /* VMM_HPA_OK: host-physical address of gpa */
+
+	/* VMM_XLATE_DEVICE: the device whose window contains gpa (names truncated). */
+	char device[VMM_XLATE_NAME_MAX]; /* instance name */
+	char model[VMM_XLATE_NAME_MAX];  /* the model's descriptor name */
+	uint32_t space;                  /* VMM_SPACE_MMIO */
+	uint64_t device_base, device_length;
+};
+
+/*
+ * Explain guest-physical address gpa the way the hardware resolves it: the
+ * memslot that backs it and the host-virtual address (found in O(log n)),
+ * then the host-physical address the host page tables give that HVA (read
+ * from /proc/self/pagemap); or, if no slot backs it, the MMIO device window
+ * that claims it; or neither (unclaimed). A debugging and teaching aid: the
+ * HPA is a snapshot, and the host may move or swap the page at any moment.
+ * A page the guest never touched has no HPA yet (VMM_HPA_NOT_PRESENT), and
+ * since Linux 4.0 the kernel hides HPAs from processes without
+ * CAP_SYS_ADMIN (VMM_HPA_UNAVAILABLE, hpa_error EPERM).
+ * The caller sets out->size, at least sizeof(struct vmm_translation) of this
+ * version; fields that do not apply to the kind are zero, and so are any
+ * bytes past this version's struct up to out->size (a later, larger struct
+ * reads zero in the fields this library does not know).
+ * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
+ * argument, out->size too small; *out is then untouched).
+ * Any thread, while the VM runs too; it reads the memslot and device tables,
+ * so not concurrently with calls that change them (memslot or device add and
+ * remove, vmm_vm_destroy()).
+ */
+int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out);
+
 /* ---- Devices ---- */
 
 struct vmm_device_param {
