@@ -85,4 +85,13 @@ unsigned e2e_count_lines(const char *text, const char *prefix);
 /* The first line starting with prefix, without its newline (until e2e_cleanup()), or NULL. */
 const char *e2e_find_line(const char *text, const char *prefix);
 
+/* Assertions on a finished run that print what it printed when they fail (need criterion.h). */
+#define assert_exit(res, code)                                                                     \
+	cr_assert((res)->exited && (res)->status == (code), "expected exit %d, got %s", (code),    \
+		  e2e_describe(res))
+
+#define assert_contains(hay, needle, res)                                                          \
+	cr_assert(strstr((hay), (needle)) != NULL, "expected \"%s\" in the output: %s", (needle),  \
+		  e2e_describe(res))
+
 #endif /* E2E_H */

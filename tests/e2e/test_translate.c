@@ -9,40 +9,12 @@
 
 #include <criterion/criterion.h>
 
+#include "pagemap.h"
+
 #include "e2e.h"
-
-#define assert_exit(res, code)                                                                     \
-	cr_assert((res)->exited && (res)->status == (code), "expected exit %d, got %s", (code),    \
-		  e2e_describe(res))
-
-#define assert_contains(hay, needle, res)                                                          \
-	cr_assert(strstr((hay), (needle)) != NULL, "expected \"%s\" in the output: %s", (needle),  \
-		  e2e_describe(res))
 
 TestSuite(translate, .fini = e2e_cleanup);
 
-/*
- * Whether a process with our credentials sees PFNs in /proc/self/pagemap:
- * root with CAP_SYS_ADMIN does, anyone else reads PFN 0 (Linux 4.0 on).
- * vmm-run runs as our child with the same credentials.
- */
-static bool pfns_visible(void)
-{
-	static volatile uint8_t page[4096] __attribute__((aligned(4096)));
-	uint64_t entry = 0;
-	ssize_t n;
-	int fd;
-
-	if (getuid() != 0)
-		return false;
-	page[0] = 1;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)page / 4096 * sizeof(entry)));
-	close(fd);
-	return n == (ssize_t)sizeof(entry) && (entry >> 63) && (entry & ((1ull << 55) - 1));
-}
 
 /* The output split into lines with their words: what a reader of the tables sees. */
 #define MAX_LINES 256
@@ -158,7 +130,7 @@ static void check_demo_tables(const char *accel)
 	/* HVA -> HPA: the firmware was loaded at 0x100000, so that page is present. */
 	cr_assert_str_eq(word(l.line[b + 1], 0), hva);
 	hpa = word(l.line[b + 1], 1);
-	if (pfns_visible()) {
+	if (test_pfns_visible()) {
 		cr_assert(is_hex(hpa) && strcmp(hpa, "0x0"), "no HPA in \"%s\"", l.line[b + 1]);
 		/* The HVA is page aligned (mmap base + 1 MiB), so the HPA is too. */
 		cr_assert(!strcmp(hpa + strlen(hpa) - 3, "000"), "HPA %s is not page aligned", hpa);

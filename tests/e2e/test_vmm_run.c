@@ -32,14 +32,6 @@ static const uint8_t exit_code_code[] = {
 	"mmio = 0xfebf0000\n"                                                                      \
 	"size = 0x1000\n"
 
-#define assert_exit(res, code)                                                                     \
-	cr_assert((res)->exited && (res)->status == (code), "expected exit %d, got %s", (code),    \
-		  e2e_describe(res))
-
-#define assert_contains(hay, needle, res)                                                          \
-	cr_assert(strstr((hay), (needle)) != NULL, "expected \"%s\" in the output: %s", (needle),  \
-		  e2e_describe(res))
-
 TestSuite(cli, .fini = e2e_cleanup);
 TestSuite(demo, .fini = e2e_cleanup);
 TestSuite(plugins, .fini = e2e_cleanup);

@@ -1,5 +1,7 @@
 /* test_translate.c - specification of vmm_translate(): GPA -> memslot and HVA -> HPA, device windows, unclaimed GPAs. */
 #include <criterion/criterion.h>
+
+#include "pagemap.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -97,28 +99,6 @@ static struct vmm_translation xlate(uint64_t gpa)
 	return t;
 }
 
-/*
- * Whether this process can see PFNs at all, asked of the kernel directly
- * about a page of its own: root with CAP_SYS_ADMIN (this machine, CI) sees
- * them; anyone else reads PFN 0 since Linux 4.0.
- */
-static bool pfns_visible(void)
-{
-	static volatile uint8_t page[4096] __attribute__((aligned(4096)));
-	uint64_t entry = 0;
-	ssize_t n;
-	int fd;
-
-	if (getuid() != 0)
-		return false;
-	page[0] = 1;
-	fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	n = pread(fd, &entry, sizeof(entry), (off_t)((uintptr_t)page / 4096 * sizeof(entry)));
-	close(fd);
-	return n == (ssize_t)sizeof(entry) && (entry >> 63) && (entry & ((1ull << 55) - 1));
-}
 
 static bool pagemap_readable(void)
 {
@@ -204,7 +184,7 @@ Test(translate, touched_page_has_an_hpa_where_pfns_are_visible)
 
 	low[0x3000] = 1; /* fault the page in through the HVA */
 	t = xlate(LOW_GPA + 0x3000);
-	if (pfns_visible()) {
+	if (test_pfns_visible()) {
 		cr_assert_eq(t.hpa_status, VMM_HPA_OK, "hpa_status %d, hpa_error %d", t.hpa_status,
 			     t.hpa_error);
 		cr_assert_neq(t.hpa, 0);
@@ -222,7 +202,7 @@ Test(translate, two_gpas_in_one_page_have_hpas_as_far_apart_as_their_offsets)
 {
 	struct vmm_translation a, b;
 
-	if (!pfns_visible())
+	if (!test_pfns_visible())
 		cr_skip_test("PFNs are hidden here (needs root with CAP_SYS_ADMIN)");
 	low[0x5000] = 1;
 	a = xlate(LOW_GPA + 0x5010);
@@ -237,7 +217,7 @@ Test(translate, two_slots_on_the_same_host_page_share_its_hpa)
 {
 	struct vmm_translation a, b;
 
-	if (!pfns_visible())
+	if (!test_pfns_visible())
 		cr_skip_test("PFNs are hidden here (needs root with CAP_SYS_ADMIN)");
 	/* The memslot is the only indirection: another GPA for the same host page is the same frame. */
 	OK(vmm_memslot_add(vm, "alias", 0x800000, 0x1000, low + 0x7000));
