@@ -183,6 +183,48 @@ int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot 
 	return 0;
 }
 
+int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, struct vmmi_slot **out)
+{
+	const struct vmmi_slot *clash;
+	struct vmmi_slot s;
+	size_t i = upper_bound(t, gpa);
+	int ret = 0;
+
+	if (i == 0 || t->slots[i - 1].gpa != gpa)
+		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	s = t->slots[--i];
+	if (new_gpa & VMMI_PAGE_MASK)
+		return vmmi_error(-EINVAL, "memslot '%s': new gpa 0x%llx must be 4 KiB aligned",
+				  s.name, (unsigned long long)new_gpa);
+	if (!vmmi_range_ok(new_gpa, s.size, VMMI_GPA_LIMIT))
+		return vmmi_error(-ERANGE, "memslot '%s' 0x%llx + 0x%llx exceeds the guest-physical limit 0x%llx",
+				  s.name, (unsigned long long)new_gpa, (unsigned long long)s.size,
+				  (unsigned long long)VMMI_GPA_LIMIT);
+
+	/*
+	 * Take the slot out while checking, so that it cannot clash with itself:
+	 * a move may overlap its own old range. The array keeps its capacity, so
+	 * putting it back (where it was, on a clash) cannot fail.
+	 */
+	memmove(&t->slots[i], &t->slots[i + 1], (t->n - i - 1) * sizeof(s));
+	t->n--;
+	clash = vmmi_slots_overlap(t, new_gpa, s.size);
+	if (clash)
+		ret = vmmi_error(-EEXIST, "memslot '%s' moved to [0x%llx, 0x%llx) would overlap memslot '%s' [0x%llx, 0x%llx)",
+				 s.name, (unsigned long long)new_gpa,
+				 (unsigned long long)(new_gpa + s.size), clash->name,
+				 (unsigned long long)clash->gpa, slot_end(clash));
+	else
+		s.gpa = new_gpa;
+	i = upper_bound(t, s.gpa);
+	memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(s));
+	t->slots[i] = s;
+	t->n++;
+	if (out && ret == 0)
+		*out = &t->slots[i];
+	return ret;
+}
+
 /* Frees the table only: unmapping owned memory is the VM's job, before this. */
 void vmmi_slots_free(struct vmmi_slot_table *t)
 {

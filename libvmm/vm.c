@@ -224,6 +224,24 @@ int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_
 	return 0;
 }
 
+/*
+ * Keep vmm_load_elf()'s record in step with slot s's memory: with new_gpa,
+ * the ranges inside s moved there with it; without, they are gone.
+ */
+static void loaded_follow(struct vmm_vm *vm, const struct vmmi_slot *s, const uint64_t *new_gpa)
+{
+	for (size_t i = vm->nloaded; i-- > 0;) {
+		struct vmmi_loaded *l = &vm->loaded[i];
+
+		if (l->gpa < s->gpa || l->gpa - s->gpa >= s->size)
+			continue;
+		if (new_gpa)
+			l->gpa = *new_gpa + (l->gpa - s->gpa);
+		else
+			vm->loaded[i] = vm->loaded[--vm->nloaded];
+	}
+}
+
 int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
 {
 	const struct vmmi_slot *s;
@@ -246,12 +264,129 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
 	if (removed.owned)
 		munmap(removed.hva, removed.size);
 	/* What vmm_load_elf() put there is gone with the slot: forget it. */
-	for (size_t i = vm->nloaded; i-- > 0;) {
-		const struct vmmi_loaded *l = &vm->loaded[i];
+	loaded_follow(vm, &removed, NULL);
+	return 0;
+}
 
-		if (l->gpa >= removed.gpa && l->gpa - removed.gpa < removed.size)
-			vm->loaded[i] = vm->loaded[--vm->nloaded];
+/*
+ * The backend dropped a slot and could not take it back: forget it as well,
+ * so that the table keeps saying what the guest sees.
+ */
+static void slot_lost(struct vmm_vm *vm, uint64_t gpa)
+{
+	struct vmmi_slot gone;
+
+	if (vmmi_slots_remove(&vm->slots, gpa, &gone) < 0)
+		return;
+	vmmi_log(vm, VMM_LOG_ERROR, "memslot '%s' [0x%llx, 0x%llx) could not be restored and is gone",
+		 gone.name, (unsigned long long)gone.gpa, (unsigned long long)(gone.gpa + gone.size));
+	if (gone.owned)
+		munmap(gone.hva, gone.size);
+	loaded_follow(vm, &gone, NULL);
+}
+
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	const struct vmmi_window *w;
+	const struct vmmi_slot *s;
+	struct vmmi_slot *slot, old;
+	int ret, undo;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_move: vm is NULL");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_memslot_move: the VM is running");
+	s = vmmi_slots_find(&vm->slots, gpa);
+	if (!s || s->gpa != gpa)
+		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	if (new_gpa == gpa)
+		return 0; /* nothing changes: no backend round trip */
+	old = *s;
+	ret = vmmi_slots_move(&vm->slots, gpa, new_gpa, &slot);
+	if (ret < 0)
+		return ret;
+	/* Checked after the table's own checks, as in vmm_memslot_add(). */
+	w = vmmi_bus_overlap(&vm->bus[0], new_gpa, old.size);
+	if (w) {
+		ret = vmmi_error(-EEXIST,
+				 "memslot '%s' moved to [0x%llx, 0x%llx) would overlap device '%s' [0x%llx, 0x%llx]",
+				 old.name, (unsigned long long)new_gpa,
+				 (unsigned long long)(new_gpa + old.size), w->dev->name,
+				 (unsigned long long)w->base,
+				 (unsigned long long)(w->base + (w->length - 1)));
+		goto err_table;
 	}
+	/*
+	 * Out at the old place, in at the new one, under the same id. KVM
+	 * deleting the slot zaps every GPA->HPA translation made through it, so
+	 * nothing of the old range survives; emu unmaps it and drops the code
+	 * translated from it. The table already says new_gpa: both backends
+	 * take what they unmap from old, not from the table.
+	 */
+	ret = vm->ops->slot_remove(vm, &old);
+	if (ret < 0)
+		goto err_table;
+	ret = vm->ops->slot_add(vm, slot);
+	if (ret < 0)
+		goto err_backend;
+	loaded_follow(vm, &old, &new_gpa);
+	return 0;
+
+err_backend:
+	undo = vmmi_slots_move(&vm->slots, new_gpa, gpa, &slot);
+	if (undo == 0 && vm->ops->slot_add(vm, slot) < 0)
+		slot_lost(vm, gpa);
+	return ret;
+err_table:
+	/* The old range is free again (the slot left it), so moving back cannot fail. */
+	undo = vmmi_slots_move(&vm->slots, new_gpa, gpa, NULL);
+	(void)undo;
+	return ret;
+}
+
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	struct vmmi_slot *s, old;
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_remap: vm is NULL");
+	if (vmmi_vm_running(vm))
+		return vmmi_error(-EBUSY, "vmm_memslot_remap: the VM is running");
+	/* The table does not change shape below, so this pointer stays valid. */
+	s = (struct vmmi_slot *)vmmi_slots_find(&vm->slots, gpa);
+	if (!s || s->gpa != gpa)
+		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	if (!new_hva || ((uintptr_t)new_hva & VMMI_PAGE_MASK) ||
+	    (uintptr_t)new_hva + (s->size - 1) < (uintptr_t)new_hva)
+		return vmmi_error(-EINVAL,
+				  "memslot '%s': new host memory %p must be non-NULL, 4 KiB aligned and not wrap",
+				  s->name, new_hva);
+	if ((uint8_t *)new_hva == s->hva)
+		return 0;
+	old = *s;
+	/*
+	 * KVM cannot change a slot's host address in place (it refuses
+	 * anything but a flags change or a move), so delete and add again;
+	 * deleting zaps the GPA->HPA translations of the old memory. Emu
+	 * remaps the range and drops the code translated from it.
+	 */
+	ret = vm->ops->slot_remove(vm, s);
+	if (ret < 0)
+		return ret;
+	s->hva = new_hva;
+	s->owned = false;
+	ret = vm->ops->slot_add(vm, s);
+	if (ret < 0) {
+		*s = old;
+		if (vm->ops->slot_add(vm, s) < 0)
+			slot_lost(vm, gpa);
+		return ret;
+	}
+	if (old.owned)
+		munmap(old.hva, old.size);
+	/* What vmm_load_elf() wrote is in the old memory, not in the guest any more. */
+	loaded_follow(vm, &old, NULL);
 	return 0;
 }
 

@@ -58,6 +58,14 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 		      void *hva, struct vmmi_slot **out) VMMI_WARN_UNUSED;
 /* Remove the slot starting at gpa, copying it to *removed if not NULL. -ENOENT if none. */
 int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot *removed);
+/*
+ * Move the slot starting at gpa to new_gpa, keeping its id, name, host memory
+ * and ownership; it may overlap its own old range but no other slot. On
+ * failure the slot stays where it was. On success *out (if not NULL) points
+ * at the slot in its new place (valid until the next change).
+ */
+int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa,
+		    struct vmmi_slot **out) VMMI_WARN_UNUSED;
 /* The slot containing gpa, or NULL. O(log n). */
 const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_t gpa);
 /* The first slot overlapping [gpa, gpa + len) (len > 0, no wrap), or NULL. */

@@ -117,7 +117,7 @@ struct vmm_memslot_info {
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
-	const char *name; /* valid until the next memslot add or remove */
+	const char *name; /* valid until the next memslot add, remove or move */
 };
 
 /*
@@ -139,8 +139,46 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
  */
 int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva);
 
-/* Remove the slot that starts at gpa. -ENOENT if none does. Not while the VM runs. */
+/*
+ * Remove the slot that starts at gpa. -ENOENT if none does. Not while the VM
+ * runs (-EBUSY). From the next run on, guest accesses to the old range exit
+ * (device or unclaimed policy); no translation of it survives, code included.
+ */
 int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
+
+/*
+ * Move the slot that starts at gpa so that it backs [new_gpa, new_gpa + size)
+ * with the same host memory, name and ownership. From the next run on the
+ * guest sees the same bytes at new_gpa, and its accesses to the old range
+ * exit like those to any unbacked GPA (device or unclaimed policy); no old
+ * translation survives. The new range is checked as by vmm_memslot_add(),
+ * except that it may overlap the slot's own old range. On failure the slot
+ * stays where it was, for the guest too. Not while the VM runs; from the
+ * thread that configures the VM.
+ * Errors: -ENOENT (no slot starts at gpa), -EINVAL (new_gpa misaligned),
+ * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EBUSY.
+ */
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
+
+/*
+ * Back the slot that starts at gpa with host memory new_hva (page aligned,
+ * the slot's size) instead. From the next run on the guest reads and writes
+ * new_hva, never the old memory, and runs code from it. new_hva stays the
+ * caller's, with the rules of vmm_memslot_add(); if the old memory came from
+ * vmm_memslot_alloc() the VM frees it now. On failure the slot keeps its old
+ * memory. Not while the VM runs; from the thread that configures the VM.
+ * Errors: -ENOENT, -EINVAL (new_hva NULL or misaligned), -EBUSY.
+ *
+ * The other supported way to change what backs a slot: while the VM is not
+ * running (between vmm_vcpu_run() or vmm_vm_run() calls), map new pages over
+ * the slot's existing host range, e.g. mmap(MAP_FIXED) of a memfd or of
+ * anonymous memory; the range must stay mapped. The guest sees the new
+ * contents at its next access. kvm: the kernel's MMU notifiers tell KVM, which
+ * drops its stale GPA->HPA translations before the guest runs again. emu:
+ * Unicorn reads and writes through the host address, so data is never stale,
+ * and each run drops the code translated from RAM, so the new code runs.
+ */
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
 
 /* Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past the end. */
 int vmm_memslot_count(const struct vmm_vm *vm);
