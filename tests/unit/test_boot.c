@@ -1,5 +1,7 @@
 /* test_boot.c - specification of vmm_boot_setup(): the guest.h boot state, read back from guest memory and registers. */
 #include <criterion/criterion.h>
+
+#include "unit.h"
 #include <elf.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -63,13 +65,6 @@ static void teardown(void)
 }
 
 TestSuite(boot, .init = setup, .fini = teardown);
-
-#define OK(call)                                                                              \
-	do {                                                                                  \
-		int ret_ = (call);                                                            \
-		cr_assert_eq(ret_, 0, "%s: %d (%s): %s", #call, ret_, vmm_strerror(ret_),     \
-			     vmm_last_error());                                               \
-	} while (0)
 
 /* vmm_boot_setup() fails with err and vmm_last_error() says problem. */
 static void expect_boot_refused(int err, const char *problem)

@@ -1,5 +1,7 @@
 /* test_emu.c - specification of the emu backend: machine-code guests run through the public API. */
 #include <criterion/criterion.h>
+
+#include "unit.h"
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -103,13 +105,6 @@ static void teardown(void)
 }
 
 TestSuite(emu, .fini = teardown, .timeout = 60);
-
-#define OK(call)                                                                              \
-	do {                                                                                  \
-		int ret_ = (call);                                                            \
-		cr_assert_eq(ret_, 0, "%s: %d (%s): %s", #call, ret_, vmm_strerror(ret_),     \
-			     vmm_last_error());                                               \
-	} while (0)
 
 static void add_device(const char *name, uint32_t space, uint64_t base, uint64_t len)
 {

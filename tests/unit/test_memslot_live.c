@@ -1,5 +1,7 @@
 /* test_memslot_live.c - specification of memslot move, remove and remap between runs, seen by machine-code guests on both backends. */
 #include <criterion/criterion.h>
+
+#include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -21,38 +23,6 @@
 #define MARK 0x0123456789abcdefull
 #define MARK2 0xfedcba9876543210ull
 
-/* ---- a device that only claims its window ---- */
-
-static int quiet_create(const struct vmm_host_services *host, struct vmm_host *ctx,
-			const struct vmm_device_info *info, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
-static int quiet_read(void *state, uint64_t offset, uint32_t size, uint64_t *value)
-{
-	*value = 0;
-	return 0;
-}
-
-static int quiet_write(void *state, uint64_t offset, uint32_t size, uint64_t value)
-{
-	return 0;
-}
-
-static const struct vmm_plugin_desc quiet_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "quiet",
-	.description = "claims a window, reads zero",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = quiet_create,
-	.read = quiet_read,
-	.write = quiet_write,
-};
 
 /* ---- the machine ---- */
 
@@ -75,13 +45,6 @@ static void teardown(void)
 
 TestSuite(memslot_live_emu, .fini = teardown, .timeout = 60);
 TestSuite(memslot_live_kvm, .fini = teardown, .timeout = 60);
-
-#define OK(call)                                                                              \
-	do {                                                                                  \
-		int ret_ = (call);                                                            \
-		cr_assert_eq(ret_, 0, "%s: %d (%s): %s", #call, ret_, vmm_strerror(ret_),     \
-			     vmm_last_error());                                               \
-	} while (0)
 
 static void need_kvm(void)
 {
@@ -142,7 +105,7 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy policy, cons
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, (void **)&low));
 	OK(vmm_memslot_alloc(vm, "a", SLOT_A, SLOT_SIZE, (void **)&slot));
 	memcpy(slot, &(uint64_t){ MARK }, 8);
-	OK(vmm_device_add(vm, &quiet_desc, &cfg, NULL));
+	OK(vmm_device_add(vm, &test_null_desc, &cfg, NULL));
 	OK(vmm_vcpu_create(vm, 0, NULL));
 	memcpy(low + ENTRY, code, len);
 	OK(vmm_boot_setup(vm, ENTRY));

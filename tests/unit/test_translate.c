@@ -1,7 +1,5 @@
 /* test_translate.c - specification of vmm_translate(): GPA -> memslot and HVA -> HPA, device windows, unclaimed GPAs. */
 #include <criterion/criterion.h>
-
-#include "pagemap.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -9,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include "pagemap.h"
+#include "unit.h"
 
 #include "vmm/vmm.h"
 
@@ -23,44 +24,6 @@
 static struct vmm_vm *vm;
 static uint8_t *low, *high;
 
-#define OK(call)                                                                              \
-	do {                                                                                  \
-		int ret_ = (call);                                                            \
-		cr_assert_eq(ret_, 0, "%s: %d (%s): %s", #call, ret_, vmm_strerror(ret_),     \
-			     vmm_last_error());                                               \
-	} while (0)
-
-/* A device that is never accessed: the tests only need its window. */
-static int probe_create(const struct vmm_host_services *host, struct vmm_host *ctx,
-			const struct vmm_device_info *info, void **state)
-{
-	*state = NULL;
-	return 0;
-}
-
-static int probe_read(void *state, uint64_t offset, uint32_t size, uint64_t *value)
-{
-	*value = 0;
-	return 0;
-}
-
-static int probe_write(void *state, uint64_t offset, uint32_t size, uint64_t value)
-{
-	return 0;
-}
-
-static const struct vmm_plugin_desc probe_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "probe",
-	.description = "a window and nothing else",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = probe_create,
-	.read = probe_read,
-	.write = probe_write,
-};
 
 /* An emu VM (no /dev/kvm needed) with two RAM slots and one MMIO device. */
 static void setup(void)
@@ -76,7 +39,7 @@ static void setup(void)
 	OK(vmm_vm_create(&opts, &vm));
 	OK(vmm_memslot_alloc(vm, "low", LOW_GPA, LOW_SIZE, (void **)&low));
 	OK(vmm_memslot_alloc(vm, "high", HIGH_GPA, HIGH_SIZE, (void **)&high));
-	OK(vmm_device_add(vm, &probe_desc, &cfg, NULL));
+	OK(vmm_device_add(vm, &test_null_desc, &cfg, NULL));
 }
 
 static void teardown(void)
@@ -240,7 +203,7 @@ Test(translate, gpa_in_a_device_window_names_the_device)
 
 	cr_assert_eq(t.kind, VMM_XLATE_DEVICE);
 	cr_assert_str_eq(t.device, "test0");
-	cr_assert_str_eq(t.model, "probe");
+	cr_assert_str_eq(t.model, "null");
 	cr_assert_eq(t.space, VMM_SPACE_MMIO);
 	cr_assert_eq(t.device_base, DEV_BASE);
 	cr_assert_eq(t.device_length, DEV_LEN);
