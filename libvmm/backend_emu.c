@@ -104,7 +104,11 @@ enum emu_stop {
 	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
 	EMU_STOP_VM,     /* vm->stop_requested was set */
 	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
+	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
 };
+
+/* Largest single store Unicorn reports to a write hook (a 16-byte store comes as two). */
+#define EMU_UNDO_MAX 16
 
 struct emu_vcpu {
 	struct vmm_vcpu *vcpu;
@@ -112,7 +116,9 @@ struct emu_vcpu {
 	struct emu_region **regions; /* sorted by base; NULL where mapping failed */
 	size_t nregions;
 	bool ran; /* uc_emu_start() was called: translated code may exist */
-	uc_hook h_in, h_out, h_intr, h_bad;
+	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
+	uc_hook h_rom;  /* read hook, while the VM has read-only slots */
+	bool rom_hooked;
 
 	/* Valid during run() only: written and read on the vCPU thread. */
 	struct vmm_exit *exit;
@@ -123,6 +129,15 @@ struct emu_vcpu {
 	uint32_t split_size;
 	bool bad_seen;
 	uint64_t bad_addr;
+	/*
+	 * A guest store to a read-only slot cannot be refused in Unicorn 2.0.1
+	 * (a write-protection hook that handles it lets the store through), so
+	 * the bytes it overwrites are kept here and put back before the guest
+	 * can read them: at its next load, next block, or when run() returns.
+	 */
+	uint8_t *undo_at;
+	uint8_t undo[EMU_UNDO_MAX];
+	uint32_t undo_len;
 };
 
 /*
@@ -289,7 +304,112 @@ static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	return false;
 }
 
+/* Put back what a store to a read-only slot overwrote. */
+static void emu_undo(struct emu_vcpu *ev)
+{
+	if (ev->undo_len) {
+		memcpy(ev->undo_at, ev->undo, ev->undo_len);
+		ev->undo_len = 0;
+	}
+}
+
+/*
+ * Stores to slots the software MMU write-protects: read-only slots (the
+ * write goes to the device over the slot or the unclaimed policy, and the
+ * memory is put back) and dirty-logged slots (the page is marked). Only
+ * these slots pay: a protection hook runs on Unicorn's slow path alone.
+ */
+static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
+			  void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+	const struct vmmi_slot *s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
+	uint64_t off, v = (uint64_t)value;
+	uint32_t n;
+
+	if (!s || size <= 0) {
+		if (!ev->bad_seen) {
+			ev->bad_seen = true;
+			ev->bad_addr = addr;
+		}
+		return false;
+	}
+	off = addr - s->gpa;
+	n = (uint32_t)size;
+	if (n > s->size - off)
+		n = (uint32_t)(s->size - off);
+	if (s->flags & VMM_MEMSLOT_READONLY) {
+		emu_undo(ev);
+		emu_access(ev, VMM_SPACE_MMIO, addr, (uint32_t)size, true, &v);
+		/* After the device: what it wrote through mem_write stays. */
+		if (n > EMU_UNDO_MAX)
+			n = EMU_UNDO_MAX;
+		ev->undo_at = s->hva + off;
+		memcpy(ev->undo, ev->undo_at, n);
+		ev->undo_len = n;
+		return true;
+	}
+	if (s->dirty)
+		vmmi_dirty_mark(s->dirty, off, n);
+	return true;
+}
+
+/* While the VM has read-only slots: no load may see a refused store. */
+static void emu_rom_read_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
+			      int64_t value, void *opaque)
+{
+	emu_undo(opaque);
+}
+
+/*
+ * At the start of every translated block: the one place where stopping the
+ * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
+ * its start, repeating what it did). Stop and pause requests end the run
+ * here, so that a paused vCPU goes on as if nothing happened.
+ */
+static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+	struct vmm_vm *vm = ev->vcpu->vm;
+
+	emu_undo(ev);
+	if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed) ||
+	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed))
+		emu_stop(ev, EMU_STOP_BLOCK);
+}
+
 /* ---- layout of guest-physical space ---- */
+
+/* How the software MMU maps a slot: write-protected when its stores need the hook. */
+static uint32_t emu_slot_prot(const struct vmmi_slot *s)
+{
+	return s->flags & (VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY) ?
+		       UC_PROT_READ | UC_PROT_EXEC :
+		       UC_PROT_ALL;
+}
+
+/* Have the read hook exactly while the VM has a read-only slot (other than skip). */
+static int emu_sync_rom_hook(struct vmm_vm *vm, struct emu_vcpu *ev, const struct vmmi_slot *skip)
+{
+	bool rom = false;
+	uc_err err;
+
+	for (size_t i = 0; i < vm->slots.n && !rom; i++)
+		rom = (vm->slots.slots[i].flags & VMM_MEMSLOT_READONLY) &&
+		      !(skip && vm->slots.slots[i].gpa == skip->gpa);
+	if (rom == ev->rom_hooked)
+		return 0;
+	if (!rom) {
+		uc_hook_del(ev->uc, ev->h_rom);
+		ev->rom_hooked = false;
+		return 0;
+	}
+	err = uc_hook_add(ev->uc, &ev->h_rom, UC_HOOK_MEM_READ, (void *)emu_rom_read_hook, ev, 1, 0);
+	if (err)
+		return emu_error(err, "cannot hook reads for read-only slots");
+	ev->rom_hooked = true;
+	return 0;
+}
 
 static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
 			    uint64_t hi)
@@ -558,7 +678,8 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 		if (ret < 0)
 			break;
 		if (op == EMU_SLOT_ADD) {
-			err = uc_mem_map_ptr(ev->uc, slot->gpa, slot->size, UC_PROT_ALL, slot->hva);
+			err = uc_mem_map_ptr(ev->uc, slot->gpa, slot->size, emu_slot_prot(slot),
+					     slot->hva);
 		} else if (op == EMU_SLOT_REMOVE) {
 			/*
 			 * Code translated from the old memory must not outlive the slot:
@@ -575,6 +696,8 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
 		else
 			ret = emu_layout_fill(ev, &p);
+		if (ret == 0)
+			ret = emu_sync_rom_hook(vm, ev, op == EMU_SLOT_REMOVE ? slot : NULL);
 	}
 	if (ret == 0 && vmmi_log_enabled(vm, VMM_LOG_DEBUG)) {
 		size_t nd = 0;
@@ -606,6 +729,24 @@ static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *slot)
 static int emu_windows_changed(struct vmm_vm *vm)
 {
 	return emu_relayout(vm, NULL, NULL, EMU_SLOT_KEEP);
+}
+
+/* Logging on or off: protect or unprotect the slot in every engine (this flushes their TLBs). */
+static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint32_t old_flags)
+{
+	struct emu_vm *evm = vm->be;
+
+	for (unsigned i = 0; i < VMM_GUEST_MAX_VCPUS; i++) {
+		struct emu_vcpu *ev = evm->vcpus[i];
+		uc_err err;
+
+		if (!ev)
+			continue;
+		err = uc_mem_protect(ev->uc, slot->gpa, slot->size, emu_slot_prot(slot));
+		if (err)
+			return emu_error(err, "cannot change a memslot's protection");
+	}
+	return 0;
 }
 
 /* ---- VM and vCPU lifecycle ---- */
@@ -676,7 +817,14 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_bad, UC_HOOK_MEM_INVALID, (void *)emu_bad_hook, ev, 1,
+		err = uc_hook_add(ev->uc, &ev->h_bad,
+				  UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_FETCH_PROT,
+				  (void *)emu_bad_hook, ev, 1, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_prot, UC_HOOK_MEM_WRITE_PROT, (void *)emu_prot_hook,
+				  ev, 1, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_block, UC_HOOK_BLOCK, (void *)emu_block_hook, ev, 1,
 				  0);
 	if (err) {
 		ret = emu_error(err, "cannot set up the engine");
@@ -685,7 +833,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	for (size_t i = 0; i < vm->slots.n; i++) {
 		const struct vmmi_slot *s = &vm->slots.slots[i];
 
-		err = uc_mem_map_ptr(ev->uc, s->gpa, s->size, UC_PROT_ALL, s->hva);
+		err = uc_mem_map_ptr(ev->uc, s->gpa, s->size, emu_slot_prot(s), s->hva);
 		if (err) {
 			ret = emu_error(err, "cannot map a memslot");
 			goto err_close;
@@ -1027,6 +1175,8 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 	if (atomic_load(&vm->stop_requested))
 		return emu_stopped(vm, exit);
+	if (atomic_load(&vm->pause_req))
+		return 0; /* a layout change waits: no exit */
 	err = uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
 	if (err)
 		return emu_error(err, "cannot read rip");
@@ -1046,13 +1196,10 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 					    vm->slots.slots[i].gpa + vm->slots.slots[i].size);
 	ev->ran = true;
 
-	/*
-	 * A kick that lands between the check above and the engine starting is
-	 * lost (uc_emu_stop() does nothing outside uc_emu_start(), which clears
-	 * any earlier request); the core kicks again until the vCPU is out.
-	 */
+	/* A request raised from here on is seen by the first block's hook: none is lost. */
 	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
 	ev->exit = NULL;
+	emu_undo(ev);
 
 	if (ev->stop == EMU_STOP_EXIT) {
 		exit->hw_code = err;
@@ -1060,17 +1207,21 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	}
 	if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested))
 		return emu_stopped(vm, exit);
+	if (ev->stop == EMU_STOP_BLOCK)
+		return 0; /* paused between two blocks: resumable exactly, no exit */
 	emu_exit_from(ev, err, exit);
 	return 0;
 }
 
+/*
+ * Nothing to do: every block's hook polls stop_requested and pause_req.
+ * uc_emu_stop() from another thread would stop the engine in the middle of
+ * a block, which Unicorn 2.0.1 resumes from the block's start, repeating
+ * its stores (a guest's `inc [mem]` counted twice).
+ */
 static void emu_kick(struct vmm_vcpu *vcpu)
 {
-	struct emu_vcpu *ev = emu_vcpu(vcpu);
-
-	/* Safe from any thread: it only raises the engine's exit request. */
-	if (ev && atomic_load(&vcpu->in_run))
-		uc_emu_stop(ev->uc);
+	(void)vcpu;
 }
 
 const struct vmmi_backend_ops vmmi_emu_ops = {
@@ -1080,6 +1231,8 @@ const struct vmmi_backend_ops vmmi_emu_ops = {
 	.vm_fini = emu_vm_fini,
 	.slot_add = emu_slot_add,
 	.slot_remove = emu_slot_remove,
+	.slot_flags = emu_slot_flags,
+	.dirty_fetch = NULL,
 	.windows_changed = emu_windows_changed,
 	.vcpu_init = emu_vcpu_init,
 	.vcpu_fini = emu_vcpu_fini,

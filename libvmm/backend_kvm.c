@@ -23,6 +23,7 @@ struct kvm_vm {
 	int vm_fd;
 	int run_size;
 	int max_slots;
+	bool readonly_mem; /* KVM_CAP_READONLY_MEM */
 	struct kvm_cpuid2 *cpuid;
 };
 
@@ -139,6 +140,10 @@ static int kvm_vm_init(struct vmm_vm *vm)
 	k->max_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
 	if (k->max_slots <= 0)
 		k->max_slots = 32; /* the API's documented minimum */
+	if (k->max_slots > VMM_MEMSLOT_MAX)
+		k->max_slots = VMM_MEMSLOT_MAX;
+	vm->slots.max = (size_t)k->max_slots;
+	k->readonly_mem = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_READONLY_MEM) > 0;
 	k->run_size = ioctl(k->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
 	if (k->run_size < (int)sizeof(struct kvm_run)) {
 		ret = vmmi_error(-ENODEV, "kvm: KVM_GET_VCPU_MMAP_SIZE: %s", strerror(errno));
@@ -172,7 +177,8 @@ static int set_region(struct vmm_vm *vm, const struct vmmi_slot *s, bool add)
 	struct kvm_vm *k = vm->be;
 	struct kvm_userspace_memory_region r = {
 		.slot = s->id,
-		.flags = 0,
+		.flags = (s->flags & VMM_MEMSLOT_READONLY ? KVM_MEM_READONLY : 0) |
+			 (s->flags & VMM_MEMSLOT_LOG_DIRTY ? KVM_MEM_LOG_DIRTY_PAGES : 0),
 		.guest_phys_addr = s->gpa,
 		.memory_size = add ? s->size : 0,
 		.userspace_addr = (uintptr_t)s->hva,
@@ -181,6 +187,9 @@ static int set_region(struct vmm_vm *vm, const struct vmmi_slot *s, bool add)
 	if (s->id >= (uint32_t)k->max_slots)
 		return vmmi_error(-ENOSPC, "kvm: memslot '%s' would be KVM slot %u, but KVM allows %d",
 				  s->name, s->id, k->max_slots);
+	if ((s->flags & VMM_MEMSLOT_READONLY) && !k->readonly_mem)
+		return vmmi_error(-EOPNOTSUPP, "kvm: memslot '%s': this kernel has no KVM_CAP_READONLY_MEM",
+				  s->name);
 	if (xioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
 		return vmmi_error(-errno, "kvm: KVM_SET_USER_MEMORY_REGION for '%s' [0x%llx, 0x%llx): %s",
 				  s->name, (unsigned long long)s->gpa,
@@ -196,6 +205,25 @@ static int kvm_slot_add(struct vmm_vm *vm, const struct vmmi_slot *s)
 static int kvm_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *s)
 {
 	return set_region(vm, s, false);
+}
+
+/* KVM changes a live slot's flags in place (only KVM_MEM_LOG_DIRTY_PAGES may change). */
+static int kvm_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *s, uint32_t old_flags)
+{
+	return set_region(vm, s, true);
+}
+
+static int kvm_dirty_fetch(struct vmm_vm *vm, const struct vmmi_slot *s, uint64_t *bitmap,
+			   size_t words)
+{
+	struct kvm_vm *k = vm->be;
+	/* KVM writes ALIGN(pages, 64) bits: exactly words 64-bit words. */
+	struct kvm_dirty_log log = { .slot = s->id, .dirty_bitmap = bitmap };
+
+	if (xioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
+		return vmmi_error(-errno, "kvm: KVM_GET_DIRTY_LOG for '%s': %s", s->name,
+				  strerror(errno));
+	return 0;
 }
 
 static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
@@ -442,6 +470,15 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
 			return 0;
 		}
+		/*
+		 * A layout change waits: leave with no exit. A pending MMIO or PIO
+		 * read has its data in kvm_run already; KVM completes the
+		 * instruction on the next KVM_RUN, after the change.
+		 */
+		if (atomic_load(&vm->pause_req)) {
+			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+			return 0;
+		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
@@ -514,6 +551,8 @@ const struct vmmi_backend_ops vmmi_kvm_ops = {
 	.vm_fini = kvm_vm_fini,
 	.slot_add = kvm_slot_add,
 	.slot_remove = kvm_slot_remove,
+	.slot_flags = kvm_slot_flags,
+	.dirty_fetch = kvm_dirty_fetch,
 	.windows_changed = NULL,
 	.vcpu_init = kvm_vcpu_init,
 	.vcpu_fini = kvm_vcpu_fini,

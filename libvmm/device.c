@@ -145,6 +145,23 @@ static int check_desc(const struct vmm_plugin_desc *desc, const char *what)
 	return 0;
 }
 
+/*
+ * The first writable slot overlapping [base, base + length), or NULL. A
+ * window may lie over read-only slots: it receives their writes.
+ */
+static const struct vmmi_slot *writable_overlap(const struct vmm_vm *vm, uint64_t base,
+						uint64_t length)
+{
+	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, base, length);
+	uint64_t last = base + (length - 1);
+
+	/* Slots are sorted and disjoint: walk those in the range, O(log n + k). */
+	for (; s && s < vm->slots.slots + vm->slots.n && s->gpa <= last; s++)
+		if (!(s->flags & VMM_MEMSLOT_READONLY))
+			return s;
+	return NULL;
+}
+
 static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 			const struct vmm_device_config *cfg, const char *loc)
 {
@@ -181,7 +198,7 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 				  (unsigned long long)w->base,
 				  (unsigned long long)(w->base + w->length));
 	if (cfg->space == VMM_SPACE_MMIO &&
-	    (s = vmmi_slots_overlap(&vm->slots, cfg->base, cfg->length)))
+	    (s = writable_overlap(vm, cfg->base, cfg->length)))
 		return vmmi_error(-EEXIST, "%sdevice '%s': window [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
 				  loc, cfg->name, (unsigned long long)cfg->base,
 				  (unsigned long long)(cfg->base + cfg->length), s->name,
@@ -196,18 +213,20 @@ static void device_free(struct vmm_device *dev)
 	free(dev);
 }
 
-int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
-		   const struct vmm_device_config *cfg, struct vmm_device **out)
+/*
+ * vmm_device_add() under vmmi_change_begin(). handle (may be NULL) is the
+ * plugin's shared object: kept open by the VM if the device is created.
+ */
+static int device_add_locked(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+			     const struct vmm_device_config *cfg, void *handle,
+			     struct vmm_device **out)
 {
 	struct vmm_device_info info;
 	struct vmm_device *dev, **devs;
+	void **handles;
 	char loc[300];
 	int ret;
 
-	if (!vm || !cfg)
-		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
-	if (vmmi_vm_running(vm))
-		return vmmi_error(-EBUSY, "vmm_device_add: the VM is running");
 	where(loc, sizeof(loc), cfg->file, cfg->line);
 	if (cfg->size < sizeof(*cfg))
 		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
@@ -228,6 +247,12 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	if (!devs)
 		return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
 	vm->devices = devs;
+	if (handle) {
+		handles = realloc(vm->dl_handles, (vm->ndl + 1) * sizeof(*handles));
+		if (!handles)
+			return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
+		vm->dl_handles = handles;
+	}
 	dev = calloc(1, sizeof(*dev));
 	if (!dev || !(dev->name = strdup(cfg->name))) {
 		free(dev);
@@ -303,6 +328,8 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return ret;
 	}
 	vm->devices[vm->ndevices++] = dev;
+	if (handle)
+		vm->dl_handles[vm->ndl++] = handle;
 	vmmi_log(vm, VMM_LOG_INFO, "device %s: %s %s [0x%llx, 0x%llx)", dev->name, desc->name,
 		 space_name(dev->space), (unsigned long long)dev->base,
 		 (unsigned long long)(dev->base + dev->length));
@@ -311,22 +338,132 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	return 0;
 }
 
+static int device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+		      const struct vmm_device_config *cfg, void *handle, struct vmm_device **out)
+{
+	char loc[300];
+	int ret;
+
+	if (!vm || !cfg)
+		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
+	where(loc, sizeof(loc), cfg->file, cfg->line);
+	if (cfg->size < sizeof(*cfg))
+		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
+				  cfg->size);
+	ret = vmmi_change_begin(vm, "vmm_device_add");
+	if (ret < 0)
+		return ret;
+	ret = device_add_locked(vm, desc, cfg, handle, out);
+	vmmi_change_end(vm);
+	return ret;
+}
+
+int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+		   const struct vmm_device_config *cfg, struct vmm_device **out)
+{
+	return device_add(vm, desc, cfg, NULL, out);
+}
+
+/* Index of dev in vm->devices, or -1 (a pointer this VM did not create). */
+static ssize_t device_index(const struct vmm_vm *vm, const struct vmm_device *dev)
+{
+	for (size_t i = 0; i < vm->ndevices; i++)
+		if (vm->devices[i] == dev)
+			return (ssize_t)i;
+	return -1;
+}
+
+int vmm_device_remove(struct vmm_device *dev)
+{
+	struct vmm_vm *vm;
+	ssize_t i;
+	int ret;
+
+	if (!dev)
+		return vmmi_error(-EINVAL, "vmm_device_remove: dev is NULL");
+	vm = dev->vm;
+	ret = vmmi_change_begin(vm, "vmm_device_remove");
+	if (ret < 0)
+		return ret;
+	i = device_index(vm, dev);
+	if (i < 0) {
+		vmmi_change_end(vm);
+		return vmmi_error(-ENOENT, "vmm_device_remove: no such device");
+	}
+	vmmi_bus_remove(&vm->bus[vmmi_space_index(dev->space)], dev->base);
+	if (vm->ops->windows_changed && (ret = vm->ops->windows_changed(vm)) < 0) {
+		/* The backend kept the old layout: put the window back. */
+		if (vmmi_bus_insert(&vm->bus[vmmi_space_index(dev->space)], dev->base, dev->length,
+				    dev, NULL) == 0)
+			vm->ops->windows_changed(vm);
+		vmmi_change_end(vm);
+		return ret;
+	}
+	memmove(&vm->devices[i], &vm->devices[i + 1],
+		(vm->ndevices - (size_t)i - 1) * sizeof(vm->devices[0]));
+	vm->ndevices--;
+	vmmi_log(vm, VMM_LOG_INFO, "device %s removed", dev->name);
+	/* Paused: no vCPU is inside the model, and none can reach it any more. */
+	if (dev->desc->destroy)
+		dev->desc->destroy(dev->state);
+	device_free(dev);
+	vmmi_change_end(vm);
+	return 0;
+}
+
+int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
+{
+	struct vmm_device_config cfg;
+	struct vmmi_bus *bus;
+	struct vmm_vm *vm;
+	int ret;
+
+	if (!dev)
+		return vmmi_error(-EINVAL, "vmm_device_move: dev is NULL");
+	vm = dev->vm;
+	ret = vmmi_change_begin(vm, "vmm_device_move");
+	if (ret < 0)
+		return ret;
+	if (new_base == dev->base)
+		goto out;
+	bus = &vm->bus[vmmi_space_index(dev->space)];
+	cfg = (struct vmm_device_config){
+		.size = sizeof(cfg), .name = dev->name, .space = dev->space,
+		.base = new_base, .length = dev->length,
+	};
+	/* Checked with the window out of the bus, so that it may overlap its own old place. */
+	vmmi_bus_remove(bus, dev->base);
+	ret = check_window(vm, dev->desc, &cfg, "");
+	if (ret == 0)
+		ret = vmmi_bus_insert(bus, new_base, dev->length, dev, NULL);
+	if (ret == 0 && vm->ops->windows_changed && (ret = vm->ops->windows_changed(vm)) < 0)
+		vmmi_bus_remove(bus, new_base);
+	if (ret < 0) {
+		/* Its old place is free: it was just there. */
+		if (vmmi_bus_insert(bus, dev->base, dev->length, dev, NULL) == 0 &&
+		    vm->ops->windows_changed)
+			vm->ops->windows_changed(vm);
+		goto out;
+	}
+	vmmi_log(vm, VMM_LOG_INFO, "device %s moved from 0x%llx to 0x%llx", dev->name,
+		 (unsigned long long)dev->base, (unsigned long long)new_base);
+	dev->base = new_base;
+out:
+	vmmi_change_end(vm);
+	return ret;
+}
+
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_device_config *cfg,
 			  struct vmm_device **out)
 {
 	const struct vmm_plugin_desc *desc;
 	vmm_plugin_entry_fn entry;
-	void *handle, **handles;
+	void *handle;
 	const char *err;
 	int ret;
 
 	if (!vm || !path || !cfg)
 		return vmmi_error(-EINVAL, "vmm_device_add_plugin: NULL argument");
-	handles = realloc(vm->dl_handles, (vm->ndl + 1) * sizeof(*handles));
-	if (!handles)
-		return vmmi_error(-ENOMEM, "%s: out of memory", path);
-	vm->dl_handles = handles;
-
 	/* RTLD_LOCAL: two plugins may both define helpers with the same names. */
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
@@ -349,13 +486,10 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_
 	}
 	ret = check_desc(desc, path);
 	if (ret == 0)
-		ret = vmm_device_add(vm, desc, cfg, out);
-	if (ret < 0) {
+		ret = device_add(vm, desc, cfg, handle, out);
+	if (ret < 0)
 		dlclose(handle);
-		return ret;
-	}
-	vm->dl_handles[vm->ndl++] = handle;
-	return 0;
+	return ret;
 }
 
 void vmmi_devices_destroy(struct vmm_vm *vm)

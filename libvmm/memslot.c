@@ -102,12 +102,18 @@ static void free_id(struct vmmi_slot_table *t, uint32_t id)
 	t->used_ids[id / 64] &= ~(1ull << (id % 64));
 }
 
+/* The table's capacity: what the backend set, or VMM_MEMSLOT_MAX for a bare table. */
+static size_t slots_max(const struct vmmi_slot_table *t)
+{
+	return t->max && t->max < VMM_MEMSLOT_MAX ? t->max : VMM_MEMSLOT_MAX;
+}
+
 int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa, uint64_t size,
-		      void *hva, struct vmmi_slot **out)
+		      void *hva, uint32_t flags, struct vmmi_slot **out)
 {
 	const struct vmmi_slot *clash;
 	struct vmmi_slot *s;
-	size_t i, len;
+	size_t i, len, max = slots_max(t);
 
 	if (!name)
 		name = "";
@@ -134,15 +140,18 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 		return vmmi_error(-EEXIST, "memslot '%s' [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
 				  name, (unsigned long long)gpa, (unsigned long long)(gpa + size),
 				  clash->name, (unsigned long long)clash->gpa, slot_end(clash));
-	if (t->n >= VMM_MEMSLOT_MAX)
-		return vmmi_error(-ENOSPC, "memslot '%s': all %d memslots are in use", name, VMM_MEMSLOT_MAX);
+	if (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY))
+		return vmmi_error(-EINVAL, "memslot '%s': unknown flags 0x%x", name,
+				  flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY));
+	if (t->n >= max)
+		return vmmi_error(-ENOSPC, "memslot '%s': all %zu memslots are in use", name, max);
 
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 8;
 		struct vmmi_slot *grown;
 
-		if (cap > VMM_MEMSLOT_MAX)
-			cap = VMM_MEMSLOT_MAX;
+		if (cap > max)
+			cap = max;
 		grown = realloc(t->slots, cap * sizeof(*grown));
 		if (!grown)
 			return vmmi_error(-ENOMEM, "memslot '%s': out of memory", name);
@@ -162,6 +171,7 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 	len = strnlen(name, sizeof(s->name) - 1);
 	memcpy(s->name, name, len); /* the memset left the terminating NUL */
 	s->id = alloc_id(t);
+	s->flags = flags;
 	s->owned = false;
 	if (out)
 		*out = s;

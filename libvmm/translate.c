@@ -1,5 +1,6 @@
 /* translate.c - explain one GPA: the memslot and HVA behind it, the HPA the host page tables give that HVA, or the device window that claims it. */
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -70,6 +71,9 @@ static void hva_to_hpa(const void *hva, struct vmm_translation *t)
 	t->hpa = pfn * page_size + addr % page_size;
 }
 
+/* The first version of struct vmm_translation ended before slot_flags: callers built then still work. */
+#define XLATE_MIN_SIZE offsetof(struct vmm_translation, slot_flags)
+
 int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out)
 {
 	struct vmm_translation t;
@@ -79,39 +83,46 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 
 	if (!vm || !out)
 		return vmmi_error(-EINVAL, "vmm_translate: NULL argument");
-	if (out->size < sizeof(t))
+	if (out->size < XLATE_MIN_SIZE)
 		return vmmi_error(-EINVAL,
 				  "vmm_translate: out->size %zu is too small (at least %zu)",
-				  out->size, sizeof(t));
+				  out->size, (size_t)XLATE_MIN_SIZE);
 
 	memset(&t, 0, sizeof(t));
 	t.gpa = gpa;
 	t.kind = VMM_XLATE_UNCLAIMED;
 
-	/* Slots and MMIO windows never overlap, so at most one of these matches. */
+	/* The tables may change on another thread: hold them still (vmm_guest_read()'s lock). */
+	pthread_rwlock_rdlock((pthread_rwlock_t *)&vm->mem_lock);
+	/* A window may overlap a read-only slot (it takes the writes); never a writable one. */
 	s = vmmi_slots_find(&vm->slots, gpa);
-	w = s ? NULL : vmmi_bus_find(&vm->bus[0], gpa);
+	w = vmmi_bus_find(&vm->bus[0], gpa);
 	if (s) {
 		t.kind = VMM_XLATE_RAM;
 		copy_name(t.slot, sizeof(t.slot), s->name);
 		t.slot_gpa = s->gpa;
 		t.slot_size = s->size;
+		t.slot_flags = s->flags;
 		/* gpa - s->gpa < s->size, and insertion checked that the host range cannot wrap. */
 		t.hva = s->hva + (gpa - s->gpa);
 		hva_to_hpa(t.hva, &t);
 	} else if (w) {
 		t.kind = VMM_XLATE_DEVICE;
+	}
+	if (w) {
 		copy_name(t.device, sizeof(t.device), w->dev->name);
 		copy_name(t.model, sizeof(t.model), w->dev->desc->name);
 		t.space = VMM_SPACE_MMIO;
 		t.device_base = w->base;
 		t.device_length = w->length;
 	}
+	pthread_rwlock_unlock((pthread_rwlock_t *)&vm->mem_lock);
 
-	/* A caller built against a later, larger struct reads zero in the fields we lack. */
+	/* Only what the caller's version of the struct has; a larger one reads zero past ours. */
 	n = out->size;
 	t.size = n;
-	memcpy(out, &t, sizeof(t));
-	memset((char *)out + sizeof(t), 0, n - sizeof(t));
+	memcpy(out, &t, n < sizeof(t) ? n : sizeof(t));
+	if (n > sizeof(t))
+		memset((char *)out + sizeof(t), 0, n - sizeof(t));
 	return 0;
 }

@@ -62,6 +62,29 @@ void vmmi_log(const struct vmm_vm *vm, int level, const char *fmt, ...)
 	vm->opts.log(vm->opts.log_opaque, level, msg);
 }
 
+static void vm_locks_init(struct vmm_vm *vm)
+{
+	pthread_condattr_t ca;
+
+	pthread_mutex_init(&vm->stop_lock, NULL);
+	pthread_mutex_init(&vm->change_lock, NULL);
+	pthread_mutex_init(&vm->run_lock, NULL);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&vm->run_cond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_rwlock_init(&vm->mem_lock, NULL);
+}
+
+static void vm_locks_destroy(struct vmm_vm *vm)
+{
+	pthread_mutex_destroy(&vm->stop_lock);
+	pthread_mutex_destroy(&vm->change_lock);
+	pthread_mutex_destroy(&vm->run_lock);
+	pthread_cond_destroy(&vm->run_cond);
+	pthread_rwlock_destroy(&vm->mem_lock);
+}
+
 int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 {
 	struct vmm_vm *vm;
@@ -86,7 +109,8 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 		memcpy(&vm->opts, opts, n);
 		vm->opts.size = sizeof(vm->opts);
 	}
-	pthread_mutex_init(&vm->stop_lock, NULL);
+	vm_locks_init(vm);
+	vm->slots.max = VMM_MEMSLOT_MAX;
 
 	switch (vm->opts.accel) {
 	case VMM_ACCEL_AUTO:
@@ -114,7 +138,7 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 	return 0;
 
 err_free:
-	pthread_mutex_destroy(&vm->stop_lock);
+	vm_locks_destroy(vm);
 	free(vm);
 	return ret;
 }
@@ -136,15 +160,15 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 		struct vmmi_slot s = vm->slots.slots[vm->slots.n - 1];
 
 		vm->ops->slot_remove(vm, &s);
-		if (vmmi_slots_remove(&vm->slots, s.gpa, NULL) == 0 && s.owned)
-			munmap(s.hva, s.size);
+		if (vmmi_slots_remove(&vm->slots, s.gpa, NULL) == 0)
+			vmmi_slot_release(&s);
 	}
 	vmmi_slots_free(&vm->slots);
 	vm->ops->vm_fini(vm);
 	vmmi_bus_free(&vm->bus[0]);
 	vmmi_bus_free(&vm->bus[1]);
 	free(vm->loaded);
-	pthread_mutex_destroy(&vm->stop_lock);
+	vm_locks_destroy(vm);
 	free(vm);
 }
 
@@ -161,24 +185,98 @@ bool vmmi_vm_running(const struct vmm_vm *vm)
 	return false;
 }
 
+/* ---- layout changes while vCPUs run ---- */
+
+/* The VM whose vCPU this thread is running, if any: changes from here would wait for themselves. */
+static __thread const struct vmm_vm *tls_running_vm;
+
+int vmmi_change_begin(struct vmm_vm *vm, const char *what)
+{
+	if (tls_running_vm == vm)
+		return vmmi_error(-EDEADLK,
+				  "%s: called on a vCPU thread of this VM while it runs (a device "
+				  "callback?): the vCPU could never pause; make the change from another thread",
+				  what);
+	pthread_mutex_lock(&vm->change_lock);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pausing = true;
+	atomic_store(&vm->pause_req, true);
+	while (vm->active) {
+		struct timespec ts;
+
+		/* A kick can miss a vCPU about to enter the guest: kick until all are out. */
+		pthread_mutex_unlock(&vm->run_lock);
+		for (unsigned i = 0; i < vm->nvcpus; i++)
+			if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->in_run))
+				vm->ops->kick(vm->vcpus[i]);
+		pthread_mutex_lock(&vm->run_lock);
+		if (!vm->active)
+			break;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_nsec += 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &ts);
+	}
+	pthread_mutex_unlock(&vm->run_lock);
+	pthread_rwlock_wrlock(&vm->mem_lock);
+	return 0;
+}
+
+void vmmi_change_end(struct vmm_vm *vm)
+{
+	pthread_rwlock_unlock(&vm->mem_lock);
+	pthread_mutex_lock(&vm->run_lock);
+	vm->pausing = false;
+	atomic_store(&vm->pause_req, false);
+	pthread_cond_broadcast(&vm->run_cond);
+	pthread_mutex_unlock(&vm->run_lock);
+	pthread_mutex_unlock(&vm->change_lock);
+}
+
 /* ---- memslots ---- */
 
-int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva)
+void vmmi_slot_release(struct vmmi_slot *s)
+{
+	if (s->owned)
+		munmap(s->hva, s->size);
+	free((void *)s->dirty);
+	s->dirty = NULL;
+}
+
+int vmm_memslot_max(const struct vmm_vm *vm)
+{
+	return vm ? (int)vm->slots.max : -EINVAL;
+}
+
+/* Start a dirty record for s: all clear. */
+static int dirty_alloc(struct vmmi_slot *s)
+{
+	s->dirty = calloc(vmmi_dirty_words(s->size), sizeof(uint64_t));
+	if (!s->dirty)
+		return vmmi_error(-ENOMEM, "memslot '%s': out of memory for the dirty bitmap", s->name);
+	return 0;
+}
+
+/* Add a slot, under vmmi_change_begin(); owned: the VM allocated hva. */
+static int slot_add_locked(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			   void *hva, uint32_t flags, bool owned)
 {
 	const struct vmmi_window *w;
 	struct vmmi_slot *slot;
 	int ret;
 
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
-	if (vmmi_vm_running(vm))
-		return vmmi_error(-EBUSY, "vmm_memslot_add: the VM is running");
-	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, &slot);
+	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, flags, &slot);
 	if (ret < 0)
 		return ret;
-	/* Checked after the slot's own checks, so a bad slot gets its own errno first. */
+	/*
+	 * Checked after the slot's own checks, so a bad slot gets its own errno
+	 * first. A window over a read-only slot takes its writes.
+	 */
 	w = vmmi_bus_overlap(&vm->bus[0], gpa, size);
-	if (w) {
+	if (w && !(flags & VMM_MEMSLOT_READONLY)) {
 		vmmi_slots_remove(&vm->slots, gpa, NULL);
 		return vmmi_error(-EEXIST,
 				  "memslot '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx]",
@@ -187,15 +285,49 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
 				  (unsigned long long)w->base,
 				  (unsigned long long)(w->base + (w->length - 1)));
 	}
-	ret = vm->ops->slot_add(vm, slot);
+	slot->owned = owned;
+	if (flags & VMM_MEMSLOT_LOG_DIRTY)
+		ret = dirty_alloc(slot);
+	if (ret == 0)
+		ret = vm->ops->slot_add(vm, slot);
 	if (ret < 0) {
-		vmmi_slots_remove(&vm->slots, gpa, NULL);
+		struct vmmi_slot gone;
+
+		vmmi_slots_remove(&vm->slots, gpa, &gone);
+		gone.owned = false; /* the caller frees what it allocated */
+		vmmi_slot_release(&gone);
 		return ret;
 	}
 	return 0;
 }
 
-int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva)
+static int slot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva,
+		    uint32_t flags, bool owned)
+{
+	int ret = vmmi_change_begin(vm, "vmm_memslot_add");
+
+	if (ret < 0)
+		return ret;
+	ret = slot_add_locked(vm, name, gpa, size, hva, flags, owned);
+	vmmi_change_end(vm);
+	return ret;
+}
+
+int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			  void *hva, uint32_t flags)
+{
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
+	return slot_add(vm, name, gpa, size, hva, flags, false);
+}
+
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva)
+{
+	return vmm_memslot_add_flags(vm, name, gpa, size, hva, 0);
+}
+
+int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			    uint32_t flags, void **hva)
 {
 	void *mem;
 	int ret;
@@ -210,18 +342,19 @@ int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_
 	if (mem == MAP_FAILED)
 		return vmmi_error(-errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
 				  name ? name : "", (unsigned long long)size, strerror(errno));
-	ret = vmm_memslot_add(vm, name, gpa, size, mem);
+	ret = slot_add(vm, name, gpa, size, mem, flags, true);
 	if (ret < 0) {
 		munmap(mem, size);
 		return ret;
 	}
-	/* The slot is found again by gpa: inserting may have moved it. */
-	for (size_t i = 0; i < vm->slots.n; i++)
-		if (vm->slots.slots[i].gpa == gpa)
-			vm->slots.slots[i].owned = true;
 	if (hva)
 		*hva = mem;
 	return 0;
+}
+
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva)
+{
+	return vmm_memslot_alloc_flags(vm, name, gpa, size, 0, hva);
 }
 
 /*
@@ -242,30 +375,52 @@ static void loaded_follow(struct vmm_vm *vm, const struct vmmi_slot *s, const ui
 	}
 }
 
-int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
+/* The slot that starts at gpa, for a change: NULL and an error if none does. */
+static struct vmmi_slot *slot_at(struct vmm_vm *vm, uint64_t gpa)
 {
-	const struct vmmi_slot *s;
+	/* The table is the VM's own; find() returns const only for readers. */
+	struct vmmi_slot *s = (struct vmmi_slot *)vmmi_slots_find(&vm->slots, gpa);
+
+	if (!s || s->gpa != gpa) {
+		vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+		return NULL;
+	}
+	return s;
+}
+
+static int slot_remove_locked(struct vmm_vm *vm, uint64_t gpa)
+{
+	const struct vmmi_slot *s = slot_at(vm, gpa);
 	struct vmmi_slot removed;
 	int ret;
 
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_remove: vm is NULL");
-	if (vmmi_vm_running(vm))
-		return vmmi_error(-EBUSY, "vmm_memslot_remove: the VM is running");
-	s = vmmi_slots_find(&vm->slots, gpa);
-	if (!s || s->gpa != gpa)
-		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	if (!s)
+		return -ENOENT;
 	ret = vm->ops->slot_remove(vm, s);
 	if (ret < 0)
 		return ret;
 	ret = vmmi_slots_remove(&vm->slots, gpa, &removed);
 	if (ret < 0)
 		return ret;
-	if (removed.owned)
-		munmap(removed.hva, removed.size);
+	/* No vCPU runs and no reader holds mem_lock: nothing can touch the memory now. */
+	vmmi_slot_release(&removed);
 	/* What vmm_load_elf() put there is gone with the slot: forget it. */
 	loaded_follow(vm, &removed, NULL);
 	return 0;
+}
+
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
+{
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_remove: vm is NULL");
+	ret = vmmi_change_begin(vm, "vmm_memslot_remove");
+	if (ret < 0)
+		return ret;
+	ret = slot_remove_locked(vm, gpa);
+	vmmi_change_end(vm);
+	return ret;
 }
 
 /*
@@ -280,25 +435,19 @@ static void slot_lost(struct vmm_vm *vm, uint64_t gpa)
 		return;
 	vmmi_log(vm, VMM_LOG_ERROR, "memslot '%s' [0x%llx, 0x%llx) could not be restored and is gone",
 		 gone.name, (unsigned long long)gone.gpa, (unsigned long long)(gone.gpa + gone.size));
-	if (gone.owned)
-		munmap(gone.hva, gone.size);
+	vmmi_slot_release(&gone);
 	loaded_follow(vm, &gone, NULL);
 }
 
-int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
+static int slot_move_locked(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
 {
 	const struct vmmi_window *w;
-	const struct vmmi_slot *s;
 	struct vmmi_slot *slot, old;
+	const struct vmmi_slot *s = slot_at(vm, gpa);
 	int ret, undo;
 
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_move: vm is NULL");
-	if (vmmi_vm_running(vm))
-		return vmmi_error(-EBUSY, "vmm_memslot_move: the VM is running");
-	s = vmmi_slots_find(&vm->slots, gpa);
-	if (!s || s->gpa != gpa)
-		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+	if (!s)
+		return -ENOENT;
 	if (new_gpa == gpa)
 		return 0; /* nothing changes: no backend round trip */
 	old = *s;
@@ -307,7 +456,7 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
 		return ret;
 	/* Checked after the table's own checks, as in vmm_memslot_add(). */
 	w = vmmi_bus_overlap(&vm->bus[0], new_gpa, old.size);
-	if (w) {
+	if (w && !(old.flags & VMM_MEMSLOT_READONLY)) {
 		ret = vmmi_error(-EEXIST,
 				 "memslot '%s' moved to [0x%llx, 0x%llx) would overlap device '%s' [0x%llx, 0x%llx]",
 				 old.name, (unsigned long long)new_gpa,
@@ -344,19 +493,27 @@ err_table:
 	return ret;
 }
 
-int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
 {
-	struct vmmi_slot *s, old;
 	int ret;
 
 	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_remap: vm is NULL");
-	if (vmmi_vm_running(vm))
-		return vmmi_error(-EBUSY, "vmm_memslot_remap: the VM is running");
-	/* The table does not change shape below, so this pointer stays valid. */
-	s = (struct vmmi_slot *)vmmi_slots_find(&vm->slots, gpa);
-	if (!s || s->gpa != gpa)
-		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+		return vmmi_error(-EINVAL, "vmm_memslot_move: vm is NULL");
+	ret = vmmi_change_begin(vm, "vmm_memslot_move");
+	if (ret < 0)
+		return ret;
+	ret = slot_move_locked(vm, gpa, new_gpa);
+	vmmi_change_end(vm);
+	return ret;
+}
+
+static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	struct vmmi_slot *s = slot_at(vm, gpa), old;
+	int ret;
+
+	if (!s)
+		return -ENOENT;
 	if (!new_hva || ((uintptr_t)new_hva & VMMI_PAGE_MASK) ||
 	    (uintptr_t)new_hva + (s->size - 1) < (uintptr_t)new_hva)
 		return vmmi_error(-EINVAL,
@@ -369,7 +526,8 @@ int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 	 * KVM cannot change a slot's host address in place (it refuses
 	 * anything but a flags change or a move), so delete and add again;
 	 * deleting zaps the GPA->HPA translations of the old memory. Emu
-	 * remaps the range and drops the code translated from it.
+	 * remaps the range and drops the code translated from it. The table
+	 * does not change shape, so s stays valid.
 	 */
 	ret = vm->ops->slot_remove(vm, s);
 	if (ret < 0)
@@ -390,6 +548,103 @@ int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 	return 0;
 }
 
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_remap: vm is NULL");
+	ret = vmmi_change_begin(vm, "vmm_memslot_remap");
+	if (ret < 0)
+		return ret;
+	ret = slot_remap_locked(vm, gpa, new_hva);
+	vmmi_change_end(vm);
+	return ret;
+}
+
+static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
+{
+	struct vmmi_slot *s = slot_at(vm, gpa);
+	uint32_t old;
+	int ret;
+
+	if (!s)
+		return -ENOENT;
+	old = s->flags;
+	if (!!(old & VMM_MEMSLOT_LOG_DIRTY) == enable)
+		return 0;
+	if (enable) {
+		ret = dirty_alloc(s);
+		if (ret < 0)
+			return ret;
+		s->flags |= VMM_MEMSLOT_LOG_DIRTY;
+	} else {
+		s->flags &= ~(uint32_t)VMM_MEMSLOT_LOG_DIRTY;
+	}
+	ret = vm->ops->slot_flags(vm, s, old);
+	if (ret < 0)
+		s->flags = old;
+	/* Paused, and readers locked out: nobody marks the record while it goes. */
+	if (!(s->flags & VMM_MEMSLOT_LOG_DIRTY)) {
+		free((void *)s->dirty);
+		s->dirty = NULL;
+	}
+	return ret;
+}
+
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable)
+{
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_set_dirty_log: vm is NULL");
+	ret = vmmi_change_begin(vm, "vmm_memslot_set_dirty_log");
+	if (ret < 0)
+		return ret;
+	ret = dirty_log_locked(vm, gpa, enable != 0);
+	vmmi_change_end(vm);
+	return ret;
+}
+
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
+{
+	const struct vmmi_slot *s;
+	size_t need;
+	int ret = 0;
+
+	if (!vm || !bitmap)
+		return vmmi_error(-EINVAL, "vmm_memslot_get_dirty: NULL argument");
+	/* Readers' side: the slot cannot go while we read, and vCPUs keep running. */
+	pthread_rwlock_rdlock(&vm->mem_lock);
+	s = vmmi_slots_find(&vm->slots, gpa);
+	if (!s || s->gpa != gpa) {
+		ret = vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+		goto out;
+	}
+	need = vmmi_dirty_words(s->size);
+	if (!s->dirty) {
+		ret = vmmi_error(-EINVAL, "memslot '%s': dirty logging is off", s->name);
+		goto out;
+	}
+	if (words < need) {
+		ret = vmmi_error(-EINVAL, "memslot '%s': the bitmap needs %zu words, not %zu", s->name,
+				 need, words);
+		goto out;
+	}
+	memset(bitmap, 0, words * sizeof(*bitmap));
+	if (vm->ops->dirty_fetch) {
+		ret = vm->ops->dirty_fetch(vm, s, bitmap, need);
+		if (ret < 0)
+			goto out;
+	}
+	/* Fetch-and-clear word by word: a bit set meanwhile lands here or next time. */
+	for (size_t i = 0; i < need; i++)
+		bitmap[i] |= atomic_exchange_explicit(&s->dirty[i], 0, memory_order_relaxed);
+out:
+	pthread_rwlock_unlock(&vm->mem_lock);
+	return ret;
+}
+
 int vmm_memslot_count(const struct vmm_vm *vm)
 {
 	return vm ? (int)vm->slots.n : -EINVAL;
@@ -408,6 +663,7 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
 	info->size = s->size;
 	info->hva = s->hva;
 	info->name = s->name;
+	info->flags = s->flags;
 	return 0;
 }
 
@@ -418,33 +674,48 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
 	return vmmi_slots_translate(&vm->slots, gpa, len, hva);
 }
 
+/* mem_lock is the VM's internal state, not what const promises about the guest. */
+static pthread_rwlock_t *mem_lock(const struct vmm_vm *vm)
+{
+	return (pthread_rwlock_t *)&vm->mem_lock;
+}
+
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len)
 {
 	void *p;
 	int ret;
 
-	if (!buf && len)
-		return vmmi_error(-EINVAL, "vmm_guest_read: buf is NULL");
+	if (!vm || (!buf && len))
+		return vmmi_error(-EINVAL, "vmm_guest_read: NULL argument");
 	if (!len)
 		return 0;
-	ret = vmm_gpa_to_hva(vm, gpa, len, &p);
+	pthread_rwlock_rdlock(mem_lock(vm));
+	ret = vmmi_slots_translate(&vm->slots, gpa, len, &p);
 	if (ret == 0)
 		memcpy(buf, p, len);
+	pthread_rwlock_unlock(mem_lock(vm));
 	return ret;
 }
 
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len)
 {
+	const struct vmmi_slot *s;
 	void *p;
 	int ret;
 
-	if (!buf && len)
-		return vmmi_error(-EINVAL, "vmm_guest_write: buf is NULL");
+	if (!vm || (!buf && len))
+		return vmmi_error(-EINVAL, "vmm_guest_write: NULL argument");
 	if (!len)
 		return 0;
-	ret = vmm_gpa_to_hva(vm, gpa, len, &p);
-	if (ret == 0)
+	pthread_rwlock_rdlock(&vm->mem_lock);
+	ret = vmmi_slots_translate(&vm->slots, gpa, len, &p);
+	if (ret == 0) {
 		memcpy(p, buf, len);
+		s = vmmi_slots_find(&vm->slots, gpa);
+		if (s->dirty)
+			vmmi_dirty_mark(s->dirty, gpa - s->gpa, len);
+	}
+	pthread_rwlock_unlock(&vm->mem_lock);
 	return ret;
 }
 
@@ -585,7 +856,26 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "vCPU %u is already running", vcpu->index);
 		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
 	}
-	ret = vm->ops->run(vcpu, exit);
+	tls_running_vm = vm;
+	for (;;) {
+		/* Wait out a layout change, then count as active until run() returns. */
+		pthread_mutex_lock(&vm->run_lock);
+		while (vm->pausing)
+			pthread_cond_wait(&vm->run_cond, &vm->run_lock);
+		vm->active++;
+		pthread_mutex_unlock(&vm->run_lock);
+
+		ret = vm->ops->run(vcpu, exit);
+
+		pthread_mutex_lock(&vm->run_lock);
+		if (--vm->active == 0 && vm->pausing)
+			pthread_cond_broadcast(&vm->run_cond);
+		pthread_mutex_unlock(&vm->run_lock);
+		/* Paused at an instruction boundary for a change: go on where it stopped. */
+		if (ret < 0 || exit->reason != VMM_EXIT_NONE)
+			break;
+	}
+	tls_running_vm = NULL;
 	atomic_store(&vcpu->in_run, false);
 	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());

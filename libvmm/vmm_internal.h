@@ -42,20 +42,41 @@ struct vmmi_slot {
 	uint64_t size;
 	uint8_t *hva;
 	char name[VMM_GUEST_NAME_MAX];
-	uint32_t id;  /* backend slot number, stable while the slot lives */
-	bool owned;   /* hva was mmap()ed by the VM: munmap on remove */
+	uint32_t id;    /* backend slot number, stable while the slot lives */
+	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
+	bool owned;     /* hva was mmap()ed by the VM: munmap on remove */
+	/*
+	 * With VMM_MEMSLOT_LOG_DIRTY: one bit per page written since the last
+	 * fetch, set from any thread (emu vCPUs, device DMA, host writes);
+	 * owned by the slot, freed with vmmi_slot_release(). NULL otherwise.
+	 */
+	_Atomic uint64_t *dirty;
 };
+
+/* Words of a dirty bitmap for size bytes: one bit per page. */
+static inline size_t vmmi_dirty_words(uint64_t size)
+{
+	return (size_t)((size / VMMI_PAGE_SIZE + 63) / 64);
+}
+
+/* Mark the pages of [off, off + len) dirty (len > 0, inside the slot). */
+static inline void vmmi_dirty_mark(_Atomic uint64_t *bm, uint64_t off, uint64_t len)
+{
+	for (uint64_t p = off / VMMI_PAGE_SIZE; p <= (off + len - 1) / VMMI_PAGE_SIZE; p++)
+		atomic_fetch_or_explicit(&bm[p / 64], 1ull << (p % 64), memory_order_relaxed);
+}
 
 /* Sorted by gpa, non-overlapping. */
 struct vmmi_slot_table {
 	struct vmmi_slot *slots;
 	size_t n, cap;
+	size_t max; /* slots this VM's backend allows, at most VMM_MEMSLOT_MAX */
 	uint64_t used_ids[(VMM_MEMSLOT_MAX + 63) / 64]; /* bitmap of ids in use */
 };
 
 /* Validate and insert; on success *out points at the new slot (valid until the next change). */
 int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa, uint64_t size,
-		      void *hva, struct vmmi_slot **out) VMMI_WARN_UNUSED;
+		      void *hva, uint32_t flags, struct vmmi_slot **out) VMMI_WARN_UNUSED;
 /* Remove the slot starting at gpa, copying it to *removed if not NULL. -ENOENT if none. */
 int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot *removed);
 /*
@@ -137,12 +158,21 @@ struct vmm_vcpu;
 struct vmmi_backend_ops {
 	const char *name;
 	enum vmm_accel accel;
-	/* Open the hypervisor / engine for this VM. May fail with -ENODEV. */
+	/* Open the hypervisor / engine for this VM; set vm->slots.max. May fail with -ENODEV. */
 	int (*vm_init)(struct vmm_vm *vm);
 	void (*vm_fini)(struct vmm_vm *vm);
 	/* Mirror a slot that was just inserted into vm->slots / is about to be removed. */
 	int (*slot_add)(struct vmm_vm *vm, const struct vmmi_slot *slot);
 	int (*slot_remove)(struct vmm_vm *vm, const struct vmmi_slot *slot);
+	/* slot->flags changed (only VMM_MEMSLOT_LOG_DIRTY does) from old_flags. */
+	int (*slot_flags)(struct vmm_vm *vm, const struct vmmi_slot *slot, uint32_t old_flags);
+	/*
+	 * Fetch and clear the pages the guest wrote that the backend tracks
+	 * itself (kvm); words entries of one bit per page. NULL: the backend
+	 * marks slot->dirty directly (emu).
+	 */
+	int (*dirty_fetch)(struct vmm_vm *vm, const struct vmmi_slot *slot, uint64_t *bitmap,
+			   size_t words);
 	/* The set of device windows changed (emu maps device pages). May be NULL. */
 	int (*windows_changed)(struct vmm_vm *vm);
 	int (*vcpu_init)(struct vmm_vcpu *vcpu);
@@ -156,9 +186,15 @@ struct vmmi_backend_ops {
 	 * vm->stop_requested is seen. MMIO and PIO go to vmmi_dispatch(); when it
 	 * returns non-zero the backend stops and returns with exit filled by it.
 	 * Fills *exit (reason, detail, hw_code, address; the caller adds regs).
+	 * When vm->pause_req is seen it returns 0 with exit->reason still
+	 * VMM_EXIT_NONE, at an instruction boundary, so that the core can
+	 * change the layout and call run() again: the guest must not notice.
 	 */
 	int (*run)(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
-	/* From any thread: make run() return soon. Idempotent; may be lost if run() is not executing. */
+	/*
+	 * From any thread: make run() notice stop_requested or pause_req soon.
+	 * Idempotent; may be lost if run() is not executing.
+	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
 };
 
@@ -211,6 +247,22 @@ struct vmm_vm {
 	int exit_code;
 	pthread_mutex_t stop_lock;
 	_Atomic uint64_t unclaimed_logged;
+
+	/*
+	 * Layout changes while vCPUs run (vmmi_change_begin()): one changer at
+	 * a time holds change_lock; it raises pause_req and waits until no
+	 * vCPU is inside the backend's run() (active == 0), then holds mem_lock
+	 * for writing while it changes slots and windows. vCPUs wait in
+	 * vmm_vcpu_run() while pausing is set. Readers of guest memory from
+	 * other threads (vmm_guest_read(), device DMA) hold mem_lock for reading.
+	 */
+	pthread_mutex_t change_lock;
+	pthread_mutex_t run_lock; /* guards active and pausing */
+	pthread_cond_t run_cond;
+	unsigned active;
+	bool pausing;
+	_Atomic bool pause_req; /* read lock-free by backends */
+	pthread_rwlock_t mem_lock;
 };
 
 #define VMMI_STOP_GUEST 1
@@ -232,6 +284,19 @@ static inline void vmmi_count(_Atomic uint64_t *c)
 
 /* True while any vCPU of vm is inside vmm_vcpu_run(). */
 bool vmmi_vm_running(const struct vmm_vm *vm);
+
+/*
+ * Bracket a change of memslots or device windows: pauses every vCPU of vm
+ * at an instruction boundary (they resume by themselves in
+ * vmmi_change_end()) and excludes other changers and guest-memory readers.
+ * Any thread but a vCPU thread of vm inside vmm_vcpu_run() (a device
+ * callback), which gets -EDEADLK: that vCPU could never pause.
+ */
+int vmmi_change_begin(struct vmm_vm *vm, const char *what) VMMI_WARN_UNUSED;
+void vmmi_change_end(struct vmm_vm *vm);
+
+/* Free what a slot owns (host memory it allocated, its dirty bitmap) once it is out of the table. */
+void vmmi_slot_release(struct vmmi_slot *s);
 
 static inline unsigned vmmi_space_index(uint32_t space)
 {

@@ -33,7 +33,7 @@ TestSuite(memslot, .init = setup, .fini = teardown);
 static struct vmmi_slot *add(const char *name, uint64_t gpa, uint64_t size)
 {
 	struct vmmi_slot *s = NULL;
-	int ret = vmmi_slots_insert(&t, name, gpa, size, hva_for(gpa), &s);
+	int ret = vmmi_slots_insert(&t, name, gpa, size, hva_for(gpa), 0, &s);
 
 	cr_assert_eq(ret, 0, "insert %s [0x%llx, +0x%llx): %d (%s)", name ? name : "(null)",
 		     (unsigned long long)gpa, (unsigned long long)size, ret, vmm_last_error());
@@ -72,7 +72,7 @@ static void refused(const char *name, uint64_t gpa, uint64_t size, void *hva, in
 {
 	struct snapshot before = snap();
 	struct vmmi_slot *s = NULL;
-	int ret = vmmi_slots_insert(&t, name, gpa, size, hva, &s);
+	int ret = vmmi_slots_insert(&t, name, gpa, size, hva, 0, &s);
 
 	cr_assert_eq(ret, err, "insert [0x%llx, +0x%llx): got %d, want %d", (unsigned long long)gpa,
 		     (unsigned long long)size, ret, err);
@@ -159,7 +159,7 @@ Test(memslot, insert_accepts_the_top_page_below_the_gpa_limit)
 
 Test(memslot, insert_out_may_be_null)
 {
-	cr_assert_eq(vmmi_slots_insert(&t, "a", 0, PG, hva_for(0), NULL), 0);
+	cr_assert_eq(vmmi_slots_insert(&t, "a", 0, PG, hva_for(0), 0, NULL), 0);
 	cr_assert_eq(t.n, 1);
 }
 
@@ -374,7 +374,7 @@ Test(memslot, translate_reaches_real_memory)
 	void *hva;
 
 	cr_assert_not_null(mem);
-	cr_assert_eq(vmmi_slots_insert(&own, "ram", 0x10000, 2 * PG, mem, NULL), 0);
+	cr_assert_eq(vmmi_slots_insert(&own, "ram", 0x10000, 2 * PG, mem, 0, NULL), 0);
 	cr_assert_eq(vmmi_slots_translate(&own, 0x10000 + PG + 5, 1, &hva), 0);
 	*(uint8_t *)hva = 0xab;
 	cr_assert_eq(mem[PG + 5], 0xab);
@@ -459,7 +459,7 @@ Test(memslot, memslot_max_slots_fit_then_enospc)
 		cr_assert(t.used_ids[t.slots[i].id / 64] & (1ull << (t.slots[i].id % 64)));
 	}
 
-	cr_assert_eq(vmmi_slots_insert(&t, "x", 2 * VMM_MEMSLOT_MAX * PG, PG, hva_for(0), NULL), -ENOSPC);
+	cr_assert_eq(vmmi_slots_insert(&t, "x", 2 * VMM_MEMSLOT_MAX * PG, PG, hva_for(0), 0, NULL), -ENOSPC);
 	cr_assert_eq(t.n, VMM_MEMSLOT_MAX);
 }
 
@@ -469,8 +469,8 @@ Test(memslot, full_table_still_reports_overlap_and_alignment_first)
 
 	for (i = 0; i < VMM_MEMSLOT_MAX; i++)
 		add("s", 2 * i * PG, PG);
-	cr_assert_eq(vmmi_slots_insert(&t, "x", 0, PG, hva_for(0), NULL), -EEXIST);
-	cr_assert_eq(vmmi_slots_insert(&t, "x", 1, PG, hva_for(0), NULL), -EINVAL);
+	cr_assert_eq(vmmi_slots_insert(&t, "x", 0, PG, hva_for(0), 0, NULL), -EEXIST);
+	cr_assert_eq(vmmi_slots_insert(&t, "x", 1, PG, hva_for(0), 0, NULL), -EINVAL);
 }
 
 Test(memslot, full_table_accepts_again_after_a_remove)

@@ -1,5 +1,6 @@
 /* test_translate.c - specification of vmm_translate(): GPA -> memslot and HVA -> HPA, device windows, unclaimed GPAs. */
 #include <criterion/criterion.h>
+#include <stddef.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
@@ -241,11 +242,27 @@ Test(translate, too_small_size_is_refused_and_leaves_out_untouched)
 	struct vmm_translation t, before;
 
 	memset(&t, 0x5a, sizeof(t));
-	t.size = sizeof(t) - 1;
+	/* Smaller than the first version of the struct, which ended before slot_flags. */
+	t.size = offsetof(struct vmm_translation, slot_flags) - 1;
 	before = t;
 	cr_assert_eq(vmm_translate(vm, HIGH_GPA, &t), -EINVAL);
 	cr_assert_neq(vmm_last_error()[0], '\0');
 	cr_assert(memcmp(&t, &before, sizeof(t)) == 0);
+}
+
+Test(translate, first_version_size_is_served_without_writing_past_it)
+{
+	/* A caller built before slot_flags existed: its struct ends there. */
+	size_t v1 = offsetof(struct vmm_translation, slot_flags);
+	struct vmm_translation t;
+
+	memset(&t, 0x5a, sizeof(t));
+	t.size = v1;
+	OK(vmm_translate(vm, HIGH_GPA, &t));
+	cr_assert_eq(t.kind, VMM_XLATE_RAM);
+	cr_assert_eq(t.size, v1);
+	for (size_t i = v1; i < sizeof(t); i++)
+		cr_assert_eq(((unsigned char *)&t)[i], 0x5a, "byte %zu past the caller's struct was written", i);
 }
 
 Test(translate, larger_size_zeroes_what_this_version_does_not_know)

@@ -13,9 +13,14 @@
  *   - The library never prints, exits or aborts; messages go to the log
  *     callback of struct vmm_vm_options.
  *   - A VM is configured (memslots, devices, vCPUs, registers) from one
- *     thread at a time. While vmm_vm_run() or vmm_vcpu_run() runs, only
- *     vmm_vm_stop(), vmm_vm_accel() and the read-only queries may be called
- *     from other threads.
+ *     thread at a time. While vmm_vm_run() or vmm_vcpu_run() runs, other
+ *     threads may call vmm_vm_stop(), the read-only queries, the guest
+ *     memory copies, and the layout changes that say "while the VM runs"
+ *     (memslot add, remove, move, remap and flags; device add, remove and
+ *     move): those pause every vCPU at an instruction boundary, apply the
+ *     change, and let them go on; the guest cannot tell, except by what
+ *     it then sees at the changed addresses. They may not be called from a
+ *     vCPU thread inside a run (a device callback): -EDEADLK.
  *
  * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
  * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
@@ -111,14 +116,26 @@ enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
 
 /* ---- Memslots ---- */
 
-#define VMM_MEMSLOT_MAX 509 /* slots per VM; KVM may allow fewer */
+/*
+ * Slots per VM at most: KVM's limit on x86 (KVM_CAP_NR_MEMSLOTS of Linux
+ * 5.x and later). vmm_memslot_max() says what this VM's backend allows.
+ */
+#define VMM_MEMSLOT_MAX 32764
+
+/* Memslot flags: vmm_memslot_add_flags(), struct vmm_memslot_info. */
+#define VMM_MEMSLOT_READONLY (1u << 0)  /* ROM / flash: guest writes exit (see below) */
+#define VMM_MEMSLOT_LOG_DIRTY (1u << 1) /* record the pages written: vmm_memslot_get_dirty() */
 
 struct vmm_memslot_info {
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
 	const char *name; /* valid until the next memslot add, remove or move */
+	uint32_t flags;   /* VMM_MEMSLOT_* */
 };
+
+/* How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most VMM_MEMSLOT_MAX). */
+int vmm_memslot_max(const struct vmm_vm *vm);
 
 /*
  * Back guest-physical [gpa, gpa + size) with host memory [hva, hva + size).
@@ -133,16 +150,65 @@ struct vmm_memslot_info {
 int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva);
 
 /*
+ * vmm_memslot_add() with flags (VMM_MEMSLOT_*). While the VM runs too.
+ *
+ * VMM_MEMSLOT_READONLY: the guest reads and runs code from the memory, and
+ * its writes do not change it: each write exits and is dispatched like an
+ * access to unbacked space, to the MMIO device whose window covers the
+ * address (a flash controller, say) or else to the unclaimed policy. So a
+ * device window may overlap a read-only slot (never a writable one); it
+ * then receives the writes only. The host, and devices through mem_write,
+ * may write the memory. kvm: KVM_MEM_READONLY (-EOPNOTSUPP where KVM lacks
+ * KVM_CAP_READONLY_MEM). emu: see libvmm(3) for the one difference.
+ * vmm_boot_setup() never puts the boot area in a read-only slot.
+ *
+ * VMM_MEMSLOT_LOG_DIRTY: start with dirty logging on (vmm_memslot_set_dirty_log()).
+ *
+ * Errors as vmm_memslot_add(), and -EINVAL for unknown flags.
+ */
+int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			  void *hva, uint32_t flags);
+
+/*
  * Like vmm_memslot_add(), but the VM allocates zeroed host memory for the slot
  * (anonymous, reserved lazily) and frees it on destroy. *hva (may be NULL)
  * receives its address.
  */
 int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva);
+/* vmm_memslot_alloc() with flags, as vmm_memslot_add_flags(). */
+int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			    uint32_t flags, void **hva);
 
 /*
- * Remove the slot that starts at gpa. -ENOENT if none does. Not while the VM
- * runs (-EBUSY). From the next run on, guest accesses to the old range exit
- * (device or unclaimed policy); no translation of it survives, code included.
+ * Dirty-page logging of the slot that starts at gpa. Turning it on clears
+ * the record; from then on every 4 KiB page the guest writes (its vCPUs,
+ * devices through mem_write, vmm_guest_write()) is recorded, until it is
+ * turned off. Host writes through the slot's host memory directly are not
+ * seen. While the VM runs too. kvm: KVM_MEM_LOG_DIRTY_PAGES. emu: the slot
+ * is write-protected in the software MMU and each guest write marks its
+ * page, so only logged slots pay for it (their writes take Unicorn's slow
+ * path); no other slot is slowed.
+ * Errors: -ENOENT (no slot starts at gpa), -EDEADLK (from a device callback).
+ */
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
+
+/*
+ * Fetch and clear the dirty record of the slot that starts at gpa: bit i of
+ * bitmap[i / 64] is set if page i of the slot (at gpa + i * 4096) was
+ * written since logging was turned on or since the previous fetch.
+ * bitmap has words entries, at least (size / 4096 + 63) / 64; bits past the
+ * slot's end are zero. Any thread, while the VM runs too; a page written
+ * while the fetch runs is in this bitmap or the next one, never lost.
+ * Errors: -ENOENT, -EINVAL (logging is off, bitmap NULL or too small).
+ */
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words);
+
+/*
+ * Remove the slot that starts at gpa. -ENOENT if none does. While the VM
+ * runs too: from the vCPUs' next instruction on, guest accesses to the old
+ * range exit (device or unclaimed policy); no translation of it survives,
+ * code included. If the VM allocated the memory, it is freed once no vCPU
+ * or device can reach it.
  */
 int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
 
@@ -153,10 +219,10 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
  * exit like those to any unbacked GPA (device or unclaimed policy); no old
  * translation survives. The new range is checked as by vmm_memslot_add(),
  * except that it may overlap the slot's own old range. On failure the slot
- * stays where it was, for the guest too. Not while the VM runs; from the
- * thread that configures the VM.
+ * stays where it was, for the guest too. While the VM runs too (the vCPUs
+ * pause around the move).
  * Errors: -ENOENT (no slot starts at gpa), -EINVAL (new_gpa misaligned),
- * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EBUSY.
+ * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EDEADLK.
  */
 int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
 
@@ -166,8 +232,9 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
  * new_hva, never the old memory, and runs code from it. new_hva stays the
  * caller's, with the rules of vmm_memslot_add(); if the old memory came from
  * vmm_memslot_alloc() the VM frees it now. On failure the slot keeps its old
- * memory. Not while the VM runs; from the thread that configures the VM.
- * Errors: -ENOENT, -EINVAL (new_hva NULL or misaligned), -EBUSY.
+ * memory. While the VM runs too: the vCPUs pause around the switch, and the
+ * old memory is no longer touched by any vCPU or device once this returns.
+ * Errors: -ENOENT, -EINVAL (new_hva NULL or misaligned), -EDEADLK.
  *
  * The other supported way to change what backs a slot: while the VM is not
  * running (between vmm_vcpu_run() or vmm_vm_run() calls), map new pages over
@@ -177,6 +244,8 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
  * drops its stale GPA->HPA translations before the guest runs again. emu:
  * Unicorn reads and writes through the host address, so data is never stale,
  * and each run drops the code translated from RAM, so the new code runs.
+ * While the VM runs, use vmm_memslot_remap() instead: code a vCPU already
+ * translated on emu would outlive an mmap() behind its back.
  */
 int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
 
@@ -188,13 +257,17 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
  * Checked translation: the host address of guest-physical [gpa, gpa + len),
  * which must lie wholly inside one slot (len 0 is treated as 1).
  * Returns 0, or -EFAULT if any byte of the range is not backed by that slot.
+ * The pointer is valid until that slot is removed, moved or remapped: a
+ * thread that may race such a change uses vmm_guest_read()/write() instead.
  */
 int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva);
 
 /*
  * Copy between guest RAM and host buffers; same range rules as
  * vmm_gpa_to_hva() (-EFAULT), except that len 0 copies nothing and returns 0.
- * This is also what devices' mem_read/mem_write do.
+ * This is also what devices' mem_read/mem_write do. Any thread: a copy and
+ * a layout change never overlap. vmm_guest_write() may write read-only
+ * slots (it is the host) and marks the pages of a logged slot dirty.
  */
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
@@ -234,6 +307,13 @@ struct vmm_translation {
 	char model[VMM_XLATE_NAME_MAX];  /* the model's descriptor name */
 	uint32_t space;                  /* VMM_SPACE_MMIO */
 	uint64_t device_base, device_length;
+
+	/*
+	 * VMM_XLATE_RAM: the slot's VMM_MEMSLOT_* flags. A read-only slot's
+	 * writes go to the device whose window covers gpa: then the device
+	 * fields above name it too (else they are zero: writes are unclaimed).
+	 */
+	uint32_t slot_flags;
 };
 
 /*
@@ -252,9 +332,8 @@ struct vmm_translation {
  * reads zero in the fields this library does not know).
  * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
  * argument, out->size too small; *out is then untouched).
- * Any thread, while the VM runs too; it reads the memslot and device tables,
- * so not concurrently with calls that change them (memslot or device add and
- * remove, vmm_vm_destroy()).
+ * Any thread, while the VM runs and its layout changes too (not
+ * concurrently with vmm_vm_destroy()).
  */
 int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out);
 
@@ -282,13 +361,16 @@ struct vmm_device_config {
 /*
  * Create a device instance of model desc and claim its window. desc must stay
  * valid until the VM is destroyed (it usually is static). The window may not
- * overlap another window of the same space, nor (MMIO) a memslot; PIO windows
+ * overlap another window of the same space, nor (MMIO) a writable memslot
+ * (over a read-only one it receives the writes); PIO windows
  * must lie inside 0 .. 0xffff. The model's create() runs now; its
  * param_error()s and unused keys make this fail with -EINVAL and a
  * "file:line: ..." detail. *out (may be NULL) is owned by the VM.
  * Errors: -EINVAL, -EEXIST (overlap or duplicate name), -EPROTO (bad desc),
  * -ERANGE (PIO window past 0xffff, MMIO window past the 512 GiB identity
- * map), or what create() returned. Not while the VM runs (-EBUSY).
+ * map), or what create() returned. While the VM runs too (the vCPUs pause
+ * while the window is claimed; create() runs before that, unpaused), but
+ * not from a device callback (-EDEADLK).
  */
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		   const struct vmm_device_config *cfg, struct vmm_device **out);
@@ -316,6 +398,26 @@ struct vmm_device_stats {
 	uint64_t reads;  /* guest reads the model answered */
 	uint64_t writes; /* guest writes the model accepted */
 };
+
+/*
+ * Give up dev's window and destroy the device: from the vCPUs' next
+ * instruction on, accesses there are unclaimed (or go to a slot or device
+ * added there later). The model's destroy() runs once no vCPU can call into
+ * it; dev is freed. A plugin's shared object stays loaded until the VM is
+ * destroyed. While the VM runs too; not from a device callback (-EDEADLK).
+ */
+int vmm_device_remove(struct vmm_device *dev);
+
+/*
+ * Move dev's window to start at new_base, keeping its length, its space and
+ * the model's state (a PCI BAR being reprogrammed, say): from the vCPUs'
+ * next instruction on the device answers at new_base + offset, with the
+ * same offsets, and the old window is unclaimed. The new window is checked
+ * as by vmm_device_add(); on failure nothing changes. While the VM runs
+ * too; not from a device callback (-EDEADLK).
+ * Errors: -EINVAL, -ERANGE, -EEXIST (overlap), -EDEADLK.
+ */
+int vmm_device_move(struct vmm_device *dev, uint64_t new_base);
 
 /* Counters of one device; any thread (values may lag a running vCPU). */
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats);
