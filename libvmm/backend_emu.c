@@ -44,10 +44,15 @@
  *     create vCPUs last, as vmm_vm_create_from_config() does.
  *   - Unmapping a region flushes the TLB page by page, so its cost grows
  *     with the region's size (about 14 ms per GiB). Gaps are therefore cut
- *     at every GiB boundary, a layout change unmaps only the regions that
- *     differ, and gaps stop at EMU_SPACE_END: the boot identity map cannot
- *     reach further, and covering 2^46 bytes would make one change cost
- *     minutes.
+ *     into pieces, a layout change unmaps only the regions that differ, and
+ *     gaps stop at EMU_SPACE_END: the boot identity map cannot reach
+ *     further, and covering 2^46 bytes would make one change cost minutes.
+ *   - QEMU's physical map aborts the process past 4096 sections (one per
+ *     region, at least). So pieces are small where layouts change often
+ *     (64 MiB below 4 GiB: a move there costs about a millisecond) and
+ *     double in size above (71 pieces in all), a VM has at most
+ *     EMU_MAX_SLOTS slots, and a layout of more than EMU_MAX_REGIONS
+ *     regions is refused with -ENOSPC before Unicorn sees it.
  *
  * Known differences from KVM, all due to Unicorn 2.0.1:
  *   - Unicorn picks the memory region, hooks and MMIO callbacks by the
@@ -76,8 +81,12 @@
 #define EMU_MERGE_GAP (64ull << 20)
 /* Gaps are mapped below this address (the boot identity map's limit) ... */
 #define EMU_SPACE_END VMMI_IDENTITY_MAX
-/* ... in pieces that never cross a multiple of this. */
-#define EMU_GAP_PIECE (1ull << 30)
+/* ... in pieces that never cross a multiple of this below EMU_FINE_END, and powers of two above. */
+#define EMU_GAP_PIECE (64ull << 20)
+#define EMU_FINE_END (4ull << 30)
+/* Regions (slots, device clusters, gap pieces) per engine: well below QEMU's 4096 sections. */
+#define EMU_MAX_REGIONS 3072
+#define EMU_MAX_SLOTS 1024
 
 struct emu_vcpu;
 
@@ -107,9 +116,6 @@ enum emu_stop {
 	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
 };
 
-/* Largest single store Unicorn reports to a write hook (a 16-byte store comes as two). */
-#define EMU_UNDO_MAX 16
-
 struct emu_vcpu {
 	struct vmm_vcpu *vcpu;
 	uc_engine *uc;
@@ -117,8 +123,6 @@ struct emu_vcpu {
 	size_t nregions;
 	bool ran; /* uc_emu_start() was called: translated code may exist */
 	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
-	uc_hook h_rom;  /* read hook, while the VM has read-only slots */
-	bool rom_hooked;
 
 	/* Valid during run() only: written and read on the vCPU thread. */
 	struct vmm_exit *exit;
@@ -129,15 +133,6 @@ struct emu_vcpu {
 	uint32_t split_size;
 	bool bad_seen;
 	uint64_t bad_addr;
-	/*
-	 * A guest store to a read-only slot cannot be refused in Unicorn 2.0.1
-	 * (a write-protection hook that handles it lets the store through), so
-	 * the bytes it overwrites are kept here and put back before the guest
-	 * can read them: at its next load, next block, or when run() returns.
-	 */
-	uint8_t *undo_at;
-	uint8_t undo[EMU_UNDO_MAX];
-	uint32_t undo_len;
 };
 
 /*
@@ -304,28 +299,19 @@ static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	return false;
 }
 
-/* Put back what a store to a read-only slot overwrote. */
-static void emu_undo(struct emu_vcpu *ev)
-{
-	if (ev->undo_len) {
-		memcpy(ev->undo_at, ev->undo, ev->undo_len);
-		ev->undo_len = 0;
-	}
-}
-
 /*
- * Stores to slots the software MMU write-protects: read-only slots (the
- * write goes to the device over the slot or the unclaimed policy, and the
- * memory is put back) and dirty-logged slots (the page is marked). Only
- * these slots pay: a protection hook runs on Unicorn's slow path alone.
+ * Stores to the slots the software MMU write-protects (see emu_map_slot()):
+ * read-only slots, whose stores go to the device over the slot or to the
+ * unclaimed policy while Unicorn discards them, and dirty-logged slots,
+ * whose stores land and mark their pages. Only these slots pay: a
+ * protection hook runs on Unicorn's slow path alone.
  */
 static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
 			  void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
 	const struct vmmi_slot *s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
-	uint64_t off, v = (uint64_t)value;
-	uint32_t n;
+	uint64_t v = (uint64_t)value, n = (uint64_t)size;
 
 	if (!s || size <= 0) {
 		if (!ev->bad_seen) {
@@ -334,31 +320,15 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 		}
 		return false;
 	}
-	off = addr - s->gpa;
-	n = (uint32_t)size;
-	if (n > s->size - off)
-		n = (uint32_t)(s->size - off);
 	if (s->flags & VMM_MEMSLOT_READONLY) {
-		emu_undo(ev);
 		emu_access(ev, VMM_SPACE_MMIO, addr, (uint32_t)size, true, &v);
-		/* After the device: what it wrote through mem_write stays. */
-		if (n > EMU_UNDO_MAX)
-			n = EMU_UNDO_MAX;
-		ev->undo_at = s->hva + off;
-		memcpy(ev->undo, ev->undo_at, n);
-		ev->undo_len = n;
 		return true;
 	}
+	if (n > s->size - (addr - s->gpa))
+		n = s->size - (addr - s->gpa);
 	if (s->dirty)
-		vmmi_dirty_mark(s->dirty, off, n);
+		vmmi_dirty_mark(s->dirty, addr - s->gpa, n);
 	return true;
-}
-
-/* While the VM has read-only slots: no load may see a refused store. */
-static void emu_rom_read_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size,
-			      int64_t value, void *opaque)
-{
-	emu_undo(opaque);
 }
 
 /*
@@ -372,7 +342,6 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 	struct emu_vcpu *ev = opaque;
 	struct vmm_vm *vm = ev->vcpu->vm;
 
-	emu_undo(ev);
 	if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed) ||
 	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
@@ -380,35 +349,34 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 
 /* ---- layout of guest-physical space ---- */
 
-/* How the software MMU maps a slot: write-protected when its stores need the hook. */
-static uint32_t emu_slot_prot(const struct vmmi_slot *s)
+/*
+ * Map slot s in one engine. Unicorn 2.0.1 has two kinds of write
+ * protection, and each flag needs one:
+ *   - a region MAPPED without UC_PROT_WRITE calls the protection hook on
+ *     every store and, when the hook handles it, lets the store land:
+ *     dirty logging;
+ *   - a region mapped writable and then uc_mem_protect()ed read-only
+ *     becomes a QEMU ROM region: the hook is called and the store is
+ *     discarded, exactly as a guest write to ROM: read-only slots.
+ * Code translated from the range must go first (the caller's job).
+ */
+static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
 {
-	return s->flags & (VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY) ?
-		       UC_PROT_READ | UC_PROT_EXEC :
-		       UC_PROT_ALL;
-}
-
-/* Have the read hook exactly while the VM has a read-only slot (other than skip). */
-static int emu_sync_rom_hook(struct vmm_vm *vm, struct emu_vcpu *ev, const struct vmmi_slot *skip)
-{
-	bool rom = false;
 	uc_err err;
 
-	for (size_t i = 0; i < vm->slots.n && !rom; i++)
-		rom = (vm->slots.slots[i].flags & VMM_MEMSLOT_READONLY) &&
-		      !(skip && vm->slots.slots[i].gpa == skip->gpa);
-	if (rom == ev->rom_hooked)
-		return 0;
-	if (!rom) {
-		uc_hook_del(ev->uc, ev->h_rom);
-		ev->rom_hooked = false;
-		return 0;
+	if (s->flags & VMM_MEMSLOT_READONLY) {
+		err = uc_mem_map_ptr(ev->uc, s->gpa, s->size, UC_PROT_ALL, s->hva);
+		if (!err) {
+			err = uc_mem_protect(ev->uc, s->gpa, s->size, UC_PROT_READ | UC_PROT_EXEC);
+			if (err)
+				uc_mem_unmap(ev->uc, s->gpa, s->size);
+		}
+		return err;
 	}
-	err = uc_hook_add(ev->uc, &ev->h_rom, UC_HOOK_MEM_READ, (void *)emu_rom_read_hook, ev, 1, 0);
-	if (err)
-		return emu_error(err, "cannot hook reads for read-only slots");
-	ev->rom_hooked = true;
-	return 0;
+	return uc_mem_map_ptr(ev->uc, s->gpa, s->size,
+			      s->flags & VMM_MEMSLOT_LOG_DIRTY ? UC_PROT_READ | UC_PROT_EXEC :
+								 UC_PROT_ALL,
+			      s->hva);
 }
 
 static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
@@ -445,7 +413,7 @@ static int emu_push(struct emu_plan *p, uint64_t base, uint64_t size, bool devic
 	return 0;
 }
 
-/* The gap [lo, hi), clipped to EMU_SPACE_END, cut at EMU_GAP_PIECE boundaries. */
+/* The gap [lo, hi), clipped to EMU_SPACE_END, cut into pieces (see the top of the file). */
 static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
 {
 	int ret = 0;
@@ -453,13 +421,40 @@ static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
 	if (hi > EMU_SPACE_END)
 		hi = EMU_SPACE_END;
 	while (lo < hi && ret == 0) {
-		uint64_t next = (lo | (EMU_GAP_PIECE - 1)) + 1;
+		/* Above EMU_FINE_END: up to the next power of two (lo >= 2^32 here). */
+		uint64_t next = lo < EMU_FINE_END ? (lo | (EMU_GAP_PIECE - 1)) + 1 :
+						    1ull << (64 - __builtin_clzll(lo));
 
 		if (next > hi)
 			next = hi;
 		ret = emu_push(p, lo, next - lo, false);
 		lo = next;
 	}
+	return ret;
+}
+
+/*
+ * The device cluster [lo, hi), less the read-only slots windows may lie
+ * over (all but skip): those are memory, and their writes come through
+ * the protection hook instead.
+ */
+static int emu_push_devices(struct emu_plan *p, const struct vmm_vm *vm,
+			    const struct vmmi_slot *skip, uint64_t lo, uint64_t hi)
+{
+	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
+	const struct vmmi_slot *end = vm->slots.slots + vm->slots.n;
+	int ret = 0;
+
+	for (; s && s < end && s->gpa < hi && ret == 0; s++) {
+		if (skip && s->gpa == skip->gpa)
+			continue;
+		if (s->gpa > lo)
+			ret = emu_push(p, lo, s->gpa - lo, true);
+		if (s->gpa + s->size > lo)
+			lo = s->gpa + s->size;
+	}
+	if (ret == 0 && lo < hi)
+		ret = emu_push(p, lo, hi - lo, true);
 	return ret;
 }
 
@@ -525,7 +520,7 @@ static int emu_plan(const struct vmm_vm *vm, const struct vmmi_slot *skip, struc
 		if (base > at)
 			ret = emu_push_gap(&sp, at, base);
 		if (ret == 0 && dev)
-			ret = emu_push(&sp, base, size, true);
+			ret = emu_push_devices(&sp, vm, skip, base, base + size);
 		if (base + size > at)
 			at = base + size;
 	}
@@ -661,13 +656,27 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 	bool any = only != NULL;
 	int ret;
 
-	for (unsigned i = 0; i < n && !any; i++)
-		any = evm->vcpus[i] != NULL;
-	if (!any)
-		return 0; /* vcpu_init() lays out each new vCPU */
+	size_t nregions;
+
+	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later. */
 	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
 	if (ret < 0)
 		return ret;
+	nregions = p.n + vm->slots.n - (op == EMU_SLOT_REMOVE ? 1 : 0);
+	if (nregions > EMU_MAX_REGIONS) {
+		free(p.v);
+		return vmmi_error(-ENOSPC,
+				  "emu: this layout needs %zu regions (memslots, device clusters, gaps), "
+				  "more than the %d the emulator can hold: use fewer memslots or device "
+				  "windows, or put windows closer together",
+				  nregions, EMU_MAX_REGIONS);
+	}
+	for (unsigned i = 0; i < n && !any; i++)
+		any = evm->vcpus[i] != NULL;
+	if (!any) {
+		free(p.v);
+		return 0; /* vcpu_init() lays out each new vCPU */
+	}
 	for (unsigned i = 0; i < n && ret == 0; i++) {
 		struct emu_vcpu *ev = only ? only : evm->vcpus[i];
 		uc_err err = UC_ERR_OK;
@@ -678,8 +687,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 		if (ret < 0)
 			break;
 		if (op == EMU_SLOT_ADD) {
-			err = uc_mem_map_ptr(ev->uc, slot->gpa, slot->size, emu_slot_prot(slot),
-					     slot->hva);
+			err = emu_map_slot(ev, slot);
 		} else if (op == EMU_SLOT_REMOVE) {
 			/*
 			 * Code translated from the old memory must not outlive the slot:
@@ -696,8 +704,6 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
 		else
 			ret = emu_layout_fill(ev, &p);
-		if (ret == 0)
-			ret = emu_sync_rom_hook(vm, ev, op == EMU_SLOT_REMOVE ? slot : NULL);
 	}
 	if (ret == 0 && vmmi_log_enabled(vm, VMM_LOG_DEBUG)) {
 		size_t nd = 0;
@@ -731,20 +737,29 @@ static int emu_windows_changed(struct vmm_vm *vm)
 	return emu_relayout(vm, NULL, NULL, EMU_SLOT_KEEP);
 }
 
-/* Logging on or off: protect or unprotect the slot in every engine (this flushes their TLBs). */
+/*
+ * Logging on or off: map the slot again in every engine with the other
+ * kind of protection (uc_mem_protect() would make it a ROM: see
+ * emu_map_slot()). A read-only slot keeps its mapping: it is never written.
+ */
 static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint32_t old_flags)
 {
 	struct emu_vm *evm = vm->be;
 
+	if (slot->flags & VMM_MEMSLOT_READONLY)
+		return 0;
 	for (unsigned i = 0; i < VMM_GUEST_MAX_VCPUS; i++) {
 		struct emu_vcpu *ev = evm->vcpus[i];
 		uc_err err;
 
 		if (!ev)
 			continue;
-		err = uc_mem_protect(ev->uc, slot->gpa, slot->size, emu_slot_prot(slot));
+		uc_ctl_remove_cache(ev->uc, slot->gpa, slot->gpa + slot->size);
+		err = uc_mem_unmap(ev->uc, slot->gpa, slot->size);
+		if (!err)
+			err = emu_map_slot(ev, slot);
 		if (err)
-			return emu_error(err, "cannot change a memslot's protection");
+			return emu_error(err, "cannot map a memslot again for dirty logging");
 	}
 	return 0;
 }
@@ -758,6 +773,7 @@ static int emu_vm_init(struct vmm_vm *vm)
 	vm->be = calloc(1, sizeof(struct emu_vm));
 	if (!vm->be)
 		return vmmi_error(-ENOMEM, "emu: out of memory");
+	vm->slots.max = EMU_MAX_SLOTS;
 	return 0;
 }
 
@@ -833,7 +849,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	for (size_t i = 0; i < vm->slots.n; i++) {
 		const struct vmmi_slot *s = &vm->slots.slots[i];
 
-		err = uc_mem_map_ptr(ev->uc, s->gpa, s->size, emu_slot_prot(s), s->hva);
+		err = emu_map_slot(ev, s);
 		if (err) {
 			ret = emu_error(err, "cannot map a memslot");
 			goto err_close;
@@ -1199,7 +1215,6 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	/* A request raised from here on is seen by the first block's hook: none is lost. */
 	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
 	ev->exit = NULL;
-	emu_undo(ev);
 
 	if (ev->stop == EMU_STOP_EXIT) {
 		exit->hw_code = err;

@@ -1,6 +1,7 @@
 /* test_memslot_live.c - specification of memslot move, remove and remap between runs, seen by machine-code guests on both backends. */
 #include <criterion/criterion.h>
 
+#include "guest_prog.h"
 #include "unit.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -46,28 +47,8 @@ static void teardown(void)
 TestSuite(memslot_live_emu, .fini = teardown, .timeout = 60);
 TestSuite(memslot_live_kvm, .fini = teardown, .timeout = 60);
 
-static void need_kvm(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		cr_skip_test("no /dev/kvm: %s", strerror(errno));
-	close(fd);
-}
-
 /* One body per behaviour, run on emu and (where /dev/kvm opens) on kvm. */
-#define BOTH(name)                                                                            \
-	static void spec_##name(enum vmm_accel accel);                                        \
-	Test(memslot_live_emu, name)                                                          \
-	{                                                                                     \
-		spec_##name(VMM_ACCEL_EMU);                                                   \
-	}                                                                                     \
-	Test(memslot_live_kvm, name)                                                          \
-	{                                                                                     \
-		need_kvm();                                                                   \
-		spec_##name(VMM_ACCEL_KVM);                                                   \
-	}                                                                                     \
-	static void spec_##name(enum vmm_accel accel)
+#define BOTH(name) TWIN_TESTS(memslot_live_emu, memslot_live_kvm, name)
 
 static void *host_page_block(uint64_t fill)
 {
@@ -117,54 +98,6 @@ static void run_to_hlt(void)
 	OK(vmm_vcpu_run(vmm_vcpu_get(vm, 0), &ex));
 	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
 		     ex.detail);
-}
-
-/* ---- a tiny assembler: just what these guests need ---- */
-
-struct prog {
-	uint8_t b[128];
-	size_t n;
-};
-
-enum reg { RCX = 1, RDX = 2, RBX = 3 };
-
-static void emit(struct prog *p, const void *bytes, size_t len)
-{
-	cr_assert_leq(p->n + len, sizeof(p->b));
-	memcpy(p->b + p->n, bytes, len);
-	p->n += len;
-}
-
-static void emit32(struct prog *p, uint8_t opcode, uint32_t imm)
-{
-	emit(p, &opcode, 1);
-	emit(p, &imm, 4);
-}
-
-/* mov eax, gpa; mov reg, [rax] */
-static void load(struct prog *p, enum reg r, uint32_t gpa)
-{
-	emit32(p, 0xb8, gpa);
-	emit(p, (uint8_t[]){ 0x48, 0x8b, (uint8_t)(r << 3) }, 3);
-}
-
-/* mov eax, gpa; mov qword [rax], imm (sign-extended) */
-static void store(struct prog *p, uint32_t gpa, uint32_t imm)
-{
-	emit32(p, 0xb8, gpa);
-	emit(p, (uint8_t[]){ 0x48, 0xc7, 0x00 }, 3);
-	emit(p, &imm, 4);
-}
-
-static void hlt(struct prog *p)
-{
-	emit(p, (uint8_t[]){ 0xf4 }, 1);
-}
-
-/* mov edx, 1: a sign that the guest went on */
-static void went_on(struct prog *p)
-{
-	emit32(p, 0xba, 1);
 }
 
 /* ---- move ---- */
@@ -352,8 +285,7 @@ static void code_machine(enum vmm_accel accel)
 {
 	struct prog p = { .n = 0 };
 
-	emit32(&p, 0xb8, SLOT_A);             /* mov eax, SLOT_A */
-	emit(&p, (uint8_t[]){ 0xff, 0xe0 }, 2); /* jmp rax */
+	jump(&p, SLOT_A);
 	machine(accel, VMM_UNCLAIMED_IGNORE, p.b, p.n);
 	slot_code(slot, 1);
 	run_to_hlt();
