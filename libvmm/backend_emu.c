@@ -379,17 +379,16 @@ static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
 			      s->hva);
 }
 
+/* Does any slot but skip lie in [lo, hi) (lo < hi)? O(log n): the table is sorted. */
 static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
 			    uint64_t hi)
 {
-	for (size_t i = 0; i < vm->slots.n; i++) {
-		const struct vmmi_slot *s = &vm->slots.slots[i];
+	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
+	const struct vmmi_slot *end = vm->slots.slots + vm->slots.n;
 
-		if (skip && s->gpa == skip->gpa)
-			continue;
-		if (s->gpa < hi && s->gpa + s->size > lo)
+	for (; s && s < end && s->gpa < hi; s++)
+		if (!skip || s->gpa != skip->gpa)
 			return true;
-	}
 	return false;
 }
 

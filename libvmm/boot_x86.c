@@ -32,6 +32,8 @@ struct layout {
 	unsigned npd, nvcpus;
 };
 
+_Static_assert(VMM_GUEST_MAX_RAM <= 32, "ram_readonly has a bit per RAM range");
+
 static uint64_t round_up(uint64_t v, uint64_t align)
 {
 	return (v + align - 1) & ~(align - 1);
@@ -87,9 +89,15 @@ static int plan(const struct vmm_vm *vm, struct layout *l)
 	pages = 3 + l->npd + (uint64_t)l->nvcpus * VMM_GUEST_BOOT_INFO_PAGES;
 	l->size = pages * VMMI_PAGE_SIZE + (uint64_t)l->nvcpus * VMM_GUEST_STACK_SIZE;
 
-	low = &vm->slots.slots[0];
+	/* The CPU writes the GDT and the stacks: never a read-only slot. */
+	low = NULL;
+	for (size_t i = 0; i < vm->slots.n && !low; i++)
+		if (!(vm->slots.slots[i].flags & VMM_MEMSLOT_READONLY))
+			low = &vm->slots.slots[i];
+	if (!low)
+		return vmmi_error(-ENOSPC, "boot setup: every memslot is read-only: the boot area needs RAM");
 	if (low->size < l->size)
-		return vmmi_error(-ENOSPC, "boot setup: the lowest memslot '%s' (0x%llx bytes) cannot hold the 0x%llx-byte boot area",
+		return vmmi_error(-ENOSPC, "boot setup: the lowest writable memslot '%s' (0x%llx bytes) cannot hold the 0x%llx-byte boot area",
 				  low->name, (unsigned long long)low->size, (unsigned long long)l->size);
 	l->base = low->gpa + low->size - l->size;
 	l->gdt = l->base;
@@ -116,7 +124,7 @@ static void *at(struct vmm_vm *vm, uint64_t gpa, uint64_t len)
 {
 	void *p = NULL;
 
-	/* plan() placed everything inside the lowest slot, so this cannot fail. */
+	/* plan() placed everything inside the lowest writable slot, so this cannot fail. */
 	vmmi_slots_translate(&vm->slots, gpa, len, &p);
 	return p;
 }
@@ -169,6 +177,8 @@ static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned 
 	for (size_t i = 0; i < vm->slots.n && i < VMM_GUEST_MAX_RAM; i++) {
 		bi->ram[i].gpa = vm->slots.slots[i].gpa;
 		bi->ram[i].size = vm->slots.slots[i].size;
+		if (vm->slots.slots[i].flags & VMM_MEMSLOT_READONLY)
+			bi->ram_readonly |= 1u << i;
 		bi->ram_count++;
 	}
 	for (unsigned sp = 0; sp < 2; sp++) {

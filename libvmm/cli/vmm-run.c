@@ -354,9 +354,9 @@ static void report_layout(struct vmm_vm *vm)
 			continue;
 		format_size(size, sizeof(size), slot.size);
 		fprintf(stderr,
-			"vmm-run: memslot %s: gpa [0x%" PRIx64 ", 0x%" PRIx64 ") %s at hva %p\n",
+			"vmm-run: memslot %s: gpa [0x%" PRIx64 ", 0x%" PRIx64 ") %s at hva %p%s\n",
 			slot.name ? slot.name : "(unnamed)", slot.gpa, slot.gpa + slot.size, size,
-			slot.hva);
+			slot.hva, slot.flags & VMM_MEMSLOT_READONLY ? ", read-only" : "");
 	}
 
 	n = vmm_device_count(vm);
@@ -477,9 +477,16 @@ static void print_translations(struct vmm_vm *vm, const uint64_t *gpas, size_t n
 		switch (t[i].kind) {
 		case VMM_XLATE_RAM:
 			snprintf(b, sizeof(b), "0x%" PRIxPTR, (uintptr_t)t[i].hva);
-			printf(XLATE_COL XLATE_COL "memslot %s [0x%" PRIx64 ", 0x%" PRIx64 ")\n", a,
+			printf(XLATE_COL XLATE_COL "memslot %s [0x%" PRIx64 ", 0x%" PRIx64 ")", a,
 			       b, t[i].slot[0] ? t[i].slot : "(unnamed)", t[i].slot_gpa,
 			       t[i].slot_gpa + t[i].slot_size);
+			/* A read-only slot's writes exit: say where they go. */
+			if (t[i].slot_flags & VMM_MEMSLOT_READONLY && t[i].device[0])
+				printf(", read-only: writes go to device %s (%s)", t[i].device,
+				       t[i].model);
+			else if (t[i].slot_flags & VMM_MEMSLOT_READONLY)
+				printf(", read-only: writes are unclaimed");
+			printf("\n");
 			break;
 		case VMM_XLATE_DEVICE:
 			printf(XLATE_COL "device %s (%s) mmio [0x%" PRIx64 ", 0x%" PRIx64 ")\n", a,

@@ -242,6 +242,30 @@ Test(boot, boot_area_in_a_lowest_slot_that_does_not_start_at_zero)
 	cr_assert_eq(info_of(0).boot_area_gpa, 0x10000000 + LOW_SIZE - area_size(4 * GIB, 1));
 }
 
+Test(boot, boot_area_skips_a_lower_read_only_slot_and_boot_info_flags_it)
+{
+	struct vmm_guest_boot_info bi;
+
+	OK(vmm_memslot_alloc_flags(vm, "rom", 0, LOW_SIZE, VMM_MEMSLOT_READONLY, NULL));
+	add_ram("ram", HIGH_GPA, HIGH_SIZE);
+	add_vcpus(1);
+	OK(vmm_boot_setup(vm, ENTRY));
+	bi = info_of(0);
+	cr_assert_eq(bi.boot_area_gpa, HIGH_GPA + HIGH_SIZE - area_size(4 * GIB, 1),
+		     "boot area at 0x%llx, not at the top of the writable slot",
+		     (unsigned long long)bi.boot_area_gpa);
+	cr_assert_eq(bi.ram_count, 2);
+	cr_assert_eq(bi.ram_readonly, 1u << 0, "ram_readonly 0x%x: only ram[0] is a ROM",
+		     bi.ram_readonly);
+}
+
+Test(boot, read_only_slots_alone_cannot_hold_the_boot_area)
+{
+	OK(vmm_memslot_alloc_flags(vm, "rom", 0, LOW_SIZE, VMM_MEMSLOT_READONLY, NULL));
+	add_vcpus(1);
+	expect_boot_refused(-ENOSPC, "read-only");
+}
+
 Test(boot, lowest_slot_exactly_the_boot_area_size_is_enough)
 {
 	add_ram("low", 0, area_size(4 * GIB, 1));
@@ -699,7 +723,7 @@ Test(boot, lowest_slot_too_small_for_the_boot_area_is_enospc)
 	add_ram("tiny", 0, area_size(4 * GIB, 1) - PAGE);
 	add_ram("big", HIGH_GPA, HIGH_SIZE);
 	add_vcpus(1);
-	expect_boot_refused(-ENOSPC, "lowest memslot 'tiny'");
+	expect_boot_refused(-ENOSPC, "lowest writable memslot 'tiny'");
 }
 
 /* A one-segment ELF with its code in [gpa, gpa + len), loaded into the VM. */

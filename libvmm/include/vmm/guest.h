@@ -21,7 +21,7 @@
  *     registers are zero.
  *
  * The boot area (GDT, TSS, page tables, boot info blocks, stacks) is placed at
- * the top of the lowest RAM slot: [boot_area_gpa, boot_area_gpa +
+ * the top of the lowest writable RAM slot (never in a read-only one, a ROM): [boot_area_gpa, boot_area_gpa +
  * boot_area_size). The VMM refuses to boot firmware whose PT_LOAD segments
  * overlap it. Its layout inside, in this order, page aligned:
  *   one page: GDT (null, code, data, 16-byte TSS descriptor) and the TSS;
@@ -77,7 +77,9 @@ struct vmm_guest_boot_info {
 	uint64_t boot_area_gpa;
 	uint64_t boot_area_size;
 	uint64_t identity_limit; /* [0, identity_limit) is identity mapped */
-	uint64_t reserved[4];
+	uint32_t ram_readonly;   /* bit i set: ram[i] is read-only (ROM: writes leave it unchanged) */
+	uint32_t reserved0;
+	uint64_t reserved[3];
 	struct vmm_guest_ram ram[VMM_GUEST_MAX_RAM];
 	struct vmm_guest_device devices[VMM_GUEST_MAX_DEVICES];
 };
