@@ -11,7 +11,7 @@ rm -rf "$out"
 mkdir -p "$out/lib"
 
 # Every shared library the test programs load, less glibc itself (the host has its own).
-for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/examples/embed; do
+for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/tests/stress build/examples/embed; do
 	ldd "$bin" | awk '/=> \//{ print $3 }'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
 	while read -r lib; do cp -L "$lib" "$out/lib/"; done
@@ -32,6 +32,7 @@ build/vmm-run -v --accel=kvm examples/demo.ini; echo "demo on kvm: exit \$?"
 build/examples/embed kvm; echo "embed on kvm: exit \$?"
 build/tests/e2e-tests --jobs=2; echo "e2e: exit \$?"
 build/tests/unit-tests --jobs=2; echo "unit: exit \$?"
+build/tests/stress --accel=kvm --changes=300; echo "stress on kvm: exit \$?"
 EOF
 chmod +x "$out/run.sh"
 du -sh "$out" build
