@@ -134,7 +134,10 @@ struct vmm_memslot_info {
 	uint32_t flags;   /* VMM_MEMSLOT_* */
 };
 
-/* How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most VMM_MEMSLOT_MAX). */
+/*
+ * How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most
+ * VMM_MEMSLOT_MAX), 1024 on emu. Lookups by GPA are O(log n).
+ */
 int vmm_memslot_max(const struct vmm_vm *vm);
 
 /*
@@ -142,10 +145,12 @@ int vmm_memslot_max(const struct vmm_vm *vm);
  * gpa, size and hva must be page aligned (4 KiB) and size non-zero. The range
  * may not wrap, overlap another slot or overlap an MMIO device window.
  * The memory stays the caller's and must stay mapped until the slot is removed
- * or the VM destroyed. name (may be NULL) is copied.
+ * or the VM destroyed. name (may be NULL) is copied. While the VM runs too:
+ * the guest sees the memory from the vCPUs' next instruction on.
  * Errors: -EINVAL (zero size, misalignment), -ERANGE (range wraps or exceeds
  * the guest-physical address width), -EEXIST (overlaps a slot or window),
- * -ENOSPC (no free slot).
+ * -ENOSPC (no free slot; on emu also a layout too large for the emulator),
+ * -EDEADLK (from a device callback).
  */
 int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva);
 
@@ -249,7 +254,10 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
  */
 int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
 
-/* Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past the end. */
+/*
+ * Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past
+ * the end. They read the table unlocked: not while another thread changes it.
+ */
 int vmm_memslot_count(const struct vmm_vm *vm);
 int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info);
 
@@ -426,8 +434,9 @@ int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *
 const char *vmm_device_name(const struct vmm_device *dev);
 const char *vmm_device_model(const struct vmm_device *dev);
 int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length);
+/* Devices, sorted by space, then base; unlocked, like vmm_memslot_get(). */
 int vmm_device_count(const struct vmm_vm *vm);
-struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i); /* sorted by space, then base */
+struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i);
 
 /* ---- vCPUs and registers ---- */
 
