@@ -409,19 +409,6 @@ static int slot_remove_locked(struct vmm_vm *vm, uint64_t gpa)
 	return 0;
 }
 
-int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
-{
-	int ret;
-
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_remove: vm is NULL");
-	ret = vmmi_change_begin(vm, "vmm_memslot_remove");
-	if (ret < 0)
-		return ret;
-	ret = slot_remove_locked(vm, gpa);
-	vmmi_change_end(vm);
-	return ret;
-}
 
 /*
  * The backend dropped a slot and could not take it back: forget it as well,
@@ -493,19 +480,6 @@ err_table:
 	return ret;
 }
 
-int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
-{
-	int ret;
-
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_move: vm is NULL");
-	ret = vmmi_change_begin(vm, "vmm_memslot_move");
-	if (ret < 0)
-		return ret;
-	ret = slot_move_locked(vm, gpa, new_gpa);
-	vmmi_change_end(vm);
-	return ret;
-}
 
 static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 {
@@ -548,19 +522,6 @@ static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 	return 0;
 }
 
-int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
-{
-	int ret;
-
-	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_remap: vm is NULL");
-	ret = vmmi_change_begin(vm, "vmm_memslot_remap");
-	if (ret < 0)
-		return ret;
-	ret = slot_remap_locked(vm, gpa, new_hva);
-	vmmi_change_end(vm);
-	return ret;
-}
 
 static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
 {
@@ -592,18 +553,56 @@ static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
 	return ret;
 }
 
-int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable)
+
+/* One change of an existing slot; the public calls below only say which. */
+enum slot_op { SLOT_REMOVE, SLOT_MOVE, SLOT_REMAP, SLOT_DIRTY_LOG };
+
+static int slot_change(struct vmm_vm *vm, const char *what, enum slot_op op, uint64_t gpa,
+		       uint64_t new_gpa, void *new_hva)
 {
 	int ret;
 
 	if (!vm)
-		return vmmi_error(-EINVAL, "vmm_memslot_set_dirty_log: vm is NULL");
-	ret = vmmi_change_begin(vm, "vmm_memslot_set_dirty_log");
+		return vmmi_error(-EINVAL, "%s: vm is NULL", what);
+	ret = vmmi_change_begin(vm, what);
 	if (ret < 0)
 		return ret;
-	ret = dirty_log_locked(vm, gpa, enable != 0);
+	switch (op) {
+	case SLOT_REMOVE:
+		ret = slot_remove_locked(vm, gpa);
+		break;
+	case SLOT_MOVE:
+		ret = slot_move_locked(vm, gpa, new_gpa);
+		break;
+	case SLOT_REMAP:
+		ret = slot_remap_locked(vm, gpa, new_hva);
+		break;
+	case SLOT_DIRTY_LOG:
+		ret = dirty_log_locked(vm, gpa, new_gpa != 0);
+		break;
+	}
 	vmmi_change_end(vm);
 	return ret;
+}
+
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
+{
+	return slot_change(vm, "vmm_memslot_remove", SLOT_REMOVE, gpa, 0, NULL);
+}
+
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	return slot_change(vm, "vmm_memslot_move", SLOT_MOVE, gpa, new_gpa, NULL);
+}
+
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	return slot_change(vm, "vmm_memslot_remap", SLOT_REMAP, gpa, 0, new_hva);
+}
+
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable)
+{
+	return slot_change(vm, "vmm_memslot_set_dirty_log", SLOT_DIRTY_LOG, gpa, enable != 0, NULL);
 }
 
 int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
