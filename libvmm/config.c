@@ -45,7 +45,7 @@ struct parser {
 };
 
 /* Indexes into the key tables, for the checks that need a whole section. */
-enum { RAM_GPA, RAM_SIZE };
+enum { RAM_GPA, RAM_SIZE, RAM_READONLY };
 enum { DEV_PLUGIN, DEV_MMIO, DEV_PIO, DEV_SIZE };
 
 static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...) VMMI_FORMAT(4, 5);
@@ -187,6 +187,27 @@ static int get_size(struct parser *p, unsigned line, const char *key, const char
 	return ret ? bad_number(p, line, ret, key, value, SIZE_SYNTAX) : 0;
 }
 
+/*
+ * A yes-or-no value, in the spellings INI files commonly use; lower case, like
+ * every enumerated value.
+ */
+static int get_bool(struct parser *p, unsigned line, const char *key, const char *value,
+		    bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(value, yes[i]) || !strcmp(value, no[i])) {
+			*out = !strcmp(value, yes[i]);
+			return 0;
+		}
+	}
+	return fail(p, line, -EINVAL,
+		    "%s = '%s' is not a boolean: expected true, false, yes, no, on, off, 1 or 0",
+		    key, value);
+}
+
 /* ---- [vm] ---- */
 
 static int set_accel(struct parser *p, const char *value, unsigned line)
@@ -303,9 +324,20 @@ static int set_ram_size(struct parser *p, const char *value, unsigned line)
 	return 0;
 }
 
+static int set_ram_readonly(struct parser *p, const char *value, unsigned line)
+{
+	bool ro = false;
+
+	if (get_bool(p, line, "readonly", value, &ro))
+		return p->err;
+	cur_ram(p)->flags = ro ? VMM_MEMSLOT_READONLY : 0;
+	return 0;
+}
+
 static const struct key ram_keys[] = {
     [RAM_GPA] = {"gpa", set_ram_gpa},
     [RAM_SIZE] = {"size", set_ram_size},
+    [RAM_READONLY] = {"readonly", set_ram_readonly},
     {NULL, NULL},
 };
 
@@ -440,7 +472,8 @@ static int close_ram(struct parser *p)
 				    r->name, (unsigned long long)r->gpa,
 				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
 	}
-	for (size_t i = 0; i < cfg->ndevices; i++) {
+	/* A window over a read-only range takes its writes; over a writable one, nothing would. */
+	for (size_t i = 0; !(r->flags & VMM_MEMSLOT_READONLY) && i < cfg->ndevices; i++) {
 		const struct vmm_config_device *o = &cfg->devices[i];
 
 		if (o->space == VMM_SPACE_MMIO && overlaps(r->gpa, r->size, o->base, o->length))
@@ -452,7 +485,7 @@ static int close_ram(struct parser *p)
 	return 0;
 }
 
-/* The same for a [device]: windows of one space may not overlap, nor MMIO windows RAM. */
+/* The same for a [device]: windows of one space may not overlap, nor MMIO windows writable RAM. */
 static int close_device(struct parser *p)
 {
 	const struct vmm_config *cfg = p->cfg;
@@ -487,7 +520,8 @@ static int close_device(struct parser *p)
 	for (size_t i = 0; !pio && i < cfg->nram; i++) {
 		const struct vmm_config_ram *o = &cfg->ram[i];
 
-		if (overlaps(d->base, d->length, o->gpa, o->size))
+		if (!(o->flags & VMM_MEMSLOT_READONLY) &&
+		    overlaps(d->base, d->length, o->gpa, o->size))
 			return fail(
 			    p, p->sect_line, -EINVAL,
 			    "device \"%s\" mmio [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
@@ -788,8 +822,10 @@ void vmm_config_free(struct vmm_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < cfg->nram; i++)
+	for (size_t i = 0; i < cfg->nram; i++) {
 		free(cfg->ram[i].name);
+		free(cfg->ram[i].file);
+	}
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		struct vmm_config_device *d = &cfg->devices[i];
 

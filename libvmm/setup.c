@@ -81,8 +81,9 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 	for (size_t i = 0; i < cfg->nram; i++) {
 		const struct vmm_config_ram *r = &cfg->ram[i];
 
-		snprintf(what, sizeof(what), "ram '%s': ", r->name);
-		ret = vmm_memslot_alloc(vm, r->name, r->gpa, r->size, NULL);
+		snprintf(what, sizeof(what), "%s '%s': ",
+			 r->flags & VMM_MEMSLOT_READONLY ? "rom" : "ram", r->name);
+		ret = vmm_memslot_alloc_flags(vm, r->name, r->gpa, r->size, r->flags, NULL);
 		if (ret < 0) {
 			at_line(ret, cfg, r->line, what);
 			goto err;

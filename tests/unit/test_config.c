@@ -1019,3 +1019,100 @@ Test(config_format, null_out_is_an_error)
 	cr_assert_eq(vmm_config_parse_string(RAM, "t.ini", NULL), -EINVAL);
 	cr_assert_eq(vmm_config_load(FIXTURE("good"), NULL), -EINVAL);
 }
+
+/* ---- read-only RAM: readonly = BOOLEAN ---- */
+
+#define BOOL_RULE "expected true, false, yes, no, on, off, 1 or 0"
+
+Test(config_readonly, fixture_has_a_read_only_range_under_a_device)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("readonly"));
+
+	cr_assert_eq(cfg->nram, 2);
+	cr_assert_eq(cfg->ram[0].flags, 0, "RAM without the key is writable");
+	cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY);
+	cr_assert_null(cfg->ram[1].file);
+	cr_assert_eq(cfg->ram[1].size, 64 << 10);
+	cr_assert_eq(cfg->ndevices, 1);
+	cr_assert_eq(cfg->devices[0].base, 0xff00f000);
+	vmm_config_free(cfg);
+}
+
+Test(config_readonly, every_true_spelling_sets_the_flag)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct vmm_config *cfg;
+
+		snprintf(text, sizeof(text), RAM "readonly = %s\n", yes[i]);
+		cfg = parse_ok(text);
+		cr_assert_eq(cfg->ram[0].flags, VMM_MEMSLOT_READONLY, "readonly = %s", yes[i]);
+		vmm_config_free(cfg);
+	}
+}
+
+Test(config_readonly, every_false_spelling_leaves_it_writable)
+{
+	static const char *const no[] = {"false", "no", "off", "0"};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct vmm_config *cfg;
+
+		snprintf(text, sizeof(text), RAM "readonly = %s\n", no[i]);
+		cfg = parse_ok(text);
+		cr_assert_eq(cfg->ram[0].flags, 0, "readonly = %s", no[i]);
+		vmm_config_free(cfg);
+	}
+}
+
+Test(config_readonly, bad_value_names_the_spellings_at_its_line)
+{
+	expect_load_error(FIXTURE("bad-readonly"), -EINVAL,
+			  "5: readonly = 'maybe' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, values_are_case_sensitive)
+{
+	expect_parse_error(RAM "readonly = True\n",
+			   "4: readonly = 'True' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, empty_value_is_not_a_boolean)
+{
+	expect_parse_error(RAM "readonly =\n", "4: readonly = '' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, duplicate_key)
+{
+	expect_parse_error(RAM "readonly = yes\nreadonly = no\n",
+			   "5: duplicate key 'readonly' (first at line 4)");
+}
+
+Test(config_readonly, device_before_a_read_only_range_may_overlap_it)
+{
+	struct vmm_config *cfg = parse_ok(RAM "[device \"ctl\"]\nplugin = x\nmmio = 0x10000\n"
+					      "size = 8\n"
+					      "[ram \"flash\"]\ngpa = 0x10000\nsize = 4K\n"
+					      "readonly = true\n");
+
+	cr_assert_eq(cfg->nram, 2);
+	cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY);
+	vmm_config_free(cfg);
+}
+
+Test(config_readonly, window_over_writable_ram_is_still_refused)
+{
+	expect_load_error(
+	    FIXTURE("overlap-device-writable"), -EINVAL,
+	    "11: device \"test0\" mmio [0x100ff000, 0x10101000) overlaps ram \"high\" (line 6)");
+}
+
+Test(config_readonly, window_over_read_only_and_writable_ram_is_refused)
+{
+	expect_parse_error(RAM "[ram \"flash\"]\ngpa = 4K\nsize = 4K\nreadonly = 1\n"
+			       "[device \"d\"]\nplugin = x\nmmio = 0x800\nsize = 4K\n",
+			   "8: device \"d\" mmio [0x800, 0x1800) overlaps ram \"low\" (line 1)");
+}
