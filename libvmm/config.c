@@ -1,9 +1,11 @@
 /* config.c - vmm.ini(5): read an INI file with inih and check it into a struct vmm_config. */
 #include <ctype.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <ini.h>
@@ -12,7 +14,7 @@
 
 #define PIO_LIMIT 0x10000ull
 
-enum section_kind { SECT_NONE, SECT_VM, SECT_RAM, SECT_DEVICE };
+enum section_kind { SECT_NONE, SECT_VM, SECT_RAM, SECT_ROM, SECT_DEVICE };
 
 struct parser;
 
@@ -42,10 +44,15 @@ struct parser {
 	const struct key *keys;
 	unsigned key_line[8]; /* line of each of keys[] once seen, else 0 */
 	unsigned vm_line;     /* of [vm], 0 if none yet */
+	uint64_t file_size;   /* of the current [rom]'s file, once its key is seen */
+
+	/* Which entries of cfg->ram are [rom] sections, for messages: flags cannot tell. */
+	bool is_rom[VMM_GUEST_MAX_RAM];
 };
 
 /* Indexes into the key tables, for the checks that need a whole section. */
-enum { RAM_GPA, RAM_SIZE };
+enum { RAM_GPA, RAM_SIZE, RAM_READONLY };
+enum { ROM_GPA = RAM_GPA, ROM_SIZE = RAM_SIZE, ROM_FILE };
 enum { DEV_PLUGIN, DEV_MMIO, DEV_PIO, DEV_SIZE };
 
 static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...) VMMI_FORMAT(4, 5);
@@ -187,6 +194,26 @@ static int get_size(struct parser *p, unsigned line, const char *key, const char
 	return ret ? bad_number(p, line, ret, key, value, SIZE_SYNTAX) : 0;
 }
 
+/*
+ * A yes-or-no value, in the spellings INI files commonly use; lower case, like
+ * every enumerated value.
+ */
+static int get_bool(struct parser *p, unsigned line, const char *key, const char *value, bool *out)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (!strcmp(value, yes[i]) || !strcmp(value, no[i])) {
+			*out = !strcmp(value, yes[i]);
+			return 0;
+		}
+	}
+	return fail(p, line, -EINVAL,
+		    "%s = '%s' is not a boolean: expected true, false, yes, no, on, off, 1 or 0",
+		    key, value);
+}
+
 /* ---- [vm] ---- */
 
 static int set_accel(struct parser *p, const char *value, unsigned line)
@@ -205,19 +232,32 @@ static int set_accel(struct parser *p, const char *value, unsigned line)
 		    "accel = '%s' is not an accelerator: expected auto, kvm or emu", value);
 }
 
+/*
+ * A path as the config file names it: a relative one hangs off the file's
+ * folder. NULL if out of memory.
+ */
+static char *resolve_path(const struct parser *p, const char *value)
+{
+	size_t dirlen = value[0] == '/' ? 0 : p->dirlen;
+	size_t len = strlen(value);
+	char *path = malloc(dirlen + len + 1);
+
+	if (path) {
+		memcpy(path, p->file, dirlen);
+		memcpy(path + dirlen, value, len + 1);
+	}
+	return path;
+}
+
 static int set_firmware(struct parser *p, const char *value, unsigned line)
 {
 	struct vmm_config *cfg = p->cfg;
-	size_t dirlen = value[0] == '/' ? 0 : p->dirlen;
-	size_t len = strlen(value);
 
-	if (!len)
+	if (!*value)
 		return fail(p, line, -EINVAL, "firmware is empty: expected a path");
-	cfg->firmware = malloc(dirlen + len + 1);
+	cfg->firmware = resolve_path(p, value);
 	if (!cfg->firmware)
 		return fail_nomem(p);
-	memcpy(cfg->firmware, p->file, dirlen);
-	memcpy(cfg->firmware + dirlen, value, len + 1);
 	cfg->firmware_line = line;
 	/* Now rather than at boot: a typo should stop the run before any VM exists. */
 	if (access(cfg->firmware, R_OK))
@@ -268,11 +308,22 @@ static const struct key vm_keys[] = {
     {"timeout", set_timeout}, {"unhandled", set_unhandled}, {NULL, NULL},
 };
 
-/* ---- [ram "NAME"] ---- */
+/* ---- [ram "NAME"] and [rom "NAME"] ---- */
 
 static struct vmm_config_ram *cur_ram(struct parser *p)
 {
 	return &p->cfg->ram[p->cfg->nram - 1];
+}
+
+/* "ram" or "rom": the kind of section i of cfg->ram, as the file wrote it. */
+static const char *mem_kind(const struct parser *p, size_t i)
+{
+	return p->is_rom[i] ? "rom" : "ram";
+}
+
+static const char *cur_kind(const struct parser *p)
+{
+	return mem_kind(p, p->cfg->nram - 1);
 }
 
 static int set_ram_gpa(struct parser *p, const char *value, unsigned line)
@@ -283,8 +334,8 @@ static int set_ram_gpa(struct parser *p, const char *value, unsigned line)
 		return p->err;
 	if (r->gpa & VMMI_PAGE_MASK)
 		return fail(p, line, -EINVAL,
-			    "ram \"%s\" gpa 0x%llx is not a multiple of 4K (0x1000)", r->name,
-			    (unsigned long long)r->gpa);
+			    "%s \"%s\" gpa 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
+			    r->name, (unsigned long long)r->gpa);
 	return 0;
 }
 
@@ -295,17 +346,68 @@ static int set_ram_size(struct parser *p, const char *value, unsigned line)
 	if (get_size(p, line, "size", value, &r->size))
 		return p->err;
 	if (!r->size)
-		return fail(p, line, -EINVAL, "ram \"%s\" size is 0", r->name);
+		return fail(p, line, -EINVAL, "%s \"%s\" size is 0", cur_kind(p), r->name);
 	if (r->size & VMMI_PAGE_MASK)
 		return fail(p, line, -EINVAL,
-			    "ram \"%s\" size 0x%llx is not a multiple of 4K (0x1000)", r->name,
-			    (unsigned long long)r->size);
+			    "%s \"%s\" size 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
+			    r->name, (unsigned long long)r->size);
+	return 0;
+}
+
+static int set_ram_readonly(struct parser *p, const char *value, unsigned line)
+{
+	bool ro = false;
+
+	if (get_bool(p, line, "readonly", value, &ro))
+		return p->err;
+	cur_ram(p)->flags = ro ? VMM_MEMSLOT_READONLY : 0;
 	return 0;
 }
 
 static const struct key ram_keys[] = {
     [RAM_GPA] = {"gpa", set_ram_gpa},
     [RAM_SIZE] = {"size", set_ram_size},
+    [RAM_READONLY] = {"readonly", set_ram_readonly},
+    {NULL, NULL},
+};
+
+/*
+ * The file that fills a ROM, checked now so that a typo stops the run before
+ * any VM exists; its size decides or bounds the ROM's (close_mem()). setup.c
+ * reads it, and checks the size again: the file may change in between.
+ */
+static int set_rom_file(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config_ram *r = cur_ram(p);
+	struct stat st;
+	int fd, e;
+
+	if (!*value)
+		return fail(p, line, -EINVAL, "file is empty: expected a path");
+	r->file = resolve_path(p, value);
+	if (!r->file)
+		return fail_nomem(p);
+	/* O_NONBLOCK: a FIFO named by mistake must not hang the parse. */
+	fd = open(r->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st)) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		return fail(p, line, -EINVAL, "rom \"%s\" file '%s': %s", r->name, r->file,
+			    strerror(e));
+	}
+	close(fd);
+	if (!S_ISREG(st.st_mode))
+		return fail(p, line, -EINVAL, "rom \"%s\" file '%s' is not a regular file", r->name,
+			    r->file);
+	p->file_size = (uint64_t)st.st_size;
+	return 0;
+}
+
+static const struct key rom_keys[] = {
+    [ROM_GPA] = {"gpa", set_ram_gpa},
+    [ROM_SIZE] = {"size", set_ram_size},
+    [ROM_FILE] = {"file", set_rom_file},
     {NULL, NULL},
 };
 
@@ -414,45 +516,80 @@ static int missing(struct parser *p, const char *what, const char *name, const c
 		    key);
 }
 
-/* Checks that need the whole [ram] section: required keys, its range, overlaps with earlier ones.
+/* A [rom]'s size: given, or its file's rounded up to 4K; a given size must hold the file. */
+static int close_rom_size(struct parser *p, struct vmm_config_ram *r)
+{
+	unsigned file_line = p->key_line[ROM_FILE];
+
+	if (!file_line && !p->key_line[ROM_SIZE])
+		return fail(p, p->sect_line, -EINVAL,
+			    "[rom \"%s\"] lacks both 'size' and 'file': give either or both",
+			    r->name);
+	if (!file_line)
+		return 0;
+	if (!p->key_line[ROM_SIZE]) {
+		if (!p->file_size)
+			return fail(p, file_line, -EINVAL,
+				    "rom \"%s\" file '%s' is empty: give a size", r->name, r->file);
+		/* No overflow: a file's size fits in an off_t, so below 2^63. */
+		r->size = (p->file_size + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
+	} else if (p->file_size > r->size) {
+		return fail(p, file_line, -EINVAL,
+			    "rom \"%s\" file '%s' is 0x%llx bytes, larger than its size 0x%llx",
+			    r->name, r->file, (unsigned long long)p->file_size,
+			    (unsigned long long)r->size);
+	}
+	return 0;
+}
+
+/*
+ * Checks that need the whole [ram] or [rom] section: required keys, its
+ * range, overlaps with earlier ones.
  */
-static int close_ram(struct parser *p)
+static int close_mem(struct parser *p)
 {
 	const struct vmm_config *cfg = p->cfg;
-	const struct vmm_config_ram *r = &cfg->ram[cfg->nram - 1];
+	struct vmm_config_ram *r = &cfg->ram[cfg->nram - 1];
+	const char *kind = cur_kind(p);
 
 	if (!p->key_line[RAM_GPA])
-		return missing(p, "ram", r->name, "gpa");
-	if (!p->key_line[RAM_SIZE])
-		return missing(p, "ram", r->name, "size");
+		return missing(p, kind, r->name, "gpa");
+	if (p->kind == SECT_ROM) {
+		if (close_rom_size(p, r))
+			return p->err;
+	} else if (!p->key_line[RAM_SIZE]) {
+		return missing(p, kind, r->name, "size");
+	}
 	if (r->size > VMMI_GPA_LIMIT || r->gpa > VMMI_GPA_LIMIT - r->size)
 		return fail(
 		    p, p->sect_line, -EINVAL,
-		    "ram \"%s\" at 0x%llx, size 0x%llx, ends past the guest-physical limit 0x%llx",
-		    r->name, (unsigned long long)r->gpa, (unsigned long long)r->size,
+		    "%s \"%s\" at 0x%llx, size 0x%llx, ends past the guest-physical limit 0x%llx",
+		    kind, r->name, (unsigned long long)r->gpa, (unsigned long long)r->size,
 		    VMMI_GPA_LIMIT);
 	for (size_t i = 0; i + 1 < cfg->nram; i++) {
 		const struct vmm_config_ram *o = &cfg->ram[i];
 
 		if (overlaps(r->gpa, r->size, o->gpa, o->size))
 			return fail(p, p->sect_line, -EINVAL,
-				    "ram \"%s\" [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
+				    "%s \"%s\" [0x%llx, 0x%llx) overlaps %s \"%s\" (line %u)", kind,
 				    r->name, (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
+				    (unsigned long long)(r->gpa + r->size), mem_kind(p, i), o->name,
+				    o->line);
 	}
-	for (size_t i = 0; i < cfg->ndevices; i++) {
+	/* A window over a read-only range takes its writes; over a writable one, nothing would. */
+	for (size_t i = 0; !(r->flags & VMM_MEMSLOT_READONLY) && i < cfg->ndevices; i++) {
 		const struct vmm_config_device *o = &cfg->devices[i];
 
 		if (o->space == VMM_SPACE_MMIO && overlaps(r->gpa, r->size, o->base, o->length))
 			return fail(p, p->sect_line, -EINVAL,
-				    "ram \"%s\" [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
-				    r->name, (unsigned long long)r->gpa,
+				    "%s \"%s\" [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
+				    kind, r->name, (unsigned long long)r->gpa,
 				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
 	}
 	return 0;
 }
 
-/* The same for a [device]: windows of one space may not overlap, nor MMIO windows RAM. */
+/* The same for a [device]: windows of one space may not overlap, nor MMIO windows writable RAM. */
 static int close_device(struct parser *p)
 {
 	const struct vmm_config *cfg = p->cfg;
@@ -487,7 +624,8 @@ static int close_device(struct parser *p)
 	for (size_t i = 0; !pio && i < cfg->nram; i++) {
 		const struct vmm_config_ram *o = &cfg->ram[i];
 
-		if (overlaps(d->base, d->length, o->gpa, o->size))
+		if (!(o->flags & VMM_MEMSLOT_READONLY) &&
+		    overlaps(d->base, d->length, o->gpa, o->size))
 			return fail(
 			    p, p->sect_line, -EINVAL,
 			    "device \"%s\" mmio [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
@@ -501,7 +639,8 @@ static int close_section(struct parser *p)
 {
 	switch (p->kind) {
 	case SECT_RAM:
-		return close_ram(p);
+	case SECT_ROM:
+		return close_mem(p);
 	case SECT_DEVICE:
 		return close_device(p);
 	default:
@@ -529,13 +668,15 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 			unsigned line)
 {
 	struct vmm_config *cfg = p->cfg;
-	bool ram = !strcmp(kind, "ram");
+	bool rom = !strcmp(kind, "rom");
+	bool mem = rom || !strcmp(kind, "ram");
 	char *copy;
 
 	if (close_section(p))
 		return p->err;
 	memset(p->key_line, 0, sizeof(p->key_line));
 	p->params_cap = 0;
+	p->file_size = 0;
 	p->sect_line = line;
 
 	if (!strcmp(kind, "vm")) {
@@ -549,27 +690,37 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 		p->keys = vm_keys;
 		return 0;
 	}
-	if (!ram && strcmp(kind, "device"))
+	if (!mem && strcmp(kind, "device"))
 		return fail(
 		    p, line, -EINVAL,
-		    "unknown section [%s]: expected [vm], [ram \"NAME\"] or [device \"NAME\"]",
+		    "unknown section [%s]: expected [vm], [ram \"NAME\"], [rom \"NAME\"] or "
+		    "[device \"NAME\"]",
 		    kind);
 	if (!name)
 		return fail(p, line, -EINVAL, "[%s] needs a name, as in [%s \"%s\"]", kind, kind,
-			    ram ? "low" : "uart0");
+			    rom ? "flash" : (mem ? "low" : "uart0"));
 	if (nlen >= VMM_GUEST_NAME_MAX || !name_ok(name, nlen))
 		return fail(p, line, -EINVAL, "bad name \"%.*s\": expected " NAME_RULE, (int)nlen,
 			    name);
 
-	if (ram) {
+	if (mem) {
+		/* One namespace: both kinds are memslots, and slots go by name in messages. */
 		for (size_t i = 0; i < cfg->nram; i++) {
-			if (!strncmp(cfg->ram[i].name, name, nlen) && !cfg->ram[i].name[nlen])
+			if (strncmp(cfg->ram[i].name, name, nlen) || cfg->ram[i].name[nlen])
+				continue;
+			if (p->is_rom[i] == rom)
 				return fail(p, line, -EINVAL,
-					    "duplicate section [ram \"%s\"] (first at line %u)",
-					    cfg->ram[i].name, cfg->ram[i].line);
+					    "duplicate section [%s \"%s\"] (first at line %u)",
+					    kind, cfg->ram[i].name, cfg->ram[i].line);
+			return fail(p, line, -EINVAL,
+				    "[%s \"%s\"] has the name of [%s \"%s\"] (line %u): ram and "
+				    "rom sections share one set of names",
+				    kind, cfg->ram[i].name, mem_kind(p, i), cfg->ram[i].name,
+				    cfg->ram[i].line);
 		}
 		if (cfg->nram == VMM_GUEST_MAX_RAM)
-			return fail(p, line, -EINVAL, "too many [ram] sections: at most %u",
+			return fail(p, line, -EINVAL,
+				    "too many [ram] and [rom] sections: at most %u in all",
 				    VMM_GUEST_MAX_RAM);
 	} else {
 		for (size_t i = 0; i < cfg->ndevices; i++) {
@@ -587,11 +738,13 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 	copy = strndup(name, nlen);
 	if (!copy)
 		return fail_nomem(p);
-	if (ram) {
+	if (mem) {
+		p->is_rom[cfg->nram] = rom;
 		cfg->ram[cfg->nram].name = copy;
+		cfg->ram[cfg->nram].flags = rom ? VMM_MEMSLOT_READONLY : 0;
 		cfg->ram[cfg->nram++].line = line;
-		p->kind = SECT_RAM;
-		p->keys = ram_keys;
+		p->kind = rom ? SECT_ROM : SECT_RAM;
+		p->keys = rom ? rom_keys : ram_keys;
 	} else {
 		cfg->devices[cfg->ndevices].name = copy;
 		cfg->devices[cfg->ndevices++].line = line;
@@ -745,8 +898,10 @@ static const char *section_title(struct parser *p, char *buf, size_t len)
 {
 	if (p->kind == SECT_VM)
 		return "[vm]";
-	snprintf(buf, len, "[%s \"%s\"]", p->kind == SECT_RAM ? "ram" : "device",
-		 p->kind == SECT_RAM ? cur_ram(p)->name : cur_dev(p)->name);
+	if (p->kind == SECT_DEVICE)
+		snprintf(buf, len, "[device \"%s\"]", cur_dev(p)->name);
+	else
+		snprintf(buf, len, "[%s \"%s\"]", cur_kind(p), cur_ram(p)->name);
 	return buf;
 }
 
@@ -764,8 +919,8 @@ static int on_key(void *user, const char *section, const char *name, const char 
 			     name);
 	if (p->kind == SECT_NONE)
 		return !fail(p, line, -EINVAL,
-			     "key '%s' outside any section: start with [vm], [ram \"NAME\"] or "
-			     "[device \"NAME\"]",
+			     "key '%s' outside any section: start with [vm], [ram \"NAME\"], "
+			     "[rom \"NAME\"] or [device \"NAME\"]",
 			     name);
 	for (size_t i = 0; p->keys[i].name; i++) {
 		if (strcmp(p->keys[i].name, name))
@@ -788,8 +943,10 @@ void vmm_config_free(struct vmm_config *cfg)
 {
 	if (!cfg)
 		return;
-	for (size_t i = 0; i < cfg->nram; i++)
+	for (size_t i = 0; i < cfg->nram; i++) {
 		free(cfg->ram[i].name);
+		free(cfg->ram[i].file);
+	}
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		struct vmm_config_device *d = &cfg->devices[i];
 
@@ -812,6 +969,7 @@ void vmm_config_free(struct vmm_config *cfg)
 static int parse(struct parser *p, struct vmm_config **out)
 {
 	struct vmm_config *cfg;
+	size_t i;
 	int ret;
 
 	cfg = calloc(1, sizeof(*cfg));
@@ -846,6 +1004,15 @@ static int parse(struct parser *p, struct vmm_config **out)
 	if (!cfg->nram) {
 		fail(p, p->lineno ? p->lineno : 1, -EINVAL,
 		     "no [ram \"NAME\"] section: the guest needs memory");
+		goto err;
+	}
+	for (i = 0; i < cfg->nram && (cfg->ram[i].flags & VMM_MEMSLOT_READONLY); i++)
+		;
+	if (i == cfg->nram) {
+		/* vmm_boot_setup() would refuse it later, without a line to point at. */
+		fail(p, p->lineno, -EINVAL,
+		     "every [ram] and [rom] section is read-only: the guest needs writable RAM "
+		     "for its boot area and stacks");
 		goto err;
 	}
 	*out = cfg;

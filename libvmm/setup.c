@@ -1,7 +1,10 @@
 /* setup.c - build a ready-to-run VM from a parsed configuration file. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "vmm_internal.h"
 
@@ -15,6 +18,70 @@ static int at_line(int err, const struct vmm_config *cfg, unsigned line, const c
 	if (!strncmp(detail, cfg->path, n) && detail[n] == ':')
 		return err;
 	return vmmi_error(err, "%s:%u: %s%s", cfg->path, line, what, detail);
+}
+
+/* read() that retries when a signal interrupts it. */
+static ssize_t read_full(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	do
+		n = read(fd, buf, len);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+/*
+ * Fill ROM r's memory (at hva, zeroed, r->size bytes) with its file. The
+ * parse checked that the file fits, but it may have changed since: read at
+ * most r->size bytes, and fail if more remain, so a file that grew cannot
+ * make this read without end. The memory past the file stays zero.
+ */
+static int load_rom(const struct vmm_config *cfg, const struct vmm_config_ram *r, uint8_t *hva)
+{
+	uint64_t done = 0;
+	struct stat st;
+	uint8_t extra;
+	ssize_t n;
+	int fd, e;
+
+	/* O_NONBLOCK: if the file became a FIFO, fail rather than wait for a writer. */
+	fd = open(r->file, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0 || fstat(fd, &st))
+		goto err_errno;
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return vmmi_error(-EINVAL, "%s:%u: rom '%s': file '%s' is not a regular file",
+				  cfg->path, r->line, r->name, r->file);
+	}
+	while (done < r->size) {
+		uint64_t left = r->size - done;
+
+		n = read_full(fd, hva + done, left < (1u << 30) ? (size_t)left : 1u << 30);
+		if (n < 0)
+			goto err_errno;
+		if (!n)
+			break;
+		done += (uint64_t)n;
+	}
+	n = done == r->size ? read_full(fd, &extra, 1) : 0;
+	if (n < 0)
+		goto err_errno;
+	close(fd);
+	if (n)
+		return vmmi_error(-EFBIG,
+				  "%s:%u: rom '%s': file '%s' is larger than the rom's size 0x%llx "
+				  "(it changed since the configuration was read)",
+				  cfg->path, r->line, r->name, r->file,
+				  (unsigned long long)r->size);
+	return 0;
+
+err_errno:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	return vmmi_error(-e, "%s:%u: rom '%s': file '%s': %s", cfg->path, r->line, r->name,
+			  r->file, strerror(e));
 }
 
 static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const char *plugin_path)
@@ -80,12 +147,21 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 		return ret;
 	for (size_t i = 0; i < cfg->nram; i++) {
 		const struct vmm_config_ram *r = &cfg->ram[i];
+		/* A readonly [ram] is a [rom] without a file: flags cannot tell them apart. */
+		const char *kind = r->flags & VMM_MEMSLOT_READONLY ? "rom" : "ram";
+		void *hva;
 
-		snprintf(what, sizeof(what), "ram '%s': ", r->name);
-		ret = vmm_memslot_alloc(vm, r->name, r->gpa, r->size, NULL);
+		snprintf(what, sizeof(what), "%s '%s': ", kind, r->name);
+		ret = vmm_memslot_alloc_flags(vm, r->name, r->gpa, r->size, r->flags, &hva);
 		if (ret < 0) {
 			at_line(ret, cfg, r->line, what);
 			goto err;
+		}
+		/* Nothing runs yet, and the host may write a ROM's memory. */
+		if (r->file) {
+			ret = load_rom(cfg, r, hva);
+			if (ret < 0)
+				goto err;
 		}
 	}
 	ret = add_devices(vm, cfg, plugin_path);

@@ -281,7 +281,8 @@ Test(config_errors, unknown_section)
 {
 	expect_load_error(
 	    FIXTURE("unknown-section"), -EINVAL,
-	    "6: unknown section [disk]: expected [vm], [ram \"NAME\"] or [device \"NAME\"]");
+	    "6: unknown section [disk]: expected [vm], [ram \"NAME\"], [rom \"NAME\"] or "
+	    "[device \"NAME\"]");
 }
 
 Test(config_errors, unknown_key_in_vm)
@@ -413,8 +414,8 @@ Test(config_errors, missing_firmware_names_the_resolved_path)
 Test(config_errors, key_before_any_section)
 {
 	expect_load_error(FIXTURE("key-outside"), -EINVAL,
-			  "2: key 'vcpus' outside any section: start with [vm], [ram \"NAME\"] or "
-			  "[device \"NAME\"]");
+			  "2: key 'vcpus' outside any section: start with [vm], [ram \"NAME\"], "
+			  "[rom \"NAME\"] or [device \"NAME\"]");
 }
 
 /* ---- numbers ---- */
@@ -972,7 +973,7 @@ Test(config_format, seventeenth_ram_section_is_an_error)
 {
 	char *text = many_ram(17);
 
-	expect_parse_error(text, "49: too many [ram] sections: at most 16");
+	expect_parse_error(text, "49: too many [ram] and [rom] sections: at most 16 in all");
 	free(text);
 }
 
@@ -1018,4 +1019,438 @@ Test(config_format, null_out_is_an_error)
 {
 	cr_assert_eq(vmm_config_parse_string(RAM, "t.ini", NULL), -EINVAL);
 	cr_assert_eq(vmm_config_load(FIXTURE("good"), NULL), -EINVAL);
+}
+
+/* ---- read-only RAM: readonly = BOOLEAN ---- */
+
+#define BOOL_RULE "expected true, false, yes, no, on, off, 1 or 0"
+
+Test(config_readonly, fixture_has_a_read_only_range_under_a_device)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("readonly"));
+
+	cr_assert_eq(cfg->nram, 2);
+	cr_assert_eq(cfg->ram[0].flags, 0, "RAM without the key is writable");
+	cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY);
+	cr_assert_null(cfg->ram[1].file);
+	cr_assert_eq(cfg->ram[1].size, 64 << 10);
+	cr_assert_eq(cfg->ndevices, 1);
+	cr_assert_eq(cfg->devices[0].base, 0xff00f000);
+	vmm_config_free(cfg);
+}
+
+Test(config_readonly, every_true_spelling_sets_the_flag)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		struct vmm_config *cfg;
+
+		snprintf(text, sizeof(text),
+			 RAM "[ram \"ro\"]\ngpa = 4K\nsize = 4K\nreadonly = %s\n", yes[i]);
+		cfg = parse_ok(text);
+		cr_assert_eq(cfg->ram[0].flags, 0);
+		cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY, "readonly = %s", yes[i]);
+		vmm_config_free(cfg);
+	}
+}
+
+Test(config_readonly, every_false_spelling_leaves_it_writable)
+{
+	static const char *const no[] = {"false", "no", "off", "0"};
+	char text[128];
+
+	for (size_t i = 0; i < sizeof(no) / sizeof(no[0]); i++) {
+		struct vmm_config *cfg;
+
+		snprintf(text, sizeof(text), RAM "readonly = %s\n", no[i]);
+		cfg = parse_ok(text);
+		cr_assert_eq(cfg->ram[0].flags, 0, "readonly = %s", no[i]);
+		vmm_config_free(cfg);
+	}
+}
+
+Test(config_readonly, bad_value_names_the_spellings_at_its_line)
+{
+	expect_load_error(FIXTURE("bad-readonly"), -EINVAL,
+			  "5: readonly = 'maybe' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, values_are_case_sensitive)
+{
+	expect_parse_error(RAM "readonly = True\n",
+			   "4: readonly = 'True' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, empty_value_is_not_a_boolean)
+{
+	expect_parse_error(RAM "readonly =\n", "4: readonly = '' is not a boolean: " BOOL_RULE);
+}
+
+Test(config_readonly, duplicate_key)
+{
+	expect_parse_error(RAM "readonly = yes\nreadonly = no\n",
+			   "5: duplicate key 'readonly' (first at line 4)");
+}
+
+Test(config_readonly, device_before_a_read_only_range_may_overlap_it)
+{
+	struct vmm_config *cfg = parse_ok(RAM "[device \"ctl\"]\nplugin = x\nmmio = 0x10000\n"
+					      "size = 8\n"
+					      "[ram \"flash\"]\ngpa = 0x10000\nsize = 4K\n"
+					      "readonly = true\n");
+
+	cr_assert_eq(cfg->nram, 2);
+	cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY);
+	vmm_config_free(cfg);
+}
+
+Test(config_readonly, window_over_writable_ram_is_still_refused)
+{
+	expect_load_error(
+	    FIXTURE("overlap-device-writable"), -EINVAL,
+	    "11: device \"test0\" mmio [0x100ff000, 0x10101000) overlaps ram \"high\" (line 6)");
+}
+
+Test(config_readonly, window_over_read_only_and_writable_ram_is_refused)
+{
+	expect_parse_error(RAM "[ram \"flash\"]\ngpa = 4K\nsize = 4K\nreadonly = 1\n"
+			       "[device \"d\"]\nplugin = x\nmmio = 0x800\nsize = 4K\n",
+			   "8: device \"d\" mmio [0x800, 0x1800) overlaps ram \"low\" (line 1)");
+}
+
+/* ---- [rom "NAME"]: read-only memory, optionally filled from a file ---- */
+
+#define FLASH FIXTURES "/rom/flash.bin" /* 5000 bytes */
+
+/* A temporary file of len bytes (each 0xa5); the caller unlinks path. */
+static void temp_file(char *path, size_t len)
+{
+	static const char tmpl[] = "/tmp/vmm-rom-XXXXXX";
+	uint8_t buf[4096];
+	int fd;
+
+	memcpy(path, tmpl, sizeof(tmpl));
+	memset(buf, 0xa5, sizeof(buf));
+	fd = mkstemp(path);
+	cr_assert_geq(fd, 0);
+	for (size_t done = 0; done < len;) {
+		size_t n = len - done < sizeof(buf) ? len - done : sizeof(buf);
+
+		cr_assert_eq(write(fd, buf, n), (ssize_t)n);
+		done += n;
+	}
+	close(fd);
+}
+
+/* [rom "r"] at 1M with a file of len bytes and no size: the size the parser gives it. */
+static uint64_t size_from_file_of(size_t len)
+{
+	char path[32], text[256];
+	struct vmm_config *cfg;
+	uint64_t size;
+
+	temp_file(path, len);
+	snprintf(text, sizeof(text), RAM "[rom \"r\"]\ngpa = 1M\nfile = %s\n", path);
+	cfg = parse_ok(text);
+	unlink(path);
+	cr_assert_eq(cfg->nram, 2);
+	size = cfg->ram[1].size;
+	vmm_config_free(cfg);
+	return size;
+}
+
+Test(config_rom, file_only_takes_the_files_size_rounded_up_to_4K)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("rom"));
+	const struct vmm_config_ram *r = &cfg->ram[1];
+
+	cr_assert_eq(cfg->nram, 4);
+	cr_assert_str_eq(r->name, "flash");
+	cr_assert_eq(r->line, 6);
+	cr_assert_eq(r->gpa, 0xfff00000);
+	cr_assert_eq(r->size, 0x2000, "5000 bytes round up to 8K, not 0x%llx",
+		     (unsigned long long)r->size);
+	cr_assert_eq(r->flags, VMM_MEMSLOT_READONLY);
+	cr_assert_str_eq(r->file, FLASH, "resolved against the config's folder");
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, size_only_is_an_empty_rom)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("rom"));
+	const struct vmm_config_ram *r = &cfg->ram[2];
+
+	cr_assert_str_eq(r->name, "nvram");
+	cr_assert_eq(r->size, 64 << 10);
+	cr_assert_eq(r->flags, VMM_MEMSLOT_READONLY);
+	cr_assert_null(r->file);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, size_and_a_file_that_fits_keeps_the_size)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("rom"));
+	const struct vmm_config_ram *r = &cfg->ram[3];
+
+	cr_assert_str_eq(r->name, "boot");
+	cr_assert_eq(r->size, 16 << 10);
+	cr_assert_str_eq(r->file, FLASH);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, roms_and_ram_share_one_list_in_file_order)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("rom"));
+
+	cr_assert_str_eq(cfg->ram[0].name, "low");
+	cr_assert_eq(cfg->ram[0].flags, 0, "a [ram] without readonly is writable");
+	cr_assert_null(cfg->ram[0].file);
+	cr_assert_str_eq(cfg->ram[1].name, "flash");
+	cr_assert_str_eq(cfg->ram[2].name, "nvram");
+	cr_assert_str_eq(cfg->ram[3].name, "boot");
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, device_window_over_a_rom_is_accepted)
+{
+	struct vmm_config *cfg = load_ok(FIXTURE("rom"));
+
+	cr_assert_eq(cfg->ndevices, 1);
+	cr_assert_eq(cfg->devices[0].base, 0xfff01000, "inside rom \"flash\"");
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, rom_after_a_device_may_lie_under_it)
+{
+	struct vmm_config *cfg = parse_ok(RAM "[device \"ctl\"]\nplugin = x\nmmio = 1M\nsize = 8\n"
+					      "[rom \"r\"]\ngpa = 1M\nsize = 4K\n");
+
+	cr_assert_eq(cfg->nram, 2);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, exact_multiple_of_4K_is_not_rounded)
+{
+	cr_assert_eq(size_from_file_of(8192), 8192);
+}
+
+Test(config_rom, one_byte_past_4K_rounds_up_a_page)
+{
+	cr_assert_eq(size_from_file_of(4097), 8192);
+	cr_assert_eq(size_from_file_of(1), 4096);
+}
+
+Test(config_rom, file_equal_to_the_size_fits)
+{
+	char path[32], text[256];
+	struct vmm_config *cfg;
+
+	temp_file(path, 8192);
+	snprintf(text, sizeof(text), RAM "[rom \"r\"]\ngpa = 1M\nfile = %s\nsize = 8K\n", path);
+	cfg = parse_ok(text);
+	unlink(path);
+	cr_assert_eq(cfg->ram[1].size, 8192);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, file_larger_than_the_size_names_both_at_the_file_line)
+{
+	expect_load_error(FIXTURE("rom-too-big"), -EINVAL,
+			  "9: rom \"boot\" file '" FLASH "' is 0x1388 bytes, larger than its size "
+			  "0x1000");
+}
+
+Test(config_rom, too_small_size_after_the_file_is_reported_at_the_file_line)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\nsize = 4K\n",
+			   "6: rom \"r\" file '" FLASH "' is 0x1388 bytes, larger than its size "
+			   "0x1000");
+}
+
+Test(config_rom, missing_gpa_is_reported_at_the_header)
+{
+	expect_parse_error(RAM "[rom \"r\"]\nfile = " FLASH "\n",
+			   "4: [rom \"r\"] lacks the required key 'gpa'");
+}
+
+Test(config_rom, neither_size_nor_file)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\n",
+			   "4: [rom \"r\"] lacks both 'size' and 'file': give either or both");
+}
+
+Test(config_rom, nonexistent_file_is_reported_at_its_line_resolved)
+{
+	expect_load_error(FIXTURE("rom-missing-file"), -EINVAL,
+			  "7: rom \"boot\" file '" FIXTURES
+			  "/rom/missing.bin': No such file or directory");
+}
+
+Test(config_rom, folder_as_file_is_not_a_regular_file)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FIXTURES "/rom\n",
+			   "6: rom \"r\" file '" FIXTURES "/rom' is not a regular file");
+}
+
+Test(config_rom, empty_file_without_a_size_is_an_error)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FIXTURES "/rom/empty.bin\n",
+			   "6: rom \"r\" file '" FIXTURES "/rom/empty.bin' is empty: give a size");
+}
+
+Test(config_rom, empty_file_with_a_size_is_all_zero)
+{
+	struct vmm_config *cfg =
+	    parse_ok(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FIXTURES "/rom/empty.bin\nsize = 4K\n");
+
+	cr_assert_eq(cfg->ram[1].size, 4096);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, empty_file_value_is_an_error)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile =\n",
+			   "6: file is empty: expected a path");
+}
+
+Test(config_rom, string_file_is_relative_to_the_current_folder)
+{
+	struct vmm_config *cfg;
+
+	cr_assert_eq(chdir(FIXTURES), 0);
+	cfg = parse_ok(RAM "[rom \"r\"]\ngpa = 1M\nfile = rom/flash.bin\n");
+	cr_assert_str_eq(cfg->ram[1].file, "rom/flash.bin");
+	cr_assert_eq(cfg->ram[1].size, 0x2000);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, file_in_the_current_folder_keeps_the_rom_relative)
+{
+	struct vmm_config *cfg;
+
+	cr_assert_eq(chdir(FIXTURES), 0);
+	cfg = load_ok("rom.ini");
+	cr_assert_str_eq(cfg->ram[1].file, "rom/flash.bin");
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, absolute_file_path_is_kept)
+{
+	struct vmm_config *cfg = parse_ok(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\n");
+
+	cr_assert_str_eq(cfg->ram[1].file, FLASH);
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, readonly_is_not_a_rom_key)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nsize = 4K\nreadonly = yes\n",
+			   "7: unknown key 'readonly' in [rom \"r\"]");
+}
+
+Test(config_rom, file_is_not_a_ram_key)
+{
+	expect_parse_error(RAM "file = " FLASH "\n", "4: unknown key 'file' in [ram \"low\"]");
+}
+
+Test(config_rom, rom_without_a_name)
+{
+	expect_parse_error(RAM "[rom]\n", "4: [rom] needs a name, as in [rom \"flash\"]");
+}
+
+Test(config_rom, misaligned_gpa_names_the_rom)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 0x100800\nsize = 4K\n",
+			   "5: rom \"r\" gpa 0x100800 is not a multiple of 4K (0x1000)");
+}
+
+Test(config_rom, misaligned_size_names_the_rom)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nsize = 5000\n",
+			   "6: rom \"r\" size 0x1388 is not a multiple of 4K (0x1000)");
+}
+
+Test(config_rom, rom_past_the_guest_physical_limit)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 0x3ffffffff000\nsize = 8K\n",
+			   "4: rom \"r\" at 0x3ffffffff000, size 0x2000, ends past the "
+			   "guest-physical limit 0x400000000000");
+}
+
+Test(config_rom, size_from_the_file_is_checked_against_the_limit)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 0x3ffffffff000\nfile = " FLASH "\n",
+			   "4: rom \"r\" at 0x3ffffffff000, size 0x2000, ends past the "
+			   "guest-physical limit 0x400000000000");
+}
+
+Test(config_rom, rom_overlapping_ram)
+{
+	expect_load_error(FIXTURE("overlap-rom"), -EINVAL,
+			  "6: rom \"boot\" [0xff0000, 0x1000000) overlaps ram \"low\" (line 2)");
+}
+
+Test(config_rom, ram_overlapping_a_rom_sized_by_its_file)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\n"
+			       "[ram \"b\"]\ngpa = 0x101000\nsize = 4K\n",
+			   "7: ram \"b\" [0x101000, 0x102000) overlaps rom \"r\" (line 4)");
+}
+
+Test(config_rom, rom_name_taken_by_a_ram)
+{
+	expect_load_error(FIXTURE("dup-rom-name"), -EINVAL,
+			  "6: [rom \"low\"] has the name of [ram \"low\"] (line 2): ram and rom "
+			  "sections share one set of names");
+}
+
+Test(config_rom, ram_name_taken_by_a_rom)
+{
+	expect_parse_error("[rom \"r\"]\ngpa = 1M\nsize = 4K\n" RAM "[ram \"r\"]\n",
+			   "7: [ram \"r\"] has the name of [rom \"r\"] (line 1): ram and rom "
+			   "sections share one set of names");
+}
+
+Test(config_rom, duplicate_rom_name)
+{
+	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nsize = 4K\n[rom \"r\"]\n",
+			   "7: duplicate section [rom \"r\"] (first at line 4)");
+}
+
+Test(config_rom, rom_and_device_may_share_a_name)
+{
+	struct vmm_config *cfg = parse_ok(RAM "[rom \"r\"]\ngpa = 1M\nsize = 4K\n"
+					      "[device \"r\"]\nplugin = x\npio = 0\nsize = 1\n");
+
+	cr_assert_str_eq(cfg->devices[0].name, "r");
+	vmm_config_free(cfg);
+}
+
+Test(config_rom, roms_count_towards_the_sixteen_memory_sections)
+{
+	char *ram = many_ram(15);
+	size_t len = strlen(ram) + 128;
+	char *text = malloc(len);
+
+	cr_assert_not_null(text);
+	snprintf(text, len, "%s[rom \"a\"]\ngpa = 1M\nsize = 4K\n[rom \"b\"]\n", ram);
+	expect_parse_error(text, "49: too many [ram] and [rom] sections: at most 16 in all");
+	free(text);
+	free(ram);
+}
+
+Test(config_rom, only_read_only_memory_is_an_error)
+{
+	expect_parse_error("[rom \"r\"]\ngpa = 0\nsize = 4K\n[ram \"a\"]\ngpa = 4K\nsize = 4K\n"
+			   "readonly = true\n",
+			   "7: every [ram] and [rom] section is read-only: the guest needs "
+			   "writable RAM for its boot area and stacks");
+}
+
+Test(config_rom, free_releases_the_file_path)
+{
+	/* Under the sanitizers, a leak of file fails make check. */
+	vmm_config_free(parse_ok(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\n"));
 }

@@ -562,11 +562,20 @@ int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats);
 
 /* ---- Configuration files (INI) ---- */
 
+/*
+ * A [ram "NAME"] or [rom "NAME"] section: one memslot each, in file order
+ * (the two kinds share one list and one namespace). flags is what the slot
+ * is added with: VMM_MEMSLOT_READONLY for a [rom] and for a [ram] with
+ * readonly = true, else 0. Only a [rom] has a file; its bytes fill the
+ * start of the slot and the rest is zero.
+ */
 struct vmm_config_ram {
 	char *name;
 	uint64_t gpa;
-	uint64_t size;
-	unsigned line;
+	uint64_t size;  /* a [rom] without size: its file's size rounded up to 4 KiB */
+	unsigned line;  /* of the section header */
+	uint32_t flags; /* VMM_MEMSLOT_READONLY for [rom] and readonly = true */
+	char *file;     /* [rom] file, resolved against the config's folder; NULL if none */
 };
 
 struct vmm_config_device {
@@ -605,10 +614,12 @@ int vmm_config_parse_string(const char *text, const char *name, struct vmm_confi
 void vmm_config_free(struct vmm_config *cfg);
 
 /*
- * Build a ready-to-run VM from cfg: allocate RAM, load plugins (resolved with
- * vmm_plugin_find() against plugin_path), create devices and vCPUs, and, if
- * cfg->firmware is set, load it and set up the boot state (without firmware
- * the caller loads code and calls vmm_boot_setup()). opts (may be NULL)
+ * Build a ready-to-run VM from cfg: allocate each RAM and ROM slot with its
+ * flags and fill a ROM from its file (read again now, at most the slot's
+ * size: a file that grew since the parse is an error), load plugins
+ * (resolved with vmm_plugin_find() against plugin_path), create devices and
+ * vCPUs, and, if cfg->firmware is set, load it and set up the boot state
+ * (without firmware the caller loads code and calls vmm_boot_setup()). opts (may be NULL)
  * gives the log sink; opts->accel is used unless it is AUTO, in which case
  * cfg->accel decides; the unclaimed policy always comes from cfg. The
  * timeout is not applied: cfg->timeout_ms is for the caller to enforce.
