@@ -77,3 +77,30 @@ Test(rom, missing_rom_file_exits_2_naming_its_line)
 			&r);
 	cr_assert_str_empty(r.out, "nothing should run: %s", e2e_describe(&r));
 }
+
+/* --translate says a ROM is read-only and which device takes its writes. */
+static void check_translate_names_the_rom(const char *accel)
+{
+	const char *ini;
+	struct e2e_result r;
+
+	e2e_write_file("rom.bin", "*ROM image for the rom tests\n");
+	ini = rom_config(accel, "rom.bin");
+	e2e_vmm_run(&r, "--translate=0x1000010", ini, NULL);
+	assert_exit(&r, 42);
+	assert_contains(r.out,
+			"memslot flash [0x1000000, 0x1001000), read-only: writes go to device "
+			"flashctl (testdev)",
+			&r);
+}
+
+Test(rom, translate_says_the_rom_is_read_only_and_names_the_device_on_emu)
+{
+	check_translate_names_the_rom("emu");
+}
+
+Test(rom, translate_says_the_rom_is_read_only_and_names_the_device_on_kvm)
+{
+	e2e_require_kvm();
+	check_translate_names_the_rom("kvm");
+}
