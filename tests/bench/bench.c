@@ -507,12 +507,21 @@ static const struct {
 	struct bench_row row;
 	void (*run)(struct bench_row *row);
 } table[] = {
+	{ { .id = "mmio-kvm", .figure = "MMIO exit round trip", .accel = "kvm", .unit = "ns/exit",
+	    .target = "<= 1.05x", .max_ratio = 1.05 },
+	  bench_row_mmio_kvm },
+	{ { .id = "pio-kvm", .figure = "PIO exit round trip", .accel = "kvm", .unit = "ns/exit",
+	    .target = "<= 1.05x", .max_ratio = 1.05 },
+	  bench_row_pio_kvm },
 	{ { .id = "mmio-emu", .figure = "MMIO exit round trip", .accel = "emu", .unit = "ns/exit",
 	    .target = "<= 1.5x", .max_ratio = 1.5 },
 	  bench_row_mmio_emu },
 	{ { .id = "pio-emu", .figure = "PIO exit round trip", .accel = "emu", .unit = "ns/exit",
 	    .target = "report" },
 	  bench_row_pio_emu },
+	{ { .id = "lifecycle-kvm", .figure = "VM lifecycle", .accel = "kvm", .unit = "ns/VM",
+	    .target = "<= 1.2x, <= 1 ms", .max_ratio = 1.2, .max_abs = 1e6 },
+	  bench_row_lifecycle_kvm },
 	{ { .id = "lifecycle-emu", .figure = "VM lifecycle", .accel = "emu", .unit = "ns/VM",
 	    .target = "report" },
 	  bench_row_lifecycle_emu },
