@@ -166,6 +166,19 @@ const char *bench_kvm_missing(void)
 	return why;
 }
 
+uint64_t bench_rss(void)
+{
+	unsigned long size = 0, resident = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (!f)
+		return 0;
+	if (fscanf(f, "%lu %lu", &size, &resident) != 2)
+		resident = 0;
+	fclose(f);
+	return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
 unsigned bench_samples(unsigned full)
 {
 	if (bench_opts.samples)
@@ -503,6 +516,26 @@ static int write_json(const char *path, struct bench_row *rows, size_t n, const 
 
 /* ---- the rows, in the order ---- */
 
+static void row_dispatch_kvm(struct bench_row *r)
+{
+	bench_row_dispatch(r, VMM_ACCEL_KVM);
+}
+
+static void row_dispatch_emu(struct bench_row *r)
+{
+	bench_row_dispatch(r, VMM_ACCEL_EMU);
+}
+
+static void row_memory_kvm(struct bench_row *r)
+{
+	bench_row_memory(r, VMM_ACCEL_KVM);
+}
+
+static void row_memory_emu(struct bench_row *r)
+{
+	bench_row_memory(r, VMM_ACCEL_EMU);
+}
+
 static const struct {
 	struct bench_row row;
 	void (*run)(struct bench_row *row);
@@ -519,6 +552,12 @@ static const struct {
 	{ { .id = "pio-emu", .figure = "PIO exit round trip", .accel = "emu", .unit = "ns/exit",
 	    .target = "report" },
 	  bench_row_pio_emu },
+	{ { .id = "dispatch-kvm", .figure = "dispatch scaling", .accel = "kvm", .unit = "ns/exit",
+	    .target = "<= 1.1x", .max_ratio = 1.1 },
+	  row_dispatch_kvm },
+	{ { .id = "dispatch-emu", .figure = "dispatch scaling", .accel = "emu", .unit = "ns/exit",
+	    .target = "<= 1.1x", .max_ratio = 1.1 },
+	  row_dispatch_emu },
 	{ { .id = "lifecycle-kvm", .figure = "VM lifecycle", .accel = "kvm", .unit = "ns/VM",
 	    .target = "<= 1.2x, <= 1 ms", .max_ratio = 1.2, .max_abs = 1e6 },
 	  bench_row_lifecycle_kvm },
@@ -532,6 +571,12 @@ static const struct {
 	    .accel = "emu", .unit = "ns/iter", .target = ">= 0.9x throughput", .min_ratio = 0.9,
 	    .throughput = true },
 	  bench_row_compute_emu_nodev },
+	{ { .id = "memory-kvm", .figure = "memory per VM", .accel = "kvm", .unit = "KiB/VM",
+	    .target = "<= 1024 KiB/VM", .max_abs = 1024 },
+	  row_memory_kvm },
+	{ { .id = "memory-emu", .figure = "memory per VM", .accel = "emu", .unit = "KiB/VM",
+	    .target = "report" },
+	  row_memory_emu },
 };
 #define NROWS (sizeof(table) / sizeof(table[0]))
 

@@ -112,6 +112,9 @@ long bench_sample_error(int err, const char *fmt, ...) __attribute__((format(pri
 /* NULL if /dev/kvm opens read-write, else why not ("no /dev/kvm"). */
 const char *bench_kvm_missing(void);
 
+/* Resident set size of this process, in bytes (/proc/self/statm). */
+uint64_t bench_rss(void);
+
 /* ---- guests (guest.c): raw x86-64 code placed at BENCH_ENTRY ---- */
 
 #define BENCH_CODE_MAX 128
@@ -189,5 +192,8 @@ void bench_row_pio_emu(struct bench_row *row);
 void bench_row_lifecycle_emu(struct bench_row *row);
 void bench_row_compute_emu(struct bench_row *row);
 void bench_row_compute_emu_nodev(struct bench_row *row);
+/* rows_vmm.c: libvmm against itself, either backend. */
+void bench_row_dispatch(struct bench_row *row, enum vmm_accel accel);
+void bench_row_memory(struct bench_row *row, enum vmm_accel accel);
 
 #endif /* BENCH_H */
