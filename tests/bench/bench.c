@@ -421,6 +421,20 @@ static void json_stats(FILE *f, const char *name, const struct bench_stats *s)
 
 static char machine[512];
 
+/* The 1-minute load average: other work on the host makes the figures noisy. */
+static double loadavg(void)
+{
+	double l = -1;
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (fscanf(f, "%lf", &l) != 1)
+			l = -1;
+		fclose(f);
+	}
+	return l;
+}
+
 static void describe_machine(void)
 {
 	char cpu[160] = "unknown CPU", line[256];
@@ -448,6 +462,8 @@ static void describe_machine(void)
 		 kvm ? kvm : "/dev/kvm usable", vmm_version(), maj, min, (v >> 8) & 0xff);
 }
 
+static double load_before, load_after;
+
 static int write_json(const char *path, struct bench_row *rows, size_t n, const char *bootcheck)
 {
 	FILE *f = fopen(path, "w");
@@ -463,6 +479,8 @@ static int write_json(const char *path, struct bench_row *rows, size_t n, const 
 	json_str(f, bench_counter_name());
 	fprintf(f, ",\n  \"boot_state_check\": ");
 	json_str(f, bootcheck);
+	fprintf(f, ",\n  \"load_average\": {\"start\": %.2f, \"end\": %.2f}", load_before,
+		load_after);
 	fprintf(f, ",\n  \"quick\": %s,\n  \"rows\": [", bench_opts.quick ? "true" : "false");
 	for (size_t i = 0; i < n; i++) {
 		const struct bench_row *r = &rows[i];
@@ -666,6 +684,10 @@ int main(int argc, char **argv)
 	printf("libvmm bench%s: %s\n",
 	       bench_opts.quick ? " (quick: smoke test, figures mean nothing)" : "", machine);
 	printf("counter: %s\n", bench_counter_name());
+	load_before = loadavg();
+	printf("load average at start: %.2f (above 0: other work shares the CPUs, figures are "
+	       "noisier)\n",
+	       load_before);
 	if (bench_boot_check(bootcheck, sizeof(bootcheck)) < 0) {
 		printf("baseline boot state: DIFFERS from vmm_boot_setup(): %s\n", bootcheck);
 		status = 1;
@@ -689,7 +711,8 @@ int main(int argc, char **argv)
 		print_row(stdout, r);
 		n++;
 	}
-	printf("\n");
+	load_after = loadavg();
+	printf("\nload average at end: %.2f (this run adds about 1)\n", load_after);
 	for (size_t i = 0; i < n; i++)
 		if (rows[i].note[0])
 			printf("%s (%s): %s\n", rows[i].figure, rows[i].accel, rows[i].note);
