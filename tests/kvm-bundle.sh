@@ -1,5 +1,6 @@
 #!/bin/sh
-# kvm-bundle.sh - gather what the tests need on a KVM host that lacks inih, Criterion and Unicorn.
+# kvm-bundle.sh - gather what the tests and the benchmark need on a KVM host that lacks inih,
+# Criterion and Unicorn.
 #
 # Usage: make kvm-bundle, then on the KVM host, from the repository root,
 # with build/ and kvm-carry/ copied along: sh kvm-carry/run.sh
@@ -11,7 +12,8 @@ rm -rf "$out"
 mkdir -p "$out/lib"
 
 # Every shared library the test programs load, less glibc itself (the host has its own).
-for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/tests/stress build/examples/embed; do
+for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/tests/stress \
+	build/examples/embed build/tests/bench/bench; do
 	ldd "$bin" | awk '/=> \//{ print $3 }'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
 	while read -r lib; do cp -L "$lib" "$out/lib/"; done
@@ -33,6 +35,8 @@ build/examples/embed kvm; echo "embed on kvm: exit \$?"
 build/tests/e2e-tests --jobs=2; echo "e2e: exit \$?"
 build/tests/unit-tests --jobs=2; echo "unit: exit \$?"
 build/tests/stress --accel=kvm --changes=300; echo "stress on kvm: exit \$?"
+# The kvm rows of README's Performance section (the emu rows run too).
+build/tests/bench/bench --json build/bench-kvm.json; echo "bench: exit \$?"
 EOF
 chmod +x "$out/run.sh"
 du -sh "$out" build

@@ -1,0 +1,321 @@
+/* rows_emu.c - emu rows: libvmm's emu backend against a bare Unicorn engine, same guest bytes. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include <unicorn/unicorn.h>
+
+#include "bench.h"
+
+/*
+ * The baseline is what a program using Unicorn directly would write: one
+ * engine, guest RAM mapped with uc_mem_map_ptr(), the device page with
+ * uc_mmio_map() (or an OUT instruction hook for ports), and a callback that
+ * handles the access inline. It boots the guest in the state of guest.h
+ * (long mode, paging on, the same page tables), so it pays for the same
+ * address translation as the libvmm guest.
+ */
+struct bare {
+	uc_engine *uc;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct vmm_regs regs0;
+	uc_hook hook;
+	uint64_t sink;	     /* what the guest stored: the callbacks must do something */
+	unsigned long calls; /* device callbacks */
+	unsigned long ops;   /* what one run does */
+};
+
+/* ---- state: what backend_emu.c's set_sregs/set_regs do, in the same order ---- */
+
+static uc_x86_mmr mmr_from_seg(const struct vmm_segment *s)
+{
+	return (uc_x86_mmr){
+		.selector = s->selector,
+		.base = s->base,
+		.limit = s->limit,
+		.flags = ((uint32_t)(s->type & 0xf) << 8) | (s->s ? 1u << 12 : 0) |
+			 ((uint32_t)(s->dpl & 3) << 13) | (s->present ? 1u << 15 : 0) |
+			 (s->avl ? 1u << 20 : 0) | (s->l ? 1u << 21 : 0) | (s->db ? 1u << 22 : 0) |
+			 (s->g ? 1u << 23 : 0),
+	};
+}
+
+static uc_err bare_set_sregs(uc_engine *uc, const struct vmm_sregs *s)
+{
+	const struct {
+		int id;
+		uint16_t sel;
+	} segs[] = {
+		{ UC_X86_REG_CS, s->cs.selector }, { UC_X86_REG_SS, s->ss.selector },
+		{ UC_X86_REG_DS, s->ds.selector }, { UC_X86_REG_ES, s->es.selector },
+		{ UC_X86_REG_FS, s->fs.selector }, { UC_X86_REG_GS, s->gs.selector },
+	};
+	uc_x86_msr efer = { .rid = 0xc0000080u, .value = s->efer };
+	uc_x86_mmr mmr;
+	uc_err err;
+
+	err = uc_reg_write(uc, UC_X86_REG_CR4, &s->cr4);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_MSR, &efer);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_CR3, &s->cr3);
+	if (!err)
+		err = uc_reg_write(uc, UC_X86_REG_CR0, &s->cr0);
+	if (!err) {
+		mmr = (uc_x86_mmr){ .base = s->gdt.base, .limit = s->gdt.limit };
+		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
+	}
+	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]) && !err; i++) {
+		uint64_t sel = segs[i].sel;
+
+		err = uc_reg_write(uc, segs[i].id, &sel);
+	}
+	if (!err) {
+		mmr = mmr_from_seg(&s->tr);
+		err = uc_reg_write(uc, UC_X86_REG_TR, &mmr);
+	}
+	return err;
+}
+
+static uc_err bare_set_regs(uc_engine *uc, const struct vmm_regs *r)
+{
+	int ids[] = {
+		UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
+		UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
+		UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
+		UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
+	};
+	struct vmm_regs copy = *r;
+	uint64_t *f[] = {
+		&copy.rax, &copy.rbx, &copy.rcx, &copy.rdx, &copy.rsi, &copy.rdi,
+		&copy.rsp, &copy.rbp, &copy.r8,	 &copy.r9,  &copy.r10, &copy.r11,
+		&copy.r12, &copy.r13, &copy.r14, &copy.r15, &copy.rip, &copy.rflags,
+	};
+
+	return uc_reg_write_batch(uc, ids, (void *const *)f, 18);
+}
+
+/* ---- the no-op device, inline ---- */
+
+static uint64_t bare_mmio_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
+{
+	struct bare *b = opaque;
+
+	b->calls++;
+	return 0;
+}
+
+static void bare_mmio_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_t value,
+			    void *opaque)
+{
+	struct bare *b = opaque;
+
+	b->calls++;
+	b->sink += value;
+}
+
+static void bare_out(uc_engine *uc, uint32_t port, int size, uint32_t value, void *opaque)
+{
+	struct bare *b = opaque;
+
+	b->calls++;
+	b->sink += value;
+}
+
+/* ---- one bare engine ---- */
+
+static void bare_close(struct bare *b)
+{
+	if (b->uc)
+		uc_close(b->uc);
+	if (b->ram && b->ram != MAP_FAILED)
+		munmap(b->ram, b->ram_size);
+	memset(b, 0, sizeof(*b));
+}
+
+/* RAM at 0 with the boot state and code, and the no-op device at devs' windows. */
+static int bare_open(struct bare *b, uint64_t ram_size, unsigned devs, const uint8_t *code,
+		     size_t len, unsigned long ops, char *why, size_t whylen)
+{
+	struct vmm_sregs sr;
+	uc_err err;
+
+	memset(b, 0, sizeof(*b));
+	b->ops = ops;
+	b->ram_size = ram_size;
+	b->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (b->ram == MAP_FAILED) {
+		snprintf(why, whylen, "bare Unicorn: cannot allocate RAM: %s", strerror(errno));
+		b->ram = NULL;
+		return -ENOMEM;
+	}
+	bench_boot_write(b->ram, ram_size, BENCH_ENTRY, &sr, &b->regs0);
+	memcpy(b->ram + BENCH_ENTRY, code, len);
+	err = uc_open(UC_ARCH_X86, UC_MODE_64, &b->uc);
+	if (!err)
+		err = uc_mem_map_ptr(b->uc, 0, ram_size, UC_PROT_ALL, b->ram);
+	if (!err && (devs & BENCH_DEV_MMIO))
+		err = uc_mmio_map(b->uc, BENCH_DEV_BASE, BENCH_DEV_LEN, bare_mmio_read, b,
+				  bare_mmio_write, b);
+	if (!err && (devs & BENCH_DEV_PIO))
+		err = uc_hook_add(b->uc, &b->hook, UC_HOOK_INSN, (void *)bare_out, b, 1, 0,
+				  UC_X86_INS_OUT);
+	if (!err)
+		err = bare_set_sregs(b->uc, &sr);
+	if (!err)
+		err = bare_set_regs(b->uc, &b->regs0);
+	if (err) {
+		snprintf(why, whylen, "bare Unicorn: %s", uc_strerror(err));
+		bare_close(b);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* A sample: reset the registers, run to the guest's hlt. */
+static long bare_sample(void *ctx)
+{
+	struct bare *b = ctx;
+	uc_err err;
+
+	err = bare_set_regs(b->uc, &b->regs0);
+	if (!err)
+		err = uc_emu_start(b->uc, b->regs0.rip, 0, 0, 0);
+	if (err)
+		return bench_sample_error(-EIO, "bare Unicorn: %s", uc_strerror(err));
+	return (long)b->ops;
+}
+
+/* ---- rows ---- */
+
+/* After the samples: did each side make every exit it was timed for? */
+static void check_exits(struct bench_row *row, const struct bench_vm *v, const struct bare *b,
+			bool pio)
+{
+	unsigned long want = (row->samples + 1) * row->ops;
+	struct vmm_vm_stats st;
+
+	if (row->status != BENCH_RAN)
+		return;
+	if (vmm_vm_get_stats(v->vm, &st) == 0 && (pio ? st.pio_exits : st.mmio_exits) != want)
+		bench_fail(row, "libvmm made %llu exits, not %lu",
+			   (unsigned long long)(pio ? st.pio_exits : st.mmio_exits), want);
+	else if (b->calls != want)
+		bench_fail(row, "bare Unicorn made %lu device calls, not %lu", b->calls, want);
+}
+
+static void exit_row(struct bench_row *row, bool pio)
+{
+	/* Many exits per run: a run itself costs about 100 us (README), kept out of the figure. */
+	unsigned long n = bench_opts.quick ? 100 : 100000;
+	uint8_t code[BENCH_CODE_MAX];
+	size_t len = pio ? bench_code_pio(code, BENCH_PORT, (uint32_t)n) :
+			   bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
+	unsigned devs = pio ? BENCH_DEV_PIO : BENCH_DEV_MMIO;
+	struct bench_vm v;
+	struct bare b;
+	char why[160];
+	int ret;
+
+	ret = bench_vm_open(&v, VMM_ACCEL_EMU, devs, code, len, n);
+	if (ret < 0) {
+		bench_fail(row, "libvmm: %s", vmm_last_error());
+		return;
+	}
+	if (bare_open(&b, BENCH_RAM_SIZE, devs, code, len, n, why, sizeof(why)) < 0) {
+		bench_fail(row, "%s", why);
+		bench_vm_close(&v);
+		return;
+	}
+	if (bench_compare(row, bench_samples(31), bench_vm_sample, &v, bare_sample, &b) == 0)
+		check_exits(row, &v, &b, pio);
+	bench_note(row, "%s%lu exits per sample; no-op device: the plugin (dlopen) vs %s.",
+		   pio ? "guest `out dx, eax` loop, " : "guest `mov [rax], ecx` loop, ", n,
+		   pio ? "a UC_HOOK_INSN OUT callback" : "a uc_mmio_map() callback");
+	bare_close(&b);
+	bench_vm_close(&v);
+}
+
+void bench_row_mmio_emu(struct bench_row *row)
+{
+	exit_row(row, false);
+}
+
+void bench_row_pio_emu(struct bench_row *row)
+{
+	exit_row(row, true);
+}
+
+/* ---- lifecycle: build, boot, run to hlt, tear down ---- */
+
+static long bare_lifecycle(void *ctx)
+{
+	uint8_t code[BENCH_CODE_MAX];
+	size_t len = bench_code_hlt(code);
+	char why[160];
+	struct bare b;
+	long ret;
+
+	if (bare_open(&b, BENCH_VM_RAM_SIZE, 0, code, len, 1, why, sizeof(why)) < 0)
+		return bench_sample_error(-EIO, "%s", why);
+	ret = bare_sample(&b);
+	bare_close(&b);
+	return ret;
+}
+
+void bench_row_lifecycle_emu(struct bench_row *row)
+{
+	enum vmm_accel accel = VMM_ACCEL_EMU;
+
+	bench_compare(row, bench_samples(21), bench_vmm_lifecycle, &accel, bare_lifecycle, NULL);
+	bench_note(row, "64 MiB slot, 1 vCPU, guest.h boot state, run to the first hlt, destroy;"
+			" baseline: uc_open, uc_mem_map_ptr, the same page tables and registers,"
+			" uc_emu_start, uc_close.");
+}
+
+/* ---- compute: a guest that never exits ---- */
+
+static void compute_row(struct bench_row *row, unsigned devs)
+{
+	unsigned long n = bench_opts.quick ? 1000 : 2000000;
+	uint8_t code[BENCH_CODE_MAX];
+	size_t len = bench_code_compute(code, (uint32_t)n);
+	struct bench_vm v;
+	struct bare b;
+	char why[160];
+
+	if (bench_vm_open(&v, VMM_ACCEL_EMU, devs, code, len, n) < 0) {
+		bench_fail(row, "libvmm: %s", vmm_last_error());
+		return;
+	}
+	if (bare_open(&b, BENCH_RAM_SIZE, 0, code, len, n, why, sizeof(why)) < 0) {
+		bench_fail(row, "%s", why);
+		bench_vm_close(&v);
+		return;
+	}
+	bench_compare(row, bench_samples(21), bench_vm_sample, &v, bare_sample, &b);
+	if (row->status == BENCH_RAN &&
+	    memcmp(v.ram + BENCH_BUF, b.ram + BENCH_BUF, 0x10000) != 0)
+		bench_fail(row, "the two guests computed different buffers");
+	bench_note(row, "%lu rounds per sample of xorshift64 and a read-modify-write of a"
+			" 64 KiB buffer (14 instructions); the libvmm VM has %s, the bare engine"
+			" no device.",
+		   n, devs ? "the no-op device's MMIO window" : "no device");
+	bare_close(&b);
+	bench_vm_close(&v);
+}
+
+/* A VM as VMs are: with a device (MMIO windows cost every guest memory access on emu). */
+void bench_row_compute_emu(struct bench_row *row)
+{
+	compute_row(row, BENCH_DEV_MMIO);
+}
+
+/* The same without the window: what the guest's instructions cost on their own. */
+void bench_row_compute_emu_nodev(struct bench_row *row)
+{
+	compute_row(row, 0);
+}
