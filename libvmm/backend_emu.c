@@ -14,7 +14,8 @@
  *
  *   RAM slots      uc_mem_map_ptr() of the slot's host memory, shared by all
  *                  engines, so the guest and the VMM see the same bytes.
- *   device pages   every page overlapping an MMIO window, grouped into
+ *   device pages   every page overlapping the MMIO window of a device that
+ *                  takes 8-byte accesses, grouped into
  *                  clusters. A cluster is backed by a private, zeroed scratch
  *                  mapping of this vCPU and watched by ONE ranged memory hook.
  *                  The read hook fires before the load with the access's full
@@ -25,11 +26,16 @@
  *                  accesses into two 4-byte ones, which devices that check
  *                  access widths must never see.
  *   gaps           everything else: uc_mmio_map() regions whose callbacks
- *                  dispatch too, so the unclaimed policy applies. They do
- *                  split an 8-byte access into two 4-byte ones; as nothing
- *                  claims the address, the only visible effect is two
- *                  unclaimed accesses (logged, or a stop on the first) where
- *                  KVM reports one.
+ *                  dispatch too: windows of devices that take at most 4-byte
+ *                  accesses, and addresses nothing claims. They split an
+ *                  8-byte access into two 4-byte ones. Where nothing claims
+ *                  the address, the only visible effect is two unclaimed
+ *                  accesses (logged, or a stop on the first) where KVM
+ *                  reports one; a device without 8-byte accesses receives
+ *                  two 4-byte accesses where KVM refuses the 8-byte one as
+ *                  unclaimed. Both need a guest access the device does not
+ *                  support, and this path is the fast one: no memory hook,
+ *                  so RAM loads and stores keep Unicorn's inline fast path.
  *
  * Costs in Unicorn 2.0.1 that shape this:
  *   - Memory hooks slow every load and store, inside their range or not,
@@ -107,6 +113,9 @@ struct emu_region {
 	uc_hook hook;
 };
 
+/* Slots an engine remembers running code from before it forgets which (and drops all). */
+#define EMU_CODE_SLOTS 8
+
 /* Why a hook ended the emulation. */
 enum emu_stop {
 	EMU_STOP_NONE,
@@ -121,7 +130,20 @@ struct emu_vcpu {
 	uc_engine *uc;
 	struct emu_region **regions; /* sorted by base; NULL where mapping failed */
 	size_t nregions;
-	bool ran; /* uc_emu_start() was called: translated code may exist */
+	bool ran;    /* uc_emu_start() was called: translated code may exist */
+	bool paused; /* the last run() returned for a pause: the next one resumes it */
+	/*
+	 * The slots this engine ran code from since its code was last dropped
+	 * (the block hook records them; a block is hooked every time it runs,
+	 * the first time included): run() drops only their code. Too many:
+	 * code_all, and run() drops every slot's.
+	 */
+	struct emu_range {
+		uint64_t lo, hi;
+	} code[EMU_CODE_SLOTS];
+	unsigned ncode;
+	bool code_all;
+	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
 	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
 
 	/* Valid during run() only: written and read on the vCPU thread. */
@@ -337,11 +359,39 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
  * its start, repeating what it did). Stop and pause requests end the run
  * here, so that a paused vCPU goes on as if nothing happened.
  */
+/* Remember that code ran from the slot holding gpa (see struct emu_vcpu). */
+static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
+{
+	const struct vmmi_slot *s;
+	unsigned i;
+
+	if (gpa - ev->code_lo < ev->code_hi - ev->code_lo || ev->code_all)
+		return;
+	s = vmmi_slots_find(&ev->vcpu->vm->slots, gpa);
+	if (!s)
+		return; /* code runs from RAM only */
+	for (i = 0; i < ev->ncode && ev->code[i].lo != s->gpa; i++)
+		;
+	if (i == ev->ncode) {
+		if (i == EMU_CODE_SLOTS) {
+			ev->code_all = true;
+			return;
+		}
+		ev->code[ev->ncode++] = (struct emu_range){ s->gpa, s->gpa + s->size };
+	}
+	ev->code_lo = s->gpa;
+	ev->code_hi = s->gpa + s->size;
+}
+
 static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
 	struct vmm_vm *vm = ev->vcpu->vm;
 
+	/* A block may end in the next slot: both ends. */
+	emu_note_code(ev, addr);
+	if (size > 1)
+		emu_note_code(ev, addr + size - 1);
 	if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed) ||
 	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
@@ -474,6 +524,9 @@ static int emu_plan(const struct vmm_vm *vm, const struct vmmi_slot *skip, struc
 		const struct vmmi_window *w = &bus->w[i];
 		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi = w->base + w->length;
 
+		/* At most 4-byte accesses: a gap's MMIO callbacks serve it exactly. */
+		if (!(w->dev->desc->access_sizes & VMM_ACCESS_8))
+			continue;
 		/* device.c keeps windows below the identity map's end; stay safe if that changes. */
 		if (lo >= EMU_SPACE_END)
 			break;
@@ -657,6 +710,11 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 
 	size_t nregions;
 
+	for (unsigned i = 0; i < n && !any; i++)
+		any = evm->vcpus[i] != NULL;
+	/* A removal only shrinks the layout: with no engine there is nothing to do. */
+	if (!any && op == EMU_SLOT_REMOVE)
+		return 0;
 	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later. */
 	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
 	if (ret < 0)
@@ -670,8 +728,6 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 				  "windows, or put windows closer together",
 				  nregions, EMU_MAX_REGIONS);
 	}
-	for (unsigned i = 0; i < n && !any; i++)
-		any = evm->vcpus[i] != NULL;
 	if (!any) {
 		free(p.v);
 		return 0; /* vcpu_init() lays out each new vCPU */
@@ -1181,6 +1237,22 @@ static void emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit
 	}
 }
 
+static void emu_drop_code(struct emu_vcpu *ev)
+{
+	const struct vmmi_slot_table *t = &ev->vcpu->vm->slots;
+
+	if (ev->code_all)
+		for (size_t i = 0; i < t->n; i++)
+			uc_ctl_remove_cache(ev->uc, t->slots[i].gpa,
+					    t->slots[i].gpa + t->slots[i].size);
+	else
+		for (unsigned i = 0; i < ev->ncode; i++)
+			uc_ctl_remove_cache(ev->uc, ev->code[i].lo, ev->code[i].hi);
+	ev->ncode = 0;
+	ev->code_all = false;
+	ev->code_lo = ev->code_hi = 0;
+}
+
 static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct emu_vcpu *ev = emu_vcpu(vcpu);
@@ -1190,8 +1262,10 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 	if (atomic_load(&vm->stop_requested))
 		return emu_stopped(vm, exit);
-	if (atomic_load(&vm->pause_req))
+	if (atomic_load(&vm->pause_req)) {
+		ev->paused = true;
 		return 0; /* a layout change waits: no exit */
+	}
 	err = uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
 	if (err)
 		return emu_error(err, "cannot read rip");
@@ -1202,14 +1276,17 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	/*
 	 * Host writes to guest code since the last run (ELF loads,
 	 * vmm_guest_write()) must be seen. Unicorn only notices the guest's own
-	 * writes, so drop what was translated from RAM. Not a whole-cache flush:
-	 * that costs seconds the first time in Unicorn 2.0.1.
+	 * writes, so drop what was translated from RAM: from the slots code
+	 * ran from (Unicorn finds each page's block by a linear search, so all
+	 * of a 1000-slot VM's would cost half a millisecond a run). Not a
+	 * whole-cache flush: that costs seconds the first time in Unicorn
+	 * 2.0.1. Not after a pause either: that is the same run going on, and
+	 * the change dropped the code of every range it unmapped itself.
 	 */
-	if (ev->ran)
-		for (size_t i = 0; i < vm->slots.n; i++)
-			uc_ctl_remove_cache(ev->uc, vm->slots.slots[i].gpa,
-					    vm->slots.slots[i].gpa + vm->slots.slots[i].size);
+	if (ev->ran && !ev->paused)
+		emu_drop_code(ev);
 	ev->ran = true;
+	ev->paused = false;
 
 	/* A request raised from here on is seen by the first block's hook: none is lost. */
 	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
@@ -1221,8 +1298,10 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	}
 	if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested))
 		return emu_stopped(vm, exit);
-	if (ev->stop == EMU_STOP_BLOCK)
+	if (ev->stop == EMU_STOP_BLOCK) {
+		ev->paused = true;
 		return 0; /* paused between two blocks: resumable exactly, no exit */
+	}
 	emu_exit_from(ev, err, exit);
 	return 0;
 }

@@ -631,6 +631,7 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 	const struct vmmi_window *w;
 	struct vmm_device *dev;
 	uint64_t off, v;
+	bool serial;
 	int ret;
 
 	vmmi_count(&vcpu->exits);
@@ -640,9 +641,19 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 	if (size != 1 && size != 2 && size != 4 && size != 8)
 		return unclaimed(vcpu, space, addr, size, is_write, value, exit,
 				 "access size is not 1, 2, 4 or 8");
-	w = vmmi_bus_find(&vm->bus[vmmi_space_index(space)], addr);
-	if (!w)
-		return unclaimed(vcpu, space, addr, size, is_write, value, exit, "no device");
+	/* Most exits go to the device the last one went to. */
+	if (vcpu->wc_gen == vm->layout_gen && vcpu->wc_space == space &&
+	    addr - vcpu->wc.base < vcpu->wc.length) {
+		w = &vcpu->wc;
+	} else {
+		w = vmmi_bus_find(&vm->bus[vmmi_space_index(space)], addr);
+		if (!w)
+			return unclaimed(vcpu, space, addr, size, is_write, value, exit,
+					 "no device");
+		vcpu->wc = *w;
+		vcpu->wc_space = space;
+		vcpu->wc_gen = vm->layout_gen;
+	}
 	dev = w->dev;
 	off = addr - w->base;
 	if (!vmmi_range_ok(off, size, w->length))
@@ -652,7 +663,14 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 		return unclaimed(vcpu, space, addr, size, is_write, value, exit,
 				 "the device does not accept this access size");
 
-	pthread_mutex_lock(&dev->lock);
+	/*
+	 * Models are called one access at a time. With one vCPU only its thread
+	 * ever calls them (changes pause it first), so the lock can go: on emu
+	 * it is a measurable part of an exit.
+	 */
+	serial = vm->nvcpus > 1;
+	if (serial)
+		pthread_mutex_lock(&dev->lock);
 	if (is_write) {
 		v = *value & size_mask(size);
 		ret = dev->desc->write(dev->state, off, size, v);
@@ -664,7 +682,8 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 		if (ret == 0)
 			vmmi_count(&dev->reads);
 	}
-	pthread_mutex_unlock(&dev->lock);
+	if (serial)
+		pthread_mutex_unlock(&dev->lock);
 	if (ret < 0)
 		return unclaimed(vcpu, space, addr, size, is_write, value, exit,
 				 "the device refused it");

@@ -111,6 +111,7 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 	}
 	vm_locks_init(vm);
 	vm->slots.max = VMM_MEMSLOT_MAX;
+	vm->layout_gen = 1; /* a vCPU's empty window cache (generation 0) never matches */
 
 	switch (vm->opts.accel) {
 	case VMM_ACCEL_AUTO:
@@ -156,6 +157,9 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	}
 	vm->nvcpus = 0;
 	vmmi_devices_destroy(vm);
+	/* The windows name freed devices now: nothing below may look at them. */
+	vmmi_bus_free(&vm->bus[0]);
+	vmmi_bus_free(&vm->bus[1]);
 	while (vm->slots.n) {
 		struct vmmi_slot s = vm->slots.slots[vm->slots.n - 1];
 
@@ -165,8 +169,6 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	}
 	vmmi_slots_free(&vm->slots);
 	vm->ops->vm_fini(vm);
-	vmmi_bus_free(&vm->bus[0]);
-	vmmi_bus_free(&vm->bus[1]);
 	free(vm->loaded);
 	vm_locks_destroy(vm);
 	free(vm);
@@ -222,6 +224,7 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 	}
 	pthread_mutex_unlock(&vm->run_lock);
 	pthread_rwlock_wrlock(&vm->mem_lock);
+	vm->layout_gen++;
 	return 0;
 }
 

@@ -140,7 +140,7 @@ struct vmm_device {
 	uint64_t base;
 	uint64_t length;
 	struct vmm_host host;
-	pthread_mutex_t lock; /* serialises calls into the model */
+	pthread_mutex_t lock; /* serialises calls into the model (taken with 2+ vCPUs) */
 	_Atomic uint64_t reads, writes;
 };
 
@@ -217,6 +217,14 @@ struct vmm_vcpu {
 	pthread_t thread;    /* the thread in vmm_vcpu_run(), valid while in_run */
 	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
 	_Atomic uint64_t exits, mmio_exits, pio_exits, unclaimed;
+	/*
+	 * The window this vCPU's last device access hit, valid while
+	 * vm->layout_gen is wc_gen: a guest polling one device skips the
+	 * bus search. Touched by this vCPU's thread only.
+	 */
+	uint64_t wc_gen;
+	struct vmmi_window wc;
+	uint32_t wc_space;
 };
 
 struct vmm_vm {
@@ -262,6 +270,8 @@ struct vmm_vm {
 	unsigned active;
 	bool pausing;
 	_Atomic bool pause_req; /* read lock-free by backends */
+	/* Bumped by every change, while no vCPU runs: cached lookups of older layouts are stale. */
+	uint64_t layout_gen;
 	pthread_rwlock_t mem_lock;
 };
 

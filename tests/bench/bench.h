@@ -35,7 +35,8 @@ struct bench_opts {
 	bool quick;	    /* smoke mode: few, short samples; checks that every row runs */
 	const char *only;   /* run only rows whose id contains one of these comma-separated words */
 	const char *json;   /* also write the results here */
-	const char *plugin; /* the no-op device plugin */
+	const char *plugin;  /* the no-op device plugin (1, 2 and 4-byte accesses) */
+	char plugin8[4096];  /* its twin that takes 8-byte accesses too: nulldev8.so beside it */
 	unsigned samples;   /* if not 0, samples per side for every row */
 };
 extern struct bench_opts bench_opts;
@@ -159,6 +160,7 @@ struct bench_vm {
 /* Which no-op device windows a bench VM gets. */
 #define BENCH_DEV_MMIO 1u
 #define BENCH_DEV_PIO  2u
+#define BENCH_DEV_MMIO8 4u /* the MMIO window's device takes 8-byte accesses (nulldev8.so) */
 
 /*
  * A VM on accel with BENCH_RAM_SIZE of RAM at 0, the no-op plugin at
@@ -176,9 +178,9 @@ long bench_vm_sample(void *b);
  * state; run to the first hlt; destroy. Returns 1. */
 long bench_vmm_lifecycle(void *accel);
 
-/* Add the no-op plugin's window to vm. */
+/* Add the no-op plugin's window to vm; wide: the twin that takes 8-byte accesses. */
 int bench_add_nulldev(struct vmm_vm *vm, const char *name, uint32_t space, uint64_t base,
-		      uint64_t len);
+		      uint64_t len, bool wide);
 
 /* ---- the rows ---- */
 
@@ -188,10 +190,11 @@ void bench_row_pio_kvm(struct bench_row *row);
 void bench_row_lifecycle_kvm(struct bench_row *row);
 /* rows_emu.c: bare-Unicorn baselines. */
 void bench_row_mmio_emu(struct bench_row *row);
+void bench_row_mmio8_emu(struct bench_row *row);
 void bench_row_pio_emu(struct bench_row *row);
 void bench_row_lifecycle_emu(struct bench_row *row);
 void bench_row_compute_emu(struct bench_row *row);
-void bench_row_compute_emu_nodev(struct bench_row *row);
+void bench_row_compute8_emu(struct bench_row *row);
 /* rows_vmm.c: libvmm against itself, either backend. */
 void bench_row_dispatch(struct bench_row *row, enum vmm_accel accel);
 void bench_row_memory(struct bench_row *row, enum vmm_accel accel);

@@ -204,7 +204,7 @@ int bench_boot_check(char *msg, size_t len)
 	opts.accel = VMM_ACCEL_EMU;
 	if (vmm_vm_create(&opts, &vm) ||
 	    vmm_memslot_alloc(vm, "ram", 0, BENCH_RAM_SIZE, (void **)&ram) ||
-	    bench_add_nulldev(vm, "dev", VMM_SPACE_MMIO, BENCH_DEV_BASE, BENCH_DEV_LEN) ||
+	    bench_add_nulldev(vm, "dev", VMM_SPACE_MMIO, BENCH_DEV_BASE, BENCH_DEV_LEN, false) ||
 	    vmm_vcpu_create(vm, 0, &vcpu) || vmm_boot_setup(vm, BENCH_ENTRY) ||
 	    vmm_vcpu_get_sregs(vcpu, &got_s) || vmm_vcpu_get_regs(vcpu, &got_r)) {
 		snprintf(msg, len, "libvmm: %s", vmm_last_error());

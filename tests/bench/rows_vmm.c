@@ -57,7 +57,7 @@ static int dispatch_open(struct bench_vm *b, enum vmm_accel accel, unsigned nwin
 		if (nwin == 1)
 			base = DISPATCH_TARGET;
 		snprintf(name, sizeof(name), "w%u", i);
-		ret = bench_add_nulldev(b->vm, name, VMM_SPACE_MMIO, base, 0x1000);
+		ret = bench_add_nulldev(b->vm, name, VMM_SPACE_MMIO, base, 0x1000, false);
 	}
 	for (; slots < nslots && ret == 0; slots++) {
 		ret = vmm_memslot_alloc(b->vm, NULL, DISPATCH_SLOT_BASE + slots * DISPATCH_STRIDE,

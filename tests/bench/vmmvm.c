@@ -5,13 +5,13 @@
 #include "bench.h"
 
 int bench_add_nulldev(struct vmm_vm *vm, const char *name, uint32_t space, uint64_t base,
-		      uint64_t len)
+		      uint64_t len, bool wide)
 {
 	struct vmm_device_config cfg = {
 		.size = sizeof(cfg), .name = name, .space = space, .base = base, .length = len,
 	};
 
-	return vmm_device_add_plugin(vm, bench_opts.plugin, &cfg, NULL);
+	return vmm_device_add_plugin(vm, wide ? bench_opts.plugin8 : bench_opts.plugin, &cfg, NULL);
 }
 
 int bench_vm_open(struct bench_vm *b, enum vmm_accel accel, unsigned devs, const uint8_t *code,
@@ -29,11 +29,12 @@ int bench_vm_open(struct bench_vm *b, enum vmm_accel accel, unsigned devs, const
 	ret = vmm_vm_create(&opts, &b->vm);
 	if (ret == 0)
 		ret = vmm_memslot_alloc(b->vm, "ram", 0, BENCH_RAM_SIZE, (void **)&b->ram);
-	if (ret == 0 && (devs & BENCH_DEV_MMIO))
+	if (ret == 0 && (devs & (BENCH_DEV_MMIO | BENCH_DEV_MMIO8)))
 		ret = bench_add_nulldev(b->vm, "null-mmio", VMM_SPACE_MMIO, BENCH_DEV_BASE,
-					BENCH_DEV_LEN);
+					BENCH_DEV_LEN, devs & BENCH_DEV_MMIO8);
 	if (ret == 0 && (devs & BENCH_DEV_PIO))
-		ret = bench_add_nulldev(b->vm, "null-pio", VMM_SPACE_PIO, BENCH_PORT, BENCH_NPORTS);
+		ret = bench_add_nulldev(b->vm, "null-pio", VMM_SPACE_PIO, BENCH_PORT, BENCH_NPORTS,
+					false);
 	/* vCPUs last: on emu a window added later would cost the vCPU its next run. */
 	if (ret == 0)
 		ret = vmm_vcpu_create(b->vm, 0, &b->vcpu);
