@@ -40,7 +40,11 @@ extern "C" {
 #define VMM_SPACE_MMIO 1u /* guest-physical addresses */
 #define VMM_SPACE_PIO 2u  /* x86 I/O ports, 0 .. 0xffff */
 
-/* Access widths, as a mask (vmm_plugin_desc.access_sizes). */
+/*
+ * Access widths, as a mask (vmm_plugin_desc.access_sizes). Declare
+ * VMM_ACCESS_8 only for 8-byte registers: on emu it puts the window under a
+ * memory hook that slows all guest memory accesses (vmm-plugin(7)).
+ */
 #define VMM_ACCESS_1 1u
 #define VMM_ACCESS_2 2u
 #define VMM_ACCESS_4 4u
