@@ -162,6 +162,9 @@ struct bench_vm {
 #define BENCH_DEV_PIO  2u
 #define BENCH_DEV_MMIO8 4u /* the MMIO window's device takes 8-byte accesses (nulldev8.so) */
 
+/* The start of every bench VM: unclaimed accesses stop it, BENCH_RAM_SIZE of RAM at 0. */
+int bench_vm_base(struct bench_vm *b, enum vmm_accel accel, unsigned long ops);
+
 /*
  * A VM on accel with BENCH_RAM_SIZE of RAM at 0, the no-op plugin at
  * BENCH_DEV_BASE and/or BENCH_PORT (devs), one vCPU, code at BENCH_ENTRY and

@@ -35,22 +35,13 @@
 static int dispatch_open(struct bench_vm *b, enum vmm_accel accel, unsigned nwin, unsigned nslots,
 			 unsigned long ops, unsigned *got_slots)
 {
-	struct vmm_vm_options opts;
 	uint8_t code[BENCH_CODE_MAX];
 	size_t len = bench_code_mmio(code, DISPATCH_TARGET, (uint32_t)ops);
 	struct vmm_sregs sr;
 	unsigned slots = 1;
 	char name[32];
-	int ret;
+	int ret = bench_vm_base(b, accel, ops);
 
-	memset(b, 0, sizeof(*b));
-	b->ops = ops;
-	vmm_vm_options_init(&opts);
-	opts.accel = accel;
-	opts.unclaimed = VMM_UNCLAIMED_STOP;
-	ret = vmm_vm_create(&opts, &b->vm);
-	if (ret == 0)
-		ret = vmm_memslot_alloc(b->vm, "ram", 0, BENCH_RAM_SIZE, (void **)&b->ram);
 	for (unsigned i = 0; i < nwin && ret == 0; i++) {
 		uint64_t base = DISPATCH_WIN_BASE + i * DISPATCH_STRIDE;
 

@@ -14,8 +14,7 @@ int bench_add_nulldev(struct vmm_vm *vm, const char *name, uint32_t space, uint6
 	return vmm_device_add_plugin(vm, wide ? bench_opts.plugin8 : bench_opts.plugin, &cfg, NULL);
 }
 
-int bench_vm_open(struct bench_vm *b, enum vmm_accel accel, unsigned devs, const uint8_t *code,
-		  size_t len, unsigned long ops)
+int bench_vm_base(struct bench_vm *b, enum vmm_accel accel, unsigned long ops)
 {
 	struct vmm_vm_options opts;
 	int ret;
@@ -29,6 +28,14 @@ int bench_vm_open(struct bench_vm *b, enum vmm_accel accel, unsigned devs, const
 	ret = vmm_vm_create(&opts, &b->vm);
 	if (ret == 0)
 		ret = vmm_memslot_alloc(b->vm, "ram", 0, BENCH_RAM_SIZE, (void **)&b->ram);
+	return ret;
+}
+
+int bench_vm_open(struct bench_vm *b, enum vmm_accel accel, unsigned devs, const uint8_t *code,
+		  size_t len, unsigned long ops)
+{
+	int ret = bench_vm_base(b, accel, ops);
+
 	if (ret == 0 && (devs & (BENCH_DEV_MMIO | BENCH_DEV_MMIO8)))
 		ret = bench_add_nulldev(b->vm, "null-mmio", VMM_SPACE_MMIO, BENCH_DEV_BASE,
 					BENCH_DEV_LEN, devs & BENCH_DEV_MMIO8);
