@@ -214,45 +214,32 @@ static void device_free(struct vmm_device *dev)
 }
 
 /*
- * vmm_device_add() under vmmi_change_begin(). handle (may be NULL) is the
- * plugin's shared object: kept open by the VM if the device is created.
+ * The checks a new device must pass against the VM's devices and windows,
+ * with the layout held still (by a change, or mem_lock for reading).
  */
-static int device_add_locked(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
-			     const struct vmm_device_config *cfg, void *handle,
-			     struct vmm_device **out)
+static int check_new_device(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+			    const struct vmm_device_config *cfg, const char *loc)
 {
-	struct vmm_device_info info;
-	struct vmm_device *dev, **devs;
-	void **handles;
-	char loc[300];
-	int ret;
-
-	where(loc, sizeof(loc), cfg->file, cfg->line);
-	if (cfg->size < sizeof(*cfg))
-		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
-				  cfg->size);
-	if (!cfg->name || !cfg->name[0])
-		return vmmi_error(-EINVAL, "%sdevice has no name", loc);
-	ret = check_desc(desc, cfg->name);
-	if (ret < 0)
-		return ret;
 	for (size_t i = 0; i < vm->ndevices; i++)
 		if (!strcmp(vm->devices[i]->name, cfg->name))
 			return vmmi_error(-EEXIST, "%sdevice name '%s' is already used", loc, cfg->name);
-	ret = check_window(vm, desc, cfg, loc);
-	if (ret < 0)
-		return ret;
+	return check_window(vm, desc, cfg, loc);
+}
 
-	devs = realloc(vm->devices, (vm->ndevices + 1) * sizeof(*devs));
-	if (!devs)
-		return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
-	vm->devices = devs;
-	if (handle) {
-		handles = realloc(vm->dl_handles, (vm->ndl + 1) * sizeof(*handles));
-		if (!handles)
-			return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
-		vm->dl_handles = handles;
-	}
+/*
+ * Make the instance: the model's create() and the check of its keys. Runs
+ * with no lock of the VM held, so create() may use every host service
+ * (DMA takes the readers' lock) and take its time while vCPUs run.
+ */
+static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+			 const struct vmm_device_config *cfg, const char *loc,
+			 struct vmm_device **out)
+{
+	struct vmm_device_info info;
+	struct vmm_device *dev;
+	char ploc[300];
+	int ret;
+
 	dev = calloc(1, sizeof(*dev));
 	if (!dev || !(dev->name = strdup(cfg->name))) {
 		free(dev);
@@ -264,7 +251,13 @@ static int device_add_locked(struct vmm_vm *vm, const struct vmm_plugin_desc *de
 	dev->base = cfg->base;
 	dev->length = cfg->length;
 	dev->host.dev = dev;
-	pthread_mutex_init(&dev->lock, NULL);
+	ret = pthread_mutex_init(&dev->lock, NULL);
+	if (ret) {
+		free(dev->name);
+		free(dev);
+		return vmmi_error(-ret, "%sdevice '%s': cannot make its lock: %s", loc, cfg->name,
+				  strerror(ret));
+	}
 
 	dev->host.cfg = cfg;
 	dev->host.param_used = calloc(cfg->nparams ? cfg->nparams : 1, sizeof(bool));
@@ -292,9 +285,9 @@ static int device_add_locked(struct vmm_vm *vm, const struct vmm_plugin_desc *de
 
 			if (dev->host.param_used[i])
 				continue;
-			where(loc, sizeof(loc), p->file ? p->file : cfg->file,
+			where(ploc, sizeof(ploc), p->file ? p->file : cfg->file,
 			      p->file ? p->line : cfg->line);
-			ret = vmmi_error(-EINVAL, "%sdevice '%s': unknown key '%s' for model '%s'", loc,
+			ret = vmmi_error(-EINVAL, "%sdevice '%s': unknown key '%s' for model '%s'", ploc,
 					 cfg->name, p->key ? p->key : "(null)", desc->name);
 			break;
 		}
@@ -315,34 +308,57 @@ static int device_add_locked(struct vmm_vm *vm, const struct vmm_plugin_desc *de
 		device_free(dev);
 		return ret;
 	}
+	*out = dev;
+	return 0;
+}
 
-	ret = vmmi_bus_insert(&vm->bus[vmmi_space_index(cfg->space)], cfg->base, cfg->length, dev,
-			      NULL);
-	if (ret == 0 && vm->ops->windows_changed)
-		ret = vm->ops->windows_changed(vm);
-	if (ret < 0) {
-		vmmi_bus_remove(&vm->bus[vmmi_space_index(cfg->space)], cfg->base);
-		if (desc->destroy)
-			desc->destroy(dev->state);
-		device_free(dev);
+/*
+ * Claim dev's window, under vmmi_change_begin(). The layout may have
+ * changed since the checks before create(), so they are made again. handle
+ * (may be NULL) is the plugin's shared object: kept open by the VM if the
+ * device is added.
+ */
+static int device_insert_locked(struct vmm_vm *vm, struct vmm_device *dev,
+				const struct vmm_device_config *cfg, void *handle, const char *loc)
+{
+	struct vmmi_bus *bus = &vm->bus[vmmi_space_index(dev->space)];
+	struct vmm_device **devs;
+	void **handles;
+	int ret;
+
+	ret = check_new_device(vm, dev->desc, cfg, loc);
+	if (ret < 0)
 		return ret;
+	devs = realloc(vm->devices, (vm->ndevices + 1) * sizeof(*devs));
+	if (!devs)
+		return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
+	vm->devices = devs;
+	if (handle) {
+		handles = realloc(vm->dl_handles, (vm->ndl + 1) * sizeof(*handles));
+		if (!handles)
+			return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
+		vm->dl_handles = handles;
 	}
+	ret = vmmi_bus_insert(bus, dev->base, dev->length, dev, NULL);
+	if (ret == 0 && vm->ops->windows_changed) {
+		ret = vm->ops->windows_changed(vm);
+		if (ret < 0)
+			vmmi_bus_remove(bus, dev->base);
+	}
+	if (ret < 0)
+		return ret;
 	vm->devices[vm->ndevices++] = dev;
 	if (handle)
 		vm->dl_handles[vm->ndl++] = handle;
-	vmmi_log(vm, VMM_LOG_INFO, "device %s: %s %s [0x%llx, 0x%llx)", dev->name, desc->name,
-		 space_name(dev->space), (unsigned long long)dev->base,
-		 (unsigned long long)(dev->base + dev->length));
-	if (out)
-		*out = dev;
 	return 0;
 }
 
 static int device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		      const struct vmm_device_config *cfg, void *handle, struct vmm_device **out)
 {
+	struct vmm_device *dev = NULL;
 	char loc[300];
-	int ret;
+	int ret, ret2;
 
 	if (!vm || !cfg)
 		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
@@ -350,12 +366,41 @@ static int device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	if (cfg->size < sizeof(*cfg))
 		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
 				  cfg->size);
-	ret = vmmi_change_begin(vm, "vmm_device_add");
+	if (!cfg->name || !cfg->name[0])
+		return vmmi_error(-EINVAL, "%sdevice has no name", loc);
+	ret = check_desc(desc, cfg->name);
 	if (ret < 0)
 		return ret;
-	ret = device_add_locked(vm, desc, cfg, handle, out);
-	vmmi_change_end(vm);
-	return ret;
+	/* Refuse a bad window before create() has side effects (files opened, say). */
+	ret = vmmi_mem_read_begin(vm, "vmm_device_add");
+	if (ret < 0)
+		return ret;
+	ret = check_new_device(vm, desc, cfg, loc);
+	ret2 = vmmi_mem_read_end(vm, "vmm_device_add");
+	if (ret < 0 || ret2 < 0)
+		return ret < 0 ? ret : ret2;
+
+	ret = device_create(vm, desc, cfg, loc, &dev);
+	if (ret < 0)
+		return ret;
+	ret = vmmi_change_begin(vm, "vmm_device_add");
+	if (ret == 0) {
+		ret = device_insert_locked(vm, dev, cfg, handle, loc);
+		vmmi_change_end(vm);
+	}
+	if (ret < 0) {
+		/* In no table: no vCPU can reach it. */
+		if (desc->destroy)
+			desc->destroy(dev->state);
+		device_free(dev);
+		return ret;
+	}
+	vmmi_log(vm, VMM_LOG_INFO, "device %s: %s %s [0x%llx, 0x%llx)", dev->name, desc->name,
+		 space_name(dev->space), (unsigned long long)dev->base,
+		 (unsigned long long)(dev->base + dev->length));
+	if (out)
+		*out = dev;
+	return 0;
 }
 
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
@@ -402,12 +447,15 @@ int vmm_device_remove(struct vmm_device *dev)
 	memmove(&vm->devices[i], &vm->devices[i + 1],
 		(vm->ndevices - (size_t)i - 1) * sizeof(vm->devices[0]));
 	vm->ndevices--;
+	vmmi_change_end(vm);
+	/*
+	 * No vCPU was inside the model during the change, and none can reach
+	 * it now: destroy() runs with no lock held, like create().
+	 */
 	vmmi_log(vm, VMM_LOG_INFO, "device %s removed", dev->name);
-	/* Paused: no vCPU is inside the model, and none can reach it any more. */
 	if (dev->desc->destroy)
 		dev->desc->destroy(dev->state);
 	device_free(dev);
-	vmmi_change_end(vm);
 	return 0;
 }
 
@@ -416,6 +464,7 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
 	struct vmm_device_config cfg;
 	struct vmmi_bus *bus;
 	struct vmm_vm *vm;
+	uint64_t old_base;
 	int ret;
 
 	if (!dev)
@@ -424,6 +473,7 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
 	ret = vmmi_change_begin(vm, "vmm_device_move");
 	if (ret < 0)
 		return ret;
+	old_base = dev->base;
 	if (new_base == dev->base)
 		goto out;
 	bus = &vm->bus[vmmi_space_index(dev->space)];
@@ -445,11 +495,13 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
 			vm->ops->windows_changed(vm);
 		goto out;
 	}
-	vmmi_log(vm, VMM_LOG_INFO, "device %s moved from 0x%llx to 0x%llx", dev->name,
-		 (unsigned long long)dev->base, (unsigned long long)new_base);
+	old_base = dev->base;
 	dev->base = new_base;
 out:
 	vmmi_change_end(vm);
+	if (ret == 0 && old_base != new_base)
+		vmmi_log(vm, VMM_LOG_INFO, "device %s moved from 0x%llx to 0x%llx", dev->name,
+			 (unsigned long long)old_base, (unsigned long long)new_base);
 	return ret;
 }
 

@@ -80,6 +80,7 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 	const struct vmmi_slot *s;
 	const struct vmmi_window *w;
 	size_t n;
+	int ret;
 
 	if (!vm || !out)
 		return vmmi_error(-EINVAL, "vmm_translate: NULL argument");
@@ -93,7 +94,9 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 	t.kind = VMM_XLATE_UNCLAIMED;
 
 	/* The tables may change on another thread: hold them still (vmm_guest_read()'s lock). */
-	pthread_rwlock_rdlock((pthread_rwlock_t *)&vm->mem_lock);
+	ret = vmmi_mem_read_begin(vm, "vmm_translate");
+	if (ret < 0)
+		return ret;
 	/* A window may overlap a read-only slot (it takes the writes); never a writable one. */
 	s = vmmi_slots_find(&vm->slots, gpa);
 	w = vmmi_bus_find(&vm->bus[0], gpa);
@@ -116,7 +119,9 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 		t.device_base = w->base;
 		t.device_length = w->length;
 	}
-	pthread_rwlock_unlock((pthread_rwlock_t *)&vm->mem_lock);
+	ret = vmmi_mem_read_end(vm, "vmm_translate");
+	if (ret < 0)
+		return ret;
 
 	/* Only what the caller's version of the struct has; a larger one reads zero past ours. */
 	n = out->size;

@@ -191,6 +191,42 @@ bool vmmi_vm_running(const struct vmm_vm *vm)
 
 /* The VM whose vCPU this thread is running, if any: changes from here would wait for themselves. */
 static __thread const struct vmm_vm *tls_running_vm;
+/*
+ * The VM whose layout this thread is changing (it holds mem_lock for
+ * writing), if any: the log function it calls meanwhile must not take the
+ * lock again, for reading or writing.
+ */
+static __thread const struct vmm_vm *tls_changing_vm;
+
+/* mem_lock is the VM's internal state, not what const promises about the guest. */
+static pthread_rwlock_t *mem_lock(const struct vmm_vm *vm)
+{
+	return (pthread_rwlock_t *)&vm->mem_lock;
+}
+
+int vmmi_mem_read_begin(const struct vmm_vm *vm, const char *what)
+{
+	int err;
+
+	if (tls_changing_vm == vm)
+		return vmmi_error(-EDEADLK,
+				  "%s: called while this thread changes the VM's layout (from the log "
+				  "function?): guest memory is not readable until the change ends",
+				  what);
+	err = pthread_rwlock_rdlock(mem_lock(vm));
+	if (err)
+		return vmmi_error(-err, "%s: cannot lock the memory layout: %s", what, strerror(err));
+	return 0;
+}
+
+int vmmi_mem_read_end(const struct vmm_vm *vm, const char *what)
+{
+	int err = pthread_rwlock_unlock(mem_lock(vm));
+
+	return err ? vmmi_error(-err, "%s: cannot unlock the memory layout: %s", what,
+				strerror(err)) :
+		     0;
+}
 
 int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 {
@@ -198,6 +234,11 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 		return vmmi_error(-EDEADLK,
 				  "%s: called on a vCPU thread of this VM while it runs (a device "
 				  "callback?): the vCPU could never pause; make the change from another thread",
+				  what);
+	if (tls_changing_vm == vm)
+		return vmmi_error(-EDEADLK,
+				  "%s: called while this thread changes the VM's layout (from the log "
+				  "function?): make the change once the first one has returned",
 				  what);
 	pthread_mutex_lock(&vm->change_lock);
 	pthread_mutex_lock(&vm->run_lock);
@@ -224,12 +265,14 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 	}
 	pthread_mutex_unlock(&vm->run_lock);
 	pthread_rwlock_wrlock(&vm->mem_lock);
+	tls_changing_vm = vm;
 	vm->layout_gen++;
 	return 0;
 }
 
 void vmmi_change_end(struct vmm_vm *vm)
 {
+	tls_changing_vm = NULL;
 	pthread_rwlock_unlock(&vm->mem_lock);
 	pthread_mutex_lock(&vm->run_lock);
 	vm->pausing = false;
@@ -617,7 +660,9 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
 	if (!vm || !bitmap)
 		return vmmi_error(-EINVAL, "vmm_memslot_get_dirty: NULL argument");
 	/* Readers' side: the slot cannot go while we read, and vCPUs keep running. */
-	pthread_rwlock_rdlock(&vm->mem_lock);
+	ret = vmmi_mem_read_begin(vm, "vmm_memslot_get_dirty");
+	if (ret < 0)
+		return ret;
 	s = vmmi_slots_find(&vm->slots, gpa);
 	if (!s || s->gpa != gpa) {
 		ret = vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
@@ -643,8 +688,7 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
 	for (size_t i = 0; i < need; i++)
 		bitmap[i] |= atomic_exchange_explicit(&s->dirty[i], 0, memory_order_relaxed);
 out:
-	pthread_rwlock_unlock(&vm->mem_lock);
-	return ret;
+	return vmmi_mem_read_end(vm, "vmm_memslot_get_dirty") ?: ret;
 }
 
 int vmm_memslot_count(const struct vmm_vm *vm)
@@ -676,12 +720,6 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
 	return vmmi_slots_translate(&vm->slots, gpa, len, hva);
 }
 
-/* mem_lock is the VM's internal state, not what const promises about the guest. */
-static pthread_rwlock_t *mem_lock(const struct vmm_vm *vm)
-{
-	return (pthread_rwlock_t *)&vm->mem_lock;
-}
-
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len)
 {
 	void *p;
@@ -691,12 +729,13 @@ int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t le
 		return vmmi_error(-EINVAL, "vmm_guest_read: NULL argument");
 	if (!len)
 		return 0;
-	pthread_rwlock_rdlock(mem_lock(vm));
+	ret = vmmi_mem_read_begin(vm, "vmm_guest_read");
+	if (ret < 0)
+		return ret;
 	ret = vmmi_slots_translate(&vm->slots, gpa, len, &p);
 	if (ret == 0)
 		memcpy(buf, p, len);
-	pthread_rwlock_unlock(mem_lock(vm));
-	return ret;
+	return vmmi_mem_read_end(vm, "vmm_guest_read") ?: ret;
 }
 
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len)
@@ -709,7 +748,9 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t l
 		return vmmi_error(-EINVAL, "vmm_guest_write: NULL argument");
 	if (!len)
 		return 0;
-	pthread_rwlock_rdlock(&vm->mem_lock);
+	ret = vmmi_mem_read_begin(vm, "vmm_guest_write");
+	if (ret < 0)
+		return ret;
 	ret = vmmi_slots_translate(&vm->slots, gpa, len, &p);
 	if (ret == 0) {
 		memcpy(p, buf, len);
@@ -717,8 +758,7 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t l
 		if (s->dirty)
 			vmmi_dirty_mark(s->dirty, gpa - s->gpa, len);
 	}
-	pthread_rwlock_unlock(&vm->mem_lock);
-	return ret;
+	return vmmi_mem_read_end(vm, "vmm_guest_write") ?: ret;
 }
 
 /* ---- vCPUs ---- */

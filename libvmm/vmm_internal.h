@@ -305,6 +305,15 @@ bool vmmi_vm_running(const struct vmm_vm *vm);
 int vmmi_change_begin(struct vmm_vm *vm, const char *what) VMMI_WARN_UNUSED;
 void vmmi_change_end(struct vmm_vm *vm);
 
+/*
+ * Hold the layout still while guest memory is read or written from a
+ * thread that is not a vCPU of vm (vmm_guest_read(), device DMA): mem_lock
+ * for reading. -EDEADLK on the thread inside vmmi_change_begin() (its log
+ * function), instead of taking the lock it holds. what names the caller.
+ */
+int vmmi_mem_read_begin(const struct vmm_vm *vm, const char *what) VMMI_WARN_UNUSED;
+int vmmi_mem_read_end(const struct vmm_vm *vm, const char *what);
+
 /* Free what a slot owns (host memory it allocated, its dirty bitmap) once it is out of the table. */
 void vmmi_slot_release(struct vmmi_slot *s);
 
