@@ -133,9 +133,13 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 							 (unsigned long long)ph->p_memsz);
 					goto out;
 				}
-				/* The entry is a virtual address: the identity map makes it physical too. */
-				if ((ph->p_flags & PF_X) && eh->e_entry >= ph->p_vaddr &&
-				    eh->e_entry - ph->p_vaddr < ph->p_memsz)
+				/*
+				 * The guest starts on an identity map, so its first
+				 * instruction is fetched at the physical address e_entry:
+				 * where the bytes land (p_paddr), not where they were linked.
+				 */
+				if ((ph->p_flags & PF_X) && eh->e_entry >= ph->p_paddr &&
+				    eh->e_entry - ph->p_paddr < ph->p_memsz)
 					entry_ok = true;
 				nload++;
 				continue;
@@ -152,7 +156,9 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 			goto out;
 		}
 		if (pass == 0 && !entry_ok) {
-			ret = vmmi_error(-ENOEXEC, "%s: entry point 0x%llx is not in an executable segment",
+			ret = vmmi_error(-ENOEXEC,
+					 "%s: entry point 0x%llx is not in an executable segment's "
+					 "physical range (p_paddr): the guest starts on an identity map",
 					 path, (unsigned long long)eh->e_entry);
 			goto out;
 		}

@@ -311,6 +311,35 @@ Test(elf, entry_outside_every_segment_is_refused)
 		       "entry point 0x1000 is not in an executable segment");
 }
 
+/*
+ * The guest starts with an identity map, so the entry is run at the physical
+ * address it names: it must lie where an executable segment's bytes land
+ * (p_paddr), whatever the segment's p_vaddr says.
+ */
+Test(elf, entry_inside_the_code_s_virtual_range_but_not_its_physical_one_is_refused)
+{
+	good_image();
+	elf.ph[0].p_vaddr = 0xffffffff80000000ull; /* linked high, loaded at CODE_GPA */
+	elf.eh.e_entry = 0xffffffff80000000ull + 2;
+	expect_refused(elfb_write(&elf, "entry-vaddr.elf"), -ENOEXEC,
+		       "entry point 0xffffffff80000002 is not in an executable segment");
+	cr_assert(strstr(vmm_last_error(), "physical"), "detail does not say why: %s",
+		  vmm_last_error());
+}
+
+Test(elf, entry_at_the_physical_load_address_of_code_linked_elsewhere_is_taken)
+{
+	uint64_t entry = 0;
+
+	good_image();
+	elf.ph[0].p_vaddr = 0xffffffff80000000ull;
+	elf.eh.e_entry = CODE_GPA + 2;
+	cr_assert_eq(vmm_load_elf(vm, elfb_write(&elf, "entry-paddr.elf"), &entry), 0, "%s",
+		     vmm_last_error());
+	cr_assert_eq(entry, CODE_GPA + 2);
+	cr_assert_arr_eq(ram + CODE_GPA, code, sizeof(code));
+}
+
 /* ---- a good file ---- */
 
 static uint64_t load_good_image(void)

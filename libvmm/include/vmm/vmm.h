@@ -479,9 +479,12 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
 
 /*
  * Load an ELF64 x86-64 executable: copy each PT_LOAD segment into guest RAM
- * (zeroing its bss). Each segment must lie wholly inside one memslot.
- * *entry receives the entry point. Errors: -ENOENT, -ENOEXEC (not a valid
- * ELF64 x86-64 executable), -EFAULT (a segment outside RAM).
+ * at its physical address p_paddr (zeroing its bss). Each segment must lie
+ * wholly inside one memslot. The entry point must lie inside an executable
+ * segment's physical range (the guest starts on an identity map); *entry
+ * receives it. Errors: -ENOENT, -ENOEXEC (not a valid ELF64 x86-64
+ * executable, or the entry outside executable code), -EFAULT (a segment
+ * outside RAM).
  */
 int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
 
