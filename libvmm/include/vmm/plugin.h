@@ -17,7 +17,11 @@
  *
  * Threads: the host serialises all calls on one instance (read, write, reset,
  * destroy never run concurrently for the same state). Calls for different
- * instances may run concurrently on different vCPU threads.
+ * instances may run concurrently on different vCPU threads. create() and
+ * destroy() run on the thread that adds or removes the device, holding no
+ * lock of the VM: the VM's vCPUs may be running meanwhile (they reach the
+ * instance only after create() returns, and no longer by the time destroy()
+ * is called), and create() may use every host service, DMA included.
  *
  * Before calling anything, the host checks abi_version == VMM_PLUGIN_ABI_VERSION
  * and size >= VMM_PLUGIN_DESC_MIN_SIZE, and never reads fields beyond size.
