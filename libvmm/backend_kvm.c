@@ -30,6 +30,12 @@ struct kvm_vm {
 struct kvm_vcpu {
 	int fd;
 	struct kvm_run *run;
+	/*
+	 * The last KVM_RUN ended in an MMIO or PIO exit: the instruction is
+	 * complete, and the registers say so, only once KVM_RUN is entered
+	 * again (complete_io()).
+	 */
+	bool io_pending;
 };
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -241,6 +247,43 @@ static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
 	vcpu->be = NULL;
 }
 
+/*
+ * Give the vCPU the supported CPUID, with its own APIC id (its index) in
+ * every leaf that reports one, from a copy of its own: the VM's list stays
+ * as KVM gave it.
+ */
+static int set_cpuid(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index)
+{
+	size_t size = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);
+	struct kvm_cpuid2 *c = malloc(size);
+	int ret = 0;
+
+	if (!c)
+		return vmmi_error(-ENOMEM, "kvm: out of memory");
+	memcpy(c, k->cpuid, size);
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 0x1: /* initial APIC id */
+			e->ebx = (e->ebx & 0x00ffffff) | (index << 24);
+			break;
+		case 0xb:  /* x2APIC id, in every subleaf */
+		case 0x1f: /* the same for V2 extended topology */
+			e->edx = index;
+			break;
+		case 0x8000001e: /* AMD extended APIC id */
+			e->eax = index;
+			break;
+		}
+	}
+	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
+		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", index,
+				 strerror(errno));
+	free(c);
+	return ret;
+}
+
 static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vm *k = vcpu->vm->be;
@@ -265,19 +308,9 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 		goto err;
 	}
 	/* Long mode needs CPUID.LM visible to the guest before KVM accepts EFER.LME. */
-	for (unsigned i = 0; i < k->cpuid->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
-
-		if (e->function == 1) /* initial APIC id */
-			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
-		if (e->function == 0xb) /* x2APIC id */
-			e->edx = vcpu->index;
-	}
-	if (ioctl(kv->fd, KVM_SET_CPUID2, k->cpuid) < 0) {
-		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index,
-				 strerror(errno));
+	ret = set_cpuid(k, kv, vcpu->index);
+	if (ret < 0)
 		goto err;
-	}
 	return 0;
 err:
 	kvm_vcpu_fini(vcpu);
@@ -409,10 +442,15 @@ static int handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size, s
 		if (is_write)
 			memcpy(&v, data + off, size);
 		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
-		if (ret)
-			return ret;
+		/* Even on a stop (all-ones then): KVM completes the IN with it. */
 		if (!is_write)
 			memcpy(data + off, &v, size);
+		if (ret) {
+			/* The rest of a string IN, which no device answered, reads all-ones. */
+			if (!is_write)
+				memset(data + off + size, 0xff, (size_t)size * (count - i - 1));
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -434,22 +472,69 @@ static int handle_mmio(struct vmm_vcpu *vcpu, struct kvm_run *run, struct vmm_ex
 			v = run->mmio.data[i];
 			ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr + i, 1,
 					    is_write, &v, exit);
-			if (ret)
-				return ret;
 			if (!is_write)
 				run->mmio.data[i] = (uint8_t)v;
+			if (ret) {
+				if (!is_write)
+					memset(run->mmio.data + i + 1, 0xff, len - i - 1);
+				return ret;
+			}
 		}
 		return 0;
 	}
 	if (is_write)
 		memcpy(&v, run->mmio.data, len);
 	ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr, len, is_write, &v, exit);
-	if (!ret && !is_write)
+	/* Even on a stop (all-ones then): KVM completes the read with it. */
+	if (!is_write)
 		memcpy(run->mmio.data, &v, len);
 	return ret;
 }
 
-static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+/*
+ * The vCPU stops after an MMIO or PIO exit: finish that instruction now, so
+ * that the registers read after the stop are those the guest goes on from
+ * (RIP past it, a read's value in its register). The KVM API document: the
+ * operation completes only when KVM_RUN is entered again, and KVM finishes
+ * it before it looks at immediate_exit, which then returns EINTR without
+ * running the guest. An access KVM splits (one crossing a page) needs a
+ * further exit per fragment: those are dispatched too, as the guest's
+ * instruction makes them, into a scratch exit (the stop stays the one
+ * reported).
+ */
+static void complete_io(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_run *run = kv->run;
+	struct vmm_exit scratch;
+
+	for (int i = 0; kv->io_pending && i < 16; i++) {
+		memset(&scratch, 0, sizeof(scratch));
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+		if (ioctl(kv->fd, KVM_RUN, 0) < 0) {
+			kv->io_pending = false;
+			if (errno != EINTR && errno != EAGAIN)
+				vmmi_log(vcpu->vm, VMM_LOG_ERROR,
+					 "vcpu%u: KVM_RUN to complete an access: %s", vcpu->index,
+					 strerror(errno));
+			break;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO)
+			handle_mmio(vcpu, run, &scratch);
+		else if (run->exit_reason == KVM_EXIT_IO)
+			handle_io(vcpu, run, k->run_size, &scratch);
+		else
+			kv->io_pending = false; /* no guest instruction ran: nothing to finish */
+	}
+	if (kv->io_pending)
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR,
+			 "vcpu%u: an access still pending after 16 fragments", vcpu->index);
+	kv->io_pending = false;
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+}
+
+static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct kvm_vm *k = vcpu->vm->be;
 	struct kvm_vcpu *kv = vcpu->be;
@@ -480,6 +565,9 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			return 0;
 		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
+		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
+		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
+					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
@@ -533,6 +621,17 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			return 0;
 		}
 	}
+}
+
+static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	int ret = run_loop(vcpu, exit);
+
+	/* Not for a pause (no exit): the run goes on, and its KVM_RUN completes the access. */
+	if (kv->io_pending && ret == 0 && exit->reason != VMM_EXIT_NONE)
+		complete_io(vcpu);
+	return ret;
 }
 
 static void kvm_kick(struct vmm_vcpu *vcpu)
