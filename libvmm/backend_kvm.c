@@ -13,10 +13,10 @@
 
 /*
  * Kicking a vCPU out of KVM_RUN needs a signal: we set kvm_run.immediate_exit
- * (so a vCPU about to enter returns at once) and send this signal to the
- * vCPU's thread (so one inside the guest exits). Its handler does nothing.
+ * (so a vCPU about to enter returns at once) and send the VM's kick signal
+ * (opts.kick_signal) to the vCPU's thread (so one inside the guest exits).
+ * Its handler does nothing. vmm_vcpu_run() unblocks it for the run.
  */
-#define KICK_SIGNAL (SIGRTMIN + 6)
 
 struct kvm_vm {
 	int kvm_fd;
@@ -65,22 +65,39 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
-static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+/* One VM's check and install at a time: two must not both decide on one signal. */
+static pthread_mutex_t kick_handler_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Install the no-op handler unless the program already handles the signal itself. */
-static void install_kick_handler(void)
+/* Install the no-op handler on sig unless the program already handles it itself. */
+static int install_kick_handler(int sig)
 {
 	struct sigaction sa, old;
+	int ret = 0, err;
 
-	/* SIG_IGN would discard kicks, so it is replaced too. */
-	if (sigaction(KICK_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ||
-	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)))
-		return;
+	err = pthread_mutex_lock(&kick_handler_lock);
+	if (err)
+		return vmmi_error(-err, "kvm: kick signal %d: %s", sig, strerror(err));
+	if (sigaction(sig, NULL, &old) < 0) {
+		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+		goto out;
+	}
+	/* SIG_IGN would discard kicks (and SIG_DFL end the process): both are replaced. */
+	if ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
+		goto out;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return EINTR */
-	sigaction(KICK_SIGNAL, &sa, NULL);
+	/*
+	 * KVM_RUN returns EINTR whatever the flags (KVM never restarts it);
+	 * SA_RESTART spares device callbacks on vCPU threads an EINTR from a
+	 * read() or write() that a kick interrupts.
+	 */
+	sa.sa_flags = SA_RESTART;
+	if (sigaction(sig, &sa, NULL) < 0)
+		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+out:
+	pthread_mutex_unlock(&kick_handler_lock);
+	return ret;
 }
 
 static int get_supported_cpuid(struct kvm_vm *k)
@@ -171,7 +188,9 @@ static int kvm_vm_init(struct vmm_vm *vm)
 	ret = get_supported_cpuid(k);
 	if (ret < 0)
 		goto err;
-	pthread_once(&kick_once, install_kick_handler);
+	ret = install_kick_handler(vm->opts.kick_signal);
+	if (ret < 0)
+		goto err;
 	return 0;
 err:
 	kvm_vm_fini(vm);
@@ -540,12 +559,6 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	struct kvm_vcpu *kv = vcpu->be;
 	struct kvm_run *run = kv->run;
 	struct vmm_vm *vm = vcpu->vm;
-	sigset_t unblock;
-
-	/* The kick signal must reach this thread while it is in KVM_RUN. */
-	sigemptyset(&unblock);
-	sigaddset(&unblock, KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
 
 	for (;;) {
 		int ret;
@@ -634,13 +647,18 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	return ret;
 }
 
+/* Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run(). */
 static void kvm_kick(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
+	int err;
 
+	/* Before the signal: a vCPU about to enter KVM_RUN returns at once. */
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (atomic_load(&vcpu->in_run))
-		pthread_kill(vcpu->thread, KICK_SIGNAL);
+	err = pthread_kill(vcpu->thread, vcpu->vm->opts.kick_signal);
+	if (err)
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot send the kick signal %d: %s",
+			 vcpu->index, vcpu->vm->opts.kick_signal, strerror(err));
 }
 
 const struct vmmi_backend_ops vmmi_kvm_ops = {
@@ -661,4 +679,5 @@ const struct vmmi_backend_ops vmmi_kvm_ops = {
 	.set_sregs = kvm_set_sregs,
 	.run = kvm_run_vcpu,
 	.kick = kvm_kick,
+	.kick_signals = true,
 };
