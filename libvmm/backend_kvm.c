@@ -657,8 +657,7 @@ static void kvm_kick(struct vmm_vcpu *vcpu)
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	err = pthread_kill(vcpu->thread, vcpu->vm->opts.kick_signal);
 	if (err)
-		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot send the kick signal %d: %s",
-			 vcpu->index, vcpu->vm->opts.kick_signal, strerror(err));
+		vcpu->kick_err = err; /* logged once the lock is dropped */
 }
 
 const struct vmmi_backend_ops vmmi_kvm_ops = {

@@ -214,7 +214,13 @@ void vmmi_vcpu_kick(struct vmm_vcpu *vcpu)
 	}
 	if (atomic_load(&vcpu->in_run))
 		vcpu->vm->ops->kick(vcpu);
+	err = vcpu->kick_err;
+	vcpu->kick_err = 0;
 	pthread_mutex_unlock(&vcpu->kick_lock);
+	/* Not under the lock: the log function may stop the VM, which kicks this vCPU. */
+	if (err)
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot send the kick signal %d: %s",
+			 vcpu->index, vcpu->vm->opts.kick_signal, strerror(err));
 }
 
 bool vmmi_vm_running(const struct vmm_vm *vm)

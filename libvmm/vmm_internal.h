@@ -227,6 +227,7 @@ struct vmm_vcpu {
 	_Atomic bool in_run;
 	pthread_t thread; /* the thread in vmm_vcpu_run(), valid while in_run */
 	pthread_mutex_t kick_lock;
+	int kick_err; /* under kick_lock: why kick() could not signal (a positive errno), or 0 */
 	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
 	_Atomic uint64_t exits, mmio_exits, pio_exits, unclaimed;
 	/*
