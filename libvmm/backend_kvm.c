@@ -88,11 +88,12 @@ static int install_kick_handler(int sig)
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
 	/*
-	 * KVM_RUN returns EINTR whatever the flags (KVM never restarts it);
-	 * SA_RESTART spares device callbacks on vCPU threads an EINTR from a
-	 * read() or write() that a kick interrupts.
+	 * KVM_RUN returns EINTR whatever the flags (KVM never restarts it).
+	 * Without SA_RESTART a kick also ends a system call that a device
+	 * callback blocks in on the vCPU thread (EINTR), so a device stuck on
+	 * its output can notice a stop.
 	 */
-	sa.sa_flags = SA_RESTART;
+	sa.sa_flags = 0;
 	if (sigaction(sig, &sa, NULL) < 0)
 		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
 out:

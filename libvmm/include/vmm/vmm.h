@@ -101,11 +101,11 @@ struct vmm_vm_options {
 	 * guest. A program built against a header without it passes a smaller
 	 * opts->size and gets the default. 0: the default, SIGRTMIN + 6.
 	 * Otherwise SIGUSR1, SIGUSR2 or SIGRTMIN .. SIGRTMAX (-EINVAL for any
-	 * other, on either backend). Reserve it
-	 * for libvmm on the threads that run vCPUs. The library installs a
-	 * handler that does nothing (SA_RESTART) when the VM is created if the
-	 * signal's disposition is SIG_DFL or SIG_IGN; a handler of the
-	 * program's own stays and is then called on vCPU threads at each kick.
+	 * other, on either backend). Reserve it for libvmm on the threads
+	 * that run vCPUs. The library installs a handler that does nothing
+	 * (no SA_RESTART) when the VM is created if the signal's disposition
+	 * is SIG_DFL or SIG_IGN; a handler of the program's own stays and is
+	 * then called on vCPU threads at each kick.
 	 * vmm_vcpu_run() unblocks it on the calling thread for the run only and
 	 * restores the caller's signal mask before it returns. The emu backend
 	 * sends no signal and only checks the value. See libvmm(3), THREADS.
