@@ -10,7 +10,8 @@
 
 #include "bench.h"
 
-static void why_set(char *why, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void why_set(char *why, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 static void why_set(char *why, size_t len, const char *fmt, ...)
 {
@@ -187,7 +188,8 @@ int bench_memcg_create(struct bench_memcg *cg, char *why, size_t len)
 	char why1[200], why2[200];
 
 	memset(cg, 0, sizeof(*cg));
-	if (try_create(cg, 1, why1, sizeof(why1)) == 0 || try_create(cg, 2, why2, sizeof(why2)) == 0)
+	if (try_create(cg, 1, why1, sizeof(why1)) == 0 ||
+	    try_create(cg, 2, why2, sizeof(why2)) == 0)
 		return 0;
 	why_set(why, len, "no writable memory cgroup (%s; %s)", why1, why2);
 	return -1;
