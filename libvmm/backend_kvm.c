@@ -13,10 +13,10 @@
 
 /*
  * Kicking a vCPU out of KVM_RUN needs a signal: we set kvm_run.immediate_exit
- * (so a vCPU about to enter returns at once) and send this signal to the
- * vCPU's thread (so one inside the guest exits). Its handler does nothing.
+ * (so a vCPU about to enter returns at once) and send the VM's kick signal
+ * (opts.kick_signal) to the vCPU's thread (so one inside the guest exits).
+ * Its handler does nothing. vmm_vcpu_run() unblocks it for the run.
  */
-#define KICK_SIGNAL (SIGRTMIN + 6)
 
 struct kvm_vm {
 	int kvm_fd;
@@ -30,6 +30,12 @@ struct kvm_vm {
 struct kvm_vcpu {
 	int fd;
 	struct kvm_run *run;
+	/*
+	 * The last KVM_RUN ended in an MMIO or PIO exit: the instruction is
+	 * complete, and the registers say so, only once KVM_RUN is entered
+	 * again (complete_io()).
+	 */
+	bool io_pending;
 };
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -59,22 +65,40 @@ static void kick_handler(int sig)
 	(void)sig;
 }
 
-static pthread_once_t kick_once = PTHREAD_ONCE_INIT;
+/* One VM's check and install at a time: two must not both decide on one signal. */
+static pthread_mutex_t kick_handler_lock = PTHREAD_MUTEX_INITIALIZER;
 
-/* Install the no-op handler unless the program already handles the signal itself. */
-static void install_kick_handler(void)
+/* Install the no-op handler on sig unless the program already handles it itself. */
+static int install_kick_handler(int sig)
 {
 	struct sigaction sa, old;
+	int ret = 0, err;
 
-	/* SIG_IGN would discard kicks, so it is replaced too. */
-	if (sigaction(KICK_SIGNAL, NULL, &old) == 0 && (old.sa_flags & SA_SIGINFO ||
-	    (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN)))
-		return;
+	err = pthread_mutex_lock(&kick_handler_lock);
+	if (err)
+		return vmmi_error(-err, "kvm: kick signal %d: %s", sig, strerror(err));
+	if (sigaction(sig, NULL, &old) < 0) {
+		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+		goto out;
+	}
+	/* SIG_IGN would discard kicks (and SIG_DFL end the process): both are replaced. */
+	if ((old.sa_flags & SA_SIGINFO) || (old.sa_handler != SIG_DFL && old.sa_handler != SIG_IGN))
+		goto out;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = kick_handler;
 	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0; /* no SA_RESTART: KVM_RUN must return EINTR */
-	sigaction(KICK_SIGNAL, &sa, NULL);
+	/*
+	 * KVM_RUN returns EINTR whatever the flags (KVM never restarts it).
+	 * Without SA_RESTART a kick also ends a system call that a device
+	 * callback blocks in on the vCPU thread (EINTR), so a device stuck on
+	 * its output can notice a stop.
+	 */
+	sa.sa_flags = 0;
+	if (sigaction(sig, &sa, NULL) < 0)
+		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+out:
+	pthread_mutex_unlock(&kick_handler_lock);
+	return ret;
 }
 
 static int get_supported_cpuid(struct kvm_vm *k)
@@ -165,7 +189,9 @@ static int kvm_vm_init(struct vmm_vm *vm)
 	ret = get_supported_cpuid(k);
 	if (ret < 0)
 		goto err;
-	pthread_once(&kick_once, install_kick_handler);
+	ret = install_kick_handler(vm->opts.kick_signal);
+	if (ret < 0)
+		goto err;
 	return 0;
 err:
 	kvm_vm_fini(vm);
@@ -241,6 +267,43 @@ static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
 	vcpu->be = NULL;
 }
 
+/*
+ * Give the vCPU the supported CPUID, with its own APIC id (its index) in
+ * every leaf that reports one, from a copy of its own: the VM's list stays
+ * as KVM gave it.
+ */
+static int set_cpuid(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index)
+{
+	size_t size = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);
+	struct kvm_cpuid2 *c = malloc(size);
+	int ret = 0;
+
+	if (!c)
+		return vmmi_error(-ENOMEM, "kvm: out of memory");
+	memcpy(c, k->cpuid, size);
+	for (unsigned i = 0; i < c->nent; i++) {
+		struct kvm_cpuid_entry2 *e = &c->entries[i];
+
+		switch (e->function) {
+		case 0x1: /* initial APIC id */
+			e->ebx = (e->ebx & 0x00ffffff) | (index << 24);
+			break;
+		case 0xb:  /* x2APIC id, in every subleaf */
+		case 0x1f: /* the same for V2 extended topology */
+			e->edx = index;
+			break;
+		case 0x8000001e: /* AMD extended APIC id */
+			e->eax = index;
+			break;
+		}
+	}
+	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
+		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", index,
+				 strerror(errno));
+	free(c);
+	return ret;
+}
+
 static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vm *k = vcpu->vm->be;
@@ -265,19 +328,9 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 		goto err;
 	}
 	/* Long mode needs CPUID.LM visible to the guest before KVM accepts EFER.LME. */
-	for (unsigned i = 0; i < k->cpuid->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &k->cpuid->entries[i];
-
-		if (e->function == 1) /* initial APIC id */
-			e->ebx = (e->ebx & 0x00ffffff) | (vcpu->index << 24);
-		if (e->function == 0xb) /* x2APIC id */
-			e->edx = vcpu->index;
-	}
-	if (ioctl(kv->fd, KVM_SET_CPUID2, k->cpuid) < 0) {
-		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", vcpu->index,
-				 strerror(errno));
+	ret = set_cpuid(k, kv, vcpu->index);
+	if (ret < 0)
 		goto err;
-	}
 	return 0;
 err:
 	kvm_vcpu_fini(vcpu);
@@ -409,10 +462,15 @@ static int handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size, s
 		if (is_write)
 			memcpy(&v, data + off, size);
 		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
-		if (ret)
-			return ret;
+		/* Even on a stop (all-ones then): KVM completes the IN with it. */
 		if (!is_write)
 			memcpy(data + off, &v, size);
+		if (ret) {
+			/* The rest of a string IN, which no device answered, reads all-ones. */
+			if (!is_write)
+				memset(data + off + size, 0xff, (size_t)size * (count - i - 1));
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -434,33 +492,74 @@ static int handle_mmio(struct vmm_vcpu *vcpu, struct kvm_run *run, struct vmm_ex
 			v = run->mmio.data[i];
 			ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr + i, 1,
 					    is_write, &v, exit);
-			if (ret)
-				return ret;
 			if (!is_write)
 				run->mmio.data[i] = (uint8_t)v;
+			if (ret) {
+				if (!is_write)
+					memset(run->mmio.data + i + 1, 0xff, len - i - 1);
+				return ret;
+			}
 		}
 		return 0;
 	}
 	if (is_write)
 		memcpy(&v, run->mmio.data, len);
 	ret = vmmi_dispatch(vcpu, VMM_SPACE_MMIO, run->mmio.phys_addr, len, is_write, &v, exit);
-	if (!ret && !is_write)
+	/* Even on a stop (all-ones then): KVM completes the read with it. */
+	if (!is_write)
 		memcpy(run->mmio.data, &v, len);
 	return ret;
 }
 
-static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+/*
+ * The vCPU stops after an MMIO or PIO exit: finish that instruction now, so
+ * that the registers read after the stop are those the guest goes on from
+ * (RIP past it, a read's value in its register). The KVM API document: the
+ * operation completes only when KVM_RUN is entered again, and KVM finishes
+ * it before it looks at immediate_exit, which then returns EINTR without
+ * running the guest. An access KVM splits (one crossing a page) needs a
+ * further exit per fragment: those are dispatched too, as the guest's
+ * instruction makes them, into a scratch exit (the stop stays the one
+ * reported).
+ */
+static void complete_io(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_run *run = kv->run;
+	struct vmm_exit scratch;
+
+	for (int i = 0; kv->io_pending && i < 16; i++) {
+		memset(&scratch, 0, sizeof(scratch));
+		__atomic_store_n(&run->immediate_exit, 1, __ATOMIC_RELAXED);
+		if (ioctl(kv->fd, KVM_RUN, 0) < 0) {
+			kv->io_pending = false;
+			if (errno != EINTR && errno != EAGAIN)
+				vmmi_log(vcpu->vm, VMM_LOG_ERROR,
+					 "vcpu%u: KVM_RUN to complete an access: %s", vcpu->index,
+					 strerror(errno));
+			break;
+		}
+		if (run->exit_reason == KVM_EXIT_MMIO)
+			handle_mmio(vcpu, run, &scratch);
+		else if (run->exit_reason == KVM_EXIT_IO)
+			handle_io(vcpu, run, k->run_size, &scratch);
+		else
+			kv->io_pending = false; /* no guest instruction ran: nothing to finish */
+	}
+	if (kv->io_pending)
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR,
+			 "vcpu%u: an access still pending after 16 fragments", vcpu->index);
+	kv->io_pending = false;
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+}
+
+static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct kvm_vm *k = vcpu->vm->be;
 	struct kvm_vcpu *kv = vcpu->be;
 	struct kvm_run *run = kv->run;
 	struct vmm_vm *vm = vcpu->vm;
-	sigset_t unblock;
-
-	/* The kick signal must reach this thread while it is in KVM_RUN. */
-	sigemptyset(&unblock);
-	sigaddset(&unblock, KICK_SIGNAL);
-	pthread_sigmask(SIG_UNBLOCK, &unblock, NULL);
 
 	for (;;) {
 		int ret;
@@ -480,6 +579,9 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			return 0;
 		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
+		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
+		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
+					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
@@ -535,13 +637,28 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	}
 }
 
+static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	int ret = run_loop(vcpu, exit);
+
+	/* Not for a pause (no exit): the run goes on, and its KVM_RUN completes the access. */
+	if (kv->io_pending && ret == 0 && exit->reason != VMM_EXIT_NONE)
+		complete_io(vcpu);
+	return ret;
+}
+
+/* Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run(). */
 static void kvm_kick(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
+	int err;
 
+	/* Before the signal: a vCPU about to enter KVM_RUN returns at once. */
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
-	if (atomic_load(&vcpu->in_run))
-		pthread_kill(vcpu->thread, KICK_SIGNAL);
+	err = pthread_kill(vcpu->thread, vcpu->vm->opts.kick_signal);
+	if (err)
+		vcpu->kick_err = err; /* logged once the lock is dropped */
 }
 
 const struct vmmi_backend_ops vmmi_kvm_ops = {
@@ -562,4 +679,5 @@ const struct vmmi_backend_ops vmmi_kvm_ops = {
 	.set_sregs = kvm_set_sregs,
 	.run = kvm_run_vcpu,
 	.kick = kvm_kick,
+	.kick_signals = true,
 };

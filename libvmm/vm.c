@@ -1,4 +1,5 @@
 /* vm.c - VM lifecycle, memslot API, vCPUs, and the run/stop machinery shared by both backends. */
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -85,6 +86,22 @@ static void vm_locks_destroy(struct vmm_vm *vm)
 	pthread_rwlock_destroy(&vm->mem_lock);
 }
 
+/*
+ * The kick signal: 0 picks the default. Only signals nothing else in the
+ * process is likely to need: SIGUSR1/2 and the real-time ones (glibc keeps
+ * the first few of those below SIGRTMIN for itself).
+ */
+static int kick_signal_check(int *sig)
+{
+	if (*sig == 0)
+		*sig = SIGRTMIN + 6;
+	if (*sig == SIGUSR1 || *sig == SIGUSR2 || (*sig >= SIGRTMIN && *sig <= SIGRTMAX))
+		return 0;
+	return vmmi_error(-EINVAL,
+			  "vmm_vm_create: kick_signal %d is not SIGUSR1, SIGUSR2 or SIGRTMIN..SIGRTMAX (%d..%d)",
+			  *sig, SIGRTMIN, SIGRTMAX);
+}
+
 int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 {
 	struct vmm_vm *vm;
@@ -108,6 +125,11 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 		}
 		memcpy(&vm->opts, opts, n);
 		vm->opts.size = sizeof(vm->opts);
+	}
+	ret = kick_signal_check(&vm->opts.kick_signal);
+	if (ret < 0) {
+		free(vm);
+		return ret;
 	}
 	vm_locks_init(vm);
 	vm->slots.max = VMM_MEMSLOT_MAX;
@@ -151,6 +173,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i]) {
 			vm->ops->vcpu_fini(vm->vcpus[i]);
+			pthread_mutex_destroy(&vm->vcpus[i]->kick_lock);
 			free(vm->vcpus[i]);
 			vm->vcpus[i] = NULL; /* the slot_remove()s below must not see them */
 		}
@@ -177,6 +200,27 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm)
 {
 	return vm->ops->accel;
+}
+
+void vmmi_vcpu_kick(struct vmm_vcpu *vcpu)
+{
+	int err = pthread_mutex_lock(&vcpu->kick_lock);
+
+	if (err) {
+		/* Not kicked: the callers kick again until the vCPU is out. */
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot take its kick lock: %s",
+			 vcpu->index, strerror(err));
+		return;
+	}
+	if (atomic_load(&vcpu->in_run))
+		vcpu->vm->ops->kick(vcpu);
+	err = vcpu->kick_err;
+	vcpu->kick_err = 0;
+	pthread_mutex_unlock(&vcpu->kick_lock);
+	/* Not under the lock: the log function may stop the VM, which kicks this vCPU. */
+	if (err)
+		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot send the kick signal %d: %s",
+			 vcpu->index, vcpu->vm->opts.kick_signal, strerror(err));
 }
 
 bool vmmi_vm_running(const struct vmm_vm *vm)
@@ -250,8 +294,8 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 		/* A kick can miss a vCPU about to enter the guest: kick until all are out. */
 		pthread_mutex_unlock(&vm->run_lock);
 		for (unsigned i = 0; i < vm->nvcpus; i++)
-			if (vm->vcpus[i] && atomic_load(&vm->vcpus[i]->in_run))
-				vm->ops->kick(vm->vcpus[i]);
+			if (vm->vcpus[i])
+				vmmi_vcpu_kick(vm->vcpus[i]);
 		pthread_mutex_lock(&vm->run_lock);
 		if (!vm->active)
 			break;
@@ -782,8 +826,14 @@ int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out)
 		return vmmi_error(-ENOMEM, "vCPU %u: out of memory", index);
 	vcpu->vm = vm;
 	vcpu->index = index;
+	ret = pthread_mutex_init(&vcpu->kick_lock, NULL);
+	if (ret) {
+		free(vcpu);
+		return vmmi_error(-ret, "vCPU %u: pthread_mutex_init: %s", index, strerror(ret));
+	}
 	ret = vm->ops->vcpu_init(vcpu);
 	if (ret < 0) {
+		pthread_mutex_destroy(&vcpu->kick_lock);
 		free(vcpu);
 		return ret;
 	}
@@ -847,12 +897,9 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 
 static void kick_all(struct vmm_vm *vm)
 {
-	for (unsigned i = 0; i < vm->nvcpus; i++) {
-		struct vmm_vcpu *vcpu = vm->vcpus[i];
-
-		if (vcpu && atomic_load(&vcpu->in_run))
-			vm->ops->kick(vcpu);
-	}
+	for (unsigned i = 0; i < vm->nvcpus; i++)
+		if (vm->vcpus[i])
+			vmmi_vcpu_kick(vm->vcpus[i]);
 }
 
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code)
@@ -878,9 +925,77 @@ void vmmi_vm_abort(struct vmm_vm *vm)
 	kick_all(vm);
 }
 
+/*
+ * Enter vmm_vcpu_run(): claim the vCPU for this thread, and let the kick
+ * signal in for the run (*old: the caller's mask, to restore). Unblocking it
+ * on the thread rather than only inside KVM_RUN (KVM_SET_SIGNAL_MASK) is
+ * what the KVM API document advises with immediate_exit: no signal stays
+ * pending after a kick, so none has to be dequeued (sigtimedwait() would
+ * also take a process-directed one of the program's).
+ */
+static int run_enter(struct vmm_vcpu *vcpu, sigset_t *old)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	sigset_t set;
+	int err;
+
+	err = pthread_mutex_lock(&vcpu->kick_lock);
+	if (err)
+		return vmmi_error(-err, "vCPU %u: cannot take its kick lock: %s", vcpu->index,
+				  strerror(err));
+	if (atomic_load(&vcpu->in_run)) {
+		pthread_mutex_unlock(&vcpu->kick_lock);
+		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
+	}
+	if (vm->ops->kick_signals) {
+		sigemptyset(&set);
+		sigaddset(&set, vm->opts.kick_signal);
+		err = pthread_sigmask(SIG_UNBLOCK, &set, old);
+		if (err) {
+			pthread_mutex_unlock(&vcpu->kick_lock);
+			return vmmi_error(-err, "vCPU %u: pthread_sigmask: %s", vcpu->index,
+					  strerror(err));
+		}
+	}
+	vcpu->thread = pthread_self();
+	atomic_store(&vcpu->in_run, true);
+	pthread_mutex_unlock(&vcpu->kick_lock);
+	return 0;
+}
+
+/* Leave vmm_vcpu_run(): no kick is sent from here on; give the caller its mask back. */
+static void run_leave(struct vmm_vcpu *vcpu, const sigset_t *old)
+{
+	struct vmm_vm *vm = vcpu->vm;
+	sigset_t pending;
+	int err = pthread_mutex_lock(&vcpu->kick_lock);
+
+	atomic_store(&vcpu->in_run, false);
+	if (!err)
+		pthread_mutex_unlock(&vcpu->kick_lock);
+	else
+		vmmi_log(vm, VMM_LOG_ERROR, "vcpu%u: cannot take its kick lock: %s", vcpu->index,
+			 strerror(err));
+	if (!vm->ops->kick_signals)
+		return;
+	/*
+	 * A kick sent before in_run fell is queued on this thread already
+	 * (pthread_kill() returned under the lock), but may not have been
+	 * delivered yet. If the caller blocks the signal it would stay pending
+	 * there, so let it in first: any system call's return delivers it.
+	 */
+	if (sigismember(old, vm->opts.kick_signal) == 1)
+		sigpending(&pending);
+	err = pthread_sigmask(SIG_SETMASK, old, NULL);
+	if (err)
+		vmmi_log(vm, VMM_LOG_ERROR, "vcpu%u: cannot restore the signal mask: %s",
+			 vcpu->index, strerror(err));
+}
+
 int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct vmm_vm *vm;
+	sigset_t old_mask;
 	int ret;
 
 	if (!vcpu || !exit)
@@ -888,15 +1003,10 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	vm = vcpu->vm;
 	memset(exit, 0, sizeof(*exit));
 	exit->vcpu = vcpu->index;
-	if (atomic_load(&vcpu->in_run)) {
-		vmmi_exit_set(exit, VMM_EXIT_ERROR, "vCPU %u is already running", vcpu->index);
-		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
-	}
-	/* Before in_run: a kicker that sees in_run must find this thread. */
-	vcpu->thread = pthread_self();
-	if (atomic_exchange(&vcpu->in_run, true)) {
-		vmmi_exit_set(exit, VMM_EXIT_ERROR, "vCPU %u is already running", vcpu->index);
-		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
+	ret = run_enter(vcpu, &old_mask);
+	if (ret < 0) {
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+		return ret;
 	}
 	tls_running_vm = vm;
 	for (;;) {
@@ -918,7 +1028,7 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			break;
 	}
 	tls_running_vm = NULL;
-	atomic_store(&vcpu->in_run, false);
+	run_leave(vcpu, &old_mask);
 	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
 	if (exit->reason == VMM_EXIT_STOPPED) {

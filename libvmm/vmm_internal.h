@@ -192,10 +192,14 @@ struct vmmi_backend_ops {
 	 */
 	int (*run)(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 	/*
-	 * From any thread: make run() notice stop_requested or pause_req soon.
-	 * Idempotent; may be lost if run() is not executing.
+	 * Make run() notice stop_requested or pause_req soon. Called only
+	 * through vmmi_vcpu_kick(): with vcpu->kick_lock held and vcpu->in_run
+	 * set, so vcpu->thread is inside vmm_vcpu_run() and stays there until
+	 * the lock is dropped. Idempotent; may be lost if run() is not executing.
 	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
+	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */
+	bool kick_signals;
 };
 
 extern const struct vmmi_backend_ops vmmi_kvm_ops;
@@ -213,8 +217,17 @@ struct vmm_vcpu {
 	struct vmm_vm *vm;
 	unsigned index;
 	void *be;
-	_Atomic bool in_run; /* inside backend run(): kicks must reach it */
-	pthread_t thread;    /* the thread in vmm_vcpu_run(), valid while in_run */
+	/*
+	 * in_run: inside vmm_vcpu_run(), so kicks must reach it. It is set and
+	 * cleared, and thread written, under kick_lock, which every kick holds
+	 * from its check of in_run to its last use of thread: a kick never
+	 * signals a thread that has left vmm_vcpu_run() (and may be gone).
+	 * in_run is also read lock-free where a stale answer is harmless.
+	 */
+	_Atomic bool in_run;
+	pthread_t thread; /* the thread in vmm_vcpu_run(), valid while in_run */
+	pthread_mutex_t kick_lock;
+	int kick_err; /* under kick_lock: why kick() could not signal (a positive errno), or 0 */
 	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
 	_Atomic uint64_t exits, mmio_exits, pio_exits, unclaimed;
 	/*
@@ -291,6 +304,9 @@ static inline void vmmi_count(_Atomic uint64_t *c)
 	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
 			      memory_order_relaxed);
 }
+
+/* Kick vcpu if it is inside vmm_vcpu_run() (see struct vmmi_backend_ops.kick). Any thread. */
+void vmmi_vcpu_kick(struct vmm_vcpu *vcpu);
 
 /* True while any vCPU of vm is inside vmm_vcpu_run(). */
 bool vmmi_vm_running(const struct vmm_vm *vm);

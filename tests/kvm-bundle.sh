@@ -13,7 +13,7 @@ mkdir -p "$out/lib"
 
 # Every shared library the test programs load, less glibc itself (the host has its own).
 for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/tests/stress \
-	build/examples/embed build/tests/bench/bench; do
+	build/tests/kick-race build/examples/embed build/tests/bench/bench; do
 	ldd "$bin" | awk '/=> \//{ print $3 }'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
 	while read -r lib; do cp -L "$lib" "$out/lib/"; done
@@ -35,6 +35,7 @@ build/examples/embed kvm; echo "embed on kvm: exit \$?"
 build/tests/e2e-tests --jobs=2; echo "e2e: exit \$?"
 build/tests/unit-tests --jobs=2; echo "unit: exit \$?"
 build/tests/stress --accel=kvm --changes=300; echo "stress on kvm: exit \$?"
+build/tests/kick-race --accel=kvm --seconds=4; echo "kick race on kvm: exit \$?"
 # The kvm rows of README's Performance section (the emu rows run too).
 build/tests/bench/bench --json build/bench-kvm.json; echo "bench: exit \$?"
 EOF

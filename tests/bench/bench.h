@@ -79,7 +79,7 @@ struct bench_row {
 
 	/* Filled by the run. */
 	enum bench_status status;
-	char reason[200];
+	char reason[400];
 	struct bench_stats a, b;       /* libvmm, baseline: in the primary unit */
 	struct bench_stats a_ns, b_ns; /* the same in ns (equal to a, b without cycle counters) */
 	double ratio;		       /* 0 if there is none */
@@ -115,6 +115,34 @@ const char *bench_kvm_missing(void);
 
 /* Resident set size of this process, in bytes (/proc/self/statm). */
 uint64_t bench_rss(void);
+
+/* ---- memory charged to a cgroup (memcg.c) ---- */
+
+#define BENCH_MEMCG_PATH 1536
+
+/* A memory cgroup made for one measurement: a child of this process's own. */
+struct bench_memcg {
+	int version; /* 1 or 2 */
+	char dir[BENCH_MEMCG_PATH];
+};
+
+/* What the cgroup is charged, in bytes. */
+struct bench_memcg_usage {
+	uint64_t total;	  /* v1 memory.usage_in_bytes, v2 memory.current: user and kernel */
+	uint64_t kernel;  /* v1 memory.kmem.usage_in_bytes, v2 memory.stat "kernel" */
+	bool have_kernel;
+};
+
+/*
+ * Make the cgroup (v1's memory hierarchy if mounted, else v2's). Returns 0,
+ * or -1 with why set (not mounted, not writable, no memory controller).
+ */
+int bench_memcg_create(struct bench_memcg *cg, char *why, size_t len);
+/* Move the calling process into it. Returns 0 or a negative errno. */
+int bench_memcg_join(const struct bench_memcg *cg);
+int bench_memcg_read(const struct bench_memcg *cg, struct bench_memcg_usage *u);
+/* Remove it, once no process is left in it. */
+void bench_memcg_remove(struct bench_memcg *cg);
 
 /* ---- guests (guest.c): raw x86-64 code placed at BENCH_ENTRY ---- */
 

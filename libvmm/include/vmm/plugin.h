@@ -90,7 +90,10 @@ struct vmm_host_services {
 	/*
 	 * Stop the VM: every vCPU returns from its run loop as soon as it can and
 	 * the VM's run result carries exit_code (vmm-run exits with it). The
-	 * first stop wins; later ones are ignored.
+	 * first stop wins; later ones are ignored. Called from read() or
+	 * write(), the guest's access still completes (on kvm; see
+	 * vmm_vcpu_run()): a read's value reaches the guest's register and the
+	 * vCPU stops after that instruction.
 	 */
 	void (*stop)(struct vmm_host *ctx, int exit_code);
 

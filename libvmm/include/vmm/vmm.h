@@ -90,9 +90,30 @@ struct vmm_vm_options {
 	vmm_log_fn log; /* NULL: no messages */
 	void *log_opaque;
 	int log_level;  /* highest VMM_LOG_* passed to log; VMM_LOG_TRACE adds one line per device or unclaimed access */
+	/*
+	 * Ignored. It fills what was the padding at the end of the first
+	 * version of this struct (40 bytes on LP64, log_level its last field),
+	 * so that opts->size tells the fields added later from that padding.
+	 */
+	int pad0;
+	/*
+	 * The signal the kvm backend sends a vCPU thread to take it out of the
+	 * guest. A program built against a header without it passes a smaller
+	 * opts->size and gets the default. 0: the default, SIGRTMIN + 6.
+	 * Otherwise SIGUSR1, SIGUSR2 or SIGRTMIN .. SIGRTMAX (-EINVAL for any
+	 * other, on either backend). Reserve it for libvmm on the threads
+	 * that run vCPUs. The library installs a handler that does nothing
+	 * (no SA_RESTART) when the VM is created if the signal's disposition
+	 * is SIG_DFL or SIG_IGN; a handler of the program's own stays and is
+	 * then called on vCPU threads at each kick.
+	 * vmm_vcpu_run() unblocks it on the calling thread for the run only and
+	 * restores the caller's signal mask before it returns. The emu backend
+	 * sends no signal and only checks the value. See libvmm(3), THREADS.
+	 */
+	int kick_signal;
 };
 
-/* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN. */
+/* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN, kick_signal 0 (SIGRTMIN + 6). */
 void vmm_vm_options_init(struct vmm_vm_options *opts);
 
 struct vmm_vm;
@@ -102,7 +123,8 @@ struct vmm_device;
 /*
  * Create an empty VM (no memory, devices or vCPUs). opts may be NULL for the
  * defaults; only its first opts->size bytes are read. With VMM_ACCEL_KVM and
- * no usable /dev/kvm this fails with -ENODEV (or the open's errno).
+ * no usable /dev/kvm this fails with -ENODEV (or the open's errno); an
+ * opts->kick_signal libvmm cannot use gives -EINVAL.
  * On success *out owns the VM: free it with vmm_vm_destroy().
  */
 int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out);
@@ -532,7 +554,15 @@ struct vmm_exit {
  * Run one vCPU on the calling thread until an exit libvmm does not handle
  * itself (device and unclaimed accesses are handled inside). Fills *exit.
  * Returns 0, or a negative errno if the backend failed (then exit->reason is
- * VMM_EXIT_ERROR). One thread per vCPU.
+ * VMM_EXIT_ERROR). One thread per vCPU. On kvm the VM's kick signal
+ * (opts.kick_signal) is unblocked on the calling thread while it runs; the
+ * caller's signal mask is restored before this returns.
+ * The registers in *exit, and those read afterwards, are where the guest
+ * goes on from: on kvm, a device or port access the vCPU stopped at (a stop
+ * from the device's callback, a stop from another thread right after it,
+ * or an unclaimed access under VMM_UNCLAIMED_STOP) has completed, RIP is
+ * past it and a read's destination holds its value (all-ones if
+ * unclaimed). emu may leave RIP earlier: see libvmm(3), BACKENDS.
  */
 int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 
@@ -543,6 +573,8 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
  * one was requested (exit_code set), else the first fatal exit, else a halt.
  * A fatal exit on one vCPU stops the others. Returns 0, or a negative errno
  * if a backend failed (exit->reason VMM_EXIT_ERROR, details in exit->detail).
+ * The threads start with the caller's signal mask; the caller's own mask
+ * is not changed.
  */
 int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
 
