@@ -97,7 +97,7 @@ static int install_kick_handler(int sig)
 	if (sigaction(sig, &sa, NULL) < 0)
 		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
 out:
-	pthread_mutex_unlock(&kick_handler_lock);
+	VMMI_PT_LOG(NULL, pthread_mutex_unlock(&kick_handler_lock), "kvm: kick signal");
 	return ret;
 }
 

@@ -208,7 +208,7 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 
 static void device_free(struct vmm_device *dev)
 {
-	pthread_mutex_destroy(&dev->lock);
+	VMMI_PT_LOG(dev->vm, pthread_mutex_destroy(&dev->lock), dev->name);
 	free(dev->name);
 	free(dev);
 }
@@ -721,8 +721,11 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 	 * it is a measurable part of an exit.
 	 */
 	serial = vm->nvcpus > 1;
-	if (serial)
-		pthread_mutex_lock(&dev->lock);
+	if (serial && (ret = pthread_mutex_lock(&dev->lock))) {
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "device '%s': pthread_mutex_lock failed: %s",
+			      dev->name, strerror(ret));
+		return 1;
+	}
 	if (is_write) {
 		v = *value & size_mask(size);
 		ret = dev->desc->write(dev->state, off, size, v);
@@ -735,7 +738,7 @@ int vmmi_dispatch(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint32_t
 			vmmi_count(&dev->reads);
 	}
 	if (serial)
-		pthread_mutex_unlock(&dev->lock);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&dev->lock), dev->name);
 	if (ret < 0)
 		return unclaimed(vcpu, space, addr, size, is_write, value, exit,
 				 "the device refused it");

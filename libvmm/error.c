@@ -17,6 +17,14 @@ int vmmi_error(int err, const char *fmt, ...)
 	return err;
 }
 
+int vmmi_pthread_failed(const struct vmm_vm *vm, int err, const char *call, const char *what)
+{
+	vmmi_error(-err, "%s: %s failed: %s", what, call, strerror(err));
+	if (vm)
+		vmmi_log(vm, VMM_LOG_ERROR, "%s", last_error);
+	return -err;
+}
+
 void vmmi_clear_error(void)
 {
 	last_error[0] = '\0';

@@ -63,27 +63,64 @@ void vmmi_log(const struct vmm_vm *vm, int level, const char *fmt, ...)
 	vm->opts.log(vm->opts.log_opaque, level, msg);
 }
 
-static void vm_locks_init(struct vmm_vm *vm)
+/* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
+static int cond_init_monotonic(pthread_cond_t *cond, const char *what)
 {
 	pthread_condattr_t ca;
+	int ret;
 
-	pthread_mutex_init(&vm->stop_lock, NULL);
-	pthread_mutex_init(&vm->change_lock, NULL);
-	pthread_mutex_init(&vm->run_lock, NULL);
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&vm->run_cond, &ca);
-	pthread_condattr_destroy(&ca);
-	pthread_rwlock_init(&vm->mem_lock, NULL);
+	ret = VMMI_PT(pthread_condattr_init(&ca), what);
+	if (ret < 0)
+		return ret;
+	ret = VMMI_PT(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), what);
+	if (ret == 0)
+		ret = VMMI_PT(pthread_cond_init(cond, &ca), what);
+	VMMI_PT_LOG(NULL, pthread_condattr_destroy(&ca), what);
+	return ret;
+}
+
+static int vm_locks_init(struct vmm_vm *vm)
+{
+	const char *what = "vmm_vm_create";
+	int ret;
+
+	ret = VMMI_PT(pthread_mutex_init(&vm->stop_lock, NULL), what);
+	if (ret < 0)
+		return ret;
+	ret = VMMI_PT(pthread_mutex_init(&vm->change_lock, NULL), what);
+	if (ret < 0)
+		goto err_stop;
+	ret = VMMI_PT(pthread_mutex_init(&vm->run_lock, NULL), what);
+	if (ret < 0)
+		goto err_change;
+	ret = cond_init_monotonic(&vm->run_cond, what);
+	if (ret < 0)
+		goto err_run;
+	ret = VMMI_PT(pthread_rwlock_init(&vm->mem_lock, NULL), what);
+	if (ret < 0)
+		goto err_cond;
+	return 0;
+
+err_cond:
+	VMMI_PT_LOG(NULL, pthread_cond_destroy(&vm->run_cond), what);
+err_run:
+	VMMI_PT_LOG(NULL, pthread_mutex_destroy(&vm->run_lock), what);
+err_change:
+	VMMI_PT_LOG(NULL, pthread_mutex_destroy(&vm->change_lock), what);
+err_stop:
+	VMMI_PT_LOG(NULL, pthread_mutex_destroy(&vm->stop_lock), what);
+	return ret;
 }
 
 static void vm_locks_destroy(struct vmm_vm *vm)
 {
-	pthread_mutex_destroy(&vm->stop_lock);
-	pthread_mutex_destroy(&vm->change_lock);
-	pthread_mutex_destroy(&vm->run_lock);
-	pthread_cond_destroy(&vm->run_cond);
-	pthread_rwlock_destroy(&vm->mem_lock);
+	const char *what = "vmm_vm_destroy";
+
+	VMMI_PT_LOG(vm, pthread_mutex_destroy(&vm->stop_lock), what);
+	VMMI_PT_LOG(vm, pthread_mutex_destroy(&vm->change_lock), what);
+	VMMI_PT_LOG(vm, pthread_mutex_destroy(&vm->run_lock), what);
+	VMMI_PT_LOG(vm, pthread_cond_destroy(&vm->run_cond), what);
+	VMMI_PT_LOG(vm, pthread_rwlock_destroy(&vm->mem_lock), what);
 }
 
 /*
@@ -131,7 +168,11 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 		free(vm);
 		return ret;
 	}
-	vm_locks_init(vm);
+	ret = vm_locks_init(vm);
+	if (ret < 0) {
+		free(vm);
+		return ret;
+	}
 	vm->slots.max = VMM_MEMSLOT_MAX;
 	vm->layout_gen = 1; /* a vCPU's empty window cache (generation 0) never matches */
 
@@ -173,7 +214,8 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		if (vm->vcpus[i]) {
 			vm->ops->vcpu_fini(vm->vcpus[i]);
-			pthread_mutex_destroy(&vm->vcpus[i]->kick_lock);
+			VMMI_PT_LOG(vm, pthread_mutex_destroy(&vm->vcpus[i]->kick_lock),
+				    "vmm_vm_destroy");
 			free(vm->vcpus[i]);
 			vm->vcpus[i] = NULL; /* the slot_remove()s below must not see them */
 		}
@@ -216,7 +258,7 @@ void vmmi_vcpu_kick(struct vmm_vcpu *vcpu)
 		vcpu->vm->ops->kick(vcpu);
 	err = vcpu->kick_err;
 	vcpu->kick_err = 0;
-	pthread_mutex_unlock(&vcpu->kick_lock);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&vcpu->kick_lock), "kick");
 	/* Not under the lock: the log function may stop the VM, which kicks this vCPU. */
 	if (err)
 		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot send the kick signal %d: %s",
@@ -272,8 +314,12 @@ int vmmi_mem_read_end(const struct vmm_vm *vm, const char *what)
 		     0;
 }
 
+static void resume_vcpus(struct vmm_vm *vm, const char *what);
+
 int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 {
+	int ret;
+
 	if (tls_running_vm == vm)
 		return vmmi_error(-EDEADLK,
 				  "%s: called on a vCPU thread of this VM while it runs (a device "
@@ -284,19 +330,25 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 				  "%s: called while this thread changes the VM's layout (from the log "
 				  "function?): make the change once the first one has returned",
 				  what);
-	pthread_mutex_lock(&vm->change_lock);
-	pthread_mutex_lock(&vm->run_lock);
+	ret = VMMI_PT(pthread_mutex_lock(&vm->change_lock), what);
+	if (ret < 0)
+		return ret;
+	ret = VMMI_PT(pthread_mutex_lock(&vm->run_lock), what);
+	if (ret < 0)
+		goto err_change;
 	vm->pausing = true;
 	atomic_store(&vm->pause_req, true);
 	while (vm->active) {
 		struct timespec ts;
 
 		/* A kick can miss a vCPU about to enter the guest: kick until all are out. */
-		pthread_mutex_unlock(&vm->run_lock);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
 		for (unsigned i = 0; i < vm->nvcpus; i++)
 			if (vm->vcpus[i])
 				vmmi_vcpu_kick(vm->vcpus[i]);
-		pthread_mutex_lock(&vm->run_lock);
+		ret = VMMI_PT(pthread_mutex_lock(&vm->run_lock), what);
+		if (ret < 0)
+			goto err_resume;
 		if (!vm->active)
 			break;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -305,25 +357,49 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 			ts.tv_sec++;
 			ts.tv_nsec -= 1000000000;
 		}
-		pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &ts);
+		ret = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &ts);
+		if (ret && ret != ETIMEDOUT) {
+			ret = vmmi_pthread_failed(NULL, ret, "pthread_cond_timedwait", what);
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
+			goto err_resume;
+		}
 	}
-	pthread_mutex_unlock(&vm->run_lock);
-	pthread_rwlock_wrlock(&vm->mem_lock);
+	VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
+	ret = VMMI_PT(pthread_rwlock_wrlock(&vm->mem_lock), what);
+	if (ret < 0)
+		goto err_resume;
 	tls_changing_vm = vm;
 	vm->layout_gen++;
 	return 0;
+
+err_resume:
+	resume_vcpus(vm, what);
+err_change:
+	VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->change_lock), what);
+	return ret;
+}
+
+/* Let paused vCPUs go on (run_lock not held). */
+static void resume_vcpus(struct vmm_vm *vm, const char *what)
+{
+	int ret = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->run_lock), what);
+
+	/* Without the lock too: vCPUs must not wait for a change that is over. */
+	vm->pausing = false;
+	atomic_store(&vm->pause_req, false);
+	VMMI_PT_LOG(vm, pthread_cond_broadcast(&vm->run_cond), what);
+	if (ret == 0)
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
 }
 
 void vmmi_change_end(struct vmm_vm *vm)
 {
+	const char *what = "the end of a layout change";
+
 	tls_changing_vm = NULL;
-	pthread_rwlock_unlock(&vm->mem_lock);
-	pthread_mutex_lock(&vm->run_lock);
-	vm->pausing = false;
-	atomic_store(&vm->pause_req, false);
-	pthread_cond_broadcast(&vm->run_cond);
-	pthread_mutex_unlock(&vm->run_lock);
-	pthread_mutex_unlock(&vm->change_lock);
+	VMMI_PT_LOG(vm, pthread_rwlock_unlock(&vm->mem_lock), what);
+	resume_vcpus(vm, what);
+	VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->change_lock), what);
 }
 
 /* ---- memslots ---- */
@@ -833,7 +909,7 @@ int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out)
 	}
 	ret = vm->ops->vcpu_init(vcpu);
 	if (ret < 0) {
-		pthread_mutex_destroy(&vcpu->kick_lock);
+		VMMI_PT_LOG(vm, pthread_mutex_destroy(&vcpu->kick_lock), "vmm_vcpu_create");
 		free(vcpu);
 		return ret;
 	}
@@ -904,24 +980,30 @@ static void kick_all(struct vmm_vm *vm)
 
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code)
 {
+	bool locked;
+
 	if (!vm)
 		return;
-	pthread_mutex_lock(&vm->stop_lock);
+	/* Without the lock too: a stop must never be lost. */
+	locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "vmm_vm_stop") == 0;
 	if (atomic_load(&vm->stop_requested) != VMMI_STOP_GUEST) {
 		/* A guest stop also wins over an abort already under way: it carries a code. */
 		vm->exit_code = exit_code;
 		atomic_store(&vm->stop_requested, VMMI_STOP_GUEST);
 	}
-	pthread_mutex_unlock(&vm->stop_lock);
+	if (locked)
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vm_stop");
 	kick_all(vm);
 }
 
 void vmmi_vm_abort(struct vmm_vm *vm)
 {
-	pthread_mutex_lock(&vm->stop_lock);
+	bool locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "abort") == 0;
+
 	if (atomic_load(&vm->stop_requested) == 0)
 		atomic_store(&vm->stop_requested, VMMI_STOP_ABORT);
-	pthread_mutex_unlock(&vm->stop_lock);
+	if (locked)
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "abort");
 	kick_all(vm);
 }
 
@@ -944,7 +1026,7 @@ static int run_enter(struct vmm_vcpu *vcpu, sigset_t *old)
 		return vmmi_error(-err, "vCPU %u: cannot take its kick lock: %s", vcpu->index,
 				  strerror(err));
 	if (atomic_load(&vcpu->in_run)) {
-		pthread_mutex_unlock(&vcpu->kick_lock);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vcpu->kick_lock), "vmm_vcpu_run");
 		return vmmi_error(-EBUSY, "vCPU %u is already running", vcpu->index);
 	}
 	if (vm->ops->kick_signals) {
@@ -952,14 +1034,14 @@ static int run_enter(struct vmm_vcpu *vcpu, sigset_t *old)
 		sigaddset(&set, vm->opts.kick_signal);
 		err = pthread_sigmask(SIG_UNBLOCK, &set, old);
 		if (err) {
-			pthread_mutex_unlock(&vcpu->kick_lock);
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vcpu->kick_lock), "vmm_vcpu_run");
 			return vmmi_error(-err, "vCPU %u: pthread_sigmask: %s", vcpu->index,
 					  strerror(err));
 		}
 	}
 	vcpu->thread = pthread_self();
 	atomic_store(&vcpu->in_run, true);
-	pthread_mutex_unlock(&vcpu->kick_lock);
+	VMMI_PT_LOG(vm, pthread_mutex_unlock(&vcpu->kick_lock), "vmm_vcpu_run");
 	return 0;
 }
 
@@ -972,7 +1054,7 @@ static void run_leave(struct vmm_vcpu *vcpu, const sigset_t *old)
 
 	atomic_store(&vcpu->in_run, false);
 	if (!err)
-		pthread_mutex_unlock(&vcpu->kick_lock);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vcpu->kick_lock), "vmm_vcpu_run");
 	else
 		vmmi_log(vm, VMM_LOG_ERROR, "vcpu%u: cannot take its kick lock: %s", vcpu->index,
 			 strerror(err));
@@ -996,6 +1078,7 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct vmm_vm *vm;
 	sigset_t old_mask;
+	bool locked;
 	int ret;
 
 	if (!vcpu || !exit)
@@ -1011,18 +1094,25 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	tls_running_vm = vm;
 	for (;;) {
 		/* Wait out a layout change, then count as active until run() returns. */
-		pthread_mutex_lock(&vm->run_lock);
-		while (vm->pausing)
-			pthread_cond_wait(&vm->run_cond, &vm->run_lock);
-		vm->active++;
-		pthread_mutex_unlock(&vm->run_lock);
+		ret = VMMI_PT(pthread_mutex_lock(&vm->run_lock), "vmm_vcpu_run");
+		if (ret < 0)
+			break;
+		while (vm->pausing && ret == 0)
+			ret = VMMI_PT(pthread_cond_wait(&vm->run_cond, &vm->run_lock), "vmm_vcpu_run");
+		if (ret == 0)
+			vm->active++;
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), "vmm_vcpu_run");
+		if (ret < 0)
+			break;
 
 		ret = vm->ops->run(vcpu, exit);
 
-		pthread_mutex_lock(&vm->run_lock);
+		/* Leave the count even if the lock fails: a changer waits for it. */
+		locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->run_lock), "vmm_vcpu_run") == 0;
 		if (--vm->active == 0 && vm->pausing)
-			pthread_cond_broadcast(&vm->run_cond);
-		pthread_mutex_unlock(&vm->run_lock);
+			VMMI_PT_LOG(vm, pthread_cond_broadcast(&vm->run_cond), "vmm_vcpu_run");
+		if (locked)
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), "vmm_vcpu_run");
 		/* Paused at an instruction boundary for a change: go on where it stopped. */
 		if (ret < 0 || exit->reason != VMM_EXIT_NONE)
 			break;
@@ -1033,14 +1123,15 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
 	if (exit->reason == VMM_EXIT_STOPPED) {
 		/* stop_requested was set under stop_lock before the kick. */
-		pthread_mutex_lock(&vm->stop_lock);
+		locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "vmm_vcpu_run") == 0;
 		exit->exit_code = vm->exit_code;
 		if (!exit->detail[0])
 			snprintf(exit->detail, sizeof(exit->detail), "%s",
 				 atomic_load(&vm->stop_requested) == VMMI_STOP_GUEST ?
 					 "stop requested" :
 					 "stopped because another vCPU stopped");
-		pthread_mutex_unlock(&vm->stop_lock);
+		if (locked)
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vcpu_run");
 	}
 	vm->ops->get_regs(vcpu, &exit->regs);
 	vm->ops->get_sregs(vcpu, &exit->sregs);
@@ -1068,16 +1159,19 @@ static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
 	struct vmm_vm *vm = r->vcpu->vm;
+	bool locked;
 
 	r->ret = vmm_vcpu_run(r->vcpu, &r->exit);
 	/* A halted vCPU waits quietly; anything else ends the VM for everyone. */
 	if (r->exit.reason != VMM_EXIT_HLT && r->exit.reason != VMM_EXIT_STOPPED)
 		vmmi_vm_abort(vm);
-	pthread_mutex_lock(&r->rs->lock);
+	/* Counted even if the lock fails: vmm_vm_run() waits for remaining to fall. */
+	locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&r->rs->lock), "vmm_vm_run") == 0;
 	r->order = ++r->rs->finished;
 	r->rs->remaining--;
-	pthread_cond_signal(&r->rs->cond);
-	pthread_mutex_unlock(&r->rs->lock);
+	VMMI_PT_LOG(vm, pthread_cond_signal(&r->rs->cond), "vmm_vm_run");
+	if (locked)
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&r->rs->lock), "vmm_vm_run");
 	return NULL;
 }
 
@@ -1117,30 +1211,33 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 
 	if (!vm || !exit)
 		return vmmi_error(-EINVAL, "vmm_vm_run: NULL argument");
+	memset(exit, 0, sizeof(*exit));
 	n = vm->nvcpus;
 	if (!vmm_vcpu_count(vm))
 		return vmmi_error(-EINVAL, "vmm_vm_run: the VM has no vCPUs");
 	runners = calloc(n, sizeof(*runners));
 	if (!runners)
 		return vmmi_error(-ENOMEM, "vmm_vm_run: out of memory");
-	pthread_mutex_init(&rs.lock, NULL);
-	{
-		pthread_condattr_t ca;
-
-		pthread_condattr_init(&ca);
-		pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-		pthread_cond_init(&rs.cond, &ca);
-		pthread_condattr_destroy(&ca);
-	}
-
-	pthread_mutex_lock(&rs.lock);
+	ret = VMMI_PT(pthread_mutex_init(&rs.lock, NULL), "vmm_vm_run");
+	if (ret < 0)
+		goto err_free;
+	ret = cond_init_monotonic(&rs.cond, "vmm_vm_run");
+	if (ret < 0)
+		goto err_lock;
+	ret = VMMI_PT(pthread_mutex_lock(&rs.lock), "vmm_vm_run");
+	if (ret < 0)
+		goto err_cond;
 	for (unsigned i = 0; i < n; i++) {
+		int err;
+
 		if (!vm->vcpus[i])
 			continue;
 		runners[i].vcpu = vm->vcpus[i];
 		runners[i].rs = &rs;
-		if (pthread_create(&runners[i].thread, NULL, runner_main, &runners[i])) {
-			ret = vmmi_error(-EAGAIN, "vmm_vm_run: cannot create a thread for vCPU %u", i);
+		err = pthread_create(&runners[i].thread, NULL, runner_main, &runners[i]);
+		if (err) {
+			ret = vmmi_error(-err, "vmm_vm_run: cannot create a thread for vCPU %u: %s", i,
+					 strerror(err));
 			vmmi_vm_abort(vm);
 			break;
 		}
@@ -1148,6 +1245,8 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 		rs.remaining++;
 	}
 	while (rs.remaining) {
+		int err;
+
 		if (atomic_load(&vm->stop_requested)) {
 			/*
 			 * A kick can be lost if it lands just before a vCPU enters the
@@ -1156,24 +1255,27 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 			 */
 			struct timespec ts;
 
-			pthread_mutex_unlock(&rs.lock);
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&rs.lock), "vmm_vm_run");
 			kick_all(vm);
-			pthread_mutex_lock(&rs.lock);
+			VMMI_PT_LOG(vm, pthread_mutex_lock(&rs.lock), "vmm_vm_run");
 			clock_gettime(CLOCK_MONOTONIC, &ts);
 			ts.tv_nsec += 10 * 1000 * 1000;
 			if (ts.tv_nsec >= 1000000000) {
 				ts.tv_sec++;
 				ts.tv_nsec -= 1000000000;
 			}
-			pthread_cond_timedwait(&rs.cond, &rs.lock, &ts);
-		} else {
-			pthread_cond_wait(&rs.cond, &rs.lock);
+			err = pthread_cond_timedwait(&rs.cond, &rs.lock, &ts);
+			if (err && err != ETIMEDOUT)
+				vmmi_pthread_failed(vm, err, "pthread_cond_timedwait", "vmm_vm_run");
+		} else if (VMMI_PT_LOG(vm, pthread_cond_wait(&rs.cond, &rs.lock), "vmm_vm_run") < 0) {
+			/* Poll instead: the runners count down whatever the lock does. */
+			vmmi_vm_abort(vm);
 		}
 	}
-	pthread_mutex_unlock(&rs.lock);
+	VMMI_PT_LOG(vm, pthread_mutex_unlock(&rs.lock), "vmm_vm_run");
 	for (unsigned i = 0; i < n; i++)
 		if (runners[i].started)
-			pthread_join(runners[i].thread, NULL);
+			VMMI_PT_LOG(vm, pthread_join(runners[i].thread, NULL), "vmm_vm_run");
 
 	stop = atomic_load(&vm->stop_requested);
 	res = pick_result(runners, n, stop);
@@ -1186,13 +1288,19 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
 	}
 	/* An abort ends this run only; a guest stop stays (the VM is stopped). */
-	pthread_mutex_lock(&vm->stop_lock);
-	if (atomic_load(&vm->stop_requested) == VMMI_STOP_ABORT)
-		atomic_store(&vm->stop_requested, 0);
-	pthread_mutex_unlock(&vm->stop_lock);
-	pthread_cond_destroy(&rs.cond);
-	pthread_mutex_destroy(&rs.lock);
+	if (VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "vmm_vm_run") == 0) {
+		if (atomic_load(&vm->stop_requested) == VMMI_STOP_ABORT)
+			atomic_store(&vm->stop_requested, 0);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vm_run");
+	}
+err_cond:
+	VMMI_PT_LOG(vm, pthread_cond_destroy(&rs.cond), "vmm_vm_run");
+err_lock:
+	VMMI_PT_LOG(vm, pthread_mutex_destroy(&rs.lock), "vmm_vm_run");
+err_free:
 	free(runners);
+	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
 	return ret;
 }
 

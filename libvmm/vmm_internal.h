@@ -29,6 +29,27 @@
 int vmmi_error(int err, const char *fmt, ...) VMMI_FORMAT(2, 3);
 void vmmi_clear_error(void);
 
+struct vmm_vm;
+
+/*
+ * pthread calls return 0 or an errno value, and none is ignored.
+ * VMMI_PT(call, what) turns a failure into a negative errno and the detail
+ * "what: call failed: reason"; VMMI_PT_LOG(vm, call, what) also sends that
+ * to vm's log at VMM_LOG_ERROR (vm may be NULL), for paths that have no
+ * caller to return it to.
+ */
+int vmmi_pthread_failed(const struct vmm_vm *vm, int err, const char *call, const char *what);
+#define VMMI_PT(call, what)                                                                    \
+	({                                                                                     \
+		int vmmi_pt_err_ = (call);                                                     \
+		vmmi_pt_err_ ? vmmi_pthread_failed(NULL, vmmi_pt_err_, #call, (what)) : 0;     \
+	})
+#define VMMI_PT_LOG(vm, call, what)                                                            \
+	({                                                                                     \
+		int vmmi_pt_err_ = (call);                                                     \
+		vmmi_pt_err_ ? vmmi_pthread_failed((vm), vmmi_pt_err_, #call, (what)) : 0;     \
+	})
+
 /* True if [off, off + len) lies inside [0, size), without overflow. */
 static inline bool vmmi_range_ok(uint64_t off, uint64_t len, uint64_t size)
 {
