@@ -54,8 +54,9 @@ SRC='$src'
 LD_LIBRARY_PATH='$libpath'
 UNIT_FILTER='${NESTED_UNIT_FILTER:-*kvm*}'
 E2E_FILTER='${NESTED_E2E_FILTER:-@(*kvm*|demo/accel_auto*)}'
-STRESS_CHANGES='${NESTED_STRESS_CHANGES:-300}'
+STRESS_CHANGES='${NESTED_STRESS_CHANGES:-2000}'
 EOF
 
 (cd "$stage" && find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet) >"$cpio_out"
+rm -rf "$stage"
 echo "initramfs.sh: $cpio_out, $(du -k "$cpio_out" | cut -f1) KiB" >&2

@@ -39,8 +39,10 @@ skip() {
 	exit 1
 }
 
-for tool in "$qemu" cpio dpkg-deb timeout ldd awk; do
-	command -v "$tool" >/dev/null 2>&1 || skip "no $tool on this host (Debian: qemu-system-x86, cpio, dpkg, coreutils)"
+for need in "$qemu:qemu-system-x86" cpio:cpio dpkg-deb:dpkg apt-get:apt timeout:coreutils \
+	ldd:libc-bin awk:mawk; do
+	command -v "${need%:*}" >/dev/null 2>&1 ||
+		skip "no ${need%:*} on this host (Debian package ${need##*:})"
 done
 export BUSYBOX=${BUSYBOX:-/bin/busybox}
 [ -x "$BUSYBOX" ] || skip "no $BUSYBOX (Debian: busybox-static)"
@@ -72,12 +74,14 @@ start=$(now)
 ready_host=
 # -smp 1: with two vCPUs the nested guest froze in about 1 run in 10 (issue 8).
 # nice: TCG takes a whole core for minutes, and CI machines are shared.
+rm -f "$out/qemu.rc"
 {
+	st=0
 	nice -n 10 timeout -k 10 "$limit" "$qemu" -accel tcg -cpu "$cpu" -smp 1 -m 2G \
-		-nographic -monitor none -serial stdio -no-reboot \
+		-nodefaults -nographic -monitor none -serial stdio -no-reboot \
 		-kernel "$out/kernel/vmlinuz" -initrd "$out/initramfs.cpio" \
-		-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null 2>&1
-	echo $? >"$out/qemu.rc"
+		-append "console=ttyS0 quiet panic=-1 rdinit=/init" </dev/null 2>&1 || st=$?
+	echo $st >"$out/qemu.rc"
 } | {
 	while IFS= read -r line || [ -n "$line" ]; do
 		line=${line%"$cr"}
@@ -90,7 +94,7 @@ ready_host=
 		esac
 	done
 }
-qemu_rc=$(cat "$out/qemu.rc")
+qemu_rc=$(cat "$out/qemu.rc" 2>/dev/null || echo lost)
 wall=$(since "$start")
 [ -s "$out/ready.host" ] && ready_host=$(cat "$out/ready.host")
 rm -f "$out/ready.host"
