@@ -12,8 +12,7 @@ rm -rf "$out"
 mkdir -p "$out/lib"
 
 # Every shared library the test programs load, less glibc itself (the host has its own).
-for bin in build/vmm-run build/tests/e2e-tests build/tests/unit-tests build/tests/stress \
-	build/tests/kick-race build/examples/embed build/tests/bench/bench; do
+for bin in $(grep -v '^#' tests/kvm-programs.list); do
 	ldd "$bin" | awk '/=> \//{ print $3 }'
 done | sort -u | grep -v -E '/(libc|libm|libdl|libpthread|librt|libresolv|ld-linux[^/]*)\.so' |
 	while read -r lib; do cp -L "$lib" "$out/lib/"; done
