@@ -239,7 +239,13 @@ static void expect_bitmap(const uint64_t *got, const uint64_t *want)
 			     (unsigned long long)got[i], (unsigned long long)want[i]);
 }
 
-BOTH(dirty_bitmap_holds_exactly_the_pages_the_guest_wrote)
+/*
+ * Every page written, and on emu nothing else. On kvm a page the guest only
+ * read may be there too (KVM marks the pages it maps writable, and it maps
+ * a read page writable when the host's mapping is: a transparent huge page,
+ * say); seen on kvm_amd, documented in libvmm(3). Never a page untouched.
+ */
+BOTH(dirty_bitmap_holds_the_pages_the_guest_wrote)
 {
 	struct prog p = { .n = 0 };
 	uint64_t bm[WORDS], want[WORDS] = { 0 };
@@ -259,6 +265,8 @@ BOTH(dirty_bitmap_holds_exactly_the_pages_the_guest_wrote)
 	OK(vmm_memslot_get_dirty(vm, SLOT_A, bm, WORDS));
 	want[0] = 1ull << 0 | 1ull << 3 | 1ull << 5 | 1ull << 6;
 	want[7] = 1ull << 63;
+	if (accel == VMM_ACCEL_KVM)
+		bm[100 / 64] &= ~(1ull << (100 % 64)); /* the page read: may be there on kvm */
 	expect_bitmap(bm, want);
 	cr_expect_eq(*(uint64_t *)(slot + 3 * PAGE + 8), 2, "the logged store did not land");
 

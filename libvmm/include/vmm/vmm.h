@@ -222,7 +222,9 @@ int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
 /*
  * Fetch and clear the dirty record of the slot that starts at gpa: bit i of
  * bitmap[i / 64] is set if page i of the slot (at gpa + i * 4096) was
- * written since logging was turned on or since the previous fetch.
+ * written since logging was turned on or since the previous fetch. On kvm
+ * a page the guest only read may be set too (KVM records the pages it maps
+ * writable); a written page is never missing.
  * bitmap has words entries, at least (size / 4096 + 63) / 64; bits past the
  * slot's end are zero. Any thread, while the VM runs too; a page written
  * while the fetch runs is in this bitmap or the next one, never lost.
