@@ -40,27 +40,8 @@ __asm__(".pushsection .rodata\n"
 	".globl guest_end\nguest_end:\n"
 	".popsection\n");
 
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "kick-race: FAIL %s:%d: ", __FILE__, __LINE__);      \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fprintf(stderr, "\n");                                                \
-			failures++;                                                           \
-		}                                                                             \
-	} while (0)
-
-#define MUST(call)                                                                            \
-	do {                                                                                  \
-		int r_ = (call);                                                              \
-		if (r_ != 0) {                                                                \
-			fprintf(stderr, "kick-race: %s:%d: %s: %s: %s\n", __FILE__, __LINE__, \
-				#call, vmm_strerror(r_), vmm_last_error());                   \
-			exit(1);                                                              \
-		}                                                                             \
-	} while (0)
+#define CHECK_PROG "kick-race"
+#include "../check.h"
 
 static double now(void)
 {

@@ -65,27 +65,8 @@ __asm__(".pushsection .rodata\n"
 static struct vmm_vm *vm;
 static atomic_bool done;
 static atomic_ullong dev_reads, dev_writes, dma_ok, dma_fault, host_ok, host_fault;
-static int failures;
-
-#define CHECK(cond, ...)                                                                      \
-	do {                                                                                  \
-		if (!(cond)) {                                                                \
-			fprintf(stderr, "stress: FAIL %s:%d: ", __FILE__, __LINE__);          \
-			fprintf(stderr, __VA_ARGS__);                                         \
-			fprintf(stderr, "\n");                                                \
-			failures++;                                                           \
-		}                                                                             \
-	} while (0)
-
-#define MUST(call)                                                                            \
-	do {                                                                                  \
-		int r_ = (call);                                                              \
-		if (r_ != 0) {                                                                \
-			fprintf(stderr, "stress: %s:%d: %s: %s: %s\n", __FILE__, __LINE__,    \
-				#call, vmm_strerror(r_), vmm_last_error());                   \
-			exit(1);                                                              \
-		}                                                                             \
-	} while (0)
+#define CHECK_PROG "stress"
+#include "../check.h"
 
 /* ---- the device: counts, and writes do DMA into "churn" ---- */
 
