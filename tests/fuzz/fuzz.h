@@ -55,18 +55,18 @@ static inline uint64_t fuzz_u64(struct fuzz_in *in)
 }
 
 /* A disagreement with what the documentation promises: report it as a crash. */
-#define FUZZ_FAIL(...)                                                                        \
-	do {                                                                                  \
-		fprintf(stderr, "fuzz: %s:%d: ", __FILE__, __LINE__);                         \
-		fprintf(stderr, __VA_ARGS__);                                                 \
-		fprintf(stderr, "\n");                                                        \
-		abort();                                                                      \
+#define FUZZ_FAIL(...)                                                                             \
+	do {                                                                                       \
+		fprintf(stderr, "fuzz: %s:%d: ", __FILE__, __LINE__);                              \
+		fprintf(stderr, __VA_ARGS__);                                                      \
+		fprintf(stderr, "\n");                                                             \
+		abort();                                                                           \
 	} while (0)
 
-#define FUZZ_CHECK(cond, ...)                                                                 \
-	do {                                                                                  \
-		if (!(cond))                                                                  \
-			FUZZ_FAIL(__VA_ARGS__);                                               \
+#define FUZZ_CHECK(cond, ...)                                                                      \
+	do {                                                                                       \
+		if (!(cond))                                                                       \
+			FUZZ_FAIL(__VA_ARGS__);                                                    \
 	} while (0)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -1,4 +1,5 @@
-/* fuzz_config.c - the INI parser (target config) and, with FUZZ_SETUP, a VM built from what it parsed (target setup). */
+/* fuzz_config.c - the INI parser (target config) and, with FUZZ_SETUP, a VM built from what it
+ * parsed (target setup). */
 
 /*
  * The input is the text of a config file. Every input is parsed; an error
@@ -49,7 +50,7 @@ static void copy_file(const char *from, const char *to)
 
 static void cleanup(void)
 {
-	static const char *const files[] = { NAME, "fw.elf", "rom.bin" };
+	static const char *const files[] = {NAME, "fw.elf", "rom.bin"};
 	char path[sizeof(sandbox) + 16];
 
 	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
@@ -117,18 +118,19 @@ static void check_config(const struct vmm_config *cfg)
 			   "device '%s' has no space", d->name);
 		FUZZ_CHECK(d->base + (d->length - 1) >= d->base, "device '%s' wraps", d->name);
 		if (d->space == VMM_SPACE_PIO)
-			FUZZ_CHECK(d->base + (d->length - 1) <= 0xffff, "device '%s' past port 0xffff",
-				   d->name);
+			FUZZ_CHECK(d->base + (d->length - 1) <= 0xffff,
+				   "device '%s' past port 0xffff", d->name);
 		for (size_t j = 0; j < i; j++)
 			FUZZ_CHECK(d->space != cfg->devices[j].space ||
-					   !overlaps(d->base, d->length, cfg->devices[j].base,
-						     cfg->devices[j].length),
-				   "device '%s' overlaps device '%s'", d->name, cfg->devices[j].name);
+				       !overlaps(d->base, d->length, cfg->devices[j].base,
+						 cfg->devices[j].length),
+				   "device '%s' overlaps device '%s'", d->name,
+				   cfg->devices[j].name);
 		for (size_t j = 0; d->space == VMM_SPACE_MMIO && j < cfg->nram; j++)
-			FUZZ_CHECK((cfg->ram[j].flags & VMM_MEMSLOT_READONLY) ||
-					   !overlaps(d->base, d->length, cfg->ram[j].gpa,
-						     cfg->ram[j].size),
-				   "device '%s' overlaps writable ram '%s'", d->name, cfg->ram[j].name);
+			FUZZ_CHECK(
+			    (cfg->ram[j].flags & VMM_MEMSLOT_READONLY) ||
+				!overlaps(d->base, d->length, cfg->ram[j].gpa, cfg->ram[j].size),
+			    "device '%s' overlaps writable ram '%s'", d->name, cfg->ram[j].name);
 	}
 }
 
@@ -165,11 +167,15 @@ static bool safe_to_build(const struct vmm_config *cfg)
 		for (size_t j = 0; j < d->nparams; j++) {
 			const char *k = d->params[j].key, *v = d->params[j].value;
 
-			/* The UART opens these: output only a fresh file of its own, input a sandbox file. */
-			/* The plugin resolves these against its working folder, not the config's. */
-			if (k && !strcmp(k, "output") && v && strcmp(v, "none") && strcmp(v, "stdout"))
+			/* The UART opens these: output only a fresh file of its own, input a
+			 * sandbox file. */
+			/* The plugin resolves these against its working folder, not the config's.
+			 */
+			if (k && !strcmp(k, "output") && v && strcmp(v, "none") &&
+			    strcmp(v, "stdout"))
 				return false;
-			if (k && !strcmp(k, "input") && v && strcmp(v, "none") && strcmp(v, "stdin"))
+			if (k && !strcmp(k, "input") && v && strcmp(v, "none") &&
+			    strcmp(v, "stdin"))
 				return false;
 		}
 	}

@@ -1,4 +1,5 @@
-/* fuzz_device.c - a device plugin (uart16550 or testdev, chosen at build time) driven through the real host. */
+/* fuzz_device.c - a device plugin (uart16550 or testdev, chosen at build time) driven through the
+ * real host. */
 
 /*
  * The plugin's source is built into the harness (so the fuzzer sees its
@@ -40,10 +41,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Values that matter to a DMA engine: guest addresses near the slots' edges, lengths, or anything. */
+/* Values that matter to a DMA engine: guest addresses near the slots' edges, lengths, or anything.
+ */
 static uint64_t pick_value(struct fuzz_in *in, uint8_t mode)
 {
-	static const uint64_t edges[] = { 0, 0x10000, 0x20000, 0x100000, 0x101000, 0xfe000000 };
+	static const uint64_t edges[] = {0, 0x10000, 0x20000, 0x100000, 0x101000, 0xfe000000};
 
 	switch (mode & 3) {
 	case 0:
@@ -59,16 +61,16 @@ static uint64_t pick_value(struct fuzz_in *in, uint8_t mode)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = { data, size };
+	struct fuzz_in in = {data, size};
 	const struct vmm_plugin_desc *desc = VMM_PLUGIN_ENTRY();
 	struct vmm_device_param params[4];
-	struct vmm_device_config cfg = { .size = sizeof(cfg), .name = "dev", .params = params };
+	struct vmm_device_config cfg = {.size = sizeof(cfg), .name = "dev", .params = params};
 	struct vmm_vcpu vcpu;
 	struct vmm_vm_options o;
 	struct vmm_device *dev;
 	struct vmm_vm *vm;
 	uint8_t setup = fuzz_u8(&in);
-	char shift[2] = { 0 };
+	char shift[2] = {0};
 	int ret;
 
 	if (in_fd < 0)
@@ -99,30 +101,32 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_FAIL("cannot fill the UART's input file");
 	}
 	shift[0] = (char)('0' + ((setup >> 4) & 3));
-	params[cfg.nparams++] = (struct vmm_device_param){ "reg-shift", shift, NULL, 0 };
-	params[cfg.nparams++] = (struct vmm_device_param){ "input", in_path, NULL, 0 };
-	params[cfg.nparams++] = (struct vmm_device_param){ "output", out_path, NULL, 0 };
+	params[cfg.nparams++] = (struct vmm_device_param){"reg-shift", shift, NULL, 0};
+	params[cfg.nparams++] = (struct vmm_device_param){"input", in_path, NULL, 0};
+	params[cfg.nparams++] = (struct vmm_device_param){"output", out_path, NULL, 0};
 #else
 	(void)shift;
 #endif
 	ret = vmm_device_add(vm, desc, &cfg, &dev);
 	if (ret < 0) {
 		/* Only a window too small for the model (or reg-shift) may be refused. */
-		FUZZ_CHECK(ret == -EINVAL && cfg.length < 0x100,
-			   "vmm_device_add: %d: %s", ret, vmm_last_error());
+		FUZZ_CHECK(ret == -EINVAL && cfg.length < 0x100, "vmm_device_add: %d: %s", ret,
+			   vmm_last_error());
 		vmm_vm_destroy(vm);
 		return 0;
 	}
 
-	/* The dispatch path takes a vCPU for its counters and its window cache: one that never runs. */
+	/* The dispatch path takes a vCPU for its counters and its window cache: one that never
+	 * runs. */
 	memset(&vcpu, 0, sizeof(vcpu));
 	vcpu.vm = vm;
 	for (int i = 0; i < MAX_OPS && fuzz_left(&in); i++) {
-		static const uint32_t sizes[8] = { 1, 2, 4, 8, 1, 4, 3, 16 };
+		static const uint32_t sizes[8] = {1, 2, 4, 8, 1, 4, 3, 16};
 		uint8_t op = fuzz_u8(&in);
 		uint32_t sz = sizes[op & 7];
 		bool is_write = op & 0x80;
-		uint64_t addr = cfg.base + ((op & 0x40) ? fuzz_u16(&in) % (cfg.length + 16) : fuzz_u8(&in));
+		uint64_t addr =
+		    cfg.base + ((op & 0x40) ? fuzz_u16(&in) % (cfg.length + 16) : fuzz_u8(&in));
 		uint64_t value = is_write ? pick_value(&in, op >> 3) : 0x5a5a5a5a5a5a5a5aull;
 		struct vmm_exit exit;
 
@@ -136,7 +140,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				   (unsigned long long)value);
 #ifdef FUZZ_TESTDEV
 		if (!is_write && ret == 0 && sz == 4 && addr == cfg.base + TESTDEV_REG_ID)
-			FUZZ_CHECK(value == TESTDEV_ID_VALUE, "ID reads 0x%llx", (unsigned long long)value);
+			FUZZ_CHECK(value == TESTDEV_ID_VALUE, "ID reads 0x%llx",
+				   (unsigned long long)value);
 #endif
 	}
 	FUZZ_CHECK(vmm_device_remove(dev) == 0, "vmm_device_remove: %s", vmm_last_error());

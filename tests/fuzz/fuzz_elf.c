@@ -24,9 +24,9 @@ struct slot {
 };
 
 static struct slot slots[] = {
-	{ 0, 128 << 10, 0, NULL, NULL },
-	{ 1ull << 20, 16 << 10, VMM_MEMSLOT_READONLY, NULL, NULL },
-	{ 4ull << 30, 16 << 10, 0, NULL, NULL },
+    {0, 128 << 10, 0, NULL, NULL},
+    {1ull << 20, 16 << 10, VMM_MEMSLOT_READONLY, NULL, NULL},
+    {4ull << 30, 16 << 10, 0, NULL, NULL},
 };
 #define NSLOTS (sizeof(slots) / sizeof(slots[0]))
 
@@ -51,8 +51,18 @@ static int null_write(void *s, uint64_t off, uint32_t size, uint64_t v)
 }
 
 static const struct vmm_plugin_desc null_desc = {
-	VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "null", "", VMM_SPACE_MMIO,
-	VMM_ACCESS_4, 1, null_create, NULL, NULL, null_rw, null_write,
+    VMM_PLUGIN_ABI_VERSION,
+    sizeof(struct vmm_plugin_desc),
+    "null",
+    "",
+    VMM_SPACE_MMIO,
+    VMM_ACCESS_4,
+    1,
+    null_create,
+    NULL,
+    NULL,
+    null_rw,
+    null_write,
 };
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -84,8 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const Elf64_Ehdr *eh = (const Elf64_Ehdr *)data;
 	struct vmm_vm_options o;
 	struct vmm_device_config dc = {
-		.size = sizeof(dc), .name = "dev", .space = VMM_SPACE_MMIO,
-		.base = 0xfe000000, .length = 0x1000,
+	    .size = sizeof(dc),
+	    .name = "dev",
+	    .space = VMM_SPACE_MMIO,
+	    .base = 0xfe000000,
+	    .length = 0x1000,
 	};
 	struct vmm_vm *vm;
 	uint64_t entry = 0;
@@ -104,7 +117,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (size_t i = 0; i < NSLOTS; i++) {
 		void *hva;
 
-		if (vmm_memslot_alloc_flags(vm, "s", slots[i].gpa, slots[i].size, slots[i].flags, &hva))
+		if (vmm_memslot_alloc_flags(vm, "s", slots[i].gpa, slots[i].size, slots[i].flags,
+					    &hva))
 			FUZZ_FAIL("memslot: %s", vmm_last_error());
 		slots[i].hva = hva;
 		memset(slots[i].shadow, 0, slots[i].size);
@@ -119,7 +133,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	/* The harness's own reading of the program headers. */
 	headers = size >= sizeof(*eh) && eh->e_phentsize == sizeof(Elf64_Phdr) &&
-		  eh->e_phoff <= size && (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) <= size - eh->e_phoff;
+		  eh->e_phoff <= size &&
+		  (uint64_t)eh->e_phnum * sizeof(Elf64_Phdr) <= size - eh->e_phoff;
 	FUZZ_CHECK(ret != 0 || headers, "loaded a file whose program headers lie outside it");
 	if (ret == 0) {
 		FUZZ_CHECK(entry == eh->e_entry, "entry 0x%llx, the header says 0x%llx",
@@ -135,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FUZZ_CHECK(s, "segment %u at 0x%llx + 0x%llx loaded outside RAM", i,
 				   (unsigned long long)ph.p_paddr, (unsigned long long)ph.p_memsz);
 			FUZZ_CHECK(ph.p_filesz <= ph.p_memsz && ph.p_offset <= size &&
-					   ph.p_filesz <= size - ph.p_offset,
+				       ph.p_filesz <= size - ph.p_offset,
 				   "segment %u: file range outside the file, loaded", i);
 			memcpy(s->shadow + (ph.p_paddr - s->gpa), data + ph.p_offset, ph.p_filesz);
 			memset(s->shadow + (ph.p_paddr - s->gpa) + ph.p_filesz, 0,

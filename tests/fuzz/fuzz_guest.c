@@ -1,4 +1,5 @@
-/* fuzz_guest.c - random guest code and device accesses on emu, under a watchdog: the VM must end with a documented exit. */
+/* fuzz_guest.c - random guest code and device accesses on emu, under a watchdog: the VM must end
+ * with a documented exit. */
 
 /*
  * Each input builds one VM on emu: RAM, a read-only slot, testdev (MMIO)
@@ -20,14 +21,14 @@
 #include "vmm/testdev.h"
 #include "vmm/vmm.h"
 
-#define WATCHDOG_MS 50
+#define WATCHDOG_MS   50
 #define WATCHDOG_CODE 0x7d09
-#define ENTRY 0x10000ull
-#define RAM_SIZE (2ull << 20)
-#define ROM_GPA (4ull << 20)
-#define TESTDEV_GPA 0xfe000000ull
-#define UART_PORT 0x3f8
-#define MAX_CODE 8192
+#define ENTRY	      0x10000ull
+#define RAM_SIZE      (2ull << 20)
+#define ROM_GPA	      (4ull << 20)
+#define TESTDEV_GPA   0xfe000000ull
+#define UART_PORT     0x3f8
+#define MAX_CODE      8192
 
 static pthread_mutex_t wd_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t wd_cond = PTHREAD_COND_INITIALIZER;
@@ -42,7 +43,8 @@ static void *watchdog(void *arg)
 	for (;;) {
 		while (!wd_vm)
 			pthread_cond_wait(&wd_cond, &wd_lock);
-		if (pthread_cond_timedwait(&wd_cond, &wd_lock, &wd_deadline) == ETIMEDOUT && wd_vm) {
+		if (pthread_cond_timedwait(&wd_cond, &wd_lock, &wd_deadline) == ETIMEDOUT &&
+		    wd_vm) {
 			vmm_vm_stop(wd_vm, WATCHDOG_CODE);
 			wd_vm = NULL;
 		}
@@ -93,7 +95,7 @@ static void emit(struct code *c, const void *p, size_t len)
 
 static void emit_imm64(struct code *c, uint8_t reg, uint64_t v) /* movabs reg, v (rax=0, rdx=2) */
 {
-	uint8_t op[2] = { 0x48, (uint8_t)(0xb8 + reg) };
+	uint8_t op[2] = {0x48, (uint8_t)(0xb8 + reg)};
 
 	emit(c, op, 2);
 	emit(c, &v, 8);
@@ -123,11 +125,11 @@ static uint64_t pick_gpa(struct fuzz_in *in)
 static void emit_access(struct code *c, struct fuzz_in *in)
 {
 	uint8_t op = fuzz_u8(in), w = op & 3; /* width: 1 << w bytes */
-	static const uint8_t st[4][4] = { { 0x88, 0x02 }, { 0x66, 0x89, 0x02 }, { 0x89, 0x02 },
-					  { 0x48, 0x89, 0x02 } };
-	static const uint8_t ld[4][4] = { { 0x8a, 0x02 }, { 0x66, 0x8b, 0x02 }, { 0x8b, 0x02 },
-					  { 0x48, 0x8b, 0x02 } };
-	static const uint8_t len[4] = { 2, 3, 2, 3 };
+	static const uint8_t st[4][4] = {
+	    {0x88, 0x02}, {0x66, 0x89, 0x02}, {0x89, 0x02}, {0x48, 0x89, 0x02}};
+	static const uint8_t ld[4][4] = {
+	    {0x8a, 0x02}, {0x66, 0x8b, 0x02}, {0x8b, 0x02}, {0x48, 0x8b, 0x02}};
+	static const uint8_t len[4] = {2, 3, 2, 3};
 
 	switch ((op >> 2) & 3) {
 	case 0: /* store [rdx] */
@@ -139,15 +141,16 @@ static void emit_access(struct code *c, struct fuzz_in *in)
 		emit_imm64(c, 2, pick_gpa(in));
 		emit(c, ld[w], len[w]);
 		break;
-	case 2:   /* out dx, al/ax/eax */
+	case 2:	  /* out dx, al/ax/eax */
 	case 3: { /* in al/ax/eax, dx */
-		uint16_t port = (op & 0x40) ? fuzz_u16(in) : (uint16_t)(UART_PORT + fuzz_u8(in) % 10);
-		uint8_t mov_dx[4] = { 0x66, 0xba, (uint8_t)port, (uint8_t)(port >> 8) };
+		uint16_t port =
+		    (op & 0x40) ? fuzz_u16(in) : (uint16_t)(UART_PORT + fuzz_u8(in) % 10);
+		uint8_t mov_dx[4] = {0x66, 0xba, (uint8_t)port, (uint8_t)(port >> 8)};
 		uint32_t v = fuzz_u32(in);
-		uint8_t mov_eax[5] = { 0xb8, (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
-				       (uint8_t)(v >> 24) };
+		uint8_t mov_eax[5] = {0xb8, (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+				      (uint8_t)(v >> 24)};
 		bool out = ((op >> 2) & 3) == 2;
-		uint8_t io[2] = { 0x66, 0 };
+		uint8_t io[2] = {0x66, 0};
 
 		if (w == 3)
 			w = 2;
@@ -167,14 +170,20 @@ static void emit_access(struct code *c, struct fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct code code;
-	struct fuzz_in in = { data, size };
-	struct vmm_device_param none = { "output", "none", NULL, 0 };
-	struct vmm_device_config td = { .size = sizeof(td), .name = "test0",
-					.space = VMM_SPACE_MMIO, .base = TESTDEV_GPA,
-					.length = 0x1000 };
-	struct vmm_device_config uart = { .size = sizeof(uart), .name = "uart0",
-					  .space = VMM_SPACE_PIO, .base = UART_PORT, .length = 8,
-					  .params = &none, .nparams = 1 };
+	struct fuzz_in in = {data, size};
+	struct vmm_device_param none = {"output", "none", NULL, 0};
+	struct vmm_device_config td = {.size = sizeof(td),
+				       .name = "test0",
+				       .space = VMM_SPACE_MMIO,
+				       .base = TESTDEV_GPA,
+				       .length = 0x1000};
+	struct vmm_device_config uart = {.size = sizeof(uart),
+					 .name = "uart0",
+					 .space = VMM_SPACE_PIO,
+					 .base = UART_PORT,
+					 .length = 8,
+					 .params = &none,
+					 .nparams = 1};
 	struct vmm_vm_options o;
 	struct vmm_exit exit;
 	struct vmm_vm *vm;
@@ -189,7 +198,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < naccess; i++)
 		emit_access(&code, &in);
 	emit(&code, in.p, in.n); /* the rest runs as it is */
-	emit(&code, "\xf4", 1);  /* hlt */
+	emit(&code, "\xf4", 1);	 /* hlt */
 
 	vmm_vm_options_init(&o);
 	o.accel = VMM_ACCEL_EMU;
@@ -221,7 +230,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case VMM_EXIT_INTERNAL_ERROR:
 		break;
 	case VMM_EXIT_UNCLAIMED:
-		FUZZ_CHECK(stop_unclaimed, "unclaimed exit under the ignore policy: %s", exit.detail);
+		FUZZ_CHECK(stop_unclaimed, "unclaimed exit under the ignore policy: %s",
+			   exit.detail);
 		break;
 	default:
 		FUZZ_FAIL("exit %s (%d) is not one emu documents: %s",

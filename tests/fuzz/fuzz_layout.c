@@ -1,4 +1,5 @@
-/* fuzz_layout.c - memslot and device window changes checked against a model of the documented rules. */
+/* fuzz_layout.c - memslot and device window changes checked against a model of the documented
+ * rules. */
 
 /*
  * Each input is a program of layout calls on an emu VM without vCPUs (so a
@@ -15,12 +16,12 @@
 #include "fuzz.h"
 #include "vmm/vmm.h"
 
-#define PAGE 4096ull
-#define GPA_LIMIT (1ull << 46)      /* vmm.h: "the guest-physical address width" (libvmm(3)) */
+#define PAGE	     4096ull
+#define GPA_LIMIT    (1ull << 46)   /* vmm.h: "the guest-physical address width" (libvmm(3)) */
 #define IDENTITY_END (512ull << 30) /* MMIO windows end at or below the 512 GiB identity map */
-#define PORT_END 0x10000ull         /* PIO windows lie inside ports 0 .. 0xffff */
-#define MAX_OPS 48
-#define MAX_OBJ (MAX_OPS + 1)
+#define PORT_END     0x10000ull	    /* PIO windows lie inside ports 0 .. 0xffff */
+#define MAX_OPS	     48
+#define MAX_OBJ	     (MAX_OPS + 1)
 
 struct mslot {
 	uint64_t gpa, size;
@@ -57,16 +58,17 @@ static int null_write(void *s, uint64_t off, uint32_t size, uint64_t v)
 	return 0;
 }
 
-/* An MMIO model with 8-byte registers (emu hooks its pages), one for both spaces, one with a minimum. */
+/* An MMIO model with 8-byte registers (emu hooks its pages), one for both spaces, one with a
+ * minimum. */
 static const struct vmm_plugin_desc descs[] = {
-	{ VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "wide", "", VMM_SPACE_MMIO,
-	  VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8, 1, null_create, NULL, NULL,
-	  null_read, null_write },
-	{ VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "narrow", "",
-	  VMM_SPACE_MMIO | VMM_SPACE_PIO, VMM_ACCESS_1 | VMM_ACCESS_4, 1, null_create, NULL, NULL,
-	  null_read, null_write },
-	{ VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "big", "", VMM_SPACE_PIO,
-	  VMM_ACCESS_1, 0x10, null_create, NULL, NULL, null_read, null_write },
+    {VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "wide", "", VMM_SPACE_MMIO,
+     VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8, 1, null_create, NULL, NULL,
+     null_read, null_write},
+    {VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "narrow", "",
+     VMM_SPACE_MMIO | VMM_SPACE_PIO, VMM_ACCESS_1 | VMM_ACCESS_4, 1, null_create, NULL, NULL,
+     null_read, null_write},
+    {VMM_PLUGIN_ABI_VERSION, sizeof(struct vmm_plugin_desc), "big", "", VMM_SPACE_PIO, VMM_ACCESS_1,
+     0x10, null_create, NULL, NULL, null_read, null_write},
 };
 
 /* Overlap of two ranges, comparing last bytes; a range that wraps is clamped at 2^64. */
@@ -107,9 +109,10 @@ static bool slot_hits_slot(uint64_t gpa, uint64_t size, const struct mslot *skip
 	return false;
 }
 
-static struct verdict slot_rules(uint64_t gpa, uint64_t size, uint32_t flags, const struct mslot *self)
+static struct verdict slot_rules(uint64_t gpa, uint64_t size, uint32_t flags,
+				 const struct mslot *self)
 {
-	struct verdict v = { 0 };
+	struct verdict v = {0};
 
 	if (!size || ((gpa | size) & (PAGE - 1)) ||
 	    (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY)))
@@ -129,7 +132,7 @@ static struct verdict slot_rules(uint64_t gpa, uint64_t size, uint32_t flags, co
 static struct verdict window_rules(const struct vmm_plugin_desc *d, uint32_t space, uint64_t base,
 				   uint64_t len, const struct mwin *self)
 {
-	struct verdict v = { 0 };
+	struct verdict v = {0};
 
 	if ((space != VMM_SPACE_MMIO && space != VMM_SPACE_PIO) || !(d->spaces & space) || !len ||
 	    base + (len - 1) < base || len < d->min_length)
@@ -151,8 +154,8 @@ static struct verdict window_rules(const struct vmm_plugin_desc *d, uint32_t spa
 
 /* Addresses near the edges the rules talk about, or anywhere. */
 static const uint64_t edges[] = {
-	0, PAGE, 0xa0000, 1ull << 20, 0xfee00000, 4ull << 30, IDENTITY_END, GPA_LIMIT,
-	PORT_END, 0x3f8, 0, /* 2^64: the last entry wraps to 0 on purpose */
+    0,	       PAGE,	 0xa0000, 1ull << 20, 0xfee00000, 4ull << 30, IDENTITY_END,
+    GPA_LIMIT, PORT_END, 0x3f8,	  0, /* 2^64: the last entry wraps to 0 on purpose */
 };
 
 static uint64_t pick_addr(struct fuzz_in *in)
@@ -165,7 +168,8 @@ static uint64_t pick_addr(struct fuzz_in *in)
 		return (uint64_t)fuzz_u16(in) << 12;
 	case 1: /* a page or so around an edge */
 		e = edges[fuzz_u8(in) % (sizeof(edges) / sizeof(edges[0]))];
-		return (mode & 0x80) ? e - ((uint64_t)fuzz_u8(in) << 12) : e + ((uint64_t)fuzz_u8(in) << 12);
+		return (mode & 0x80) ? e - ((uint64_t)fuzz_u8(in) << 12)
+				     : e + ((uint64_t)fuzz_u8(in) << 12);
 	case 2: /* near an object of the model */
 		if (nslots && (mode & 0x40))
 			e = slots[fuzz_u8(in) % nslots].gpa;
@@ -217,8 +221,9 @@ static void check_state(struct vmm_vm *vm, const char *after)
 
 		FUZZ_CHECK(vmm_memslot_get(vm, i, &info) == 0, "memslot_get %d", i);
 		FUZZ_CHECK(info.gpa == sorted[i].gpa && info.size == sorted[i].size &&
-				   info.flags == sorted[i].flags,
-			   "after %s: slot %d is [0x%llx +0x%llx] flags %u, the model says [0x%llx +0x%llx] flags %u",
+			       info.flags == sorted[i].flags,
+			   "after %s: slot %d is [0x%llx +0x%llx] flags %u, the model says [0x%llx "
+			   "+0x%llx] flags %u",
 			   after, i, (unsigned long long)info.gpa, (unsigned long long)info.size,
 			   info.flags, (unsigned long long)sorted[i].gpa,
 			   (unsigned long long)sorted[i].size, sorted[i].flags);
@@ -231,11 +236,12 @@ static void check_state(struct vmm_vm *vm, const char *after)
 		bool found = false;
 
 		FUZZ_CHECK(vmm_device_window(wins[i].dev, &space, &base, &len) == 0, "window");
-		FUZZ_CHECK(space == wins[i].space && base == wins[i].base && len == wins[i].len,
-			   "after %s: device %s is at 0x%llx +0x%llx, the model says 0x%llx +0x%llx",
-			   after, vmm_device_name(wins[i].dev), (unsigned long long)base,
-			   (unsigned long long)len, (unsigned long long)wins[i].base,
-			   (unsigned long long)wins[i].len);
+		FUZZ_CHECK(
+		    space == wins[i].space && base == wins[i].base && len == wins[i].len,
+		    "after %s: device %s is at 0x%llx +0x%llx, the model says 0x%llx +0x%llx",
+		    after, vmm_device_name(wins[i].dev), (unsigned long long)base,
+		    (unsigned long long)len, (unsigned long long)wins[i].base,
+		    (unsigned long long)wins[i].len);
 		for (int j = 0; j < n && !found; j++)
 			found = vmm_device_get(vm, j) == wins[i].dev;
 		FUZZ_CHECK(found, "after %s: device %s is not listed", after,
@@ -246,7 +252,7 @@ static void check_state(struct vmm_vm *vm, const char *after)
 /* What vmm_translate() says of gpa must follow from the model too. */
 static void check_translate(struct vmm_vm *vm, uint64_t gpa)
 {
-	struct vmm_translation t = { .size = sizeof(t) };
+	struct vmm_translation t = {.size = sizeof(t)};
 	int want = VMM_XLATE_UNCLAIMED;
 
 	for (size_t i = 0; i < nwins; i++)
@@ -275,7 +281,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct fuzz_in in = { data, size };
+	struct fuzz_in in = {data, size};
 	struct vmm_vm_options o;
 	struct vmm_vm *vm;
 	unsigned names = 0;
@@ -291,37 +297,41 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	for (int op = 0; op < MAX_OPS && fuzz_left(&in); op++) {
 		uint8_t kind = fuzz_u8(&in);
-		struct verdict v = { 0 };
+		struct verdict v = {0};
 		uint64_t a, b, len;
 		int ret = 0;
 
 		switch (kind % 6) {
-		case 0: { /* vmm_memslot_add_flags */
+		case 0: {				   /* vmm_memslot_add_flags */
 			uint32_t flags = fuzz_u8(&in) % 5; /* 4: an unknown flag */
 
 			a = pick_addr(&in);
 			len = pick_size(&in, a);
-			/* The dirty bitmap is one bit a page: keep it small for the fuzzer's malloc limit. */
+			/* The dirty bitmap is one bit a page: keep it small for the fuzzer's malloc
+			 * limit. */
 			if ((flags & VMM_MEMSLOT_LOG_DIRTY) && len > (1ull << 32))
 				len &= (1ull << 32) - 1;
 			if (len > reserved && range_ok(a, len, GPA_LIMIT))
-				continue; /* beyond the reservation: skip rather than lie about hva */
+				continue; /* beyond the reservation: skip rather than lie about hva
+					   */
 			v = slot_rules(a, len, flags, NULL);
 			ret = vmm_memslot_add_flags(vm, "s", a, len, hva, flags);
 			snprintf(what, sizeof(what), "memslot_add(0x%llx, 0x%llx, %u)",
 				 (unsigned long long)a, (unsigned long long)len, flags);
 			if (ret == 0 && allowed(&v, ret))
-				slots[nslots++] = (struct mslot){ a, len, flags };
+				slots[nslots++] = (struct mslot){a, len, flags};
 			break;
 		}
 		case 1: { /* vmm_memslot_remove */
-			a = nslots && (kind & 0x80) ? slots[fuzz_u8(&in) % nslots].gpa : pick_addr(&in);
+			a = nslots && (kind & 0x80) ? slots[fuzz_u8(&in) % nslots].gpa
+						    : pick_addr(&in);
 			v.enoent = true;
 			for (size_t i = 0; i < nslots; i++)
 				if (slots[i].gpa == a)
 					v.enoent = false;
 			ret = vmm_memslot_remove(vm, a);
-			snprintf(what, sizeof(what), "memslot_remove(0x%llx)", (unsigned long long)a);
+			snprintf(what, sizeof(what), "memslot_remove(0x%llx)",
+				 (unsigned long long)a);
 			if (ret == 0 && allowed(&v, ret))
 				for (size_t i = 0; i < nslots; i++)
 					if (slots[i].gpa == a) {
@@ -333,7 +343,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 2: { /* vmm_memslot_move */
 			struct mslot *s = NULL;
 
-			a = nslots && (kind & 0x80) ? slots[fuzz_u8(&in) % nslots].gpa : pick_addr(&in);
+			a = nslots && (kind & 0x80) ? slots[fuzz_u8(&in) % nslots].gpa
+						    : pick_addr(&in);
 			b = pick_addr(&in);
 			for (size_t i = 0; i < nslots; i++)
 				if (slots[i].gpa == a)
@@ -355,12 +366,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 3: { /* vmm_device_add */
 			const struct vmm_plugin_desc *d = &descs[fuzz_u8(&in) % 3];
 			uint32_t space = (kind & 0x80) ? VMM_SPACE_PIO : VMM_SPACE_MMIO;
-			struct vmm_device_config cfg = { .size = sizeof(cfg), .name = name };
+			struct vmm_device_config cfg = {.size = sizeof(cfg), .name = name};
 			struct vmm_device *dev = NULL;
 
 			if (kind & 0x40)
 				space = fuzz_u8(&in) % 4; /* 0 and 3 are no space */
-			a = (space == VMM_SPACE_PIO && (kind & 0x20)) ? fuzz_u16(&in) : pick_addr(&in);
+			a = (space == VMM_SPACE_PIO && (kind & 0x20)) ? fuzz_u16(&in)
+								      : pick_addr(&in);
 			len = pick_size(&in, a);
 			snprintf(name, sizeof(name), "d%u", names++);
 			cfg.space = space;
@@ -371,7 +383,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			snprintf(what, sizeof(what), "device_add(%s, %u, 0x%llx, 0x%llx)", d->name,
 				 space, (unsigned long long)a, (unsigned long long)len);
 			if (ret == 0 && allowed(&v, ret))
-				wins[nwins++] = (struct mwin){ space, a, len, dev };
+				wins[nwins++] = (struct mwin){space, a, len, dev};
 			break;
 		}
 		case 4: /* vmm_device_remove */
@@ -390,7 +402,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (!nwins)
 				continue;
 			w = &wins[fuzz_u8(&in) % nwins];
-			b = (w->space == VMM_SPACE_PIO && (kind & 0x20)) ? fuzz_u16(&in) : pick_addr(&in);
+			b = (w->space == VMM_SPACE_PIO && (kind & 0x20)) ? fuzz_u16(&in)
+									 : pick_addr(&in);
 			d = &descs[0];
 			for (size_t i = 0; i < 3; i++)
 				if (!strcmp(descs[i].name, vmm_device_model(w->dev)))
@@ -407,7 +420,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		}
 		FUZZ_CHECK(allowed(&v, ret),
-			   "%s returned %d (%s: %s); the model allows einval %d erange %d eexist %d enoent %d",
+			   "%s returned %d (%s: %s); the model allows einval %d erange %d eexist "
+			   "%d enoent %d",
 			   what, ret, vmm_strerror(ret), vmm_last_error(), v.einval, v.erange,
 			   v.eexist, v.enoent);
 		check_state(vm, what);
