@@ -434,7 +434,8 @@ static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *ski
 			    uint64_t hi)
 {
 	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	const struct vmmi_slot *end = vm->slots.slots + vm->slots.n;
+	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
+	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
 
 	for (; s && s < end && s->gpa < hi; s++)
 		if (!skip || s->gpa != skip->gpa)
@@ -491,7 +492,8 @@ static int emu_push_devices(struct emu_plan *p, const struct vmm_vm *vm,
 			    const struct vmmi_slot *skip, uint64_t lo, uint64_t hi)
 {
 	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	const struct vmmi_slot *end = vm->slots.slots + vm->slots.n;
+	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
+	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
 	int ret = 0;
 
 	for (; s && s < end && s->gpa < hi && ret == 0; s++) {

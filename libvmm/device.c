@@ -186,7 +186,8 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return vmmi_error(-ERANGE, "%sdevice '%s': ports [0x%llx, 0x%llx) go past 0xffff", loc,
 				  cfg->name, (unsigned long long)cfg->base,
 				  (unsigned long long)(cfg->base + cfg->length));
-	if (cfg->space == VMM_SPACE_MMIO && cfg->base + cfg->length > VMMI_IDENTITY_MAX)
+	/* Not base + length > limit: a window ending at 2^64 makes that sum 0. */
+	if (cfg->space == VMM_SPACE_MMIO && !vmmi_range_ok(cfg->base, cfg->length, VMMI_IDENTITY_MAX))
 		return vmmi_error(-ERANGE, "%sdevice '%s': window ends past 0x%llx, the end of the boot identity map",
 				  loc, cfg->name, (unsigned long long)VMMI_IDENTITY_MAX);
 	w = vmmi_bus_overlap(&vm->bus[vmmi_space_index(cfg->space)], cfg->base, cfg->length);

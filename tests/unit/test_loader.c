@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "unit.h"
 #include "vmm/vmm.h"
 
 #define FIXTURE(name) BUILD_DIR "/tests/plugins/" name ".so"
@@ -202,6 +203,55 @@ Test(loader, pio_window_past_0xffff_is_erange)
 
 	c.space = VMM_SPACE_PIO;
 	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/uart16550.so", &c, NULL), -ERANGE);
+}
+
+Test(loader, pio_window_ending_at_port_0xffff_is_accepted)
+{
+	struct vmm_device_config c = mmio_cfg("u", 0xfff8, 8);
+
+	c.space = VMM_SPACE_PIO;
+	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/uart16550.so", &c, NULL), 0,
+		     "%s", vmm_last_error());
+}
+
+/* The identity map ends at 512 GiB: a window may end there, not one byte later. */
+Test(loader, mmio_window_ending_at_the_identity_map_end_is_accepted)
+{
+	struct vmm_device_config c = mmio_cfg("t", (512ull << 30) - 0x1000, 0x1000);
+
+	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/testdev.so", &c, NULL), 0, "%s",
+		     vmm_last_error());
+}
+
+/* base + length is 2^64 there, which wraps to 0: found by fuzzing the layout API. */
+Test(loader, mmio_window_ending_exactly_at_2_64_is_erange)
+{
+	struct vmm_device_config c = mmio_cfg("t", 0ull - 0x1000, 0x1000);
+
+	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/testdev.so", &c, NULL), -ERANGE);
+	cr_assert(strstr(vmm_last_error(), "identity map"), "%s", vmm_last_error());
+	cr_assert_eq(vmm_device_count(vm), 0);
+}
+
+Test(loader, mmio_window_of_the_last_byte_is_erange)
+{
+	struct vmm_device_config c = mmio_cfg("t", UINT64_MAX, 1);
+
+	cr_assert_eq(vmm_device_add(vm, &test_null_desc, &c, NULL), -ERANGE);
+}
+
+Test(loader, mmio_window_moved_to_end_at_2_64_is_erange_and_stays)
+{
+	struct vmm_device_config c = mmio_cfg("t", 0xfe000000, 0x1000);
+	struct vmm_device *dev;
+	uint64_t base, len;
+	uint32_t space;
+
+	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/testdev.so", &c, &dev), 0, "%s",
+		     vmm_last_error());
+	cr_assert_eq(vmm_device_move(dev, 0ull - 0x1000), -ERANGE);
+	cr_assert_eq(vmm_device_window(dev, &space, &base, &len), 0);
+	cr_assert_eq(base, 0xfe000000);
 }
 
 Test(loader, window_smaller_than_the_model_needs_is_einval)

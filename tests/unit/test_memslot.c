@@ -209,6 +209,29 @@ Test(memslot, range_wrapping_2_64_is_erange)
 	refused("w", UINT64_MAX - PG + 1, 2 * PG, hva_for(0), -ERANGE);
 }
 
+Test(memslot, range_ending_exactly_at_2_64_is_erange)
+{
+	refused("w", UINT64_MAX - PG + 1, PG, hva_for(0), -ERANGE);
+}
+
+Test(memslot, range_ending_exactly_at_gpa_limit_is_accepted)
+{
+	add("h", VMMI_GPA_LIMIT - PG, PG);
+}
+
+Test(memslot, move_to_end_exactly_at_2_64_is_erange)
+{
+	add("a", MB, PG);
+	cr_assert_eq(vmmi_slots_move(&t, MB, UINT64_MAX - PG + 1, NULL), -ERANGE);
+	cr_assert_eq(t.slots[0].gpa, MB);
+}
+
+Test(memslot, move_to_end_exactly_at_gpa_limit_is_accepted)
+{
+	add("a", MB, PG);
+	cr_assert_eq(vmmi_slots_move(&t, MB, VMMI_GPA_LIMIT - PG, NULL), 0, "%s", vmm_last_error());
+}
+
 Test(memslot, range_ending_above_gpa_limit_is_erange)
 {
 	refused("h", VMMI_GPA_LIMIT - PG, 2 * PG, hva_for(0), -ERANGE);
