@@ -107,12 +107,8 @@ static ssize_t tx_write_some(struct uart_tx *tx, const uint8_t *buf, size_t len)
 
 		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLOUT | POLLERR | POLLHUP)))
 			return -EAGAIN;
-		/*
-		 * A pipe with room takes PIPE_BUF bytes whole; a terminal may
-		 * need two cells for one byte ("\n" -> "\r\n"), so one at a time.
-		 */
-		if (len > (isatty(tx->fd) ? 1 : PIPE_BUF))
-			len = isatty(tx->fd) ? 1 : PIPE_BUF;
+		if (len > tx->guard_chunk)
+			len = tx->guard_chunk;
 	}
 	do {
 		if (tx->is_sock)
@@ -255,6 +251,12 @@ static void tx_adopt(struct uart_tx *tx, int fd, const char *name)
 	tx->host->log(tx->ctx, VMM_LOG_DEBUG, "output %s: cannot reopen it non-blocking (%s)", name,
 		      strerror(errno));
 	tx->guarded = true;
+	/*
+	 * A pipe with room (poll() says POLLOUT) takes PIPE_BUF bytes whole; a
+	 * terminal may need two cells for one byte ("\n" -> "\r\n"), so one
+	 * at a time.
+	 */
+	tx->guard_chunk = isatty(fd) ? 1 : PIPE_BUF;
 }
 
 int uart_tx_open(struct uart_tx *tx, const struct vmm_host_services *host, struct vmm_host *ctx,

@@ -30,11 +30,12 @@ struct uart_tx {
 
 	enum uart_tx_state state;
 	int fd;
-	bool owned;    /* fd is ours to close */
-	bool guarded;  /* a shared blocking fd: poll() before each write, small chunks */
-	bool is_sock;  /* a socket we did not open: send() with MSG_DONTWAIT */
-	char *path;    /* the FIFO to retry while WAITING */
-	char name[80]; /* "stdout" or the path, for messages */
+	bool owned;	      /* fd is ours to close */
+	bool guarded;	      /* a shared blocking fd: poll() before each write, small chunks */
+	unsigned guard_chunk; /* when guarded: the most one write() may take */
+	bool is_sock;	      /* a socket we did not open: send() with MSG_DONTWAIT */
+	char *path;	      /* the FIFO to retry while WAITING */
+	char name[80];	      /* "stdout" or the path, for messages */
 	uint64_t flush_ms;
 	struct timespec next_try; /* while WAITING: the next open() attempt */
 

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -865,4 +866,38 @@ Test(uart16550, bad_flush_timeout_is_refused_naming_flush_timeout)
 		cr_assert_str_eq(f->param_error_key, "flush-timeout");
 		fake_host_free(f);
 	}
+}
+
+Test(uart16550, stdout_socket_is_written_without_waiting, .timeout = 30)
+{
+	int sv[2], small = 4096;
+	unsigned sent, got = 0;
+	char buf[4096];
+
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	cr_assert_eq(dup2(sv[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(sv[1]);
+	fake_set_param(fh, "flush-timeout", "0");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	/* Before the fix this blocked in write(2) once the socket buffer was full. */
+	sent = fill_until_busy(64 * TX_BUF);
+	cr_assert_lt(sent, 64 * TX_BUF, "THRE never cleared");
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), 0);
+	cr_assert_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	while (got < sent) {
+		ssize_t n = read(sv[0], buf, sizeof(buf));
+
+		if (n <= 0) {
+			rd(LSR);
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u", got + (unsigned)i);
+		got += (unsigned)n;
+	}
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	destroy_now();
+	close(sv[0]);
 }
