@@ -55,7 +55,7 @@ struct cli_opts {
 struct watch {
 	pthread_mutex_t lock;
 	pthread_cond_t cond; /* on CLOCK_MONOTONIC: wakes the timer when done is set */
-	struct vmm_vm *vm;
+	struct vmm_vm *vm;   /* NULL while the VM is being built */
 	uint64_t timeout_ms;
 	bool done;
 	bool timed_out;
@@ -559,7 +559,9 @@ static void *timer_thread(void *arg)
  * Takes SIGINT and SIGTERM for the whole process: every thread blocks them,
  * so a signal is never delivered to a vCPU thread in the middle of guest
  * entry. The first stops the VM cleanly; a second one means the user gave
- * up waiting, so leave at once.
+ * up waiting, so leave at once. It runs from before the VM is built: a
+ * device whose create() takes long (or hangs) must not make vmm-run deaf,
+ * and with no guest running yet there is nothing to stop cleanly.
  */
 static void *signal_thread(void *arg)
 {
@@ -578,6 +580,11 @@ static void *signal_thread(void *arg)
 			pthread_mutex_unlock(&w->lock);
 			return NULL;
 		}
+		if (!w->vm) {
+			fprintf(stderr, "vmm-run: %s while building the VM: exiting\n",
+				signal_name(sig));
+			_exit(EXIT_SIGNAL_BASE + sig);
+		}
 		if (w->signo || w->timed_out) {
 			pthread_mutex_unlock(&w->lock);
 			fflush(stdout);
@@ -591,13 +598,44 @@ static void *signal_thread(void *arg)
 	}
 }
 
-/* Run the VM with the timer and signal threads watching it. Returns vmm_vm_run()'s result. */
+/* Start the signal thread; returns whether it runs. */
+static bool start_signal_thread(struct watch *w, pthread_t *sigt)
+{
+	if (pthread_create(sigt, NULL, signal_thread, w) == 0)
+		return true;
+	fprintf(stderr, "vmm-run: warning: cannot start the signal thread\n");
+	return false;
+}
+
+/*
+ * Nobody will stop the VM from now on: end the signal thread and give
+ * SIGINT/SIGTERM back their default action, so that a hang while tearing
+ * the VM down (a device flushing its output, say) can still be interrupted.
+ */
+static void stop_signal_thread(struct watch *w, pthread_t sigt, bool have_sigt)
+{
+	sigset_t set;
+
+	pthread_mutex_lock(&w->lock);
+	w->done = true;
+	pthread_mutex_unlock(&w->lock);
+	if (have_sigt) {
+		/* Directed at that thread: the only one waiting for it, and it now sees done. */
+		pthread_kill(sigt, SIGTERM);
+		pthread_join(sigt, NULL);
+	}
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+}
+
+/* Run the VM with the timer thread watching it. Returns vmm_vm_run()'s result. */
 static int run_watched(struct watch *w, struct vmm_exit *exit)
 {
 	pthread_condattr_t ca;
-	pthread_t timer, sigt;
-	bool have_timer = false, have_sigt;
-	sigset_t set;
+	pthread_t timer;
+	bool have_timer = false;
 	int ret;
 
 	pthread_condattr_init(&ca);
@@ -605,9 +643,6 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 	pthread_cond_init(&w->cond, &ca);
 	pthread_condattr_destroy(&ca);
 
-	have_sigt = pthread_create(&sigt, NULL, signal_thread, w) == 0;
-	if (!have_sigt)
-		fprintf(stderr, "vmm-run: warning: cannot start the signal thread\n");
 	if (w->timeout_ms) {
 		have_timer = pthread_create(&timer, NULL, timer_thread, w) == 0;
 		if (!have_timer)
@@ -622,22 +657,7 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 	pthread_mutex_unlock(&w->lock);
 	if (have_timer)
 		pthread_join(timer, NULL);
-	if (have_sigt) {
-		/* Directed at that thread: the only one waiting for it, and it now sees done. */
-		pthread_kill(sigt, SIGTERM);
-		pthread_join(sigt, NULL);
-	}
 	pthread_cond_destroy(&w->cond);
-
-	/*
-	 * Nobody waits for SIGINT/SIGTERM any more: give them back their
-	 * default action, so that a hang while tearing the VM down can still be
-	 * interrupted.
-	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	return ret;
 }
 
@@ -842,6 +862,8 @@ int main(int argc, char **argv)
 	struct vmm_vm *vm = NULL;
 	struct vmm_exit exit_info;
 	enum vmm_accel requested;
+	pthread_t sigt;
+	bool have_sigt = false;
 	sigset_t set;
 	int ret, status;
 
@@ -864,6 +886,7 @@ int main(int argc, char **argv)
 	status = parse_args(argc, argv, &o);
 	if (status >= 0)
 		goto out;
+	have_sigt = start_signal_thread(&w, &sigt);
 
 	ret = vmm_config_load(o.config_path, &cfg);
 	if (ret < 0) {
@@ -887,6 +910,9 @@ int main(int argc, char **argv)
 	status = create_vm(&o, cfg, &vm);
 	if (status >= 0)
 		goto out;
+	pthread_mutex_lock(&w.lock);
+	w.vm = vm;
+	pthread_mutex_unlock(&w.lock);
 
 	requested = cfg->accel;
 	if (o.verbose) {
@@ -895,9 +921,10 @@ int main(int argc, char **argv)
 	}
 
 	memset(&exit_info, 0, sizeof(exit_info));
-	w.vm = vm;
 	w.timeout_ms = cfg->timeout_ms;
 	ret = run_watched(&w, &exit_info);
+	stop_signal_thread(&w, sigt, have_sigt);
+	have_sigt = false;
 	/* Guest output first, so a terminal shows it before the verdict. */
 	fflush(stdout);
 	/* However the guest stopped: its memory is still mapped until destroy. */
@@ -911,6 +938,8 @@ int main(int argc, char **argv)
 		report_stats(vm, &exit_info);
 
 out:
+	if (have_sigt)
+		stop_signal_thread(&w, sigt, have_sigt);
 	vmm_vm_destroy(vm);
 	vmm_config_free(cfg);
 	free(o.plugin_path);

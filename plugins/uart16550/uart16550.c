@@ -10,11 +10,18 @@
  *   past the eighth register when the window is larger, read 0 and ignore
  *   writes: 0 rather than all-ones so that a probe of the padding cannot be
  *   mistaken for a live LSR.
- * - The transmitter is infinitely fast: a THR write goes straight to the
- *   output with write(2) before the access returns, so the TX FIFO is always
- *   empty and LSR THRE and TEMT always read 1. A VM that stops right after
- *   printing has lost nothing. A full pipe stalls the vCPU rather than
- *   dropping a byte.
+ * - The transmitter is as fast as the output: a THR write goes straight to
+ *   the output with a non-blocking write(2) when it takes it, and LSR THRE
+ *   and TEMT read 1. When the output stalls (a full pipe, a FIFO nobody
+ *   reads yet, a stopped terminal), bytes wait in a 4 KiB transmit buffer:
+ *   THRE reads 0 while it lacks room for 16 bytes and TEMT until it is
+ *   empty, so a driver that waits for THRE waits, in LSR reads the host can
+ *   stop at any time, instead of the vCPU blocking in write(2) where no
+ *   timeout or signal reaches it. A THR write with no room is dropped and
+ *   counted, like a byte written to a full 16550. The buffer drains at each
+ *   UART access and, for at most flush-timeout, when the device is
+ *   destroyed; the counts of bytes delivered and dropped are logged then.
+ *   tx.c holds this policy and its reasons.
  * - Input is polled, never waited for: when the guest reads RBR, LSR or IIR
  *   the model takes whatever the input has ready, up to the free room of
  *   the RX FIFO (so host input never overruns). Loopback overruns do: a
@@ -37,7 +44,10 @@
  *               PATH is created or truncated (mode 0666 less umask), so each
  *               run starts with a clean log; write ./stdout for a file of
  *               that name. Relative paths are relative to the working
- *               directory of the process.
+ *               directory of the process. A FIFO with no reader yet is
+ *               opened when one comes; meanwhile output waits (THRE 0).
+ *   flush-timeout = 0 | N | Ns | Nms (default 1s): how long destroying the
+ *               device waits for a stalled output to take what is buffered.
  *   input     = none (default) | stdin | PATH (opened non-blocking; a FIFO
  *               works). The terminal is not put in raw mode.
  *   reg-shift = 0..3: register spacing 1 << reg-shift bytes; the window must
@@ -54,11 +64,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "tx.h"
 #include "vmm/plugin.h"
 
 #define UART_NREGS 8
 #define UART_FIFO_SIZE 16
 #define UART_RESET_DIVISOR 12
+#define UART_FLUSH_MS_DEFAULT 1000
 
 /* Register indices: the offset is index << reg_shift. */
 #define UART_RBR 0 /* read, DLAB = 0 */
@@ -127,10 +139,8 @@ struct uart {
 	struct vmm_host *ctx;
 	unsigned reg_shift;
 
-	int out_fd; /* -1: output = none */
-	bool out_owned;
-	bool out_failed; /* an output error was logged; log only the first */
-	int in_fd;       /* -1: input = none */
+	struct uart_tx tx; /* the transmit line: output, buffer, counts */
+	int in_fd;         /* -1: input = none */
 	bool in_owned;
 	bool in_regular; /* a regular file is always "ready": skip poll() */
 
@@ -147,43 +157,20 @@ struct uart {
 
 /* ---- output and input ---- */
 
-/*
- * Write all of buf. A non-blocking fd that is full is waited for: losing
- * console output is worse than stalling the vCPU for it.
- */
-static int uart_write_all(int fd, const uint8_t *buf, size_t len)
+/* THRE: room for a TX FIFO's worth of bytes on the line. */
+static bool uart_thre(const struct uart *u)
 {
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n > 0) {
-			buf += n;
-			len -= (size_t)n;
-		} else if (n < 0 && errno == EINTR) {
-			continue;
-		} else if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-			struct pollfd p = { .fd = fd, .events = POLLOUT };
-
-			if (poll(&p, 1, -1) < 0 && errno != EINTR)
-				return -errno;
-		} else {
-			return n < 0 ? -errno : -EIO;
-		}
-	}
-	return 0;
+	return uart_tx_room(&u->tx, UART_FIFO_SIZE);
 }
 
-static void uart_emit(struct uart *u, uint8_t byte)
+/* Let the line move buffered bytes out; THR turning empty raises its interrupt. */
+static void uart_tx_progress(struct uart *u)
 {
-	int err;
+	bool was = uart_thre(u);
 
-	if (u->out_fd < 0)
-		return;
-	err = uart_write_all(u->out_fd, &byte, 1);
-	if (err && !u->out_failed) {
-		u->out_failed = true;
-		u->host->log(u->ctx, VMM_LOG_ERROR, "output lost: %s", strerror(-err));
-	}
+	uart_tx_poll(&u->tx);
+	if (!was && uart_thre(u))
+		u->thri = true;
 }
 
 static unsigned uart_rx_capacity(const struct uart *u)
@@ -311,7 +298,10 @@ static void uart_write_fcr(struct uart *u, uint8_t v)
 	}
 	if (!was_enabled || (v & FCR_CLEAR_RX))
 		uart_rx_clear(u);
-	/* FCR_CLEAR_TX has nothing to do: the TX FIFO is drained as it is written. */
+	/*
+	 * FCR_CLEAR_TX keeps the transmit buffer: its bytes stand for the line
+	 * to the host, already past the TX FIFO.
+	 */
 	u->fcr = v & (FCR_ENABLE | FCR_DMA | FCR_TRIGGER);
 }
 
@@ -340,7 +330,8 @@ static uint8_t uart_reg_read(struct uart *u, unsigned reg)
 		return u->mcr;
 	case UART_LSR:
 		uart_poll_input(u);
-		v = u->lsr_err | LSR_THRE | LSR_TEMT | (u->rx_count ? LSR_DR : 0);
+		v = u->lsr_err | (uart_thre(u) ? LSR_THRE : 0) |
+		    (uart_tx_empty(&u->tx) ? LSR_TEMT : 0) | (u->rx_count ? LSR_DR : 0);
 		u->lsr_err = 0;
 		return v;
 	case UART_MSR:
@@ -363,8 +354,8 @@ static void uart_reg_write(struct uart *u, unsigned reg, uint8_t v)
 		if (u->mcr & MCR_LOOP)
 			uart_rx_push(u, v);
 		else
-			uart_emit(u, v);
-		u->thri = true; /* the byte left at once: THR is empty again */
+			uart_tx_put(&u->tx, v);
+		u->thri = uart_thre(u); /* the byte left, or the line still has room */
 		return;
 	case UART_IER:
 		if (u->lcr & LCR_DLAB) {
@@ -372,7 +363,7 @@ static void uart_reg_write(struct uart *u, unsigned reg, uint8_t v)
 			return;
 		}
 		/* Enabling the THR-empty interrupt while THR is empty raises it at once. */
-		if (!(u->ier & IER_ETBEI) && (v & IER_ETBEI))
+		if (!(u->ier & IER_ETBEI) && (v & IER_ETBEI) && uart_thre(u))
 			u->thri = true;
 		u->ier = v & IER_MASK;
 		return;
@@ -411,6 +402,7 @@ static int uart_read(void *state, uint64_t offset, uint32_t size, uint64_t *valu
 	struct uart *u = state;
 	int reg = uart_reg_index(u, offset);
 
+	uart_tx_progress(u);
 	*value = reg < 0 ? 0 : uart_reg_read(u, (unsigned)reg);
 	return 0;
 }
@@ -420,6 +412,7 @@ static int uart_write(void *state, uint64_t offset, uint32_t size, uint64_t valu
 	struct uart *u = state;
 	int reg = uart_reg_index(u, offset);
 
+	uart_tx_progress(u);
 	if (reg >= 0)
 		uart_reg_write(u, (unsigned)reg, (uint8_t)value);
 	return 0;
@@ -464,26 +457,35 @@ static int uart_parse_shift(const struct vmm_host_services *host, struct vmm_hos
 	return 0;
 }
 
-static int uart_open_output(struct uart *u, const char *s)
+/* A duration as vmm.ini writes one, without minutes: "0", "N" or "Ns" (seconds), "Nms". */
+static int uart_parse_flush(const struct vmm_host_services *host, struct vmm_host *ctx,
+			    const char *s, uint64_t *ms)
 {
-	if (!s || !strcmp(s, "stdout")) {
-		u->out_fd = STDOUT_FILENO;
-	} else if (!strcmp(s, "stderr")) {
-		u->out_fd = STDERR_FILENO;
-	} else if (!strcmp(s, "none")) {
-		u->out_fd = -1;
-	} else if (!*s) {
-		u->host->param_error(u->ctx, "output", "is empty (stdout, stderr, none or a file path)");
-		return -EINVAL;
-	} else {
-		u->out_fd = open(s, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOCTTY, 0666);
-		if (u->out_fd < 0) {
-			u->host->param_error(u->ctx, "output", "cannot open '%s': %s", s, strerror(errno));
-			return -EINVAL;
-		}
-		u->out_owned = true;
+	uint64_t n = 0, unit = 1000;
+	const char *p = s;
+
+	if (!s) {
+		*ms = UART_FLUSH_MS_DEFAULT;
+		return 0;
 	}
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (n > (UINT64_MAX - 9) / 10)
+			goto bad;
+		n = n * 10 + (uint64_t)(*p - '0');
+	}
+	if (!strcmp(p, "ms"))
+		unit = 1;
+	else if (strcmp(p, "") && strcmp(p, "s"))
+		goto bad;
+	/* A day is far beyond any useful flush and keeps the deadline arithmetic small. */
+	if (p == s || n > 86400000 / unit)
+		goto bad;
+	*ms = n * unit;
 	return 0;
+bad:
+	host->param_error(ctx, "flush-timeout", "'%s' is not a duration (0, N, Ns or Nms, at most a day)",
+			  s);
+	return -EINVAL;
 }
 
 static int uart_open_input(struct uart *u, const char *s)
@@ -518,8 +520,7 @@ static void uart_destroy(void *state)
 
 	if (!u)
 		return;
-	if (u->out_owned)
-		close(u->out_fd);
+	uart_tx_close(&u->tx);
 	if (u->in_owned)
 		close(u->in_fd);
 	free(u);
@@ -528,8 +529,9 @@ static void uart_destroy(void *state)
 static int uart_create(const struct vmm_host_services *host, struct vmm_host *ctx,
 		       const struct vmm_device_info *info, void **state)
 {
-	const char *output, *input, *shift_s;
+	const char *output, *input, *shift_s, *flush_s;
 	struct uart *u;
+	uint64_t flush_ms;
 	unsigned shift;
 	int err;
 
@@ -539,8 +541,11 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	output = host->param(ctx, "output");
 	input = host->param(ctx, "input");
 	shift_s = host->param(ctx, "reg-shift");
+	flush_s = host->param(ctx, "flush-timeout");
 
 	err = uart_parse_shift(host, ctx, shift_s, &shift);
+	if (!err)
+		err = uart_parse_flush(host, ctx, flush_s, &flush_ms);
 	if (err)
 		return err;
 	if (info->length < (8u << shift)) {
@@ -557,13 +562,13 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	u->host = host;
 	u->ctx = ctx;
 	u->reg_shift = shift;
-	u->out_fd = -1;
 	u->in_fd = -1;
 
-	err = uart_open_output(u, output);
+	/* Input first: a refused input must not leave a truncated output file behind. */
+	err = uart_open_input(u, input);
 	if (err)
 		goto err_free;
-	err = uart_open_input(u, input);
+	err = uart_tx_open(&u->tx, host, ctx, output, flush_ms);
 	if (err)
 		goto err_free;
 	uart_reset(u);

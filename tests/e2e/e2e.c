@@ -281,6 +281,8 @@ static void child(const struct e2e_spawn *spec, int out, int err)
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGPIPE, SIG_DFL);
+	if (spec->stdout_fd > 2)
+		out = spec->stdout_fd;
 	if (in < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(err, 2) < 0)
 		_exit(127);
 	if (spec->plugin_path_env)

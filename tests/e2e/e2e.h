@@ -28,6 +28,7 @@ struct e2e_spawn {
 	int signal;	      /* if non-zero, sent to the child ... */
 	unsigned signal_after_ms; /* ... this long after it started */
 	unsigned limit_s;	  /* wall-clock limit; 0 means E2E_LIMIT_S */
+	int stdout_fd; /* if > 2, the child's stdout (res->out stays empty); else captured */
 };
 
 struct e2e_result {

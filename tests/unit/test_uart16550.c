@@ -2,10 +2,15 @@
 
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_host.h"
@@ -111,10 +116,12 @@ Test(uart16550, create_asks_for_every_key_it_knows)
 	fake_set_param(fh, "output", "none");
 	fake_set_param(fh, "input", "none");
 	fake_set_param(fh, "reg-shift", "0");
+	fake_set_param(fh, "flush-timeout", "1s");
 	fake_create_ok(fh, VMM_SPACE_PIO, 8);
 	cr_assert(fake_param_asked(fh, "output"));
 	cr_assert(fake_param_asked(fh, "input"));
 	cr_assert(fake_param_asked(fh, "reg-shift"));
+	cr_assert(fake_param_asked(fh, "flush-timeout"));
 }
 
 /* ---- transmit ---- */
@@ -616,4 +623,281 @@ Test(uart16550, reset_keeps_the_output_file_open)
 	fh->desc->reset(fh->state);
 	wr(THR, 'b');
 	cr_assert_str_eq(output_file_text(), "ab");
+}
+
+/* ---- a stalled output: never block, buffer, count what is dropped ---- */
+
+#define TX_BUF 4096 /* the device's transmit buffer, as documented in vmm-plugin(7) */
+
+static char fifo_path[80];
+
+/* A FIFO next to out_path; removed by the test's process exit with the rest of /tmp. */
+static const char *make_fifo(void)
+{
+	snprintf(fifo_path, sizeof(fifo_path), "%s.fifo", out_path);
+	cr_assert_eq(mkfifo(fifo_path, 0600), 0, "mkfifo: %s", strerror(errno));
+	return fifo_path;
+}
+
+/* A read end that holds the FIFO open but does not read, with a 4 KiB pipe buffer. */
+static int stalled_reader(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	cr_assert_geq(fd, 0, "%s: %s", path, strerror(errno));
+	cr_assert_geq(fcntl(fd, F_SETPIPE_SZ, 4096), 0, "F_SETPIPE_SZ: %s", strerror(errno));
+	return fd;
+}
+
+/* Write pattern bytes, each after THRE, until THRE stays 0; returns how many went in. */
+static unsigned fill_until_busy(unsigned limit)
+{
+	unsigned n = 0;
+
+	while (n < limit && (rd(LSR) & LSR_THRE))
+		wr(THR, (uint8_t)('a' + n++ % 26));
+	return n;
+}
+
+static void nap_ms(long ms)
+{
+	nanosleep(&(struct timespec){ .tv_nsec = ms * 1000000L }, NULL);
+}
+
+static void destroy_now(void)
+{
+	fh->desc->destroy(fh->state);
+	fh->state = NULL;
+}
+
+Test(uart16550, fifo_with_no_reader_is_accepted_and_its_output_waits_for_one, .timeout = 30)
+{
+	char buf[8] = { 0 };
+	int fd;
+
+	fake_set_param(fh, "output", make_fifo());
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	wr(THR, 'h');
+	wr(THR, 'i');
+	/* Not out yet: the transmitter is busy (TEMT 0), but there is room (THRE 1). */
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE);
+	fd = open(fifo_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	cr_assert_geq(fd, 0);
+	/* The device tries again at most every 10 ms, at the guest's accesses. */
+	for (int i = 0; i < 1000 && !(rd(LSR) & LSR_TEMT); i++)
+		nap_ms(1);
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	cr_assert_eq(read(fd, buf, sizeof(buf)), 2);
+	cr_assert_str_eq(buf, "hi");
+	close(fd);
+}
+
+Test(uart16550, full_pipe_clears_thre_and_temt_and_the_bytes_follow_in_order, .timeout = 30)
+{
+	int fd = stalled_reader(make_fifo());
+	unsigned sent, got = 0;
+	char buf[4096];
+
+	fake_set_param(fh, "output", fifo_path);
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	sent = fill_until_busy(3 * TX_BUF);
+	/* The pipe's 4 KiB, then the device's buffer until less than a TX FIFO's room is left. */
+	cr_assert_eq(sent, 4096 + TX_BUF - 15, "THRE cleared after %u bytes", sent);
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), 0);
+	while (got < sent) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n <= 0) {
+			rd(LSR); /* any access moves waiting bytes on */
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u", got + (unsigned)i);
+		got += (unsigned)n;
+	}
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	close(fd);
+}
+
+Test(uart16550, thr_write_with_no_room_is_dropped_and_counted, .timeout = 30)
+{
+	int fd = stalled_reader(make_fifo());
+	unsigned sent;
+
+	fake_set_param(fh, "output", fifo_path);
+	fake_set_param(fh, "flush-timeout", "0");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	sent = fill_until_busy(3 * TX_BUF);
+	/* A guest that ignores THRE: 15 more fit, the last 5 do not. */
+	for (int i = 0; i < 20; i++)
+		wr(THR, '!');
+	destroy_now();
+	cr_assert(strstr(fh->log_msg,
+			 "4096 bytes delivered, 4101 dropped (5 written while the buffer was full, "
+			 "0 after the output went away, 4096 still buffered after the 0 ms flush)"),
+		  "%u sent: %s", sent, fh->log_msg);
+	close(fd);
+}
+
+Test(uart16550, flush_at_destroy_gives_up_after_flush_timeout, .timeout = 30)
+{
+	int fd = stalled_reader(make_fifo());
+	struct timespec t0, t1;
+	double s;
+
+	fake_set_param(fh, "output", fifo_path);
+	fake_set_param(fh, "flush-timeout", "300ms");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	fill_until_busy(3 * TX_BUF);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	destroy_now();
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+	cr_assert_geq(s, 0.25, "gave up after %.3f s", s);
+	cr_assert_lt(s, 5.0, "gave up after %.3f s", s);
+	cr_assert(strstr(fh->log_msg, "still buffered after the 300 ms flush"), "%s", fh->log_msg);
+	close(fd);
+}
+
+Test(uart16550, flush_at_destroy_delivers_to_a_reader_that_catches_up, .timeout = 30)
+{
+	int fd = stalled_reader(make_fifo());
+	unsigned sent, got = 0;
+	char buf[4096];
+	ssize_t n;
+	pid_t pid;
+
+	fake_set_param(fh, "output", fifo_path);
+	fake_set_param(fh, "flush-timeout", "20s");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	sent = fill_until_busy(3 * TX_BUF);
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		/*
+		 * The reader comes back while the device is being destroyed. It
+		 * inherited the device's write end too, so it counts rather than
+		 * wait for an end of file that would never come.
+		 */
+		nap_ms(200);
+		fcntl(fd, F_SETFL, 0);
+		while (got < sent && (n = read(fd, buf, sizeof(buf))) > 0)
+			got += (unsigned)n;
+		_exit(got == sent ? 0 : 1);
+	}
+	close(fd);
+	destroy_now();
+	cr_assert(strstr(fh->log_msg, "bytes delivered") && !strstr(fh->log_msg, "dropped"), "%s",
+		  fh->log_msg);
+	{
+		int status;
+
+		cr_assert_eq(waitpid(pid, &status, 0), pid);
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the reader missed bytes");
+	}
+}
+
+Test(uart16550, reader_that_closes_is_reported_once_and_later_bytes_are_counted, .timeout = 30)
+{
+	int fd = stalled_reader(make_fifo());
+	unsigned logs;
+
+	signal(SIGPIPE, SIG_IGN); /* as vmm-run does; an embedder must too */
+	fake_set_param(fh, "output", fifo_path);
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	wr(THR, 'a');
+	close(fd);
+	logs = fh->logs;
+	wr(THR, 'b');
+	cr_assert_eq(fh->logs, logs + 1);
+	cr_assert(strstr(fh->log_msg, "the reader closed it"), "%s", fh->log_msg);
+	wr(THR, 'c');
+	cr_assert_eq(fh->logs, logs + 1, "logged again: %s", fh->log_msg);
+	/* Dropping takes no time: the transmitter stays free. */
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	destroy_now();
+	cr_assert(strstr(fh->log_msg, "1 bytes delivered, 2 dropped (0 written while the buffer "
+				      "was full, 2 after the output went away"),
+		  "%s", fh->log_msg);
+}
+
+Test(uart16550, stdout_pipe_is_written_without_making_stdout_non_blocking, .timeout = 30)
+{
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_geq(fcntl(p[0], F_SETPIPE_SZ, 4096), 0);
+	cr_assert_eq(dup2(p[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(p[1]);
+	fake_set_param(fh, "flush-timeout", "0");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	/* Before the fix this blocked in write(2) once the pipe was full. */
+	cr_assert_eq(fill_until_busy(3 * TX_BUF), 4096 + TX_BUF - 15);
+	cr_assert_eq(fcntl(STDOUT_FILENO, F_GETFL) & O_NONBLOCK, 0,
+		     "the shell's description of stdout was made non-blocking");
+	destroy_now();
+	close(p[0]);
+}
+
+Test(uart16550, flush_timeout_takes_seconds_or_milliseconds)
+{
+	static const char *const good[] = { "0", "250ms", "3", "3s", "86400s" };
+
+	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		struct fake_host *f = fake_host_new("uart16550");
+
+		fake_set_param(f, "output", "none");
+		fake_set_param(f, "flush-timeout", good[i]);
+		cr_assert_eq(fake_create(f, VMM_SPACE_PIO, 8), 0, "%s: %s", good[i],
+			     f->param_error_msg);
+		fake_host_free(f);
+	}
+}
+
+Test(uart16550, bad_flush_timeout_is_refused_naming_flush_timeout)
+{
+	static const char *const bad[] = { "", "soon", "-1", "1m", "5 s", "86401s", "99999999999999999999" };
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct fake_host *f = fake_host_new("uart16550");
+
+		fake_set_param(f, "flush-timeout", bad[i]);
+		cr_assert_eq(fake_create(f, VMM_SPACE_PIO, 8), -EINVAL, "'%s' accepted", bad[i]);
+		cr_assert_str_eq(f->param_error_key, "flush-timeout");
+		fake_host_free(f);
+	}
+}
+
+Test(uart16550, stdout_socket_is_written_without_waiting, .timeout = 30)
+{
+	int sv[2], small = 4096;
+	unsigned sent, got = 0;
+	char buf[4096];
+
+	signal(SIGPIPE, SIG_IGN);
+	cr_assert_eq(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), 0);
+	cr_assert_eq(setsockopt(sv[1], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)), 0);
+	cr_assert_eq(dup2(sv[1], STDOUT_FILENO), STDOUT_FILENO);
+	close(sv[1]);
+	fake_set_param(fh, "flush-timeout", "0");
+	fake_create_ok(fh, VMM_SPACE_PIO, 8);
+	/* Before the fix this blocked in write(2) once the socket buffer was full. */
+	sent = fill_until_busy(64 * TX_BUF);
+	cr_assert_lt(sent, 64 * TX_BUF, "THRE never cleared");
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), 0);
+	cr_assert_eq(fcntl(sv[0], F_SETFL, O_NONBLOCK), 0);
+	while (got < sent) {
+		ssize_t n = read(sv[0], buf, sizeof(buf));
+
+		if (n <= 0) {
+			rd(LSR);
+			continue;
+		}
+		for (ssize_t i = 0; i < n; i++)
+			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u", got + (unsigned)i);
+		got += (unsigned)n;
+	}
+	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
+	destroy_now();
+	close(sv[0]);
 }
