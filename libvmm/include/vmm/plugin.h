@@ -68,7 +68,8 @@ struct vmm_host; /* opaque: the host's context for one device instance */
  * create(). A plugin must check host->size before using a member that a later
  * ABI version appends (offsetof(struct vmm_host_services, member) < size).
  * All functions may be called from create(), read(), write() and reset(),
- * on the thread that made that call; none may be called after destroy().
+ * on the thread that made that call, and log() from destroy() too (to
+ * report what was lost, say); none may be called after destroy() returns.
  */
 struct vmm_host_services {
 	uint32_t size;        /* sizeof the table the host filled in */
