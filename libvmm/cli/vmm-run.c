@@ -46,6 +46,21 @@ struct cli_opts {
 	size_t ntranslate;
 };
 
+
+/*
+ * A pthread call that fails leaves vmm-run unable to keep its promises
+ * (the timeout, the signals, the lock its threads share): say which call
+ * and leave, without running the teardown that would need them.
+ */
+static void pt_check(int err, const char *call)
+{
+	if (!err)
+		return;
+	fflush(stdout);
+	fprintf(stderr, "vmm-run: %s failed: %s\n", call, strerror(err));
+	_exit(EXIT_VMM_ERROR);
+}
+#define PT(call) pt_check((call), #call)
 /*
  * What the timer and signal threads share with the main thread. Whoever
  * stops the VM records why under the lock, and the main thread sets done
@@ -544,14 +559,17 @@ static void *timer_thread(void *arg)
 		deadline.tv_nsec -= 1000000000L;
 	}
 
-	pthread_mutex_lock(&w->lock);
-	while (!w->done && rc != ETIMEDOUT)
+	PT(pthread_mutex_lock(&w->lock));
+	while (!w->done && rc != ETIMEDOUT) {
 		rc = pthread_cond_timedwait(&w->cond, &w->lock, &deadline);
+		if (rc != ETIMEDOUT)
+			PT(rc);
+	}
 	if (!w->done && !w->signo) {
 		w->timed_out = true;
 		vmm_vm_stop(w->vm, EXIT_TIMEOUT);
 	}
-	pthread_mutex_unlock(&w->lock);
+	PT(pthread_mutex_unlock(&w->lock));
 	return NULL;
 }
 
@@ -575,9 +593,9 @@ static void *signal_thread(void *arg)
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		pthread_mutex_lock(&w->lock);
+		PT(pthread_mutex_lock(&w->lock));
 		if (w->done) {
-			pthread_mutex_unlock(&w->lock);
+			PT(pthread_mutex_unlock(&w->lock));
 			return NULL;
 		}
 		if (!w->vm) {
@@ -586,7 +604,7 @@ static void *signal_thread(void *arg)
 			_exit(EXIT_SIGNAL_BASE + sig);
 		}
 		if (w->signo || w->timed_out) {
-			pthread_mutex_unlock(&w->lock);
+			PT(pthread_mutex_unlock(&w->lock));
 			fflush(stdout);
 			fprintf(stderr, "vmm-run: %s while stopping: exiting without cleanup\n",
 				signal_name(sig));
@@ -594,17 +612,15 @@ static void *signal_thread(void *arg)
 		}
 		w->signo = sig;
 		vmm_vm_stop(w->vm, EXIT_SIGNAL_BASE + sig);
-		pthread_mutex_unlock(&w->lock);
+		PT(pthread_mutex_unlock(&w->lock));
 	}
 }
 
-/* Start the signal thread; returns whether it runs. */
+/* Start the signal thread: without it SIGINT and SIGTERM would never be seen. */
 static bool start_signal_thread(struct watch *w, pthread_t *sigt)
 {
-	if (pthread_create(sigt, NULL, signal_thread, w) == 0)
-		return true;
-	fprintf(stderr, "vmm-run: warning: cannot start the signal thread\n");
-	return false;
+	PT(pthread_create(sigt, NULL, signal_thread, w));
+	return true;
 }
 
 /*
@@ -616,18 +632,18 @@ static void stop_signal_thread(struct watch *w, pthread_t sigt, bool have_sigt)
 {
 	sigset_t set;
 
-	pthread_mutex_lock(&w->lock);
+	PT(pthread_mutex_lock(&w->lock));
 	w->done = true;
-	pthread_mutex_unlock(&w->lock);
+	PT(pthread_mutex_unlock(&w->lock));
 	if (have_sigt) {
 		/* Directed at that thread: the only one waiting for it, and it now sees done. */
-		pthread_kill(sigt, SIGTERM);
-		pthread_join(sigt, NULL);
+		PT(pthread_kill(sigt, SIGTERM));
+		PT(pthread_join(sigt, NULL));
 	}
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	PT(pthread_sigmask(SIG_UNBLOCK, &set, NULL));
 }
 
 /* Run the VM with the timer thread watching it. Returns vmm_vm_run()'s result. */
@@ -638,26 +654,26 @@ static int run_watched(struct watch *w, struct vmm_exit *exit)
 	bool have_timer = false;
 	int ret;
 
-	pthread_condattr_init(&ca);
-	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-	pthread_cond_init(&w->cond, &ca);
-	pthread_condattr_destroy(&ca);
+	PT(pthread_condattr_init(&ca));
+	PT(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC));
+	PT(pthread_cond_init(&w->cond, &ca));
+	PT(pthread_condattr_destroy(&ca));
 
+	/* A timeout that cannot be kept is an error, not a warning: the run could last forever. */
 	if (w->timeout_ms) {
-		have_timer = pthread_create(&timer, NULL, timer_thread, w) == 0;
-		if (!have_timer)
-			fprintf(stderr, "vmm-run: warning: cannot start the timeout thread\n");
+		PT(pthread_create(&timer, NULL, timer_thread, w));
+		have_timer = true;
 	}
 
 	ret = vmm_vm_run(w->vm, exit);
 
-	pthread_mutex_lock(&w->lock);
+	PT(pthread_mutex_lock(&w->lock));
 	w->done = true;
-	pthread_cond_broadcast(&w->cond);
-	pthread_mutex_unlock(&w->lock);
+	PT(pthread_cond_broadcast(&w->cond));
+	PT(pthread_mutex_unlock(&w->lock));
 	if (have_timer)
-		pthread_join(timer, NULL);
-	pthread_cond_destroy(&w->cond);
+		PT(pthread_join(timer, NULL));
+	PT(pthread_cond_destroy(&w->cond));
 	return ret;
 }
 
@@ -875,7 +891,7 @@ int main(int argc, char **argv)
 	sigemptyset(&set);
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	PT(pthread_sigmask(SIG_BLOCK, &set, NULL));
 	/*
 	 * A device writing to a closed pipe (vmm-run ... | head) must get EPIPE,
 	 * not kill the VMM before it reports and cleans up; plugins may not
@@ -910,9 +926,9 @@ int main(int argc, char **argv)
 	status = create_vm(&o, cfg, &vm);
 	if (status >= 0)
 		goto out;
-	pthread_mutex_lock(&w.lock);
+	PT(pthread_mutex_lock(&w.lock));
 	w.vm = vm;
-	pthread_mutex_unlock(&w.lock);
+	PT(pthread_mutex_unlock(&w.lock));
 
 	requested = cfg->accel;
 	if (o.verbose) {
