@@ -153,6 +153,22 @@ struct emu_vcpu {
 	unsigned split_left; /* halves of a page-crossing device load still to come */
 	uint64_t split_next;
 	uint32_t split_size;
+	/*
+	 * A gap access already dispatched whole (see emu_gap_access()), that
+	 * Unicorn now performs as the pieces it splits it into: MMIO callbacks
+	 * from next to end, in order, and for an unaligned one a protection
+	 * hook before each piece of `piece` bytes. Reads return buf, the
+	 * bytes of [lo, lo + 16) with the device's answer in place.
+	 */
+	struct emu_pending {
+		bool on, write, unaligned;
+		uint32_t piece;
+		uint64_t next, end, lo;
+		uint8_t buf[16];
+	} pend;
+	bool skip_on; /* a device-cluster load that is the second half of a gap load */
+	uint64_t skip_at;
+	uint32_t skip_size;
 	bool bad_seen;
 	uint64_t bad_addr;
 };
@@ -234,6 +250,16 @@ static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	}
 	if (type != UC_MEM_READ)
 		return;
+	if (ev->skip_on && addr == ev->skip_at && (uint32_t)size == ev->skip_size) {
+		/* The second half of a gap load that crossed into this cluster: answered already. */
+		ev->skip_on = false;
+		n = (uint32_t)size;
+		if (n > r->size - off)
+			n = (uint32_t)(r->size - off);
+		memcpy(r->scratch + off, ev->pend.buf + (addr - ev->pend.lo), n);
+		return;
+	}
+	ev->skip_on = false;
 	/*
 	 * Unicorn performs a load that crosses a page as two aligned loads of the
 	 * same width after this hook has seen the whole one, and each fires the
@@ -265,13 +291,149 @@ static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	}
 }
 
-/* Gaps: Unicorn MMIO callbacks, at most 4 bytes wide (see the top of the file). */
+/* The region holding addr, or NULL. ev->regions is sorted by base. */
+static const struct emu_region *emu_region_at(const struct emu_vcpu *ev, uint64_t addr)
+{
+	size_t lo = 0, hi = ev->nregions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2, m = mid;
+		const struct emu_region *r;
+
+		while (m > lo && !ev->regions[m])
+			m--; /* a region that failed to map: its neighbour decides */
+		r = ev->regions[m];
+		if (!r)
+			return NULL;
+		if (addr < r->base)
+			hi = m;
+		else if (addr - r->base < r->size)
+			return r;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+/* A gap: a region of MMIO callbacks (device clusters have a scratch). */
+static bool emu_is_gap(const struct emu_vcpu *ev, uint64_t addr)
+{
+	const struct emu_region *r = emu_region_at(ev, addr);
+
+	return r && !r->scratch;
+}
+
+/*
+ * A guest load or store to a gap, seen whole by a protection hook before
+ * Unicorn touches the region (gaps are mapped without permissions for that,
+ * see emu_region_map()): dispatch it as kvm does, once, at its address and
+ * width, then let Unicorn's pieces through quietly. Unicorn performs an
+ * access to MMIO callbacks in pieces: an aligned one as one callback (an
+ * 8-byte one as two 4-byte ones); an unaligned load as the two aligned
+ * loads of its width around it, combined; an unaligned store as one store
+ * per byte; each piece of the unaligned ones fires the protection hook
+ * again. The pieces are recognised by address and order: reads are served
+ * from the answer kept in ev->pend, writes are dropped.
+ *
+ * An 8-byte access goes to the device as two 4-byte ones (its address, then
+ * +4: documented in libvmm(3)), which is what devices here took before.
+ * An access that crosses into the next page still reaches the device
+ * whole (also documented); when that page is a gap too, its pieces are
+ * recognised as well.
+ */
+static void emu_gap_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bool is_write,
+			   uint64_t value)
+{
+	struct emu_pending *p = &ev->pend;
+	uint64_t lo = addr & ~(uint64_t)(size - 1), page_end = (addr | VMMI_PAGE_MASK) + 1;
+	uint64_t v, v2;
+	bool unaligned = addr != lo;
+
+	ev->skip_on = false;
+	if (size == 8) {
+		v = value & 0xffffffffu;
+		v2 = value >> 32;
+		emu_access(ev, VMM_SPACE_MMIO, addr, 4, is_write, &v);
+		emu_access(ev, VMM_SPACE_MMIO, addr + 4, 4, is_write, &v2);
+		v = (v & 0xffffffffu) | v2 << 32;
+	} else {
+		v = value;
+		emu_access(ev, VMM_SPACE_MMIO, addr, size, is_write, &v);
+	}
+	*p = (struct emu_pending){
+		.on = true, .write = is_write, .unaligned = unaligned,
+		.piece = is_write ? 1 : size,
+		.next = is_write ? addr : lo, .lo = lo,
+	};
+	if (!unaligned)
+		p->end = addr + size;
+	else
+		p->end = is_write ? addr + size : lo + 2 * (uint64_t)size;
+	if (p->end > page_end) {
+		const struct emu_region *next = emu_region_at(ev, page_end);
+
+		if (next && !next->scratch)
+			; /* a gap: its pieces come here too */
+		else if (!is_write && next) {
+			/* A device cluster: its read hook sees the second load; it must not dispatch it. */
+			ev->skip_on = true;
+			ev->skip_at = page_end;
+			ev->skip_size = size;
+			p->end = page_end;
+		} else {
+			p->end = page_end; /* RAM, or stores (no write hook sees their byte pieces) */
+		}
+	}
+	if (!is_write) {
+		memset(p->buf, 0xff, sizeof(p->buf));
+		memcpy(p->buf + (addr - lo), &v, size);
+	}
+}
+
+/* Protection hooks on a gap: a piece of the pending access, or a new access. */
+static void emu_gap_hook(struct emu_vcpu *ev, uint64_t addr, int size, bool is_write,
+			 uint64_t value)
+{
+	struct emu_pending *p = &ev->pend;
+
+	if (size <= 0)
+		return;
+	if (p->on && p->write == is_write && p->unaligned && addr == p->next &&
+	    (uint32_t)size == p->piece)
+		return;
+	emu_gap_access(ev, addr, (uint32_t)size, is_write, value);
+}
+
+/*
+ * MMIO callbacks: the pieces of the access the hook dispatched. One that
+ * is not (no hook saw its access first: cannot happen in Unicorn 2.0.1, but
+ * never lose an access) is dispatched as it comes.
+ */
+static bool emu_gap_piece(struct emu_vcpu *ev, uint64_t addr, unsigned size, bool is_write,
+			  uint64_t *value)
+{
+	struct emu_pending *p = &ev->pend;
+
+	if (!p->on || p->write != is_write || addr != p->next || size > p->end - addr)
+		return false;
+	if (!is_write) {
+		*value = 0;
+		if (addr - p->lo + size <= sizeof(p->buf))
+			memcpy(value, p->buf + (addr - p->lo), size);
+	}
+	p->next += size;
+	if (p->next == p->end)
+		p->on = false;
+	return true;
+}
+
 static uint64_t emu_gap_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
 {
 	struct emu_region *r = opaque;
 	uint64_t v = ones(size);
 
-	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, false, &v);
+	if (!emu_gap_piece(r->ev, r->base + offset, size, false, &v))
+		emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, false, &v);
 	return v;
 }
 
@@ -280,7 +442,8 @@ static void emu_gap_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_
 {
 	struct emu_region *r = opaque;
 
-	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, true, &value);
+	if (!emu_gap_piece(r->ev, r->base + offset, size, true, &value))
+		emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, true, &value);
 }
 
 static uint32_t emu_in_hook(uc_engine *uc, uint32_t port, int size, void *opaque)
@@ -314,6 +477,11 @@ static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 {
 	struct emu_vcpu *ev = opaque;
 
+	/* Gaps are the only regions mapped without read permission. */
+	if (type == UC_MEM_READ_PROT && emu_is_gap(ev, addr)) {
+		emu_gap_hook(ev, addr, size, false, 0);
+		return true;
+	}
 	if (!ev->bad_seen) {
 		ev->bad_seen = true;
 		ev->bad_addr = addr;
@@ -335,6 +503,10 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 	const struct vmmi_slot *s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
 	uint64_t v = (uint64_t)value, n = (uint64_t)size;
 
+	if (!s && size > 0 && emu_is_gap(ev, addr)) {
+		emu_gap_hook(ev, addr, size, true, v);
+		return true;
+	}
 	if (!s || size <= 0) {
 		if (!ev->bad_seen) {
 			ev->bad_seen = true;
@@ -615,6 +787,17 @@ static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct
 	r->size = sp->size;
 	if (!sp->devices) {
 		err = uc_mmio_map(ev->uc, r->base, r->size, emu_gap_read, r, emu_gap_write, r);
+		/*
+		 * No permissions: every access then fires a protection hook
+		 * first, with its address and width whole (see emu_gap_access()).
+		 * Protection hooks run on the slow path only, which MMIO always
+		 * takes: RAM accesses keep the inline fast path.
+		 */
+		if (!err) {
+			err = uc_mem_protect(ev->uc, r->base, r->size, UC_PROT_NONE);
+			if (err)
+				uc_mem_unmap(ev->uc, r->base, r->size);
+		}
 		if (err) {
 			free(r);
 			return emu_error(err, "cannot map a gap of guest-physical space");
@@ -1272,6 +1455,8 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->exit = exit;
 	ev->stop = EMU_STOP_NONE;
 	ev->split_left = 0;
+	ev->pend.on = false;
+	ev->skip_on = false;
 	ev->bad_seen = false;
 	/*
 	 * Host writes to guest code since the last run (ELF loads,
