@@ -245,6 +245,47 @@ Test(emu, mmio_device_without_8_byte_accesses_sees_widths_and_halves_of_8)
 	cr_expect_eq(ex.regs.rdx, 0x44332211, "rdx 0x%llx", (unsigned long long)ex.regs.rdx);
 }
 
+/*
+ * Unaligned accesses reach a device without 8-byte accesses as on kvm: once,
+ * whole, at their offset (Unicorn splits them into aligned loads or single
+ * bytes on the way). One that crosses the window's end is unclaimed whole.
+ */
+Test(emu, mmio_unaligned_accesses_reach_a_narrow_device_whole)
+{
+	static const uint8_t code[] = {
+		0xb8, 0x00, 0x00, 0x00, 0xfe,		  /* mov eax, 0xfe000000 */
+		0xc7, 0x40, 0x01, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+1], 0xdeadbeef */
+		0x8b, 0x50, 0x05,			  /* mov edx, [rax+5] */
+		0x66, 0x8b, 0x48, 0x0b,			  /* mov cx, [rax+11] */
+		0x8b, 0x98, 0xfe, 0x00, 0x00, 0x00,	  /* mov ebx, [rax+0xfe]: crosses the end */
+		0x66, 0xc7, 0x80, 0xff, 0x00, 0x00, 0x00, /* mov word [rax+0xff], 0x1234: too */
+		0x34, 0x12,
+		0xf4,					  /* hlt */
+	};
+	struct vmm_device_config cfg = {
+		.size = sizeof(cfg), .name = "narrow", .space = VMM_SPACE_MMIO,
+		.base = DEV_BASE, .length = DEV_LEN,
+	};
+	struct vmm_vm_stats st;
+
+	create(VMM_UNCLAIMED_IGNORE);
+	OK(vmm_device_add(vm, &rec_narrow_desc, &cfg, NULL));
+	OK(vmm_vcpu_create(vm, 0, NULL));
+	boot(code, sizeof(code));
+	rec[0].read_value = 0x8877665544332211ull;
+	run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "%s", ex.detail);
+	cr_expect_eq(rec[0].n, 3, "%u accesses", rec[0].n);
+	expect_access(&rec[0], 0, 1, 4, true, 0xdeadbeef);
+	expect_access(&rec[0], 1, 5, 4, false, 0);
+	expect_access(&rec[0], 2, 11, 2, false, 0);
+	cr_expect_eq(ex.regs.rdx, 0x44332211, "rdx 0x%llx", (unsigned long long)ex.regs.rdx);
+	cr_expect_eq(ex.regs.rcx & 0xffff, 0x2211, "rcx 0x%llx", (unsigned long long)ex.regs.rcx);
+	cr_expect_eq(ex.regs.rbx, 0xffffffff, "rbx 0x%llx", (unsigned long long)ex.regs.rbx);
+	OK(vmm_vm_get_stats(vm, &st));
+	cr_expect_eq(st.unclaimed, 2, "%llu unclaimed", (unsigned long long)st.unclaimed);
+}
+
 Test(emu, mmio_1_2_4_byte_accesses_keep_their_width)
 {
 	static const uint8_t code[] = {
