@@ -507,6 +507,7 @@ static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 }
 
 static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct emu_region **out);
+static void emu_drop_code(struct emu_vcpu *ev);
 
 /* Put a mapped region in ev->regions, at its place. */
 static int emu_region_insert(struct emu_vcpu *ev, struct emu_region *r)
@@ -1156,6 +1157,15 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 	if (!ev)
 		return;
 	((struct emu_vm *)vcpu->vm->be)->vcpus[vcpu->index] = NULL;
+	/*
+	 * Unicorn 2.0.1 keeps a 512-byte bitmap for each page written often
+	 * after code ran from it, and uc_close() does not free them (upstream
+	 * bug); dropping the code translated from a page frees its bitmap. So
+	 * drop what this run translated (earlier runs' code went at the start
+	 * of each run): the leak is gone, not bounded.
+	 */
+	if (ev->ran)
+		emu_drop_code(ev);
 	/* uc_close() drops mappings and hooks at once; unmapping costs a TLB flush per page. */
 	uc_close(ev->uc);
 	for (size_t i = 0; i < ev->nregions; i++)

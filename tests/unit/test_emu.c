@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
+#include <malloc.h>
 #include <time.h>
 
 #include "vmm/guest.h"
@@ -348,6 +349,58 @@ Test(emu, window_add_and_remove_far_up_with_a_vcpu_is_cheap)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	cr_expect_lt(ms, 1000.0, "3 adds and removes took %.1f ms", ms);
+}
+
+/*
+ * Unicorn 2.0.1 keeps a 512-byte bitmap for each guest page written often
+ * after code ran from it, and uc_close() does not free it (upstream bug).
+ * The backend drops the engine's translated code before closing it, which
+ * frees them: a guest that does this to 64 pages leaks nothing. The figure
+ * is the heap in use after the VM is gone less before it was made (under
+ * ASan, whose allocator mallinfo2() does not see, LeakSanitizer checks it).
+ */
+Test(emu, pages_written_after_code_ran_from_them_leak_nothing)
+{
+	static const uint8_t code[] = {
+		0x48, 0xbb, 0x00, 0x00, 0x30, 0x00, 0, 0, 0, 0, /* movabs rbx, 0x300000 */
+		0xb9, 0x40, 0x00, 0x00, 0x00,			/* mov ecx, 64 */
+		0xff, 0xd3,					/* 1: call rbx (a ret) */
+		0xba, 0x0c, 0x00, 0x00, 0x00,			/* mov edx, 12 */
+		0x89, 0x93, 0x00, 0x08, 0x00, 0x00,		/* 2: mov [rbx+0x800], edx */
+		0xff, 0xca,					/* dec edx */
+		0x75, 0xf6,					/* jnz 2b */
+		0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,	/* add rbx, 0x1000 */
+		0xff, 0xc9,					/* dec ecx */
+		0x75, 0xe4,					/* jnz 1b */
+		0xf4,						/* hlt */
+	};
+	struct mallinfo2 m0, m1;
+	long leaked;
+
+	/* Once, so that what Unicorn and libvmm allocate for good is not counted. */
+	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
+	for (int i = 0; i < 64; i++)
+		low[0x300000 + i * 0x1000] = 0xc3; /* ret */
+	run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "%s", ex.detail);
+	teardown();
+
+	m0 = mallinfo2();
+	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
+	for (int i = 0; i < 64; i++)
+		low[0x300000 + i * 0x1000] = 0xc3;
+	run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "%s", ex.detail);
+	cr_assert_eq(low[0x300000 + 63 * 0x1000 + 0x800], 1, "the guest wrote every page");
+	teardown();
+	m1 = mallinfo2();
+	leaked = (long)m1.uordblks - (long)m0.uordblks;
+	cr_log_info("64 pages written after code ran from them: %ld bytes leaked", leaked);
+#if defined(__SANITIZE_ADDRESS__)
+	(void)leaked;
+#else
+	cr_expect_lt(leaked, 64 * 512 / 4, "%ld bytes leaked for 64 pages", leaked);
+#endif
 }
 
 Test(emu, mmio_1_2_4_byte_accesses_keep_their_width)
