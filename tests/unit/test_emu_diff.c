@@ -412,7 +412,7 @@ static void diff_fini(void)
 	emu_side.vm = kvm_side.vm = NULL;
 }
 
-TestSuite(emu_diff, .fini = diff_fini, .timeout = 300);
+TestSuite(emu_diff, .fini = diff_fini, .timeout = 60);
 
 Test(emu_diff, generated_guests_agree_on_emu_and_kvm)
 {
