@@ -29,7 +29,8 @@
  * kvm refuses the access whole), and device accesses that cross a page
  * (the windows lie inside one page).
  *
- * LIBVMM_DIFF_SEEDS=N runs N seeds (default 300), LIBVMM_DIFF_SEED0=S starts
+ * LIBVMM_DIFF_SEEDS=N runs N seeds (default 300; about 2 ms each, so keep N
+ * under 20000 for the suite's 60 s), LIBVMM_DIFF_SEED0=S starts
  * at seed S; LIBVMM_DIFF_VERBOSE=1 prints each differing seed's guest.
  */
 
