@@ -9,7 +9,8 @@
 
 /*
  * Each vCPU owns one Unicorn engine. Guest-physical space [0, EMU_SPACE_END)
- * is mapped in every engine so that every non-RAM access reaches
+ * is covered in every engine (gaps when first touched) so that every non-RAM
+ * access reaches
  * vmmi_dispatch(), as on KVM:
  *
  *   RAM slots      uc_mem_map_ptr() of the slot's host memory, shared by all
@@ -25,17 +26,30 @@
  *                  (uc_mmio_map) are not used here because they split 8-byte
  *                  accesses into two 4-byte ones, which devices that check
  *                  access widths must never see.
- *   gaps           everything else: uc_mmio_map() regions whose callbacks
- *                  dispatch too: windows of devices that take at most 4-byte
- *                  accesses, and addresses nothing claims. They split an
- *                  8-byte access into two 4-byte ones. Where nothing claims
- *                  the address, the only visible effect is two unclaimed
- *                  accesses (logged, or a stop on the first) where KVM
- *                  reports one; a device without 8-byte accesses receives
- *                  two 4-byte accesses where KVM refuses the 8-byte one as
- *                  unclaimed. Both need a guest access the device does not
- *                  support, and this path is the fast one: no memory hook,
- *                  so RAM loads and stores keep Unicorn's inline fast path.
+ *   gaps           everything else: uc_mmio_map() regions mapped without
+ *                  permissions, so that a protection hook sees every access
+ *                  whole (address and width) before Unicorn splits it for
+ *                  the callbacks; the hook dispatches it once, as KVM
+ *                  delivers it, and the callbacks serve Unicorn's pieces
+ *                  from the answer (see emu_gap_access()). They hold windows
+ *                  of devices that take at most 4-byte accesses, and
+ *                  addresses nothing claims. An 8-byte access reaches the
+ *                  dispatch as two 4-byte ones: where nothing claims the
+ *                  address, two unclaimed accesses (logged, or a stop on the
+ *                  first) where KVM reports one; a device without 8-byte
+ *                  accesses receives two 4-byte accesses where KVM refuses
+ *                  the 8-byte one as unclaimed. Both need a guest access
+ *                  the device does not support, and this path is the fast
+ *                  one: no memory hook, so RAM loads and stores keep
+ *                  Unicorn's inline fast path (protection hooks run on the
+ *                  slow path only, which MMIO always takes).
+ *                  Gaps are planned whole but mapped when the guest first
+ *                  touches them (the unmapped-access hook), in aligned
+ *                  pieces of EMU_GAP_PIECE: a layout change unmaps only the
+ *                  pieces it overlaps. After EMU_MAX_LAZY pieces, a new one
+ *                  fills what is free of its gap, which keeps the count
+ *                  bounded (a guest that scans all of space pays for it
+ *                  in its later layout changes).
  *
  * Costs in Unicorn 2.0.1 that shape this:
  *   - Memory hooks slow every load and store, inside their range or not,
@@ -49,16 +63,15 @@
  *     exists replace cluster hooks, which then slow that vCPU's next run:
  *     create vCPUs last, as vmm_vm_create_from_config() does.
  *   - Unmapping a region flushes the TLB page by page, so its cost grows
- *     with the region's size (about 14 ms per GiB). Gaps are therefore cut
- *     into pieces, a layout change unmaps only the regions that differ, and
- *     gaps stop at EMU_SPACE_END: the boot identity map cannot reach
- *     further, and covering 2^46 bytes would make one change cost minutes.
+ *     with the region's size (tens of milliseconds per GiB): gaps are
+ *     therefore mapped in small pieces, and only where the guest goes; a
+ *     big device cluster still costs its size when it goes. Gaps stop at
+ *     EMU_SPACE_END: the boot identity map cannot reach further.
  *   - QEMU's physical map aborts the process past 4096 sections (one per
- *     region, at least). So pieces are small where layouts change often
- *     (64 MiB below 4 GiB: a move there costs about a millisecond) and
- *     double in size above (71 pieces in all), a VM has at most
- *     EMU_MAX_SLOTS slots, and a layout of more than EMU_MAX_REGIONS
- *     regions is refused with -ENOSPC before Unicorn sees it.
+ *     region, at least). So a VM has at most EMU_MAX_SLOTS slots, gap
+ *     pieces are bounded, and a layout of more than EMU_MAX_REGIONS
+ *     regions (counting each gap and the pieces it may get) is refused
+ *     with -ENOSPC before Unicorn sees it.
  *
  * Known differences from KVM, all due to Unicorn 2.0.1:
  *   - Unicorn picks the memory region, hooks and MMIO callbacks by the
@@ -85,11 +98,12 @@
 
 /* Windows at most this far apart, with no RAM between them, share one hook. */
 #define EMU_MERGE_GAP (64ull << 20)
-/* Gaps are mapped below this address (the boot identity map's limit) ... */
+/* Gaps lie below this address (the boot identity map's limit) ... */
 #define EMU_SPACE_END VMMI_IDENTITY_MAX
-/* ... in pieces that never cross a multiple of this below EMU_FINE_END, and powers of two above. */
-#define EMU_GAP_PIECE (64ull << 20)
-#define EMU_FINE_END (4ull << 30)
+/* ... and are mapped when first touched, in aligned pieces of this size ... */
+#define EMU_GAP_PIECE (2ull << 20)
+/* ... this many of them; past that, each new piece fills what is left of its gap. */
+#define EMU_MAX_LAZY 256
 /* Regions (slots, device clusters, gap pieces) per engine: well below QEMU's 4096 sections. */
 #define EMU_MAX_REGIONS 3072
 #define EMU_MAX_SLOTS 1024
@@ -128,8 +142,12 @@ enum emu_stop {
 struct emu_vcpu {
 	struct vmm_vcpu *vcpu;
 	uc_engine *uc;
-	struct emu_region **regions; /* sorted by base; NULL where mapping failed */
-	size_t nregions;
+	struct emu_region **regions; /* mapped: device clusters and gap pieces, sorted by base */
+	size_t nregions, cap;
+	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */
+	size_t ngaps;
+	size_t nlazy; /* gap pieces mapped */
+	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
 	bool ran;    /* uc_emu_start() was called: translated code may exist */
 	bool paused; /* the last run() returned for a pause: the next one resumes it */
 	/*
@@ -153,6 +171,22 @@ struct emu_vcpu {
 	unsigned split_left; /* halves of a page-crossing device load still to come */
 	uint64_t split_next;
 	uint32_t split_size;
+	/*
+	 * A gap access already dispatched whole (see emu_gap_access()), that
+	 * Unicorn now performs as the pieces it splits it into: MMIO callbacks
+	 * from next to end, in order, and for an unaligned one a protection
+	 * hook before each piece of `piece` bytes. Reads return buf, the
+	 * bytes of [lo, lo + 16) with the device's answer in place.
+	 */
+	struct emu_pending {
+		bool on, write, unaligned;
+		uint32_t piece;
+		uint64_t next, end, lo;
+		uint8_t buf[16];
+	} pend;
+	bool skip_on; /* a device-cluster load that is the second half of a gap load */
+	uint64_t skip_at;
+	uint32_t skip_size;
 	bool bad_seen;
 	uint64_t bad_addr;
 };
@@ -234,6 +268,16 @@ static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	}
 	if (type != UC_MEM_READ)
 		return;
+	if (ev->skip_on && addr == ev->skip_at && (uint32_t)size == ev->skip_size) {
+		/* The second half of a gap load that crossed into this cluster: answered already. */
+		ev->skip_on = false;
+		n = (uint32_t)size;
+		if (n > r->size - off)
+			n = (uint32_t)(r->size - off);
+		memcpy(r->scratch + off, ev->pend.buf + (addr - ev->pend.lo), n);
+		return;
+	}
+	ev->skip_on = false;
 	/*
 	 * Unicorn performs a load that crosses a page as two aligned loads of the
 	 * same width after this hook has seen the whole one, and each fires the
@@ -265,13 +309,177 @@ static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	}
 }
 
-/* Gaps: Unicorn MMIO callbacks, at most 4 bytes wide (see the top of the file). */
+/* The index of the first mapped region that ends past addr (nregions if none). */
+static size_t emu_region_index(const struct emu_vcpu *ev, uint64_t addr)
+{
+	size_t lo = 0, hi = ev->nregions;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct emu_region *r = ev->regions[mid];
+
+		if (addr - r->base < r->size || addr < r->base)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return lo;
+}
+
+/* The mapped region holding addr, or NULL. */
+static const struct emu_region *emu_region_at(const struct emu_vcpu *ev, uint64_t addr)
+{
+	size_t i = emu_region_index(ev, addr);
+
+	if (i < ev->nregions && addr - ev->regions[i]->base < ev->regions[i]->size)
+		return ev->regions[i];
+	return NULL;
+}
+
+/* The planned gap holding addr, mapped or not, or NULL. */
+static const struct emu_span *emu_gap_at(const struct emu_vcpu *ev, uint64_t addr)
+{
+	size_t lo = 0, hi = ev->ngaps;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct emu_span *g = &ev->gaps[mid];
+
+		if (addr < g->base)
+			hi = mid;
+		else if (addr - g->base < g->size)
+			return g;
+		else
+			lo = mid + 1;
+	}
+	return NULL;
+}
+
+static bool emu_is_gap(const struct emu_vcpu *ev, uint64_t addr)
+{
+	return emu_gap_at(ev, addr) != NULL;
+}
+
+/*
+ * A guest load or store to a gap, seen whole by a protection hook before
+ * Unicorn touches the region (gaps are mapped without permissions for that,
+ * see emu_region_map()): dispatch it as kvm does, once, at its address and
+ * width, then let Unicorn's pieces through quietly. Unicorn performs an
+ * access to MMIO callbacks in pieces: an aligned one as one callback (an
+ * 8-byte one as two 4-byte ones); an unaligned load as the two aligned
+ * loads of its width around it, combined; an unaligned store as one store
+ * per byte; each piece of the unaligned ones fires the protection hook
+ * again. The pieces are recognised by address and order: reads are served
+ * from the answer kept in ev->pend, writes are dropped.
+ *
+ * An 8-byte access goes to the device as two 4-byte ones (its address, then
+ * +4: documented in libvmm(3)), which is what devices here took before.
+ * An access that crosses into the next page still reaches the device
+ * whole (also documented); when that page is a gap too, its pieces are
+ * recognised as well.
+ */
+static void emu_gap_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bool is_write,
+			   uint64_t value)
+{
+	struct emu_pending *p = &ev->pend;
+	uint64_t lo = addr & ~(uint64_t)(size - 1), page_end = (addr | VMMI_PAGE_MASK) + 1;
+	uint64_t v, v2;
+	bool unaligned = addr != lo;
+
+	ev->skip_on = false;
+	if (size == 8) {
+		v = value & 0xffffffffu;
+		v2 = value >> 32;
+		emu_access(ev, VMM_SPACE_MMIO, addr, 4, is_write, &v);
+		emu_access(ev, VMM_SPACE_MMIO, addr + 4, 4, is_write, &v2);
+		v = (v & 0xffffffffu) | v2 << 32;
+	} else {
+		v = value;
+		emu_access(ev, VMM_SPACE_MMIO, addr, size, is_write, &v);
+	}
+	*p = (struct emu_pending){
+		.on = true, .write = is_write, .unaligned = unaligned,
+		.piece = is_write ? 1 : size,
+		.next = is_write ? addr : lo, .lo = lo,
+	};
+	if (!unaligned)
+		p->end = addr + size;
+	else
+		p->end = is_write ? addr + size : lo + 2 * (uint64_t)size;
+	if (p->end > page_end && !emu_is_gap(ev, page_end)) {
+		const struct emu_region *next = emu_region_at(ev, page_end);
+
+		if (!is_write && next && next->scratch) {
+			/* A device cluster: its read hook sees the second load; it must not dispatch it. */
+			ev->skip_on = true;
+			ev->skip_at = page_end;
+			ev->skip_size = size;
+			p->end = page_end;
+		} else {
+			p->end = page_end; /* RAM, or stores (no write hook sees their byte pieces) */
+		}
+	}
+	/* (A gap's pieces come here too, once the gap is mapped there.) */
+	if (!is_write) {
+		memset(p->buf, 0xff, sizeof(p->buf));
+		memcpy(p->buf + (addr - lo), &v, size);
+	}
+}
+
+/*
+ * Protection hooks on a gap: a piece of the pending access, or a new
+ * access. An aligned one is left to the callbacks, which Unicorn calls with
+ * it whole (an 8-byte one as two halves, as emu_gap_access() would): the
+ * common case costs no more than before the hook existed.
+ */
+static void emu_gap_hook(struct emu_vcpu *ev, uint64_t addr, int size, bool is_write,
+			 uint64_t value)
+{
+	struct emu_pending *p = &ev->pend;
+
+	if (size <= 0)
+		return;
+	if (p->on && p->write == is_write && p->unaligned && addr == p->next &&
+	    (uint32_t)size == p->piece)
+		return;
+	if (!(addr & (uint64_t)(size - 1)) && !(size & (size - 1))) {
+		p->on = false;
+		ev->skip_on = false;
+		return;
+	}
+	emu_gap_access(ev, addr, (uint32_t)size, is_write, value);
+}
+
+/*
+ * MMIO callbacks: the pieces of the access the hook dispatched. One that
+ * is not (no hook saw its access first: cannot happen in Unicorn 2.0.1, but
+ * never lose an access) is dispatched as it comes.
+ */
+static bool emu_gap_piece(struct emu_vcpu *ev, uint64_t addr, unsigned size, bool is_write,
+			  uint64_t *value)
+{
+	struct emu_pending *p = &ev->pend;
+
+	if (!p->on || p->write != is_write || addr != p->next || size > p->end - addr)
+		return false;
+	if (!is_write) {
+		*value = 0;
+		if (addr - p->lo + size <= sizeof(p->buf))
+			memcpy(value, p->buf + (addr - p->lo), size);
+	}
+	p->next += size;
+	if (p->next == p->end)
+		p->on = false;
+	return true;
+}
+
 static uint64_t emu_gap_read(uc_engine *uc, uint64_t offset, unsigned size, void *opaque)
 {
 	struct emu_region *r = opaque;
 	uint64_t v = ones(size);
 
-	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, false, &v);
+	if (!r->ev->pend.on || !emu_gap_piece(r->ev, r->base + offset, size, false, &v))
+		emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, false, &v);
 	return v;
 }
 
@@ -280,7 +488,8 @@ static void emu_gap_write(uc_engine *uc, uint64_t offset, unsigned size, uint64_
 {
 	struct emu_region *r = opaque;
 
-	emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, true, &value);
+	if (!r->ev->pend.on || !emu_gap_piece(r->ev, r->base + offset, size, true, &value))
+		emu_access(r->ev, VMM_SPACE_MMIO, r->base + offset, size, true, &value);
 }
 
 static uint32_t emu_in_hook(uc_engine *uc, uint32_t port, int size, void *opaque)
@@ -308,12 +517,92 @@ static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 	emu_stop(ev, EMU_STOP_VECTOR);
 }
 
+static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct emu_region **out);
+static void emu_drop_code(struct emu_vcpu *ev);
+
+/* Put a mapped region in ev->regions, at its place. */
+static int emu_region_insert(struct emu_vcpu *ev, struct emu_region *r)
+{
+	size_t i;
+
+	if (ev->nregions == ev->cap) {
+		size_t ncap = ev->cap ? ev->cap * 2 : 64;
+		struct emu_region **nv = realloc(ev->regions, ncap * sizeof(*nv));
+
+		if (!nv)
+			return vmmi_error(-ENOMEM, "emu: out of memory");
+		ev->regions = nv;
+		ev->cap = ncap;
+	}
+	i = emu_region_index(ev, r->base);
+	memmove(ev->regions + i + 1, ev->regions + i, (ev->nregions - i) * sizeof(*ev->regions));
+	ev->regions[i] = r;
+	ev->nregions++;
+	return 0;
+}
+
+/*
+ * The guest touched a planned gap that is not mapped there yet: map the
+ * piece around addr (see the top of the file). Unicorn then performs the
+ * access on it as if it had always been there.
+ */
+static bool emu_map_lazy(struct emu_vcpu *ev, uint64_t addr)
+{
+	const struct emu_span *g = emu_gap_at(ev, addr);
+	struct emu_span sp = { .devices = false };
+	struct emu_region *r;
+	uint64_t lo, hi;
+	size_t i;
+
+	if (!g)
+		return false;
+	if (ev->nlazy < EMU_MAX_LAZY) {
+		lo = addr & ~(EMU_GAP_PIECE - 1);
+		hi = lo + EMU_GAP_PIECE;
+		if (lo < g->base)
+			lo = g->base;
+		if (hi - g->base > g->size)
+			hi = g->base + g->size;
+	} else {
+		lo = g->base;
+		hi = g->base + g->size;
+	}
+	/* Not over the pieces mapped already. */
+	i = emu_region_index(ev, addr);
+	if (i > 0 && ev->regions[i - 1]->base + ev->regions[i - 1]->size > lo)
+		lo = ev->regions[i - 1]->base + ev->regions[i - 1]->size;
+	if (i < ev->nregions && ev->regions[i]->base < hi)
+		hi = ev->regions[i]->base;
+	if (addr < lo || addr >= hi)
+		return false;
+	sp.base = lo;
+	sp.size = hi - lo;
+	if (emu_region_map(ev, &sp, &r) < 0)
+		return false;
+	if (emu_region_insert(ev, r) < 0) {
+		uc_mem_unmap(ev->uc, r->base, r->size);
+		free(r);
+		return false;
+	}
+	ev->nlazy++;
+	return true;
+}
+
 /* Accesses Unicorn refuses (past EMU_SPACE_END, or fetches from non-RAM): remember where. */
 static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int size, int64_t value,
 			 void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
 
+	/* Gaps are the only regions mapped without read permission. */
+	if (type == UC_MEM_READ_PROT && (addr - ev->hint_base < ev->hint_size || emu_is_gap(ev, addr))) {
+		emu_gap_hook(ev, addr, size, false, 0);
+		return true;
+	}
+	if ((type == UC_MEM_READ_UNMAPPED || type == UC_MEM_WRITE_UNMAPPED ||
+	     type == UC_MEM_FETCH_UNMAPPED) &&
+	    emu_map_lazy(ev, addr))
+		return true;
 	if (!ev->bad_seen) {
 		ev->bad_seen = true;
 		ev->bad_addr = addr;
@@ -332,9 +621,25 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 			  void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
-	const struct vmmi_slot *s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
+	const struct vmmi_slot *s;
 	uint64_t v = (uint64_t)value, n = (uint64_t)size;
 
+	if (addr - ev->hint_base < ev->hint_size) {
+		emu_gap_hook(ev, addr, size, true, v);
+		return true;
+	}
+	s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
+
+	if (!s && size > 0) {
+		const struct emu_span *g = emu_gap_at(ev, addr);
+
+		if (g) {
+			ev->hint_base = g->base;
+			ev->hint_size = g->size;
+			emu_gap_hook(ev, addr, size, true, v);
+			return true;
+		}
+	}
 	if (!s || size <= 0) {
 		if (!ev->bad_seen) {
 			ev->bad_seen = true;
@@ -463,24 +768,12 @@ static int emu_push(struct emu_plan *p, uint64_t base, uint64_t size, bool devic
 	return 0;
 }
 
-/* The gap [lo, hi), clipped to EMU_SPACE_END, cut into pieces (see the top of the file). */
+/* The gap [lo, hi), clipped to EMU_SPACE_END. */
 static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
 {
-	int ret = 0;
-
 	if (hi > EMU_SPACE_END)
 		hi = EMU_SPACE_END;
-	while (lo < hi && ret == 0) {
-		/* Above EMU_FINE_END: up to the next power of two (lo >= 2^32 here). */
-		uint64_t next = lo < EMU_FINE_END ? (lo | (EMU_GAP_PIECE - 1)) + 1 :
-						    1ull << (64 - __builtin_clzll(lo));
-
-		if (next > hi)
-			next = hi;
-		ret = emu_push(p, lo, next - lo, false);
-		lo = next;
-	}
-	return ret;
+	return lo < hi ? emu_push(p, lo, hi - lo, false) : 0;
 }
 
 /*
@@ -617,6 +910,17 @@ static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct
 	r->size = sp->size;
 	if (!sp->devices) {
 		err = uc_mmio_map(ev->uc, r->base, r->size, emu_gap_read, r, emu_gap_write, r);
+		/*
+		 * No permissions: every access then fires a protection hook
+		 * first, with its address and width whole (see emu_gap_access()).
+		 * Protection hooks run on the slow path only, which MMIO always
+		 * takes: RAM accesses keep the inline fast path.
+		 */
+		if (!err) {
+			err = uc_mem_protect(ev->uc, r->base, r->size, UC_PROT_NONE);
+			if (err)
+				uc_mem_unmap(ev->uc, r->base, r->size);
+		}
 		if (err) {
 			free(r);
 			return emu_error(err, "cannot map a gap of guest-physical space");
@@ -651,45 +955,76 @@ static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct
 	return 0;
 }
 
-/* First half of a layout change: keep the regions the plan still has, unmap the rest. */
+/*
+ * First half of a layout change: keep the device clusters the plan still
+ * has and the gap pieces that still lie in a gap, unmap the rest (only what
+ * the change touches: gap pieces are small, see the top of the file), and
+ * take the plan's gaps.
+ */
 static int emu_layout_drop(struct emu_vcpu *ev, const struct emu_plan *p)
 {
-	struct emu_region **next;
-	size_t j = 0;
+	struct emu_span *gaps;
+	size_t j = 0, k = 0, ng = 0;
 
-	next = calloc(p->n ? p->n : 1, sizeof(*next));
-	if (!next)
+	for (size_t i = 0; i < p->n; i++)
+		ng += !p->v[i].devices;
+	gaps = malloc((ng ? ng : 1) * sizeof(*gaps));
+	if (!gaps)
 		return vmmi_error(-ENOMEM, "emu: out of memory");
+	ng = 0;
+	for (size_t i = 0; i < p->n; i++)
+		if (!p->v[i].devices)
+			gaps[ng++] = p->v[i];
+	ev->nlazy = 0;
 	for (size_t i = 0; i < ev->nregions; i++) {
 		struct emu_region *r = ev->regions[i];
+		const struct emu_span *v;
+		bool keep;
 
-		if (!r)
-			continue;
-		while (j < p->n && p->v[j].base < r->base)
+		while (j < p->n && p->v[j].base + p->v[j].size <= r->base)
 			j++;
-		if (j < p->n && p->v[j].base == r->base && p->v[j].size == r->size &&
-		    p->v[j].devices == (r->scratch != NULL))
-			next[j] = r;
+		v = j < p->n ? &p->v[j] : NULL;
+		if (r->scratch)
+			keep = v && v->devices && v->base == r->base && v->size == r->size;
 		else
+			keep = v && !v->devices && v->base <= r->base &&
+			       r->base + r->size - v->base <= v->size;
+		if (keep) {
+			ev->regions[k++] = r;
+			ev->nlazy += !r->scratch;
+		} else {
 			emu_region_free(ev, r, true);
+		}
 	}
-	free(ev->regions);
-	ev->regions = next;
-	ev->nregions = p->n;
+	ev->nregions = k;
+	ev->hint_base = ev->hint_size = 0;
+	free(ev->gaps);
+	ev->gaps = gaps;
+	ev->ngaps = ng;
 	return 0;
 }
 
-/* Second half: map what the plan has and the engine lacks. */
+/* Second half: map the device clusters the plan has and the engine lacks. */
 static int emu_layout_fill(struct emu_vcpu *ev, const struct emu_plan *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
+		const struct emu_region *have;
+		struct emu_region *r;
 		int ret;
 
-		if (ev->regions[i])
+		if (!p->v[i].devices)
 			continue;
-		ret = emu_region_map(ev, &p->v[i], &ev->regions[i]);
+		have = emu_region_at(ev, p->v[i].base);
+		if (have && have->base == p->v[i].base && have->size == p->v[i].size)
+			continue;
+		ret = emu_region_map(ev, &p->v[i], &r);
 		if (ret < 0)
 			return ret;
+		ret = emu_region_insert(ev, r);
+		if (ret < 0) {
+			emu_region_free(ev, r, true);
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -721,7 +1056,8 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
 	if (ret < 0)
 		return ret;
-	nregions = p.n + vm->slots.n - (op == EMU_SLOT_REMOVE ? 1 : 0);
+	/* Each gap holds pieces: up to EMU_MAX_LAZY small ones, and as many that fill the rest. */
+	nregions = p.n + vm->slots.n - (op == EMU_SLOT_REMOVE ? 1 : 0) + 2 * EMU_MAX_LAZY;
 	if (nregions > EMU_MAX_REGIONS) {
 		free(p.v);
 		return vmmi_error(-ENOSPC,
@@ -767,7 +1103,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 
 		for (size_t i = 0; i < p.n; i++)
 			nd += p.v[i].devices;
-		vmmi_log(vm, VMM_LOG_DEBUG, "emu: %zu device cluster(s), %zu gap piece(s) below 0x%llx",
+		vmmi_log(vm, VMM_LOG_DEBUG, "emu: %zu device cluster(s), %zu gap(s) below 0x%llx",
 			 nd, p.n - nd, (unsigned long long)EMU_SPACE_END);
 	}
 	free(p.v);
@@ -847,11 +1183,21 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 	if (!ev)
 		return;
 	((struct emu_vm *)vcpu->vm->be)->vcpus[vcpu->index] = NULL;
+	/*
+	 * Unicorn 2.0.1 keeps a 512-byte bitmap for each page written often
+	 * after code ran from it, and uc_close() does not free them (upstream
+	 * bug); dropping the code translated from a page frees its bitmap. So
+	 * drop what this run translated (earlier runs' code went at the start
+	 * of each run): the leak is gone, not bounded.
+	 */
+	if (ev->ran)
+		emu_drop_code(ev);
 	/* uc_close() drops mappings and hooks at once; unmapping costs a TLB flush per page. */
 	uc_close(ev->uc);
 	for (size_t i = 0; i < ev->nregions; i++)
 		emu_region_free(ev, ev->regions[i], false);
 	free(ev->regions);
+	free(ev->gaps);
 	free(ev);
 	vcpu->be = NULL;
 }
@@ -1274,6 +1620,8 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->exit = exit;
 	ev->stop = EMU_STOP_NONE;
 	ev->split_left = 0;
+	ev->pend.on = false;
+	ev->skip_on = false;
 	ev->bad_seen = false;
 	/*
 	 * Host writes to guest code since the last run (ELF loads,
