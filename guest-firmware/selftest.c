@@ -1,6 +1,6 @@
 /* selftest.c - fw_main: print the banner, run every check, report through the testdev. */
 #include "fw.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 
 static unsigned checks_run, checks_failed;
 

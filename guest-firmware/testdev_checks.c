@@ -1,6 +1,6 @@
 /* testdev_checks.c - exercise the testdev: registers, access widths, DMA, unclaimed GPAs. */
 #include "fw.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 
 #define DMA_BUF_SIZE 4096u
 

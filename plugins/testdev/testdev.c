@@ -33,7 +33,7 @@
 #include <string.h>
 
 #include "vmm/plugin.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 
 struct testdev {
 	const struct vmm_host_services *host;

@@ -19,7 +19,7 @@
 
 #include "fuzz.h"
 #include "vmm_internal.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 
 #define MAX_OPS 256
 

@@ -18,7 +18,7 @@
 #include <time.h>
 
 #include "fuzz.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 #include "vmm/vmm.h"
 
 #define WATCHDOG_MS   50

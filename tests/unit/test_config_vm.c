@@ -11,7 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "vmm/testdev.h"
+#include "testdev.h"
 #include "vmm/vmm.h"
 
 #define FIXTURES      SRC_DIR "/tests/fixtures/config"

@@ -7,7 +7,7 @@
 #include <unistd.h>
 
 #include "fake_host.h"
-#include "vmm/testdev.h"
+#include "testdev.h"
 
 #define RAM(off) (FAKE_RAM_BASE + (off))
 
