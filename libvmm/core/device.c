@@ -407,10 +407,18 @@ int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *b
 
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats)
 {
+	struct vmm_device_stats st = { .size = sizeof(st) };
+	int ret;
+
 	if (!dev || !stats)
 		return vmmi_error(-EINVAL, "vmm_device_get_stats: NULL argument");
-	stats->reads = atomic_load_explicit(&dev->reads, memory_order_relaxed);
-	stats->writes = atomic_load_explicit(&dev->writes, memory_order_relaxed);
+	ret = vmmi_size_check(stats->size, VMMI_SIZE_MIN(struct vmm_device_stats, reads),
+			      "vmm_device_get_stats: stats", "vmm_device_stats");
+	if (ret < 0)
+		return ret;
+	st.reads = atomic_load_explicit(&dev->reads, memory_order_relaxed);
+	st.writes = atomic_load_explicit(&dev->writes, memory_order_relaxed);
+	vmmi_size_copy_out(stats, stats->size, &st, sizeof(st));
 	return 0;
 }
 

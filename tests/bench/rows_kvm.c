@@ -229,7 +229,7 @@ static void exit_row(struct bench_row *row, bool pio)
 			   bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
 	const char *missing = bench_kvm_missing();
 	unsigned long want;
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 	struct bench_vm v;
 	struct raw r;
 	char why[200];

@@ -113,7 +113,7 @@ static void expect_stopped(const struct vmm_exit *ex)
 
 BOTH(vcpu_run_gives_the_caller_back_its_signal_mask)
 {
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	sigset_t before;
 
 	machine(accel, 0, g_hlt, sizeof(g_hlt));
@@ -129,7 +129,7 @@ BOTH(vcpu_run_gives_the_caller_back_its_signal_mask)
 
 BOTH(vcpu_run_gives_the_caller_back_its_mask_after_a_stop_from_another_thread)
 {
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	sigset_t before, pending;
 
 	machine(accel, 0, g_spin_start, (size_t)(g_spin_end - g_spin_start));
@@ -147,7 +147,7 @@ BOTH(vcpu_run_gives_the_caller_back_its_mask_after_a_stop_from_another_thread)
 
 BOTH(vm_run_leaves_the_callers_signal_mask_alone)
 {
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	sigset_t before;
 
 	machine(accel, 0, g_spin_start, (size_t)(g_spin_end - g_spin_start));
@@ -173,7 +173,7 @@ static bool has_handler(int sig)
 BOTH(a_kick_signal_of_the_embedders_choice_stops_a_running_guest)
 {
 	int sig = SIGRTMIN + 3;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	cr_assert(!has_handler(sig));
 	machine(accel, sig, g_spin_start, (size_t)(g_spin_end - g_spin_start));
@@ -196,7 +196,7 @@ static void embedder_handler(int sig)
 BOTH(an_embedders_own_handler_on_the_kick_signal_stays_and_sees_the_kicks)
 {
 	struct sigaction sa = { .sa_handler = embedder_handler }, now;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(sigaction(SIGUSR1, &sa, NULL), 0);

@@ -22,6 +22,20 @@
  *     it then sees at the changed addresses. They may not be called from a
  *     vCPU thread inside a run (a device callback): -EDEADLK.
  *
+ * Size tags: a struct the library fills in the caller's memory (struct
+ * vmm_exit, vmm_vm_stats, vmm_device_stats, vmm_memslot_info, vmm_translation)
+ * starts with size_t size (struct_size in vmm_memslot_info), which the caller sets to the sizeof of the struct
+ * it was compiled with: the VMM_*_INIT macros do (struct vmm_exit ex =
+ * VMM_EXIT_INIT;). The library then writes only the first size bytes and
+ * never the size field itself, so it can grow these structs by appending
+ * fields: a program built against an older, smaller struct gets the fields
+ * it knows and nothing past them, and a larger struct from a newer header
+ * reads zero in the fields this library does not know. A size that does not
+ * cover the struct's first field after size (0, say: a struct left
+ * zero-filled) is refused with -EINVAL and *out is not touched. A struct
+ * the caller passes in (struct vmm_vm_options, vmm_device_config) carries
+ * the same tag, and the library reads only its first size bytes.
+ *
  * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
  * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
  * the guest's access exits to the VMM and is dispatched to the device whose
@@ -149,12 +163,19 @@ enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
 #define VMM_MEMSLOT_LOG_DIRTY (1u << 1) /* record the pages written: vmm_memslot_get_dirty() */
 
 struct vmm_memslot_info {
+	/*
+	 * sizeof(struct vmm_memslot_info): set by the caller (the size tag, see
+	 * above). Not called size like the others: size was already the slot's
+	 * size, and code written before the tag must not read one as the other.
+	 */
+	size_t struct_size;
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
 	const char *name; /* valid until the next memslot add, remove or move */
 	uint32_t flags;   /* VMM_MEMSLOT_* */
 };
+#define VMM_MEMSLOT_INFO_INIT { .struct_size = sizeof(struct vmm_memslot_info) }
 
 /*
  * How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most
@@ -279,8 +300,10 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
 int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
 
 /*
- * Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past
- * the end. They read the table unlocked: not while another thread changes it.
+ * Number of slots; then fetch slot i (sorted by gpa) into *info, whose
+ * struct_size the caller sets (VMM_MEMSLOT_INFO_INIT; see "Size tags").
+ * -ENOENT past the end, -EINVAL for a struct_size too small. They read the
+ * table unlocked: not while another thread changes it.
  */
 int vmm_memslot_count(const struct vmm_vm *vm);
 int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info);
@@ -427,9 +450,11 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
 int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen);
 
 struct vmm_device_stats {
+	size_t size;     /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
 	uint64_t reads;  /* guest reads the model answered */
 	uint64_t writes; /* guest writes the model accepted */
 };
+#define VMM_DEVICE_STATS_INIT { .size = sizeof(struct vmm_device_stats) }
 
 /*
  * Give up dev's window and destroy the device: from the vCPUs' next
@@ -451,7 +476,11 @@ int vmm_device_remove(struct vmm_device *dev);
  */
 int vmm_device_move(struct vmm_device *dev, uint64_t new_base);
 
-/* Counters of one device; any thread (values may lag a running vCPU). */
+/*
+ * Counters of one device into *stats, whose size the caller sets
+ * (VMM_DEVICE_STATS_INIT; see "Size tags"; -EINVAL if too small). Values
+ * may lag a running vCPU.
+ */
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats);
 
 /* The device's name, model name and window; strings valid while the VM lives. */
@@ -542,6 +571,7 @@ enum vmm_exit_reason {
 const char *vmm_exit_reason_name(enum vmm_exit_reason reason);
 
 struct vmm_exit {
+	size_t size;       /* sizeof(struct vmm_exit): set by the caller (size tag, see above) */
 	enum vmm_exit_reason reason;
 	int exit_code;     /* for VMM_EXIT_STOPPED */
 	unsigned vcpu;     /* the vCPU that exited */
@@ -551,10 +581,13 @@ struct vmm_exit {
 	struct vmm_regs regs;   /* the vCPU's registers at the exit */
 	struct vmm_sregs sregs;
 };
+#define VMM_EXIT_INIT { .size = sizeof(struct vmm_exit) }
 
 /*
  * Run one vCPU on the calling thread until an exit libvmm does not handle
- * itself (device and unclaimed accesses are handled inside). Fills *exit.
+ * itself (device and unclaimed accesses are handled inside). Fills *exit,
+ * whose size the caller sets (VMM_EXIT_INIT; see "Size tags": a size too
+ * small gives -EINVAL before anything runs, and *exit is untouched).
  * Returns 0, or a negative errno if the backend failed (then exit->reason is
  * VMM_EXIT_ERROR). One thread per vCPU. On kvm the VM's kick signal
  * (opts.kick_signal) is unblocked on the calling thread while it runs; the
@@ -571,7 +604,8 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 /*
  * Run every vCPU, each on a thread the library creates, while the calling
  * thread waits, until the VM stops: a device or vmm_vm_stop() stopped it, any
- * vCPU hit a fatal exit, or every vCPU halted. *exit describes the stop if
+ * vCPU hit a fatal exit, or every vCPU halted. *exit (its size set by the
+ * caller, as for vmm_vcpu_run()) describes the stop if
  * one was requested (exit_code set), else the first fatal exit, else a halt.
  * A fatal exit on one vCPU stops the others. Returns 0, or a negative errno
  * if a backend failed (exit->reason VMM_EXIT_ERROR, details in exit->detail).
@@ -588,13 +622,20 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
  */
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
 
-/* Counters, for -v and tests. */
+/* Counters, for -v and tests: vmm_vm_get_stats(). */
 struct vmm_vm_stats {
+	size_t size;             /* sizeof(struct vmm_vm_stats): set by the caller (size tag, see above) */
 	uint64_t exits;          /* all exits to the VMM */
 	uint64_t mmio_exits;
 	uint64_t pio_exits;
 	uint64_t unclaimed;      /* unclaimed accesses */
 };
+#define VMM_VM_STATS_INIT { .size = sizeof(struct vmm_vm_stats) }
+/*
+ * Sum the counters of every vCPU into *stats, whose size the caller sets
+ * (VMM_VM_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
+ * lag running vCPUs.
+ */
 int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats);
 
 /* ---- Configuration files (INI) ---- */
