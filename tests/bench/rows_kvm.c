@@ -252,9 +252,9 @@ static void exit_row(struct bench_row *row, bool pio)
 		uint64_t got;
 
 		want = (row->samples + 1) * n;
-		vmm_vm_get_stats(v.vm, &st);
-		got = pio ? st.pio_exits : st.mmio_exits;
-		if (got != want)
+		if (vmm_vm_get_stats(v.vm, &st) < 0)
+			bench_fail(row, "vmm_vm_get_stats: %s", vmm_last_error());
+		else if ((got = pio ? st.pio_exits : st.mmio_exits) != want)
 			bench_fail(row, "libvmm made %llu exits, not %lu", (unsigned long long)got,
 				   want);
 		else if (r.calls != want)

@@ -57,6 +57,19 @@
 extern "C" {
 #endif
 
+/*
+ * VMM_MUST_CHECK marks a function whose result says whether it did its job
+ * or filled its out-parameters: a caller that ignores it has a bug, and GCC
+ * and clang say so (-Wunused-result, on by default; a (void) cast does not
+ * silence GCC). Pure getters and void functions do not carry it. Define
+ * VMM_NO_MUST_CHECK before including this header to turn it off.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(VMM_NO_MUST_CHECK)
+#define VMM_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define VMM_MUST_CHECK
+#endif
+
 #define VMM_VERSION_MAJOR 0
 #define VMM_VERSION_MINOR 1
 #define VMM_VERSION_PATCH 0
@@ -83,7 +96,7 @@ enum vmm_accel {
 /* "auto", "kvm", "emu"; NULL for an unknown value. */
 const char *vmm_accel_name(enum vmm_accel accel);
 /* Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL. */
-int vmm_accel_parse(const char *name, enum vmm_accel *out);
+int vmm_accel_parse(const char *name, enum vmm_accel *out) VMM_MUST_CHECK;
 
 enum vmm_unclaimed_policy {
 	VMM_UNCLAIMED_IGNORE = 0, /* reads all-ones, writes dropped, logged; guest continues */
@@ -141,7 +154,7 @@ struct vmm_device;
  * opts->kick_signal libvmm cannot use gives -EINVAL.
  * On success *out owns the VM: free it with vmm_vm_destroy().
  */
-int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out);
+int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out) VMM_MUST_CHECK;
 
 /* Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the memory it allocated. Accepts NULL.
  * Must not be called while the VM runs. Host memory passed to vmm_memslot_add() stays the caller's. */
@@ -195,7 +208,7 @@ int vmm_memslot_max(const struct vmm_vm *vm);
  * -ENOSPC (no free slot; on emu also a layout too large for the emulator),
  * -EDEADLK (from a device callback).
  */
-int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva);
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva) VMM_MUST_CHECK;
 
 /*
  * vmm_memslot_add() with flags (VMM_MEMSLOT_*). While the VM runs too.
@@ -215,17 +228,17 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
  * Errors as vmm_memslot_add(), and -EINVAL for unknown flags.
  */
 int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			  void *hva, uint32_t flags);
+			  void *hva, uint32_t flags) VMM_MUST_CHECK;
 
 /*
  * Like vmm_memslot_add(), but the VM allocates zeroed host memory for the slot
  * (anonymous, reserved lazily) and frees it on destroy. *hva (may be NULL)
  * receives its address.
  */
-int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva);
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva) VMM_MUST_CHECK;
 /* vmm_memslot_alloc() with flags, as vmm_memslot_add_flags(). */
 int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			    uint32_t flags, void **hva);
+			    uint32_t flags, void **hva) VMM_MUST_CHECK;
 
 /*
  * Dirty-page logging of the slot that starts at gpa. Turning it on clears
@@ -238,7 +251,7 @@ int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, u
  * path); no other slot is slowed.
  * Errors: -ENOENT (no slot starts at gpa), -EDEADLK (from a device callback).
  */
-int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable) VMM_MUST_CHECK;
 
 /*
  * Fetch and clear the dirty record of the slot that starts at gpa: bit i of
@@ -251,7 +264,7 @@ int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
  * while the fetch runs is in this bitmap or the next one, never lost.
  * Errors: -ENOENT, -EINVAL (logging is off, bitmap NULL or too small).
  */
-int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words);
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words) VMM_MUST_CHECK;
 
 /*
  * Remove the slot that starts at gpa. -ENOENT if none does. While the VM
@@ -260,7 +273,7 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
  * code included. If the VM allocated the memory, it is freed once no vCPU
  * or device can reach it.
  */
-int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa) VMM_MUST_CHECK;
 
 /*
  * Move the slot that starts at gpa so that it backs [new_gpa, new_gpa + size)
@@ -274,7 +287,7 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
  * Errors: -ENOENT (no slot starts at gpa), -EINVAL (new_gpa misaligned),
  * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EDEADLK.
  */
-int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa) VMM_MUST_CHECK;
 
 /*
  * Back the slot that starts at gpa with host memory new_hva (page aligned,
@@ -297,7 +310,7 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
  * While the VM runs, use vmm_memslot_remap() instead: code a vCPU already
  * translated on emu would outlive an mmap() behind its back.
  */
-int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva) VMM_MUST_CHECK;
 
 /*
  * Number of slots; then fetch slot i (sorted by gpa) into *info, whose
@@ -306,7 +319,7 @@ int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
  * table unlocked: not while another thread changes it.
  */
 int vmm_memslot_count(const struct vmm_vm *vm);
-int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info);
+int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info) VMM_MUST_CHECK;
 
 /*
  * Checked translation: the host address of guest-physical [gpa, gpa + len),
@@ -315,7 +328,7 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
  * The pointer is valid until that slot is removed, moved or remapped: a
  * thread that may race such a change uses vmm_guest_read()/write() instead.
  */
-int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva);
+int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva) VMM_MUST_CHECK;
 
 /*
  * Copy between guest RAM and host buffers; same range rules as
@@ -324,8 +337,8 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
  * a layout change never overlap. vmm_guest_write() may write read-only
  * slots (it is the host) and marks the pages of a logged slot dirty.
  */
-int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
-int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
+int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len) VMM_MUST_CHECK;
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len) VMM_MUST_CHECK;
 
 /* What a guest-physical address is, for struct vmm_translation.kind. */
 enum vmm_xlate_kind {
@@ -390,7 +403,7 @@ struct vmm_translation {
  * Any thread, while the VM runs and its layout changes too (not
  * concurrently with vmm_vm_destroy()).
  */
-int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out);
+int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out) VMM_MUST_CHECK;
 
 /* ---- Devices ---- */
 
@@ -428,7 +441,7 @@ struct vmm_device_config {
  * not from a device callback (-EDEADLK).
  */
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
-		   const struct vmm_device_config *cfg, struct vmm_device **out);
+		   const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
 
 /*
  * Like vmm_device_add(), but first dlopen()s the plugin at path and takes its
@@ -440,14 +453,14 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  * version or too small a descriptor), or what create() returned.
  */
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
-			  const struct vmm_device_config *cfg, struct vmm_device **out);
+			  const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
 
 /*
  * Resolve a plugin name to a path. A name containing '/' is returned as is.
  * Otherwise each directory of the colon-separated search_path is tried for
  * NAME.so. Returns 0 and writes the path to buf, or -ENOENT.
  */
-int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen);
+int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen) VMM_MUST_CHECK;
 
 struct vmm_device_stats {
 	size_t size;     /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
@@ -463,7 +476,7 @@ struct vmm_device_stats {
  * it; dev is freed. A plugin's shared object stays loaded until the VM is
  * destroyed. While the VM runs too; not from a device callback (-EDEADLK).
  */
-int vmm_device_remove(struct vmm_device *dev);
+int vmm_device_remove(struct vmm_device *dev) VMM_MUST_CHECK;
 
 /*
  * Move dev's window to start at new_base, keeping its length, its space and
@@ -474,19 +487,19 @@ int vmm_device_remove(struct vmm_device *dev);
  * too; not from a device callback (-EDEADLK).
  * Errors: -EINVAL, -ERANGE, -EEXIST (overlap), -EDEADLK.
  */
-int vmm_device_move(struct vmm_device *dev, uint64_t new_base);
+int vmm_device_move(struct vmm_device *dev, uint64_t new_base) VMM_MUST_CHECK;
 
 /*
  * Counters of one device into *stats, whose size the caller sets
  * (VMM_DEVICE_STATS_INIT; see "Size tags"; -EINVAL if too small). Values
  * may lag a running vCPU.
  */
-int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats);
+int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats) VMM_MUST_CHECK;
 
 /* The device's name, model name and window; strings valid while the VM lives. */
 const char *vmm_device_name(const struct vmm_device *dev);
 const char *vmm_device_model(const struct vmm_device *dev);
-int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length);
+int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length) VMM_MUST_CHECK;
 /* Devices, sorted by space, then base; unlocked, like vmm_memslot_get(). */
 int vmm_device_count(const struct vmm_vm *vm);
 struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i);
@@ -518,15 +531,15 @@ struct vmm_sregs {
 };
 
 /* Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is owned by the VM. */
-int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out);
+int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out) VMM_MUST_CHECK;
 int vmm_vcpu_count(const struct vmm_vm *vm);
 struct vmm_vcpu *vmm_vcpu_get(const struct vmm_vm *vm, unsigned index);
 
 /* Register access; only while that vCPU is not running. */
-int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
-int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
-int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
-int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs) VMM_MUST_CHECK;
+int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs) VMM_MUST_CHECK;
+int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs) VMM_MUST_CHECK;
+int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs) VMM_MUST_CHECK;
 
 /* ---- Booting a guest ---- */
 
@@ -539,7 +552,7 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
  * executable, or the entry outside executable code), -EFAULT (a segment
  * outside RAM).
  */
-int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
+int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_CHECK;
 
 /*
  * Put every vCPU in the boot state of guest.h: build the boot area at the top
@@ -551,7 +564,7 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
  * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
  * (more RAM slots or devices than boot info holds), -EINVAL.
  */
-int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry);
+int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
 
 /* ---- Running ---- */
 
@@ -599,7 +612,7 @@ struct vmm_exit {
  * past it and a read's destination holds its value (all-ones if
  * unclaimed). emu may leave RIP earlier: see libvmm(3), BACKENDS.
  */
-int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
+int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
  * Run every vCPU, each on a thread the library creates, while the calling
@@ -612,7 +625,7 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
  * The threads start with the caller's signal mask; the caller's own mask
  * is not changed.
  */
-int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
+int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
  * Ask the VM to stop with exit_code. Safe from any thread, device callbacks
@@ -636,7 +649,7 @@ struct vmm_vm_stats {
  * (VMM_VM_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
  * lag running vCPUs.
  */
-int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats);
+int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats) VMM_MUST_CHECK;
 
 /* ---- Configuration files (INI) ---- */
 
@@ -686,9 +699,9 @@ struct vmm_config {
  * result: free it with vmm_config_free(). On failure returns -EINVAL (or the
  * open's errno) and vmm_last_error() is "file:line: what is wrong".
  */
-int vmm_config_load(const char *path, struct vmm_config **out);
+int vmm_config_load(const char *path, struct vmm_config **out) VMM_MUST_CHECK;
 /* Same, from a string; name is used in messages. */
-int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out);
+int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out) VMM_MUST_CHECK;
 void vmm_config_free(struct vmm_config *cfg);
 
 /*
@@ -704,7 +717,7 @@ void vmm_config_free(struct vmm_config *cfg);
  * Errors as the calls it makes, with "file:line: ..." details.
  */
 int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_options *opts,
-			      const char *plugin_path, struct vmm_vm **out);
+			      const char *plugin_path, struct vmm_vm **out) VMM_MUST_CHECK;
 
 #ifdef __cplusplus
 }
