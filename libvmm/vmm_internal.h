@@ -25,6 +25,9 @@
 #define VMMI_WARN_UNUSED __attribute__((warn_unused_result))
 #define VMMI_FORMAT(a, b) __attribute__((format(printf, a, b)))
 
+/* Bytes of vmm_last_error()'s text, with the NUL (longer details are cut). */
+#define VMMI_ERROR_MAX 512
+
 /* Set the thread's vmm_last_error() text and return err (negative errno). */
 int vmmi_error(int err, const char *fmt, ...) VMMI_FORMAT(2, 3);
 void vmmi_clear_error(void);

@@ -50,6 +50,8 @@ struct runner {
 	bool started;
 	struct run_state *rs;
 	unsigned long order; /* when it finished, for "first fatal exit" */
+	/* vmm_last_error() of this thread when ret < 0: the caller's thread reports it. */
+	char error[VMMI_ERROR_MAX];
 };
 
 struct run_state {
@@ -67,6 +69,8 @@ static void *runner_main(void *arg)
 
 	r->exit.size = sizeof(r->exit);
 	r->ret = vmm_vcpu_run(r->vcpu, &r->exit);
+	if (r->ret < 0)
+		snprintf(r->error, sizeof(r->error), "%s", vmm_last_error());
 	/* A halted vCPU waits quietly; anything else ends the VM for everyone. */
 	if (r->exit.reason != VMM_EXIT_HLT && r->exit.reason != VMM_EXIT_STOPPED)
 		vmmi_vm_abort(vm);
@@ -185,8 +189,9 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 	res = pick_result(runners, n, stop);
 	if (res) {
 		*exit = res->exit;
-		if (ret == 0)
-			ret = res->ret;
+		/* The last error is per thread: carry the runner's to the caller's. */
+		if (ret == 0 && res->ret < 0)
+			ret = vmmi_error(res->ret, "%s", res->error);
 	} else {
 		memset(exit, 0, sizeof(*exit));
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());

@@ -83,7 +83,9 @@ const char *vmm_strerror(int err);
 
 /*
  * Detail of the latest failed libvmm call on this thread, or "" if none.
- * Valid until the next libvmm call on this thread.
+ * Valid until the next libvmm call on this thread. A failure on a thread
+ * the library created (vmm_vm_run()'s vCPU threads) is copied to the thread
+ * that called vmm_vm_run() when it returns the error.
  */
 const char *vmm_last_error(void);
 
@@ -621,7 +623,10 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
  * caller, as for vmm_vcpu_run()) describes the stop if
  * one was requested (exit_code set), else the first fatal exit, else a halt.
  * A fatal exit on one vCPU stops the others. Returns 0, or a negative errno
- * if a backend failed (exit->reason VMM_EXIT_ERROR, details in exit->detail).
+ * if a backend failed (exit->reason VMM_EXIT_ERROR). A failure on one of the
+ * library's threads is reported on the caller's: vmm_last_error() on the
+ * calling thread gives that thread's reason, and exit->detail its first
+ * bytes (exit->vcpu names the vCPU).
  * The threads start with the caller's signal mask; the caller's own mask
  * is not changed.
  */
