@@ -12,29 +12,42 @@
  *     says the library keeps or takes them.
  *   - The library never prints, exits or aborts; messages go to the log
  *     callback of struct vmm_vm_options.
- *   - A VM is configured (memslots, devices, vCPUs, registers) from one
- *     thread at a time. While vmm_vm_run() or vmm_vcpu_run() runs, other
- *     threads may call vmm_vm_stop(), the read-only queries, the guest
- *     memory copies, and the layout changes that say "while the VM runs"
- *     (memslot add, remove, move, remap and flags; device add, remove and
- *     move): those pause every vCPU at an instruction boundary, apply the
- *     change, and let them go on; the guest cannot tell, except by what
- *     it then sees at the changed addresses. They may not be called from a
- *     vCPU thread inside a run (a device callback): -EDEADLK.
+ *   - Every function's comment has a "Thread-safety:" line: from which
+ *     threads it may be called and what it may run concurrently with. The
+ *     words used there:
+ *     "any thread": no restriction; it touches only its arguments, state
+ *       of the calling thread, or what stays fixed while the VM lives.
+ *     "configuration": the VM is built (memslots, devices, vCPUs,
+ *       registers, firmware) from one thread at a time, while no vCPU runs
+ *       and no other thread calls into the VM.
+ *     "live": also while vmm_vm_run() or vmm_vcpu_run() runs, from any
+ *       thread, concurrently with the runs, vmm_vm_stop(), the guest memory
+ *       copies and each other (layout changes take turns). A layout change
+ *       (memslot add, remove, move, remap and dirty logging; device add,
+ *       remove and move) pauses every vCPU at an instruction boundary,
+ *       applies the change, and lets them go on; the guest cannot tell,
+ *       except by what it then sees at the changed addresses. Not from a
+ *       vCPU thread of the VM inside a run (a device callback): that vCPU
+ *       could never pause, so it fails with -EDEADLK; nor from the VM's log
+ *       callback while it reports on a layout change (-EDEADLK too).
+ *     "unlocked query": any thread, but it reads the VM's tables without a
+ *       lock, so not while another thread changes what it reads.
+ *     No call on a VM may overlap or follow vmm_vm_destroy() of it.
  *
  * Size tags: a struct the library fills in the caller's memory (struct
  * vmm_exit, vmm_vm_stats, vmm_device_stats, vmm_memslot_info, vmm_translation)
- * starts with size_t size (struct_size in vmm_memslot_info), which the caller sets to the sizeof of the struct
- * it was compiled with: the VMM_*_INIT macros do (struct vmm_exit ex =
- * VMM_EXIT_INIT;). The library then writes only the first size bytes and
- * never the size field itself, so it can grow these structs by appending
- * fields: a program built against an older, smaller struct gets the fields
- * it knows and nothing past them, and a larger struct from a newer header
- * reads zero in the fields this library does not know. A size that does not
- * cover the struct's first field after size (0, say: a struct left
- * zero-filled) is refused with -EINVAL and *out is not touched. A struct
- * the caller passes in (struct vmm_vm_options, vmm_device_config) carries
- * the same tag, and the library reads only its first size bytes.
+ * starts with size_t size (struct_size in vmm_memslot_info), which the
+ * caller sets to the sizeof of the struct it was compiled with: the
+ * VMM_*_INIT macros do (struct vmm_exit ex = VMM_EXIT_INIT;). The library
+ * then writes only the first size bytes and never the size field itself, so
+ * it can grow these structs by appending fields: a program built against an
+ * older, smaller struct gets the fields it knows and nothing past them, and
+ * a larger struct from a newer header reads zero in the fields this library
+ * does not know. A size that does not cover the struct's first field after
+ * size (0, say: a struct left zero-filled) is refused with -EINVAL, and the
+ * struct is not touched. A struct the caller passes in (struct
+ * vmm_vm_options, vmm_device_config) carries the same tag, and the library
+ * reads only its first size bytes.
  *
  * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
  * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
@@ -75,10 +88,16 @@ extern "C" {
 #define VMM_VERSION_PATCH 0
 #define VMM_VERSION_STRING "0.1.0"
 
-/* The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's). */
+/*
+ * The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
+ * Thread-safety: any thread.
+ */
 const char *vmm_version(void);
 
-/* A static, human-readable description of a negative errno returned by libvmm. */
+/*
+ * A static, human-readable description of a negative errno returned by libvmm.
+ * Thread-safety: any thread.
+ */
 const char *vmm_strerror(int err);
 
 /*
@@ -86,6 +105,7 @@ const char *vmm_strerror(int err);
  * Valid until the next libvmm call on this thread. A failure on a thread
  * the library created (vmm_vm_run()'s vCPU threads) is copied to the thread
  * that called vmm_vm_run() when it returns the error.
+ * Thread-safety: any thread; each thread reads its own detail.
  */
 const char *vmm_last_error(void);
 
@@ -95,9 +115,15 @@ enum vmm_accel {
 	VMM_ACCEL_EMU = 2,
 };
 
-/* "auto", "kvm", "emu"; NULL for an unknown value. */
+/*
+ * "auto", "kvm", "emu"; NULL for an unknown value.
+ * Thread-safety: any thread.
+ */
 const char *vmm_accel_name(enum vmm_accel accel);
-/* Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL. */
+/*
+ * Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL.
+ * Thread-safety: any thread.
+ */
 int vmm_accel_parse(const char *name, enum vmm_accel *out) VMM_MUST_CHECK;
 
 enum vmm_unclaimed_policy {
@@ -142,7 +168,11 @@ struct vmm_vm_options {
 	int kick_signal;
 };
 
-/* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN, kick_signal 0 (SIGRTMIN + 6). */
+/*
+ * Fill *opts with defaults: accel auto, unclaimed ignore, no log, level
+ * VMM_LOG_WARN, kick_signal 0 (SIGRTMIN + 6).
+ * Thread-safety: any thread (it writes *opts only).
+ */
 void vmm_vm_options_init(struct vmm_vm_options *opts);
 
 struct vmm_vm;
@@ -155,14 +185,27 @@ struct vmm_device;
  * no usable /dev/kvm this fails with -ENODEV (or the open's errno); an
  * opts->kick_signal libvmm cannot use gives -EINVAL.
  * On success *out owns the VM: free it with vmm_vm_destroy().
+ * Thread-safety: any thread, concurrently with calls on other VMs and with
+ * other vmm_vm_create() calls (the kick signal's handler is installed under a
+ * lock).
  */
 int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out) VMM_MUST_CHECK;
 
-/* Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the memory it allocated. Accepts NULL.
- * Must not be called while the VM runs. Host memory passed to vmm_memslot_add() stays the caller's. */
+/*
+ * Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the
+ * memory it allocated. Accepts NULL. Host memory passed to
+ * vmm_memslot_add() stays the caller's.
+ * Thread-safety: any thread, once no other call on this VM runs or can start:
+ * not while a vmm_vm_run() or vmm_vcpu_run() of it runs (stop it and let them
+ * return first), not from its device or log callbacks, not concurrently with
+ * any other call on it, vmm_vm_stop() included.
+ */
 void vmm_vm_destroy(struct vmm_vm *vm);
 
-/* The backend in use: VMM_ACCEL_KVM or VMM_ACCEL_EMU, never AUTO. Any thread. */
+/*
+ * The backend in use: VMM_ACCEL_KVM or VMM_ACCEL_EMU, never AUTO.
+ * Thread-safety: any thread, any time while the VM lives.
+ */
 enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
 
 /* ---- Memslots ---- */
@@ -195,6 +238,7 @@ struct vmm_memslot_info {
 /*
  * How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most
  * VMM_MEMSLOT_MAX), 1024 on emu. Lookups by GPA are O(log n).
+ * Thread-safety: any thread, any time while the VM lives.
  */
 int vmm_memslot_max(const struct vmm_vm *vm);
 
@@ -209,6 +253,11 @@ int vmm_memslot_max(const struct vmm_vm *vm);
  * the guest-physical address width), -EEXIST (overlaps a slot or window),
  * -ENOSPC (no free slot; on emu also a layout too large for the emulator),
  * -EDEADLK (from a device callback).
+ * Thread-safety: live (see Conventions): any thread, also while the VM runs,
+ * concurrently with the runs, vmm_vm_stop(), the guest memory copies and the
+ * other layout changes (they take turns); not from a device callback of this VM
+ * or its log callback during a layout change (-EDEADLK); not concurrently with
+ * the configuration calls or the unlocked queries.
  */
 int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva) VMM_MUST_CHECK;
 
@@ -228,6 +277,7 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
  * VMM_MEMSLOT_LOG_DIRTY: start with dirty logging on (vmm_memslot_set_dirty_log()).
  *
  * Errors as vmm_memslot_add(), and -EINVAL for unknown flags.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
 			  void *hva, uint32_t flags) VMM_MUST_CHECK;
@@ -236,9 +286,13 @@ int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uin
  * Like vmm_memslot_add(), but the VM allocates zeroed host memory for the slot
  * (anonymous, reserved lazily) and frees it on destroy. *hva (may be NULL)
  * receives its address.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva) VMM_MUST_CHECK;
-/* vmm_memslot_alloc() with flags, as vmm_memslot_add_flags(). */
+/*
+ * vmm_memslot_alloc() with flags, as vmm_memslot_add_flags().
+ * Thread-safety: live, as vmm_memslot_add().
+ */
 int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
 			    uint32_t flags, void **hva) VMM_MUST_CHECK;
 
@@ -252,6 +306,7 @@ int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, u
  * page, so only logged slots pay for it (their writes take Unicorn's slow
  * path); no other slot is slowed.
  * Errors: -ENOENT (no slot starts at gpa), -EDEADLK (from a device callback).
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable) VMM_MUST_CHECK;
 
@@ -262,9 +317,12 @@ int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable) VMM_M
  * a page the guest only read may be set too (KVM records the pages it maps
  * writable); a written page is never missing.
  * bitmap has words entries, at least (size / 4096 + 63) / 64; bits past the
- * slot's end are zero. Any thread, while the VM runs too; a page written
- * while the fetch runs is in this bitmap or the next one, never lost.
+ * slot's end are zero. A page written while the fetch runs is in this
+ * bitmap or the next one, never lost.
  * Errors: -ENOENT, -EINVAL (logging is off, bitmap NULL or too small).
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too (it holds the layout still for reading); not from the
+ * log callback during a layout change (-EDEADLK).
  */
 int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words) VMM_MUST_CHECK;
 
@@ -274,6 +332,7 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
  * range exit (device or unclaimed policy); no translation of it survives,
  * code included. If the VM allocated the memory, it is freed once no vCPU
  * or device can reach it.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa) VMM_MUST_CHECK;
 
@@ -288,6 +347,7 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa) VMM_MUST_CHECK;
  * pause around the move).
  * Errors: -ENOENT (no slot starts at gpa), -EINVAL (new_gpa misaligned),
  * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EDEADLK.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa) VMM_MUST_CHECK;
 
@@ -311,6 +371,7 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa) VMM_MUST
  * and each run drops the code translated from RAM, so the new code runs.
  * While the VM runs, use vmm_memslot_remap() instead: code a vCPU already
  * translated on emu would outlive an mmap() behind its back.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva) VMM_MUST_CHECK;
 
@@ -319,6 +380,9 @@ int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva) VMM_MUST_C
  * struct_size the caller sets (VMM_MEMSLOT_INFO_INIT; see "Size tags").
  * -ENOENT past the end, -EINVAL for a struct_size too small. They read the
  * table unlocked: not while another thread changes it.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a memslot add, remove, move, remap or dirty-log change
+ * (vmm_translate() may be).
  */
 int vmm_memslot_count(const struct vmm_vm *vm);
 int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info) VMM_MUST_CHECK;
@@ -329,6 +393,8 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
  * Returns 0, or -EFAULT if any byte of the range is not backed by that slot.
  * The pointer is valid until that slot is removed, moved or remapped: a
  * thread that may race such a change uses vmm_guest_read()/write() instead.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a memslot change.
  */
 int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva) VMM_MUST_CHECK;
 
@@ -338,6 +404,10 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
  * This is also what devices' mem_read/mem_write do. Any thread: a copy and
  * a layout change never overlap. vmm_guest_write() may write read-only
  * slots (it is the host) and marks the pages of a logged slot dirty.
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too (a copy and a change take turns); not from the log
+ * callback during a layout change (-EDEADLK). Running vCPUs may access the same
+ * bytes meanwhile: the copy is not atomic with respect to the guest.
  */
 int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len) VMM_MUST_CHECK;
 int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len) VMM_MUST_CHECK;
@@ -402,8 +472,9 @@ struct vmm_translation {
  * reads zero in the fields this library does not know).
  * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
  * argument, out->size too small; *out is then untouched).
- * Any thread, while the VM runs and its layout changes too (not
- * concurrently with vmm_vm_destroy()).
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too; not from the log callback during a layout change
+ * (-EDEADLK).
  */
 int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out) VMM_MUST_CHECK;
 
@@ -441,6 +512,8 @@ struct vmm_device_config {
  * map), or what create() returned. While the VM runs too (the vCPUs pause
  * while the window is claimed; create() runs before that, unpaused), but
  * not from a device callback (-EDEADLK).
+ * Thread-safety: live, as vmm_memslot_add(): create() runs on the calling
+ * thread before the vCPUs pause, while they run.
  */
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		   const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
@@ -453,6 +526,7 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  * Errors name the file: -ENOENT (no such file), -ENOEXEC (not loadable, no
  * entry symbol, or it returned NULL), -EPROTO (wrong ABI
  * version or too small a descriptor), or what create() returned.
+ * Thread-safety: live, as vmm_device_add().
  */
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
 			  const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
@@ -461,6 +535,7 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
  * Resolve a plugin name to a path. A name containing '/' is returned as is.
  * Otherwise each directory of the colon-separated search_path is tried for
  * NAME.so. Returns 0 and writes the path to buf, or -ENOENT.
+ * Thread-safety: any thread (it only looks at files).
  */
 int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen) VMM_MUST_CHECK;
 
@@ -477,6 +552,8 @@ struct vmm_device_stats {
  * added there later). The model's destroy() runs once no vCPU can call into
  * it; dev is freed. A plugin's shared object stays loaded until the VM is
  * destroyed. While the VM runs too; not from a device callback (-EDEADLK).
+ * Thread-safety: live, as vmm_memslot_add(); and not concurrently with any
+ * other call on dev, which it frees.
  */
 int vmm_device_remove(struct vmm_device *dev) VMM_MUST_CHECK;
 
@@ -488,21 +565,33 @@ int vmm_device_remove(struct vmm_device *dev) VMM_MUST_CHECK;
  * as by vmm_device_add(); on failure nothing changes. While the VM runs
  * too; not from a device callback (-EDEADLK).
  * Errors: -EINVAL, -ERANGE, -EEXIST (overlap), -EDEADLK.
+ * Thread-safety: live, as vmm_memslot_add(); not concurrently with
+ * vmm_device_window() or vmm_device_remove() of dev.
  */
 int vmm_device_move(struct vmm_device *dev, uint64_t new_base) VMM_MUST_CHECK;
 
 /*
  * Counters of one device into *stats, whose size the caller sets
- * (VMM_DEVICE_STATS_INIT; see "Size tags"; -EINVAL if too small). Values
- * may lag a running vCPU.
+ * (VMM_DEVICE_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
+ * lag a running vCPU.
+ * Thread-safety: any thread, device callbacks included, while the VM runs too;
+ * not concurrently with vmm_device_remove() of dev.
  */
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats) VMM_MUST_CHECK;
 
-/* The device's name, model name and window; strings valid while the VM lives. */
+/*
+ * The device's name, model name and window; strings valid while the VM lives.
+ * Thread-safety: any thread while dev exists; vmm_device_window() not
+ * concurrently with vmm_device_move() of dev.
+ */
 const char *vmm_device_name(const struct vmm_device *dev);
 const char *vmm_device_model(const struct vmm_device *dev);
 int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length) VMM_MUST_CHECK;
-/* Devices, sorted by space, then base; unlocked, like vmm_memslot_get(). */
+/*
+ * Devices, sorted by space, then base.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a device add, remove or move.
+ */
 int vmm_device_count(const struct vmm_vm *vm);
 struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i);
 
@@ -532,12 +621,29 @@ struct vmm_sregs {
 	uint64_t cr0, cr2, cr3, cr4, efer;
 };
 
-/* Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is owned by the VM. */
+/*
+ * Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is
+ * owned by the VM.
+ * Thread-safety: configuration: one thread, while no vCPU of the VM runs
+ * (-EBUSY) and no other thread calls into the VM (vmm_vm_stop() and layout
+ * changes walk the vCPUs).
+ */
 int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out) VMM_MUST_CHECK;
+/*
+ * The number of vCPUs; the vCPU numbered index, or NULL. Owned by the VM.
+ * Thread-safety: any thread, while the VM runs too; not concurrently with
+ * vmm_vcpu_create().
+ */
 int vmm_vcpu_count(const struct vmm_vm *vm);
 struct vmm_vcpu *vmm_vcpu_get(const struct vmm_vm *vm, unsigned index);
 
-/* Register access; only while that vCPU is not running. */
+/*
+ * Register access.
+ * Thread-safety: any thread, one call at a time per vCPU, while that vCPU is
+ * not in vmm_vcpu_run(): the setters return -EBUSY then; the getters must not
+ * be called then (on kvm they would wait for the run to end, on emu they would
+ * race it): read struct vmm_exit's copy instead.
+ */
 int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs) VMM_MUST_CHECK;
 int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs) VMM_MUST_CHECK;
 int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs) VMM_MUST_CHECK;
@@ -553,6 +659,8 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs) VMM
  * receives it. Errors: -ENOENT, -ENOEXEC (not a valid ELF64 x86-64
  * executable, or the entry outside executable code), -EFAULT (a segment
  * outside RAM).
+ * Thread-safety: configuration: not while the VM runs (-EBUSY), nor
+ * concurrently with any other call on the VM.
  */
 int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_CHECK;
 
@@ -565,6 +673,7 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_
  * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
  * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
  * (more RAM slots or devices than boot info holds), -EINVAL.
+ * Thread-safety: configuration, as vmm_load_elf().
  */
 int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
 
@@ -582,7 +691,10 @@ enum vmm_exit_reason {
 	VMM_EXIT_ERROR,          /* the VMM itself failed (see detail) */
 };
 
-/* "stopped", "hlt", "shutdown", ... ; "unknown" for anything else. */
+/*
+ * "stopped", "hlt", "shutdown", ... ; "unknown" for anything else.
+ * Thread-safety: any thread.
+ */
 const char *vmm_exit_reason_name(enum vmm_exit_reason reason);
 
 struct vmm_exit {
@@ -613,6 +725,11 @@ struct vmm_exit {
  * or an unclaimed access under VMM_UNCLAIMED_STOP) has completed, RIP is
  * past it and a read's destination holds its value (all-ones if
  * unclaimed). emu may leave RIP earlier: see libvmm(3), BACKENDS.
+ * Thread-safety: any thread, one at a time per vCPU (another run of the same
+ * vCPU, vmm_vm_run()'s included, returns -EBUSY); concurrently with the other
+ * vCPUs' runs, vmm_vm_stop(), the live calls and the guest memory copies.
+ * Device callbacks and the log callback run on this thread; not from one of
+ * them.
  */
 int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
 
@@ -629,14 +746,20 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
  * bytes (exit->vcpu names the vCPU).
  * The threads start with the caller's signal mask; the caller's own mask
  * is not changed.
+ * Thread-safety: any thread, one run of the VM at a time (a vCPU already in a
+ * run makes it fail with -EBUSY); concurrently with vmm_vm_stop(), the live
+ * calls and the guest memory copies from other threads. Device callbacks and
+ * the log callback run on the threads it creates; not from one of them.
  */
 int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
- * Ask the VM to stop with exit_code. Safe from any thread, device callbacks
- * included (not from a signal handler: it takes a mutex). The first stop
- * wins. The stop is permanent: every later vmm_vm_run() or vmm_vcpu_run()
- * returns VMM_EXIT_STOPPED at once, with that code.
+ * Ask the VM to stop with exit_code. The first stop wins. The stop is
+ * permanent: every later vmm_vm_run() or vmm_vcpu_run() returns
+ * VMM_EXIT_STOPPED at once, with that code.
+ * Thread-safety: any thread, device and log callbacks included, concurrently
+ * with any call but vmm_vm_destroy() and vmm_vcpu_create(); not from a signal
+ * handler (it takes a mutex).
  */
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
 
@@ -653,6 +776,8 @@ struct vmm_vm_stats {
  * Sum the counters of every vCPU into *stats, whose size the caller sets
  * (VMM_VM_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
  * lag running vCPUs.
+ * Thread-safety: any thread, device callbacks included, while the VM runs too;
+ * not concurrently with vmm_vcpu_create().
  */
 int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats) VMM_MUST_CHECK;
 
@@ -703,10 +828,20 @@ struct vmm_config {
  * Parse and check an INI file (format: vmm.ini(5)). On success *out owns the
  * result: free it with vmm_config_free(). On failure returns -EINVAL (or the
  * open's errno) and vmm_last_error() is "file:line: what is wrong".
+ * Thread-safety: any thread, concurrently with any call (each parse has its own
+ * state).
  */
 int vmm_config_load(const char *path, struct vmm_config **out) VMM_MUST_CHECK;
-/* Same, from a string; name is used in messages. */
+/*
+ * Same, from a string; name is used in messages.
+ * Thread-safety: any thread, as vmm_config_load().
+ */
 int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out) VMM_MUST_CHECK;
+/*
+ * Free what vmm_config_load() or vmm_config_parse_string() returned. Accepts
+ * NULL.
+ * Thread-safety: any thread, once no other thread uses cfg.
+ */
 void vmm_config_free(struct vmm_config *cfg);
 
 /*
@@ -720,6 +855,8 @@ void vmm_config_free(struct vmm_config *cfg);
  * cfg->accel decides; the unclaimed policy always comes from cfg. The
  * timeout is not applied: cfg->timeout_ms is for the caller to enforce.
  * Errors as the calls it makes, with "file:line: ..." details.
+ * Thread-safety: any thread, as vmm_vm_create(); cfg is only read, so several
+ * threads may build VMs from one cfg at once.
  */
 int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_options *opts,
 			      const char *plugin_path, struct vmm_vm **out) VMM_MUST_CHECK;
