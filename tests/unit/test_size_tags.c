@@ -253,3 +253,26 @@ BOTH(a_run_with_an_exit_size_too_small_is_refused_before_the_guest_runs)
 	OK(vmm_vcpu_get_regs(vmm_vcpu_get(vm, 0), &r));
 	cr_expect_eq(r.rip, ENTRY);
 }
+
+/* ---- struct vmm_device_config, which the caller passes in ---- */
+
+/*
+ * Its first version ends with line: that size, without the tail padding a
+ * later sizeof() counts, is what a caller of any later library may pass.
+ */
+Test(size_tags_emu, a_device_config_as_long_as_its_first_version_is_accepted)
+{
+	const size_t first = offsetof(struct vmm_device_config, line) + sizeof(unsigned);
+	struct vmm_device_config cfg = { .size = first, .name = "first", .space = VMM_SPACE_MMIO,
+					 .base = DEV + 0x1000, .length = 0x1000 };
+	int ret;
+
+	machine(VMM_ACCEL_EMU);
+	OK(vmm_device_add(vm, &test_null_desc, &cfg, NULL));
+	cfg.size = first - 1;
+	cfg.name = "second";
+	cfg.base += 0x1000;
+	ret = vmm_device_add(vm, &test_null_desc, &cfg, NULL);
+	expect_too_small(ret, "vmm_device_add");
+	cr_expect_eq(vmm_device_count(vm), 2, "the refused device was added");
+}
