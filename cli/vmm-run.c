@@ -690,7 +690,8 @@ static void print_timeout(uint64_t ms)
 static int exit_status(const struct watch *w, int ret, const struct vmm_exit *exit)
 {
 	if (ret < 0 || exit->reason == VMM_EXIT_ERROR) {
-		const char *why = exit->detail[0] ? exit->detail : vmm_last_error();
+		/* A failed run's last error is the whole detail; exit->detail keeps its start. */
+		const char *why = ret < 0 && *vmm_last_error() ? vmm_last_error() : exit->detail;
 
 		fprintf(stderr, "vmm-run: vmm error: %s\n",
 			why && *why ? why : vmm_strerror(ret < 0 ? ret : -EIO));

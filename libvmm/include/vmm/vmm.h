@@ -37,17 +37,18 @@
  * Size tags: a struct the library fills in the caller's memory (struct
  * vmm_exit, vmm_vm_stats, vmm_device_stats, vmm_memslot_info, vmm_translation)
  * starts with size_t size (struct_size in vmm_memslot_info), which the
- * caller sets to the sizeof of the struct it was compiled with: the
- * VMM_*_INIT macros do (struct vmm_exit ex = VMM_EXIT_INIT;). The library
- * then writes only the first size bytes and never the size field itself, so
- * it can grow these structs by appending fields: a program built against an
- * older, smaller struct gets the fields it knows and nothing past them, and
- * a larger struct from a newer header reads zero in the fields this library
- * does not know. A size that does not cover the struct's first field after
- * size (0, say: a struct left zero-filled) is refused with -EINVAL, and the
- * struct is not touched. A struct the caller passes in (struct
- * vmm_vm_options, vmm_device_config) carries the same tag, and the library
- * reads only its first size bytes.
+ * caller sets to the sizeof of the struct it was compiled with, as the
+ * VMM_*_INIT macros do: struct vmm_exit ex = VMM_EXIT_INIT; (in C++ before
+ * C++20, which has no designated initializers: vmm_exit ex{}; ex.size =
+ * sizeof(ex);). The library then writes only the first size bytes and never
+ * the size field itself, so it can grow these structs by appending fields:
+ * a program built against an older, smaller struct gets the fields it knows
+ * and nothing past them, and a larger struct from a newer header reads zero
+ * in the fields this library does not know. A size that does not cover the
+ * struct's first field after size (0, say: a struct left zero-filled) is
+ * refused with -EINVAL, and the struct is not touched. A struct the caller
+ * passes in (struct vmm_vm_options, vmm_device_config) carries the same tag,
+ * and the library reads only its first size bytes.
  *
  * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
  * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
