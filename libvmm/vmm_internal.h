@@ -155,7 +155,8 @@ struct vmm_host {
 struct vmm_device {
 	struct vmm_vm *vm;
 	char *name;
-	const struct vmm_plugin_desc *desc;
+	const struct vmm_plugin_desc *desc; /* &model: the host reads only its own copy */
+	struct vmm_plugin_desc model;
 	void *state;
 	uint32_t space;
 	uint64_t base;
@@ -179,8 +180,14 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 
 /* The services every device's create() receives. */
 extern const struct vmm_host_services vmmi_host_services;
-/* Check a descriptor before calling anything in it; never reads past desc->size. what names it. */
+/*
+ * Check a descriptor before calling anything in it: its major version and
+ * that its size covers the fields of this major's .0; never reads past
+ * desc->size. what names it.
+ */
 int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what);
+/* Copy a checked descriptor: what its size covers, zero (the defaults) for the rest. */
+void vmmi_plugin_desc_copy(struct vmm_plugin_desc *dst, const struct vmm_plugin_desc *src);
 /* dlclose() the plugins vm opened, once no device of theirs is left. */
 void vmmi_plugins_close(struct vmm_vm *vm);
 /* "file:line: " for messages, or "" when the caller gave no location. */
