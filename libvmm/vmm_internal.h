@@ -260,8 +260,16 @@ bool vmmi_kvm_usable(void);
 
 /* ---- VM and vCPU ---- */
 
+/*
+ * A range vmm_load_elf() wrote: size bytes at gpa, the first filesz of
+ * them data (a copy, owned by the record), the rest zero. vmm_vm_reset()
+ * writes them again; a record follows its slot when the slot moves and is
+ * forgotten (vmmi_loaded_forget()) when the slot's memory leaves the guest.
+ */
 struct vmmi_loaded {
 	uint64_t gpa, size;
+	uint8_t *data;
+	uint64_t filesz;
 };
 
 struct vmm_vcpu {
@@ -309,6 +317,8 @@ struct vmm_vm {
 
 	struct vmmi_loaded *loaded; /* ranges vmm_load_elf() wrote */
 	size_t nloaded;
+	bool booted;         /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
+	uint64_t boot_entry; /* the entry it was given */
 
 	/*
 	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
@@ -347,6 +357,11 @@ extern __thread const struct vmm_vm *vmmi_running_vm;
 
 /* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
 int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what);
+
+/* Forget vm->loaded[i] (its memory left the guest); the last record takes its place (core/reset.c). */
+void vmmi_loaded_forget(struct vmm_vm *vm, size_t i);
+/* Free every record of vm->loaded (vmm_vm_destroy). */
+void vmmi_loaded_free(struct vmm_vm *vm);
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);
