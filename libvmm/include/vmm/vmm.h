@@ -606,7 +606,7 @@ void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
  *   - vCPUs: the boot state of guest.h, as vmm_boot_setup() sets it, with
  *     the entry it was last given, for the memslots and devices that exist
  *     now (the boot area and boot info are rebuilt). Registers outside
- *     struct vmm_regs and struct vmm_sregs (FPU, SSE, MSRs but EFER) are not
+ *     struct vmm_regs and struct vmm_sregs (FPU, SSE, MSRs other than EFER) are not
  *     reset.
  *   - Devices: each device's reset() (power-on state), in the order they
  *     were added, after RAM and vCPUs; a reset() may use the host
