@@ -174,7 +174,8 @@ struct vmm_host {
 struct vmm_device {
 	struct vmm_vm *vm;
 	char *name;
-	const struct vmm_plugin_desc *desc;
+	const struct vmm_plugin_desc *desc; /* &model: the host reads only its own copy */
+	struct vmm_plugin_desc model;
 	void *state;
 	uint32_t space;
 	uint64_t base;
@@ -198,8 +199,14 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 
 /* The services every device's create() receives. */
 extern const struct vmm_host_services vmmi_host_services;
-/* Check a descriptor before calling anything in it; never reads past desc->size. what names it. */
+/*
+ * Check a descriptor before calling anything in it: its major version and
+ * that its size covers the fields of this major's .0; never reads past
+ * desc->size. what names it.
+ */
 int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what);
+/* Copy a checked descriptor: what its size covers, zero (the defaults) for the rest. */
+void vmmi_plugin_desc_copy(struct vmm_plugin_desc *dst, const struct vmm_plugin_desc *src);
 /* dlclose() the plugins vm opened, once no device of theirs is left. */
 void vmmi_plugins_close(struct vmm_vm *vm);
 /* "file:line: " for messages, or "" when the caller gave no location. */
@@ -272,8 +279,16 @@ bool vmmi_kvm_usable(void);
 
 /* ---- VM and vCPU ---- */
 
+/*
+ * A range vmm_load_elf() wrote: size bytes at gpa, the first filesz of
+ * them data (a copy, owned by the record), the rest zero. vmm_vm_reset()
+ * writes them again; a record follows its slot when the slot moves and is
+ * forgotten (vmmi_loaded_forget()) when the slot's memory leaves the guest.
+ */
 struct vmmi_loaded {
 	uint64_t gpa, size;
+	uint8_t *data;
+	uint64_t filesz;
 };
 
 struct vmm_vcpu {
@@ -321,6 +336,8 @@ struct vmm_vm {
 
 	struct vmmi_loaded *loaded; /* ranges vmm_load_elf() wrote */
 	size_t nloaded;
+	bool booted;         /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
+	uint64_t boot_entry; /* the entry it was given */
 
 	/*
 	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
@@ -359,6 +376,11 @@ extern __thread const struct vmm_vm *vmmi_running_vm;
 
 /* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
 int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what);
+
+/* Forget vm->loaded[i] (its memory left the guest); the last record takes its place (core/reset.c). */
+void vmmi_loaded_forget(struct vmm_vm *vm, size_t i);
+/* Free every record of vm->loaded (vmm_vm_destroy). */
+void vmmi_loaded_free(struct vmm_vm *vm);
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);

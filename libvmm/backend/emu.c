@@ -1608,8 +1608,11 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	uint64_t rip = 0;
 	uc_err err;
 
-	if (atomic_load(&vm->stop_requested))
+	if (atomic_load(&vm->stop_requested)) {
+		/* The run ends here: one after vmm_vm_reset() is new, and drops old code. */
+		ev->paused = false;
 		return emu_stopped(vm, exit);
+	}
 	if (atomic_load(&vm->pause_req)) {
 		ev->paused = true;
 		return 0; /* a layout change waits: no exit */

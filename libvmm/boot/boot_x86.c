@@ -264,6 +264,8 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 		if (ret < 0)
 			return ret;
 	}
+	vm->booted = true;
+	vm->boot_entry = entry;
 	vmmi_log(vm, VMM_LOG_INFO, "boot area [0x%llx, 0x%llx), identity map [0, 0x%llx), entry 0x%llx",
 		 (unsigned long long)l.base, (unsigned long long)(l.base + l.size),
 		 (unsigned long long)l.identity_limit, (unsigned long long)entry);

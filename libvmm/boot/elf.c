@@ -80,14 +80,21 @@ static int check_header(const char *path, const uint8_t *data, size_t len, const
 	return 0;
 }
 
-static int record_loaded(struct vmm_vm *vm, uint64_t gpa, uint64_t size)
+/* Keep what a segment wrote, so that vmm_vm_reset() can write it again. */
+static int record_loaded(struct vmm_vm *vm, uint64_t gpa, uint64_t size, const uint8_t *bytes,
+			 uint64_t filesz)
 {
 	struct vmmi_loaded *l = realloc(vm->loaded, (vm->nloaded + 1) * sizeof(*l));
+	uint8_t *copy = NULL;
 
 	if (!l)
 		return vmmi_error(-ENOMEM, "out of memory");
 	vm->loaded = l;
-	l[vm->nloaded++] = (struct vmmi_loaded){ gpa, size };
+	if (filesz && !(copy = malloc(filesz)))
+		return vmmi_error(-ENOMEM, "out of memory");
+	if (filesz)
+		memcpy(copy, bytes, filesz);
+	l[vm->nloaded++] = (struct vmmi_loaded){ gpa, size, copy, filesz };
 	return 0;
 }
 
@@ -147,7 +154,8 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 			vmmi_slots_translate(&vm->slots, ph->p_paddr, ph->p_memsz, &hva);
 			memcpy(hva, data + ph->p_offset, ph->p_filesz);
 			memset((uint8_t *)hva + ph->p_filesz, 0, ph->p_memsz - ph->p_filesz);
-			ret = record_loaded(vm, ph->p_paddr, ph->p_memsz);
+			ret = record_loaded(vm, ph->p_paddr, ph->p_memsz, data + ph->p_offset,
+					    ph->p_filesz);
 			if (ret < 0)
 				goto out;
 		}

@@ -107,7 +107,9 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
 	}
 	dev->vm = vm;
-	dev->desc = desc;
+	vmmi_plugin_desc_copy(&dev->model, desc);
+	dev->desc = &dev->model;
+	desc = dev->desc;
 	dev->space = cfg->space;
 	dev->base = cfg->base;
 	dev->length = cfg->length;
@@ -262,8 +264,8 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	}
 	if (ret < 0) {
 		/* In no table: no vCPU can reach it. */
-		if (desc->destroy)
-			desc->destroy(dev->state);
+		if (dev->desc->destroy)
+			dev->desc->destroy(dev->state);
 		device_free(dev);
 		return ret;
 	}

@@ -138,7 +138,7 @@ static void loaded_follow(struct vmm_vm *vm, const struct vmmi_slot *s, const ui
 		if (new_gpa)
 			l->gpa = *new_gpa + (l->gpa - s->gpa);
 		else
-			vm->loaded[i] = vm->loaded[--vm->nloaded];
+			vmmi_loaded_forget(vm, i);
 	}
 }
 

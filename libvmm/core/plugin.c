@@ -114,16 +114,23 @@ const struct vmm_host_services vmmi_host_services = {
 /* Check a descriptor before calling anything in it; never read past desc->size. */
 int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what)
 {
+	uint32_t major, minor;
+
 	if (!desc)
 		return vmmi_error(-EPROTO, "%s: no device descriptor", what);
-	if (desc->abi_version != VMM_PLUGIN_ABI_VERSION)
-		return vmmi_error(-EPROTO, "%s: plugin ABI version %u, but this host speaks version %u",
-				  what, desc->abi_version, VMM_PLUGIN_ABI_VERSION);
+	major = VMM_PLUGIN_ABI_MAJOR(desc->abi_version);
+	minor = VMM_PLUGIN_ABI_MINOR(desc->abi_version);
+	/* Another major may have moved or retyped anything after abi_version and size. */
+	if (major != VMM_PLUGIN_ABI_VERSION_MAJOR)
+		return vmmi_error(-EPROTO,
+				  "%s: plugin ABI major version %u (%u.%u), but this host speaks major version %u (ABI %u.%u): rebuild the plugin against this libvmm's plugin.h",
+				  what, major, major, minor, VMM_PLUGIN_ABI_VERSION_MAJOR,
+				  VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR);
 	if (desc->size < VMM_PLUGIN_DESC_MIN_SIZE)
 		return vmmi_error(-EPROTO,
-				  "%s: descriptor is %u bytes, smaller than the %zu bytes of ABI version %u",
+				  "%s: descriptor is %u bytes, smaller than the %zu bytes of ABI version %u.0",
 				  what, desc->size, (size_t)VMM_PLUGIN_DESC_MIN_SIZE,
-				  VMM_PLUGIN_ABI_VERSION);
+				  VMM_PLUGIN_ABI_VERSION_MAJOR);
 	if (!desc->name || !desc->name[0] || !desc->create || !desc->read || !desc->write)
 		return vmmi_error(-EPROTO, "%s: descriptor lacks a name, create, read or write", what);
 	if (!(desc->spaces & (VMM_SPACE_MMIO | VMM_SPACE_PIO)) ||
@@ -131,6 +138,20 @@ int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what)
 		return vmmi_error(-EPROTO, "%s: descriptor '%s' declares no address space or access size",
 				  what, desc->name);
 	return 0;
+}
+
+/*
+ * The host's copy of a checked descriptor: the fields its size covers, and
+ * the defaults (zero, NULL) for the later ones this host knows. The host
+ * reads only the copy from then on, so no field past size is ever read, and
+ * fields of a later minor than the host's are ignored.
+ */
+void vmmi_plugin_desc_copy(struct vmm_plugin_desc *dst, const struct vmm_plugin_desc *src)
+{
+	size_t n = src->size < sizeof(*dst) ? src->size : sizeof(*dst);
+
+	memset(dst, 0, sizeof(*dst));
+	memcpy(dst, src, n);
 }
 
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_device_config *cfg,

@@ -232,7 +232,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	}
 	vmmi_slots_free(&vm->slots);
 	vm->ops->vm_fini(vm);
-	free(vm->loaded);
+	vmmi_loaded_free(vm);
 	vm_locks_destroy(vm);
 	free(vm);
 }

@@ -375,9 +375,36 @@ Test(plugins, plugin_whose_entry_returns_null_is_refused)
 	check_bad_plugin("null-desc.so", true);
 }
 
-Test(plugins, plugin_with_wrong_abi_version_is_refused)
+Test(plugins, plugin_of_another_major_abi_version_is_refused_naming_both)
 {
+	const char *path = FIXTURE_PLUGINS "/bad-abi.so";
+	struct e2e_result r;
+
 	check_bad_plugin("bad-abi.so", true);
+	e2e_vmm_run(&r, plugin_config("bad.ini", path, ""), NULL);
+	assert_contains(r.err, "plugin ABI major version 2 (2.0), but this host speaks major version 1",
+			&r);
+}
+
+/* Accepted plugins: the guest halts, so 125 proves the device was added and the guest ran. */
+static void check_good_fixture(const char *file)
+{
+	const char *path = e2e_strf("%s/%s", FIXTURE_PLUGINS, file);
+	struct e2e_result r;
+
+	e2e_require_file(path);
+	e2e_vmm_run(&r, plugin_config("good.ini", path, ""), NULL);
+	assert_exit(&r, 125);
+}
+
+Test(plugins, plugin_of_this_major_with_a_larger_descriptor_is_accepted)
+{
+	check_good_fixture("larger-desc.so");
+}
+
+Test(plugins, plugin_of_a_future_minor_abi_version_is_accepted)
+{
+	check_good_fixture("future-minor.so");
 }
 
 Test(plugins, plugin_with_too_small_descriptor_is_refused)

@@ -81,23 +81,6 @@ Test(loader, entry_returning_null_is_enoexec)
 	cr_assert(strstr(vmm_last_error(), "no descriptor"), "%s", vmm_last_error());
 }
 
-Test(loader, wrong_abi_version_is_eproto)
-{
-	struct vmm_device_config c = mmio_cfg("d", 0xfe000000, 0x1000);
-
-	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("bad-abi"), &c, NULL), -EPROTO);
-	cr_assert(strstr(vmm_last_error(), "bad-abi.so: plugin ABI version 2"), "%s",
-		  vmm_last_error());
-}
-
-Test(loader, too_small_descriptor_is_eproto)
-{
-	struct vmm_device_config c = mmio_cfg("d", 0xfe000000, 0x1000);
-
-	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("small-desc"), &c, NULL), -EPROTO);
-	cr_assert(strstr(vmm_last_error(), "small-desc.so: descriptor is"), "%s", vmm_last_error());
-}
-
 Test(loader, descriptor_without_callbacks_is_eproto)
 {
 	struct vmm_device_config c = mmio_cfg("d", 0xfe000000, 0x1000);

@@ -1,4 +1,4 @@
-/* plugin.h - the device plugin ABI (version 1): what a device model exports and what the host offers it. */
+/* plugin.h - the device plugin ABI (version 1.0): what a device model exports and what the host offers it. */
 #ifndef VMM_PLUGIN_H
 #define VMM_PLUGIN_H
 
@@ -23,9 +23,28 @@
  * instance only after create() returns, and no longer by the time destroy()
  * is called), and create() may use every host service, DMA included.
  *
- * Before calling anything, the host checks abi_version == VMM_PLUGIN_ABI_VERSION
- * and size >= VMM_PLUGIN_DESC_MIN_SIZE, and never reads fields beyond size.
- * Later ABI versions only append fields.
+ * Versions. abi_version is a major and a minor version,
+ * VMM_PLUGIN_ABI(major, minor): the major in bits 0-15, the minor in bits
+ * 16-31, so that the 1 every plugin built against the first header stored
+ * reads as 1.0. A minor version only appends fields, to the descriptor, to
+ * struct vmm_host_services and to struct vmm_device_info; a major version
+ * may change anything. Every struct carries its size, and the size, not the
+ * minor, says which fields a struct has. Before calling anything in a
+ * descriptor the host checks:
+ *   - its major equals the host's (VMM_PLUGIN_ABI_VERSION_MAJOR), or it
+ *     refuses the plugin, naming both majors;
+ *   - size >= VMM_PLUGIN_DESC_MIN_SIZE (every field of 1.0), or it refuses;
+ * and then reads nothing past size: a field of a later minor that the
+ * descriptor's size does not cover reads as its default, which is always
+ * 0 or NULL (the field's comment says what that means). The minor is not
+ * compared: a host of 1.0 loads a plugin built for 1.3 (and ignores the
+ * fields it does not know), and a host of 1.3 loads a plugin built for 1.0
+ * (whose later fields take their defaults). A plugin that cannot work
+ * without something a later minor added checks for it in create() (see
+ * VMM_HOST_HAS()) and fails with -ENOTSUP after log()ging why.
+ *
+ * ABI history: 1.0 is everything below. reset() has been in it from the
+ * start; hosts before vmm_vm_reset() existed never called it.
  */
 
 #include <stdarg.h>
@@ -36,7 +55,16 @@
 extern "C" {
 #endif
 
-#define VMM_PLUGIN_ABI_VERSION 1u
+/* abi_version of major.minor, and its two halves. */
+#define VMM_PLUGIN_ABI(major, minor) (((minor) << 16) | (major))
+#define VMM_PLUGIN_ABI_MAJOR(v) ((v) & 0xffffu)
+#define VMM_PLUGIN_ABI_MINOR(v) ((v) >> 16)
+
+/* The version this header describes: what a plugin stores, and what a host of it speaks. */
+#define VMM_PLUGIN_ABI_VERSION_MAJOR 1u
+#define VMM_PLUGIN_ABI_VERSION_MINOR 0u
+#define VMM_PLUGIN_ABI_VERSION \
+	VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR)
 #define VMM_PLUGIN_ENTRY vmm_plugin_entry
 #define VMM_PLUGIN_ENTRY_SYMBOL "vmm_plugin_entry"
 
@@ -65,15 +93,23 @@ struct vmm_host; /* opaque: the host's context for one device instance */
 
 /*
  * Services the host offers a device. Every call takes the ctx given to
- * create(). A plugin must check host->size before using a member that a later
- * ABI version appends (offsetof(struct vmm_host_services, member) < size).
+ * create(). The table grows like the descriptor: a later minor appends
+ * members, and size says which the host filled in. A member of 1.0 is in
+ * every table a host of major 1 passes; before using a member a later minor
+ * appends, a plugin checks VMM_HOST_HAS(host, member) and does without it
+ * (or fails create() with -ENOTSUP) when the host is older:
+ *     if (VMM_HOST_HAS(host, raise_irq))    (a member of some 1.N)
+ *             host->raise_irq(ctx, line);
+ *     else
+ *             ... poll instead ...
+ * abi_version is the host's own VMM_PLUGIN_ABI_VERSION, for messages.
  * All functions may be called from create(), read(), write() and reset(),
  * on the thread that made that call, and log() from destroy() too (to
  * report what was lost, say); none may be called after destroy() returns.
  */
 struct vmm_host_services {
 	uint32_t size;        /* sizeof the table the host filled in */
-	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION of the host */
+	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION of the host: major and minor */
 
 	/*
 	 * Copy len bytes between guest RAM at gpa and buf (device DMA). The whole
@@ -122,7 +158,18 @@ struct vmm_host_services {
 		__attribute__((format(printf, 3, 4)));
 };
 
-/* Where this instance lives; valid during create() only (copy what you keep). */
+/*
+ * True if the host's services table has member (the table's size covers
+ * it). host is the const struct vmm_host_services * given to create().
+ */
+#define VMM_HOST_HAS(host, member) \
+	((host)->size >= offsetof(struct vmm_host_services, member) + sizeof((host)->member))
+
+/*
+ * Where this instance lives; valid during create() only (copy what you
+ * keep). size-tagged like the services: test size before reading a member
+ * a later minor appends.
+ */
 struct vmm_device_info {
 	uint32_t size;  /* sizeof this struct as the host filled it */
 	uint32_t space; /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
@@ -132,7 +179,7 @@ struct vmm_device_info {
 };
 
 struct vmm_plugin_desc {
-	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION */
+	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION the plugin was built with */
 	uint32_t size;        /* sizeof(struct vmm_plugin_desc) the plugin was built with */
 	const char *name;     /* short model name, e.g. "uart16550" */
 	const char *description;
@@ -148,7 +195,13 @@ struct vmm_plugin_desc {
 		      const struct vmm_device_info *info, void **state);
 	/* Free everything create() made. May be NULL if there is nothing to free. */
 	void (*destroy)(void *state);
-	/* Return to power-on state. May be NULL. */
+	/*
+	 * Return to power-on state: the registers and internal state the
+	 * device has right after create(), keeping what create() set up from
+	 * its configuration (open files, the window). Called by vmm_vm_reset()
+	 * with no vCPU running, before the guest runs again. May be NULL when
+	 * the device has no state the guest can change.
+	 */
 	void (*reset)(void *state);
 
 	/*
@@ -160,8 +213,14 @@ struct vmm_plugin_desc {
 	 */
 	int (*read)(void *state, uint64_t offset, uint32_t size, uint64_t *value);
 	int (*write)(void *state, uint64_t offset, uint32_t size, uint64_t value);
+
+	/*
+	 * Fields of later minor versions go here, each with its default for a
+	 * descriptor whose size ends before it (0 or NULL).
+	 */
 };
 
+/* The size of the 1.0 descriptor: the least a host of major 1 accepts. */
 #define VMM_PLUGIN_DESC_MIN_SIZE (offsetof(struct vmm_plugin_desc, write) + sizeof(void *))
 
 /* The type of the single exported entry point. */

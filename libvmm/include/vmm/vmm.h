@@ -755,14 +755,50 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
 int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
- * Ask the VM to stop with exit_code. The first stop wins. The stop is
- * permanent: every later vmm_vm_run() or vmm_vcpu_run() returns
+ * Ask the VM to stop with exit_code. The first stop wins. The stop lasts
+ * until vmm_vm_reset(): every later vmm_vm_run() or vmm_vcpu_run() returns
  * VMM_EXIT_STOPPED at once, with that code.
  * Thread-safety: any thread, device and log callbacks included, concurrently
  * with any call but vmm_vm_destroy() and vmm_vcpu_create(); not from a signal
  * handler (it takes a mutex).
  */
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
+
+/*
+ * Reset the VM to how it was built, like a machine's reset button, so that
+ * it can run again (after a stop too) and the guest starts over:
+ *   - RAM: the writable memory the VM allocated (vmm_memslot_alloc*()) is
+ *     zeroed again, as allocation made it, and what vmm_load_elf() loaded
+ *     (the firmware) is written again from a copy taken at load time.
+ *     Memory the caller gave (vmm_memslot_add*()) stays the caller's: only
+ *     the firmware segments inside it are rewritten, the rest keeps its
+ *     contents; restore it yourself if you need to. Read-only slots (ROM,
+ *     flash) are left as they are: the guest cannot have written them. So
+ *     bytes the caller wrote into allocated RAM (vmm_guest_write(), or
+ *     through the host address) are gone: write them again after the
+ *     reset. Segments in a slot removed or remapped since the load are not
+ *     reloaded; a slot moved since takes them at its new place. Pages of a
+ *     slot with dirty logging are reported dirty as written.
+ *   - vCPUs: the boot state of guest.h, as vmm_boot_setup() sets it, with
+ *     the entry it was last given, for the memslots and devices that exist
+ *     now (the boot area and boot info are rebuilt). Registers outside
+ *     struct vmm_regs and struct vmm_sregs (FPU, SSE, MSRs other than EFER) are not
+ *     reset.
+ *   - Devices: each device's reset() (power-on state), in the order they
+ *     were added, after RAM and vCPUs; a reset() may use the host
+ *     services. Devices without reset() keep their state.
+ *   - A stop (vmm_vm_stop(), a device's stop()) is cleared.
+ * The layout (memslots, windows, vCPUs) and the counters do not change.
+ * Returns 0; -EINVAL (vm NULL, or vmm_boot_setup() never succeeded: there
+ * is no boot state to return to); -EBUSY while any vCPU is inside
+ * vmm_vcpu_run() or vmm_vm_run(); or what vmm_boot_setup() returns if the
+ * layout changed so that the boot area no longer fits (then the VM stays
+ * stopped, with RAM reset already).
+ * Thread-safety: the configuring thread, with no vCPU running; other
+ * threads' guest memory copies and layout changes wait until RAM and vCPUs
+ * are reset.
+ */
+int vmm_vm_reset(struct vmm_vm *vm) VMM_MUST_CHECK;
 
 /* Counters, for -v and tests: vmm_vm_get_stats(). */
 struct vmm_vm_stats {
