@@ -33,7 +33,12 @@ struct parser {
 	size_t bufcap;
 	unsigned lineno; /* of the line last handed to inih */
 	int err;	 /* first error (negative errno), 0 while all is well */
-	unsigned err_line;
+
+	/* read_line()'s state between two lines (see there). */
+	char header[INI_MAX_LINE]; /* the last header line, as handed to inih */
+	bool header_pending;	   /* it goes in; the marker line follows */
+	bool in_header;		   /* the marker line is in inih: the next handler call is it */
+	bool key_pending;	   /* a key line is in inih, and no handler call came yet */
 
 	struct vmm_config *cfg;
 	size_t params_cap; /* of the current device's params */
@@ -69,7 +74,6 @@ static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	p->err = vmmi_error(err, "%s:%u: %s", p->file, line, msg);
-	p->err_line = line;
 	return p->err;
 }
 
@@ -754,28 +758,46 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 	return 0;
 }
 
-/* Skip blanks, but not the line's end. */
+/* ---- section headers, as inih read them ---- */
+
+/*
+ * inih keeps a section's text in a buffer of this size (MAX_SECTION in its
+ * ini.c, not in ini.h): a longer one reaches the handler cut short.
+ */
+#define INIH_SECTION_MAX 50
+
 static const char *skip_blanks(const char *s)
 {
-	while (*s && *s != '\n' && isspace((unsigned char)*s))
+	while (*s && isspace((unsigned char)*s))
 		s++;
 	return s;
 }
 
+#define HEADER_SYNTAX "expected [KIND] or [KIND \"NAME\"]"
+
 /*
- * Parse a header line: [KIND] or [KIND "NAME"], blanks allowed around the
- * parts, a comment after the ']'. inih would accept more (any text up to the
- * first ']', text after it); being stricter keeps the two in agreement, since
- * a header that passes has no ']' or ';' before its closing bracket.
+ * A section has begun: inih read the header at line (raw, as the reader
+ * handed it) into section, the text between its brackets. That text is
+ * KIND or KIND "NAME", blanks allowed around the parts; after the ']'
+ * only a comment may follow, which inih would ignore.
  */
-static int parse_header(struct parser *p, const char *s, unsigned line)
+static int on_section(struct parser *p, const char *section, const char *raw, unsigned line)
 {
-	static const char expected[] = "expected [KIND] or [KIND \"NAME\"]";
-	const char *k, *name = NULL;
-	size_t klen, nlen = 0;
+	size_t len = strlen(section), klen, nlen = 0;
+	const char *s, *k, *name = NULL;
 	char kind[16];
 
-	s = skip_blanks(s + 1);
+	if (strncmp(raw + 1, section, len) || raw[1 + len] != ']') {
+		/* inih refused the header (it kept the previous section), or cut it short. */
+		if (len == INIH_SECTION_MAX - 1 && !strncmp(raw + 1, section, len))
+			return fail(p, line, -EINVAL,
+				    "bad section header: longer than %d characters between its "
+				    "brackets",
+				    INIH_SECTION_MAX - 1);
+		return fail(p, line, -EINVAL, "%s: " HEADER_SYNTAX,
+			    strchr(raw, ']') ? "bad section header" : "section header lacks its ']'");
+	}
+	s = skip_blanks(section);
 	for (k = s; isalnum((unsigned char)*s) || *s == '_' || *s == '-'; s++)
 		;
 	klen = s - k;
@@ -788,15 +810,13 @@ static int parse_header(struct parser *p, const char *s, unsigned line)
 		nlen = s - name;
 		s = skip_blanks(s + 1);
 	}
-	if (*s != ']')
-		return fail(p, line, -EINVAL, "%s: %s",
-			    strchr(s, ']') ? "bad section header" : "section header lacks its ']'",
-			    expected);
-	s = skip_blanks(s + 1);
-	if (*s && *s != ';' && *s != '#' && *s != '\n')
+	if (*s)
+		return fail(p, line, -EINVAL, "bad section header: " HEADER_SYNTAX);
+	s = skip_blanks(raw + 2 + len);
+	if (*s && *s != ';' && *s != '#')
 		return fail(p, line, -EINVAL, "text after the section header's ']'");
 	if (!klen || klen >= sizeof(kind))
-		return fail(p, line, -EINVAL, "bad section header: %s", expected);
+		return fail(p, line, -EINVAL, "bad section header: " HEADER_SYNTAX);
 	memcpy(kind, k, klen);
 	kind[klen] = '\0';
 	return open_section(p, kind, name, nlen, line);
@@ -831,33 +851,22 @@ static ssize_t next_line(struct parser *p, const char **line)
 }
 
 /*
- * Look at a line before inih does: open sections, and name the problems
- * inih would only call "error". line has no indentation and ends in '\n'.
- */
-static int check_line(struct parser *p, const char *line)
-{
-	const char *s;
-
-	if (*line == '[')
-		return parse_header(p, line, p->lineno);
-	if (*line == ';' || *line == '#' || *line == '\n')
-		return 0;
-	/* Where inih looks for the '=' (or ':'): up to an inline comment. */
-	for (s = line; *s != '=' && *s != ':'; s++) {
-		if (*s == '\n' || (*s == ';' && isspace((unsigned char)s[-1])))
-			return fail(p, p->lineno, -EINVAL, "syntax error: expected 'key = value'");
-	}
-	return 0;
-}
-
-/*
- * inih's reader, called once per line. It counts lines (inih's own count
- * never reaches the handler in the distro build), and hands inih each line
- * without its indentation, which turns off inih's multi-line values: an
- * indented key is then a key, not a continuation of the previous value.
- * Section headers are parsed here, because inih tells no one about an
- * empty section. Returning NULL ends the parse: that is how the first
- * error stops it.
+ * inih's reader. It parses nothing: it counts lines, because inih's own
+ * count never reaches the handler in the distro build, and keeps inih and
+ * that count in step:
+ * - each line goes to inih without its indentation, which turns off inih's
+ *   multi-line values (an indented key is a key, not a continuation of the
+ *   previous value, and no handler call ever spans two lines);
+ * - a line longer than inih's buffer is an error here, where inih would
+ *   read it, cut, as two lines;
+ * - after a section header it hands inih one extra line, "=", that is no
+ *   line of the file: inih calls the handler for it with the new section,
+ *   which is how an empty section is seen (the distro's inih does not call
+ *   the handler on a new section);
+ * - a line that is neither blank, a comment nor a header, and that made
+ *   inih call no handler, is one inih refused: the error is named here,
+ *   with its line, rather than by inih's count at the end.
+ * Returning NULL ends the parse: that is how the first error stops it.
  */
 static char *read_line(char *out, int num, void *user)
 {
@@ -868,6 +877,20 @@ static char *read_line(char *out, int num, void *user)
 
 	if (p->err)
 		return NULL;
+	if (num < 3) {
+		fail(p, p->lineno, -EINVAL, "inih gives lines of %d characters", num);
+		return NULL;
+	}
+	if (p->key_pending) {
+		fail(p, p->lineno, -EINVAL, "syntax error: expected 'key = value'");
+		return NULL;
+	}
+	if (p->header_pending) {
+		p->header_pending = false;
+		p->in_header = true;
+		memcpy(out, "=\n", 3);
+		return out;
+	}
 	len = next_line(p, &line);
 	if (len < 0)
 		return NULL;
@@ -879,19 +902,28 @@ static char *read_line(char *out, int num, void *user)
 	s = line;
 	if (p->lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
 		s += 3; /* a UTF-8 byte order mark */
-	s = skip_blanks(s);
+	while (s < line + len && *s != '\n' && isspace((unsigned char)*s))
+		s++;
 	n = line + len - s;
 	if (n && s[n - 1] == '\n')
 		n--;
 	/* Room for the line, '\n' and NUL: inih would read a cut line as two. */
-	if (num < 2 || n > (size_t)num - 2) {
+	if (n > (size_t)num - 2 || n >= sizeof(p->header)) {
 		fail(p, p->lineno, -EINVAL, "line longer than %d characters", num - 2);
 		return NULL;
 	}
 	memcpy(out, s, n);
 	out[n] = '\n';
 	out[n + 1] = '\0';
-	return check_line(p, out) ? NULL : out;
+	if (*out == '[') {
+		/* inih writes into out: keep the header as written, for on_section(). */
+		memcpy(p->header, out, n + 1);
+		p->header[n] = '\0';
+		p->header_pending = true;
+	} else if (!strchr(";#\n", *out)) {
+		p->key_pending = true;
+	}
+	return out;
 }
 
 static const char *section_title(struct parser *p, char *buf, size_t len)
@@ -905,15 +937,20 @@ static const char *section_title(struct parser *p, char *buf, size_t len)
 	return buf;
 }
 
-/* inih's handler. section is ignored: read_line() keeps the section, parsed more strictly. */
+/* inih's handler: a key of the current section, or the reader's line after a header. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parser *p = user;
 	unsigned line = p->lineno;
 	char title[64];
 
+	p->key_pending = false;
 	if (p->err)
 		return 0;
+	if (p->in_header) {
+		p->in_header = false;
+		return !on_section(p, section, p->header, line);
+	}
 	if (!name_ok(name, strlen(name)))
 		return !fail(p, line, -EINVAL, "bad key name '%s': expected A-Z a-z 0-9 _ . -",
 			     name);
@@ -990,10 +1027,9 @@ static int parse(struct parser *p, struct vmm_config **out)
 	}
 
 	ret = ini_parse_stream(read_line, p, on_key, p);
-	if (ret > 0 && (!p->err || (unsigned)ret < p->err_line)) {
-		/* Something inih refused that read_line() let through. */
-		p->err = 0;
-		fail(p, ret, -EINVAL, "syntax error");
+	if (ret > 0 && !p->err) {
+		/* inih refused a line and read_line() did not see it: a bug, but say where. */
+		fail(p, p->lineno, -EINVAL, "syntax error");
 	} else if (ret < 0 && !p->err) {
 		fail(p, p->lineno, -ENOMEM, "out of memory");
 	}

@@ -664,6 +664,48 @@ Test(config_format, indented_line_is_a_key_not_a_continuation)
 	vmm_config_free(cfg);
 }
 
+Test(config_format, empty_section_is_seen)
+{
+	expect_parse_error(RAM "[device \"d\"]\n[vm]\n",
+			   "4: [device \"d\"] lacks the required key 'plugin'");
+}
+
+Test(config_format, empty_section_at_the_end_is_seen)
+{
+	expect_parse_error(RAM "; the device\n[device \"d\"]   ; nothing yet\n",
+			   "5: [device \"d\"] lacks the required key 'plugin'");
+}
+
+Test(config_format, last_line_without_equals_is_a_syntax_error)
+{
+	expect_parse_error(RAM "[vm]\nvcpus 2", "5: syntax error: expected 'key = value'");
+}
+
+Test(config_format, header_with_a_comment_inside_lacks_its_bracket)
+{
+	expect_parse_error(RAM "[vm ; x\nvcpus = 2\n",
+			   "4: section header lacks its ']': expected [KIND] or [KIND \"NAME\"]");
+}
+
+Test(config_format, broken_header_after_a_section_is_an_error_at_its_line)
+{
+	/* inih keeps the section before a header it refuses: that must not reopen it. */
+	expect_parse_error(RAM "[vm]\nvcpus = 2\n[vm ; x]\n",
+			   "6: bad section header: expected [KIND] or [KIND \"NAME\"]");
+}
+
+Test(config_format, lines_count_past_comments_and_blank_lines)
+{
+	expect_parse_error("; one\n\n  ; three\n" RAM "\n[vm]\n\tvcpus = 0\n",
+			   "9: vcpus = '0' is out of range: expected 1 to 64");
+}
+
+Test(config_format, header_longer_than_inih_keeps_is_an_error)
+{
+	expect_parse_error("[ram" "                                                  " "\"a\"]\n",
+			   "1: bad section header: longer than 49 characters between its brackets");
+}
+
 Test(config_format, crlf_line_ends_are_accepted)
 {
 	struct vmm_config *cfg =
