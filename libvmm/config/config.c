@@ -12,8 +12,6 @@
 
 #include "vmm_internal.h"
 
-#define PIO_LIMIT 0x10000ull
-
 enum section_kind { SECT_NONE, SECT_VM, SECT_RAM, SECT_ROM, SECT_DEVICE };
 
 struct parser;
@@ -442,9 +440,6 @@ static int set_dev_window(struct parser *p, const char *key, uint32_t space, con
 			    other);
 	if (get_size(p, line, key, value, &d->base))
 		return p->err;
-	if (space == VMM_SPACE_PIO && d->base >= PIO_LIMIT)
-		return fail(p, line, -EINVAL, "pio 0x%llx is not a port: expected 0 to 0xffff",
-			    (unsigned long long)d->base);
 	d->space = space;
 	return 0;
 }
@@ -509,11 +504,6 @@ static int add_param(struct parser *p, const char *key, const char *value, unsig
 
 /* ---- sections ---- */
 
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
 static int missing(struct parser *p, const char *what, const char *name, const char *key)
 {
 	return fail(p, p->sect_line, -EINVAL, "[%s \"%s\"] lacks the required key '%s'", what, name,
@@ -547,8 +537,9 @@ static int close_rom_size(struct parser *p, struct vmm_config_ram *r)
 }
 
 /*
- * Checks that need the whole [ram] or [rom] section: required keys, its
- * range, overlaps with earlier ones.
+ * Checks that need the whole [ram] or [rom] section: its required keys.
+ * Where it may lie (limits, overlaps) is the core's to say, with this
+ * section's line: see layout.c.
  */
 static int close_mem(struct parser *p)
 {
@@ -558,49 +549,18 @@ static int close_mem(struct parser *p)
 
 	if (!p->key_line[RAM_GPA])
 		return missing(p, kind, r->name, "gpa");
-	if (p->kind == SECT_ROM) {
-		if (close_rom_size(p, r))
-			return p->err;
-	} else if (!p->key_line[RAM_SIZE]) {
+	if (p->kind == SECT_ROM)
+		return close_rom_size(p, r);
+	if (!p->key_line[RAM_SIZE])
 		return missing(p, kind, r->name, "size");
-	}
-	if (r->size > VMMI_GPA_LIMIT || r->gpa > VMMI_GPA_LIMIT - r->size)
-		return fail(
-		    p, p->sect_line, -EINVAL,
-		    "%s \"%s\" at 0x%llx, size 0x%llx, ends past the guest-physical limit 0x%llx",
-		    kind, r->name, (unsigned long long)r->gpa, (unsigned long long)r->size,
-		    VMMI_GPA_LIMIT);
-	for (size_t i = 0; i + 1 < cfg->nram; i++) {
-		const struct vmm_config_ram *o = &cfg->ram[i];
-
-		if (overlaps(r->gpa, r->size, o->gpa, o->size))
-			return fail(p, p->sect_line, -EINVAL,
-				    "%s \"%s\" [0x%llx, 0x%llx) overlaps %s \"%s\" (line %u)", kind,
-				    r->name, (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size), mem_kind(p, i), o->name,
-				    o->line);
-	}
-	/* A window over a read-only range takes its writes; over a writable one, nothing would. */
-	for (size_t i = 0; !(r->flags & VMM_MEMSLOT_READONLY) && i < cfg->ndevices; i++) {
-		const struct vmm_config_device *o = &cfg->devices[i];
-
-		if (o->space == VMM_SPACE_MMIO && overlaps(r->gpa, r->size, o->base, o->length))
-			return fail(p, p->sect_line, -EINVAL,
-				    "%s \"%s\" [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
-				    kind, r->name, (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
-	}
 	return 0;
 }
 
-/* The same for a [device]: windows of one space may not overlap, nor MMIO windows writable RAM. */
+/* The same for a [device]: its required keys; where its window may lie is the core's to say. */
 static int close_device(struct parser *p)
 {
 	const struct vmm_config *cfg = p->cfg;
 	const struct vmm_config_device *d = &cfg->devices[cfg->ndevices - 1];
-	bool pio = d->space == VMM_SPACE_PIO;
-	const char *space = pio ? "pio" : "mmio";
-	uint64_t limit = pio ? PIO_LIMIT : VMMI_GPA_LIMIT;
 
 	if (!p->key_line[DEV_PLUGIN])
 		return missing(p, "device", d->name, "plugin");
@@ -610,32 +570,6 @@ static int close_device(struct parser *p)
 			    d->name);
 	if (!p->key_line[DEV_SIZE])
 		return missing(p, "device", d->name, "size");
-	if (d->length > limit || d->base > limit - d->length)
-		return fail(p, p->sect_line, -EINVAL,
-			    "device \"%s\" %s at 0x%llx, size 0x%llx, ends past %s", d->name, space,
-			    (unsigned long long)d->base, (unsigned long long)d->length,
-			    pio ? "port 0xffff" : "the guest-physical limit 0x400000000000");
-	for (size_t i = 0; i + 1 < cfg->ndevices; i++) {
-		const struct vmm_config_device *o = &cfg->devices[i];
-
-		if (o->space == d->space && overlaps(d->base, d->length, o->base, o->length))
-			return fail(
-			    p, p->sect_line, -EINVAL,
-			    "device \"%s\" %s [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
-			    d->name, space, (unsigned long long)d->base,
-			    (unsigned long long)(d->base + d->length), o->name, o->line);
-	}
-	for (size_t i = 0; !pio && i < cfg->nram; i++) {
-		const struct vmm_config_ram *o = &cfg->ram[i];
-
-		if (!(o->flags & VMM_MEMSLOT_READONLY) &&
-		    overlaps(d->base, d->length, o->gpa, o->size))
-			return fail(
-			    p, p->sect_line, -EINVAL,
-			    "device \"%s\" mmio [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
-			    d->name, (unsigned long long)d->base,
-			    (unsigned long long)(d->base + d->length), o->name, o->line);
-	}
 	return 0;
 }
 
