@@ -143,9 +143,10 @@ int vmmi_device_failed(const struct vmm_device_config *cfg, int err)
 	const struct vmmi_origin at = {cfg->file, cfg->line};
 	char what[VMM_GUEST_NAME_MAX + 16];
 
-	if (!cfg->file)
+	/* cfg may be the caller's, of any size: file and line are in its first version. */
+	if (cfg->size < VMMI_SIZE_MIN(struct vmm_device_config, line) || !cfg->file)
 		return err;
-	snprintf(what, sizeof(what), "device '%s': ", cfg->name);
+	snprintf(what, sizeof(what), "device '%s': ", cfg->name ? cfg->name : "");
 	return vmmi_error_prefix(&at, err, what);
 }
 
