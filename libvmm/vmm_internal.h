@@ -194,6 +194,12 @@ void vmmi_devices_destroy(struct vmm_vm *vm);
  */
 int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		    const struct vmm_device_config *cfg, void *handle, struct vmm_device **out);
+/*
+ * For an error raised without the origin of the device cfg describes (the
+ * loader's, the backend's): put "FILE:LINE: device 'NAME': " in front when
+ * cfg has a file. Returns err.
+ */
+int vmmi_device_failed(const struct vmm_device_config *cfg, int err);
 
 /* ---- plugins (core/plugin.c) ---- */
 
@@ -450,5 +456,68 @@ static inline bool vmmi_log_enabled(const struct vmm_vm *vm, int level)
 /* Fill an exit for a fatal condition. */
 void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const char *fmt, ...)
 	VMMI_FORMAT(3, 4);
+
+/* ---- address layout (layout.c) ---- */
+
+/*
+ * Where a request came from, for messages: a configuration file's line
+ * (vmm_vm_create_from_config() passes the section's), or NULL for a call
+ * of the public API. Borrowed for the call only.
+ */
+struct vmmi_origin {
+	const char *file;
+	unsigned line;
+};
+
+/* vmmi_error() with "FILE:LINE: " in front when at is not NULL. */
+int vmmi_error_at(const struct vmmi_origin *at, int err, const char *fmt, ...) VMMI_FORMAT(3, 4);
+/*
+ * Put "FILE:LINE: " and what (may be NULL) in front of the current detail,
+ * raised by code that knew no origin; nothing if at is NULL. Returns err.
+ */
+int vmmi_error_prefix(const struct vmmi_origin *at, int err, const char *what);
+
+/*
+ * The one home of every address-layout rule and its message. Each returns
+ * 0 or a negative errno with the detail set (prefixed with at). Called with
+ * the layout held still (a change, or mem_lock for reading).
+ *
+ * A memslot [gpa, gpa + size): ends at or below VMMI_GPA_LIMIT (-ERANGE);
+ * overlaps no other slot of slots but self (the slot being moved, or NULL;
+ * -EEXIST; slots NULL: the limit alone); unless flags has
+ * VMM_MEMSLOT_READONLY, overlaps no window of mmio (NULL: not checked;
+ * -EEXIST), because a window over read-only
+ * memory takes its writes while over writable memory it would take nothing.
+ */
+int vmmi_layout_slot(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
+		     const struct vmmi_origin *at, const char *name, uint64_t gpa, uint64_t size,
+		     uint32_t flags, const struct vmmi_slot *self) VMMI_WARN_UNUSED;
+/*
+ * A device window [base, base + length) in space, bus being that space's:
+ * not empty and not wrapping (-EINVAL); ports end at or below 0x10000 and
+ * MMIO at or below VMMI_IDENTITY_MAX, the boot page tables' reach (-ERANGE);
+ * overlaps no window of bus (-EEXIST); MMIO overlaps no writable slot of
+ * slots (NULL: not checked; -EEXIST). A window that moves is out of bus.
+ */
+int vmmi_layout_window(const struct vmmi_slot_table *slots, const struct vmmi_bus *bus,
+		       const struct vmmi_origin *at, const char *name, uint32_t space,
+		       uint64_t base, uint64_t length) VMMI_WARN_UNUSED;
+/*
+ * vmm_memslot_alloc_flags() for a request from at (NULL: the API): every
+ * error names it. setup.c's entry point.
+ */
+int vmmi_memslot_alloc(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
+		       uint64_t gpa, uint64_t size, uint32_t flags, void **hva) VMMI_WARN_UNUSED;
+/* The messages of the two overlap rules, for the containers' own guards: -EEXIST. */
+int vmmi_layout_slot_clash(const struct vmmi_origin *at, const char *name, uint64_t gpa,
+			   uint64_t size, const struct vmmi_slot *other);
+int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uint64_t base,
+			     uint64_t length, const struct vmmi_window *other);
+/*
+ * The top of the memory the boot identity map must cover: every slot and
+ * MMIO window, at least 4 GiB. -ERANGE if a slot ends past VMMI_IDENTITY_MAX.
+ */
+int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
+			     uint64_t *top) VMMI_WARN_UNUSED;
 
 #endif /* VMM_INTERNAL_H */

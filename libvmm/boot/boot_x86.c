@@ -39,29 +39,14 @@ static uint64_t round_up(uint64_t v, uint64_t align)
 	return (v + align - 1) & ~(align - 1);
 }
 
-/* The identity map covers every slot and MMIO window: at least 4 GiB, whole GiBs. */
+/* The identity map covers every slot and MMIO window (layout.c says how far): whole GiBs. */
 static int identity_limit(const struct vmm_vm *vm, uint64_t *limit)
 {
-	uint64_t top = 4 * GIB;
+	uint64_t top;
+	int ret = vmmi_layout_identity_top(&vm->slots, &vm->bus[0], &top);
 
-	for (size_t i = 0; i < vm->slots.n; i++) {
-		const struct vmmi_slot *s = &vm->slots.slots[i];
-
-		if (s->gpa + s->size > top)
-			top = s->gpa + s->size;
-	}
-	for (size_t i = 0; i < vm->bus[0].n; i++) {
-		const struct vmmi_window *w = &vm->bus[0].w[i];
-
-		if (w->length > VMMI_IDENTITY_MAX || w->base > VMMI_IDENTITY_MAX - w->length)
-			return vmmi_error(-ERANGE, "device '%s' lies above the %llu GiB identity map",
-					  w->dev->name, VMMI_IDENTITY_MAX / GIB);
-		if (w->base + w->length > top)
-			top = w->base + w->length;
-	}
-	if (top > VMMI_IDENTITY_MAX)
-		return vmmi_error(-ERANGE, "RAM ends at 0x%llx, above the %llu GiB the boot identity map covers",
-				  (unsigned long long)top, VMMI_IDENTITY_MAX / GIB);
+	if (ret < 0)
+		return ret;
 	*limit = round_up(top, GIB);
 	return 0;
 }

@@ -97,7 +97,7 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 	ret = vmmi_mem_read_begin(vm, "vmm_translate");
 	if (ret < 0)
 		return ret;
-	/* A window may overlap a read-only slot (it takes the writes); never a writable one. */
+	/* A window may overlap a read-only slot (it takes the writes), never a writable one: layout.c. */
 	s = vmmi_slots_find(&vm->slots, gpa);
 	w = vmmi_bus_find(&vm->bus[0], gpa);
 	if (s) {

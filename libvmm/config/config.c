@@ -12,8 +12,6 @@
 
 #include "vmm_internal.h"
 
-#define PIO_LIMIT 0x10000ull
-
 enum section_kind { SECT_NONE, SECT_VM, SECT_RAM, SECT_ROM, SECT_DEVICE };
 
 struct parser;
@@ -33,7 +31,12 @@ struct parser {
 	size_t bufcap;
 	unsigned lineno; /* of the line last handed to inih */
 	int err;	 /* first error (negative errno), 0 while all is well */
-	unsigned err_line;
+
+	/* read_line()'s state between two lines (see there). */
+	char header[INI_MAX_LINE]; /* the last header line, as handed to inih */
+	bool header_pending;	   /* it goes in; the marker line follows */
+	bool in_header;		   /* the marker line is in inih: the next handler call is it */
+	bool key_pending;	   /* a key line is in inih, and no handler call came yet */
 
 	struct vmm_config *cfg;
 	size_t params_cap; /* of the current device's params */
@@ -69,7 +72,6 @@ static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	p->err = vmmi_error(err, "%s:%u: %s", p->file, line, msg);
-	p->err_line = line;
 	return p->err;
 }
 
@@ -438,9 +440,6 @@ static int set_dev_window(struct parser *p, const char *key, uint32_t space, con
 			    other);
 	if (get_size(p, line, key, value, &d->base))
 		return p->err;
-	if (space == VMM_SPACE_PIO && d->base >= PIO_LIMIT)
-		return fail(p, line, -EINVAL, "pio 0x%llx is not a port: expected 0 to 0xffff",
-			    (unsigned long long)d->base);
 	d->space = space;
 	return 0;
 }
@@ -505,11 +504,6 @@ static int add_param(struct parser *p, const char *key, const char *value, unsig
 
 /* ---- sections ---- */
 
-static bool overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
 static int missing(struct parser *p, const char *what, const char *name, const char *key)
 {
 	return fail(p, p->sect_line, -EINVAL, "[%s \"%s\"] lacks the required key '%s'", what, name,
@@ -543,8 +537,9 @@ static int close_rom_size(struct parser *p, struct vmm_config_ram *r)
 }
 
 /*
- * Checks that need the whole [ram] or [rom] section: required keys, its
- * range, overlaps with earlier ones.
+ * Checks that need the whole [ram] or [rom] section: its required keys.
+ * Where it may lie (limits, overlaps) is the core's to say, with this
+ * section's line: see layout.c.
  */
 static int close_mem(struct parser *p)
 {
@@ -554,49 +549,18 @@ static int close_mem(struct parser *p)
 
 	if (!p->key_line[RAM_GPA])
 		return missing(p, kind, r->name, "gpa");
-	if (p->kind == SECT_ROM) {
-		if (close_rom_size(p, r))
-			return p->err;
-	} else if (!p->key_line[RAM_SIZE]) {
+	if (p->kind == SECT_ROM)
+		return close_rom_size(p, r);
+	if (!p->key_line[RAM_SIZE])
 		return missing(p, kind, r->name, "size");
-	}
-	if (r->size > VMMI_GPA_LIMIT || r->gpa > VMMI_GPA_LIMIT - r->size)
-		return fail(
-		    p, p->sect_line, -EINVAL,
-		    "%s \"%s\" at 0x%llx, size 0x%llx, ends past the guest-physical limit 0x%llx",
-		    kind, r->name, (unsigned long long)r->gpa, (unsigned long long)r->size,
-		    VMMI_GPA_LIMIT);
-	for (size_t i = 0; i + 1 < cfg->nram; i++) {
-		const struct vmm_config_ram *o = &cfg->ram[i];
-
-		if (overlaps(r->gpa, r->size, o->gpa, o->size))
-			return fail(p, p->sect_line, -EINVAL,
-				    "%s \"%s\" [0x%llx, 0x%llx) overlaps %s \"%s\" (line %u)", kind,
-				    r->name, (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size), mem_kind(p, i), o->name,
-				    o->line);
-	}
-	/* A window over a read-only range takes its writes; over a writable one, nothing would. */
-	for (size_t i = 0; !(r->flags & VMM_MEMSLOT_READONLY) && i < cfg->ndevices; i++) {
-		const struct vmm_config_device *o = &cfg->devices[i];
-
-		if (o->space == VMM_SPACE_MMIO && overlaps(r->gpa, r->size, o->base, o->length))
-			return fail(p, p->sect_line, -EINVAL,
-				    "%s \"%s\" [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
-				    kind, r->name, (unsigned long long)r->gpa,
-				    (unsigned long long)(r->gpa + r->size), o->name, o->line);
-	}
 	return 0;
 }
 
-/* The same for a [device]: windows of one space may not overlap, nor MMIO windows writable RAM. */
+/* The same for a [device]: its required keys; where its window may lie is the core's to say. */
 static int close_device(struct parser *p)
 {
 	const struct vmm_config *cfg = p->cfg;
 	const struct vmm_config_device *d = &cfg->devices[cfg->ndevices - 1];
-	bool pio = d->space == VMM_SPACE_PIO;
-	const char *space = pio ? "pio" : "mmio";
-	uint64_t limit = pio ? PIO_LIMIT : VMMI_GPA_LIMIT;
 
 	if (!p->key_line[DEV_PLUGIN])
 		return missing(p, "device", d->name, "plugin");
@@ -606,32 +570,6 @@ static int close_device(struct parser *p)
 			    d->name);
 	if (!p->key_line[DEV_SIZE])
 		return missing(p, "device", d->name, "size");
-	if (d->length > limit || d->base > limit - d->length)
-		return fail(p, p->sect_line, -EINVAL,
-			    "device \"%s\" %s at 0x%llx, size 0x%llx, ends past %s", d->name, space,
-			    (unsigned long long)d->base, (unsigned long long)d->length,
-			    pio ? "port 0xffff" : "the guest-physical limit 0x400000000000");
-	for (size_t i = 0; i + 1 < cfg->ndevices; i++) {
-		const struct vmm_config_device *o = &cfg->devices[i];
-
-		if (o->space == d->space && overlaps(d->base, d->length, o->base, o->length))
-			return fail(
-			    p, p->sect_line, -EINVAL,
-			    "device \"%s\" %s [0x%llx, 0x%llx) overlaps device \"%s\" (line %u)",
-			    d->name, space, (unsigned long long)d->base,
-			    (unsigned long long)(d->base + d->length), o->name, o->line);
-	}
-	for (size_t i = 0; !pio && i < cfg->nram; i++) {
-		const struct vmm_config_ram *o = &cfg->ram[i];
-
-		if (!(o->flags & VMM_MEMSLOT_READONLY) &&
-		    overlaps(d->base, d->length, o->gpa, o->size))
-			return fail(
-			    p, p->sect_line, -EINVAL,
-			    "device \"%s\" mmio [0x%llx, 0x%llx) overlaps ram \"%s\" (line %u)",
-			    d->name, (unsigned long long)d->base,
-			    (unsigned long long)(d->base + d->length), o->name, o->line);
-	}
 	return 0;
 }
 
@@ -754,28 +692,46 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 	return 0;
 }
 
-/* Skip blanks, but not the line's end. */
+/* ---- section headers, as inih read them ---- */
+
+/*
+ * inih keeps a section's text in a buffer of this size (MAX_SECTION in its
+ * ini.c, not in ini.h): a longer one reaches the handler cut short.
+ */
+#define INIH_SECTION_MAX 50
+
 static const char *skip_blanks(const char *s)
 {
-	while (*s && *s != '\n' && isspace((unsigned char)*s))
+	while (*s && isspace((unsigned char)*s))
 		s++;
 	return s;
 }
 
+#define HEADER_SYNTAX "expected [KIND] or [KIND \"NAME\"]"
+
 /*
- * Parse a header line: [KIND] or [KIND "NAME"], blanks allowed around the
- * parts, a comment after the ']'. inih would accept more (any text up to the
- * first ']', text after it); being stricter keeps the two in agreement, since
- * a header that passes has no ']' or ';' before its closing bracket.
+ * A section has begun: inih read the header at line (raw, as the reader
+ * handed it) into section, the text between its brackets. That text is
+ * KIND or KIND "NAME", blanks allowed around the parts; after the ']'
+ * only a comment may follow, which inih would ignore.
  */
-static int parse_header(struct parser *p, const char *s, unsigned line)
+static int on_section(struct parser *p, const char *section, const char *raw, unsigned line)
 {
-	static const char expected[] = "expected [KIND] or [KIND \"NAME\"]";
-	const char *k, *name = NULL;
-	size_t klen, nlen = 0;
+	size_t len = strlen(section), klen, nlen = 0;
+	const char *s, *k, *name = NULL;
 	char kind[16];
 
-	s = skip_blanks(s + 1);
+	if (strncmp(raw + 1, section, len) || raw[1 + len] != ']') {
+		/* inih refused the header (it kept the previous section), or cut it short. */
+		if (len == INIH_SECTION_MAX - 1 && !strncmp(raw + 1, section, len))
+			return fail(p, line, -EINVAL,
+				    "bad section header: longer than %d characters between its "
+				    "brackets",
+				    INIH_SECTION_MAX - 1);
+		return fail(p, line, -EINVAL, "%s: " HEADER_SYNTAX,
+			    strchr(raw, ']') ? "bad section header" : "section header lacks its ']'");
+	}
+	s = skip_blanks(section);
 	for (k = s; isalnum((unsigned char)*s) || *s == '_' || *s == '-'; s++)
 		;
 	klen = s - k;
@@ -788,15 +744,13 @@ static int parse_header(struct parser *p, const char *s, unsigned line)
 		nlen = s - name;
 		s = skip_blanks(s + 1);
 	}
-	if (*s != ']')
-		return fail(p, line, -EINVAL, "%s: %s",
-			    strchr(s, ']') ? "bad section header" : "section header lacks its ']'",
-			    expected);
-	s = skip_blanks(s + 1);
-	if (*s && *s != ';' && *s != '#' && *s != '\n')
+	if (*s)
+		return fail(p, line, -EINVAL, "bad section header: " HEADER_SYNTAX);
+	s = skip_blanks(raw + 2 + len);
+	if (*s && *s != ';' && *s != '#')
 		return fail(p, line, -EINVAL, "text after the section header's ']'");
 	if (!klen || klen >= sizeof(kind))
-		return fail(p, line, -EINVAL, "bad section header: %s", expected);
+		return fail(p, line, -EINVAL, "bad section header: " HEADER_SYNTAX);
 	memcpy(kind, k, klen);
 	kind[klen] = '\0';
 	return open_section(p, kind, name, nlen, line);
@@ -831,33 +785,22 @@ static ssize_t next_line(struct parser *p, const char **line)
 }
 
 /*
- * Look at a line before inih does: open sections, and name the problems
- * inih would only call "error". line has no indentation and ends in '\n'.
- */
-static int check_line(struct parser *p, const char *line)
-{
-	const char *s;
-
-	if (*line == '[')
-		return parse_header(p, line, p->lineno);
-	if (*line == ';' || *line == '#' || *line == '\n')
-		return 0;
-	/* Where inih looks for the '=' (or ':'): up to an inline comment. */
-	for (s = line; *s != '=' && *s != ':'; s++) {
-		if (*s == '\n' || (*s == ';' && isspace((unsigned char)s[-1])))
-			return fail(p, p->lineno, -EINVAL, "syntax error: expected 'key = value'");
-	}
-	return 0;
-}
-
-/*
- * inih's reader, called once per line. It counts lines (inih's own count
- * never reaches the handler in the distro build), and hands inih each line
- * without its indentation, which turns off inih's multi-line values: an
- * indented key is then a key, not a continuation of the previous value.
- * Section headers are parsed here, because inih tells no one about an
- * empty section. Returning NULL ends the parse: that is how the first
- * error stops it.
+ * inih's reader. It parses nothing: it counts lines, because inih's own
+ * count never reaches the handler in the distro build, and keeps inih and
+ * that count in step:
+ * - each line goes to inih without its indentation, which turns off inih's
+ *   multi-line values (an indented key is a key, not a continuation of the
+ *   previous value, and no handler call ever spans two lines);
+ * - a line longer than inih's buffer is an error here, where inih would
+ *   read it, cut, as two lines;
+ * - after a section header it hands inih one extra line, "=", that is no
+ *   line of the file: inih calls the handler for it with the new section,
+ *   which is how an empty section is seen (the distro's inih does not call
+ *   the handler on a new section);
+ * - a line that is neither blank, a comment nor a header, and that made
+ *   inih call no handler, is one inih refused: the error is named here,
+ *   with its line, rather than by inih's count at the end.
+ * Returning NULL ends the parse: that is how the first error stops it.
  */
 static char *read_line(char *out, int num, void *user)
 {
@@ -868,6 +811,20 @@ static char *read_line(char *out, int num, void *user)
 
 	if (p->err)
 		return NULL;
+	if (num < 3) {
+		fail(p, p->lineno, -EINVAL, "inih gives lines of %d characters", num);
+		return NULL;
+	}
+	if (p->key_pending) {
+		fail(p, p->lineno, -EINVAL, "syntax error: expected 'key = value'");
+		return NULL;
+	}
+	if (p->header_pending) {
+		p->header_pending = false;
+		p->in_header = true;
+		memcpy(out, "=\n", 3);
+		return out;
+	}
 	len = next_line(p, &line);
 	if (len < 0)
 		return NULL;
@@ -879,19 +836,28 @@ static char *read_line(char *out, int num, void *user)
 	s = line;
 	if (p->lineno == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
 		s += 3; /* a UTF-8 byte order mark */
-	s = skip_blanks(s);
+	while (s < line + len && *s != '\n' && isspace((unsigned char)*s))
+		s++;
 	n = line + len - s;
 	if (n && s[n - 1] == '\n')
 		n--;
 	/* Room for the line, '\n' and NUL: inih would read a cut line as two. */
-	if (num < 2 || n > (size_t)num - 2) {
+	if (n > (size_t)num - 2 || n >= sizeof(p->header)) {
 		fail(p, p->lineno, -EINVAL, "line longer than %d characters", num - 2);
 		return NULL;
 	}
 	memcpy(out, s, n);
 	out[n] = '\n';
 	out[n + 1] = '\0';
-	return check_line(p, out) ? NULL : out;
+	if (*out == '[') {
+		/* inih writes into out: keep the header as written, for on_section(). */
+		memcpy(p->header, out, n + 1);
+		p->header[n] = '\0';
+		p->header_pending = true;
+	} else if (!strchr(";#\n", *out)) {
+		p->key_pending = true;
+	}
+	return out;
 }
 
 static const char *section_title(struct parser *p, char *buf, size_t len)
@@ -905,15 +871,20 @@ static const char *section_title(struct parser *p, char *buf, size_t len)
 	return buf;
 }
 
-/* inih's handler. section is ignored: read_line() keeps the section, parsed more strictly. */
+/* inih's handler: a key of the current section, or the reader's line after a header. */
 static int on_key(void *user, const char *section, const char *name, const char *value)
 {
 	struct parser *p = user;
 	unsigned line = p->lineno;
 	char title[64];
 
+	p->key_pending = false;
 	if (p->err)
 		return 0;
+	if (p->in_header) {
+		p->in_header = false;
+		return !on_section(p, section, p->header, line);
+	}
 	if (!name_ok(name, strlen(name)))
 		return !fail(p, line, -EINVAL, "bad key name '%s': expected A-Z a-z 0-9 _ . -",
 			     name);
@@ -990,10 +961,9 @@ static int parse(struct parser *p, struct vmm_config **out)
 	}
 
 	ret = ini_parse_stream(read_line, p, on_key, p);
-	if (ret > 0 && (!p->err || (unsigned)ret < p->err_line)) {
-		/* Something inih refused that read_line() let through. */
-		p->err = 0;
-		fail(p, ret, -EINVAL, "syntax error");
+	if (ret > 0 && !p->err) {
+		/* inih refused a line and read_line() did not see it: a bug, but say where. */
+		fail(p, p->lineno, -EINVAL, "syntax error");
 	} else if (ret < 0 && !p->err) {
 		fail(p, p->lineno, -ENOMEM, "out of memory");
 	}

@@ -8,16 +8,16 @@
 
 #include "vmm_internal.h"
 
-/* Prefix the current detail with "file:line: " unless it already has a location. */
+/*
+ * Put "file:line: what" in front of the detail of a call that takes no
+ * origin (vmm_plugin_find(), the firmware's loading). The core's calls that
+ * take one (memslots, devices) name it themselves.
+ */
 static int at_line(int err, const struct vmm_config *cfg, unsigned line, const char *what)
 {
-	char detail[512];
-	size_t n = strlen(cfg->path);
+	const struct vmmi_origin at = {cfg->path, line};
 
-	snprintf(detail, sizeof(detail), "%s", vmm_last_error());
-	if (!strncmp(detail, cfg->path, n) && detail[n] == ':')
-		return err;
-	return vmmi_error(err, "%s:%u: %s%s", cfg->path, line, what, detail);
+	return vmmi_error_prefix(&at, err, what);
 }
 
 /* read() that retries when a signal interrupts it. */
@@ -115,9 +115,10 @@ static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const ch
 		}
 		if (ret < 0)
 			return at_line(ret, cfg, d->line, what);
+		/* dc names the origin: every error of the device's says it. */
 		ret = vmm_device_add_plugin(vm, path, &dc, NULL);
 		if (ret < 0)
-			return at_line(ret, cfg, d->line, what);
+			return ret;
 	}
 	return 0;
 }
@@ -127,7 +128,6 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 {
 	struct vmm_vm_options o;
 	struct vmm_vm *vm;
-	char what[128];
 	uint64_t entry;
 	int ret;
 
@@ -147,16 +147,13 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 		return ret;
 	for (size_t i = 0; i < cfg->nram; i++) {
 		const struct vmm_config_ram *r = &cfg->ram[i];
-		/* A readonly [ram] is a [rom] without a file: flags cannot tell them apart. */
-		const char *kind = r->flags & VMM_MEMSLOT_READONLY ? "rom" : "ram";
+		const struct vmmi_origin at = {cfg->path, r->line};
 		void *hva;
 
-		snprintf(what, sizeof(what), "%s '%s': ", kind, r->name);
-		ret = vmm_memslot_alloc_flags(vm, r->name, r->gpa, r->size, r->flags, &hva);
-		if (ret < 0) {
-			at_line(ret, cfg, r->line, what);
+		/* Where it may lie is the core's to say (layout.c), naming this section's line. */
+		ret = vmmi_memslot_alloc(vm, &at, r->name, r->gpa, r->size, r->flags, &hva);
+		if (ret < 0)
 			goto err;
-		}
 		/* Nothing runs yet, and the host may write a ROM's memory. */
 		if (r->file) {
 			ret = load_rom(cfg, r, hva);

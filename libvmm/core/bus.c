@@ -55,13 +55,8 @@ int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct
 	if (other) {
 		if (clash)
 			*clash = other;
-		/* Inclusive bounds: an end of 2^64 does not fit in 64 bits. */
-		return vmmi_error(-EEXIST,
-				  "device '%s' window [0x%llx, 0x%llx] overlaps device '%s' window [0x%llx, 0x%llx]",
-				  dev_name(dev), (unsigned long long)base,
-				  (unsigned long long)(base + (length - 1)), dev_name(other->dev),
-				  (unsigned long long)other->base,
-				  (unsigned long long)(other->base + (other->length - 1)));
+		/* The VM checked the layout (layout.c): this guards the bus's own order. */
+		return vmmi_layout_window_clash(NULL, dev_name(dev), base, length, other);
 	}
 	if (vmmi_range_reserve((void **)&bus->w, bus->n, &bus->cap, sizeof(w), SIZE_MAX / sizeof(w)))
 		return vmmi_error(-ENOMEM, "device '%s': out of memory", dev_name(dev));

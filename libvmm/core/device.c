@@ -5,28 +5,11 @@
 
 #include "vmm_internal.h"
 
-/*
- * The first writable slot overlapping [base, base + length), or NULL. A
- * window may lie over read-only slots: it receives their writes.
- */
-static const struct vmmi_slot *writable_overlap(const struct vmm_vm *vm, uint64_t base,
-						uint64_t length)
-{
-	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, base, length);
-	uint64_t last = base + (length - 1);
-
-	/* Slots are sorted and disjoint: walk those in the range, O(log n + k). */
-	for (; s && s < vm->slots.slots + vm->slots.n && s->gpa <= last; s++)
-		if (!(s->flags & VMM_MEMSLOT_READONLY))
-			return s;
-	return NULL;
-}
-
+/* What the model needs of its window; where the window may lie is layout.c's to say. */
 static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 			const struct vmm_device_config *cfg, const char *loc)
 {
-	const struct vmmi_window *w;
-	const struct vmmi_slot *s;
+	const struct vmmi_origin at = {cfg->file, cfg->line};
 
 	if (cfg->space != VMM_SPACE_MMIO && cfg->space != VMM_SPACE_PIO)
 		return vmmi_error(-EINVAL, "%sdevice '%s': unknown address space %u", loc, cfg->name,
@@ -34,37 +17,13 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	if (!(desc->spaces & cfg->space))
 		return vmmi_error(-EINVAL, "%sdevice '%s': model '%s' cannot live in %s space", loc,
 				  cfg->name, desc->name, vmmi_space_name(cfg->space));
-	if (!cfg->length || cfg->base + cfg->length - 1 < cfg->base)
-		return vmmi_error(-EINVAL, "%sdevice '%s': window at 0x%llx of size 0x%llx is empty or wraps",
-				  loc, cfg->name, (unsigned long long)cfg->base,
-				  (unsigned long long)cfg->length);
-	if (cfg->length < desc->min_length)
+	if (cfg->length && cfg->length < desc->min_length)
 		return vmmi_error(-EINVAL, "%sdevice '%s': window size 0x%llx is smaller than the 0x%llx model '%s' needs",
 				  loc, cfg->name, (unsigned long long)cfg->length,
 				  (unsigned long long)desc->min_length, desc->name);
-	if (cfg->space == VMM_SPACE_PIO && !vmmi_range_ok(cfg->base, cfg->length, 0x10000))
-		return vmmi_error(-ERANGE, "%sdevice '%s': ports [0x%llx, 0x%llx) go past 0xffff", loc,
-				  cfg->name, (unsigned long long)cfg->base,
-				  (unsigned long long)(cfg->base + cfg->length));
-	/* Not base + length > limit: a window ending at 2^64 makes that sum 0. */
-	if (cfg->space == VMM_SPACE_MMIO && !vmmi_range_ok(cfg->base, cfg->length, VMMI_IDENTITY_MAX))
-		return vmmi_error(-ERANGE, "%sdevice '%s': window ends past 0x%llx, the end of the boot identity map",
-				  loc, cfg->name, (unsigned long long)VMMI_IDENTITY_MAX);
-	w = vmmi_bus_overlap(&vm->bus[vmmi_space_index(cfg->space)], cfg->base, cfg->length);
-	if (w)
-		return vmmi_error(-EEXIST, "%sdevice '%s': %s window [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx)",
-				  loc, cfg->name, vmmi_space_name(cfg->space),
-				  (unsigned long long)cfg->base,
-				  (unsigned long long)(cfg->base + cfg->length), w->dev->name,
-				  (unsigned long long)w->base,
-				  (unsigned long long)(w->base + w->length));
-	if (cfg->space == VMM_SPACE_MMIO &&
-	    (s = writable_overlap(vm, cfg->base, cfg->length)))
-		return vmmi_error(-EEXIST, "%sdevice '%s': window [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
-				  loc, cfg->name, (unsigned long long)cfg->base,
-				  (unsigned long long)(cfg->base + cfg->length), s->name,
-				  (unsigned long long)s->gpa, (unsigned long long)(s->gpa + s->size));
-	return 0;
+	return vmmi_layout_window(&vm->slots, &vm->bus[vmmi_space_index(cfg->space)],
+				  cfg->file ? &at : NULL, cfg->name, cfg->space, cfg->base,
+				  cfg->length);
 }
 
 static void device_free(struct vmm_device *dev)
@@ -181,6 +140,18 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  * (may be NULL) is the plugin's shared object: kept open by the VM if the
  * device is added.
  */
+int vmmi_device_failed(const struct vmm_device_config *cfg, int err)
+{
+	const struct vmmi_origin at = {cfg->file, cfg->line};
+	char what[VMM_GUEST_NAME_MAX + 16];
+
+	/* cfg may be the caller's, of any size: file and line are in its first version. */
+	if (cfg->size < VMMI_SIZE_MIN(struct vmm_device_config, line) || !cfg->file)
+		return err;
+	snprintf(what, sizeof(what), "device '%s': ", cfg->name ? cfg->name : "");
+	return vmmi_error_prefix(&at, err, what);
+}
+
 static int device_insert_locked(struct vmm_vm *vm, struct vmm_device *dev,
 				const struct vmm_device_config *cfg, void *handle, const char *loc)
 {
@@ -209,7 +180,7 @@ static int device_insert_locked(struct vmm_vm *vm, struct vmm_device *dev,
 			vmmi_bus_remove(bus, dev->base);
 	}
 	if (ret < 0)
-		return ret;
+		return vmmi_device_failed(cfg, ret);
 	vm->devices[vm->ndevices++] = dev;
 	if (handle)
 		vm->dl_handles[vm->ndl++] = handle;
@@ -244,21 +215,23 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return vmmi_error(-EINVAL, "%sdevice has no name", loc);
 	ret = vmmi_plugin_check_desc(desc, cfg->name);
 	if (ret < 0)
-		return ret;
+		return vmmi_device_failed(cfg, ret);
 	/* Refuse a bad window before create() has side effects (files opened, say). */
 	ret = vmmi_mem_read_begin(vm, "vmm_device_add");
 	if (ret < 0)
-		return ret;
+		return vmmi_device_failed(cfg, ret);
 	ret = check_new_device(vm, desc, cfg, loc);
 	ret2 = vmmi_mem_read_end(vm, "vmm_device_add");
 	if (ret < 0 || ret2 < 0)
-		return ret < 0 ? ret : ret2;
+		return ret < 0 ? ret : vmmi_device_failed(cfg, ret2);
 
 	ret = device_create(vm, desc, cfg, loc, &dev);
 	if (ret < 0)
 		return ret;
 	ret = vmmi_change_begin(vm, "vmm_device_add");
-	if (ret == 0) {
+	if (ret < 0) {
+		ret = vmmi_device_failed(cfg, ret);
+	} else {
 		ret = device_insert_locked(vm, dev, cfg, handle, loc);
 		vmmi_change_end(vm);
 	}

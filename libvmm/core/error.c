@@ -97,3 +97,27 @@ void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const cha
 	vsnprintf(exit->detail, sizeof(exit->detail), fmt, ap);
 	va_end(ap);
 }
+
+int vmmi_error_at(const struct vmmi_origin *at, int err, const char *fmt, ...)
+{
+	char msg[sizeof(last_error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (at)
+		return vmmi_error(err, "%s:%u: %s", at->file ? at->file : "?", at->line, msg);
+	return vmmi_error(err, "%s", msg);
+}
+
+int vmmi_error_prefix(const struct vmmi_origin *at, int err, const char *what)
+{
+	char msg[sizeof(last_error)];
+
+	if (!at)
+		return err;
+	memcpy(msg, last_error, sizeof(msg));
+	return vmmi_error(err, "%s:%u: %s%s", at->file ? at->file : "?", at->line,
+			  what ? what : "", msg);
+}

@@ -27,31 +27,25 @@ static int dirty_alloc(struct vmmi_slot *s)
 	return 0;
 }
 
-/* Add a slot, under vmmi_change_begin(); owned: the VM allocated hva. */
-static int slot_add_locked(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			   void *hva, uint32_t flags, bool owned)
+/*
+ * Add a slot, under vmmi_change_begin(); owned: the VM allocated hva. Every
+ * error names at, the request's origin (NULL: the API).
+ */
+static int slot_add_locked(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
+			   uint64_t gpa, uint64_t size, void *hva, uint32_t flags, bool owned)
 {
-	const struct vmmi_window *w;
 	struct vmmi_slot *slot;
 	int ret;
 
+	/* A slot of a bad shape gets the table's errno first; where it may lie is layout.c's. */
+	if (size && !((gpa | size) & VMMI_PAGE_MASK)) {
+		ret = vmmi_layout_slot(&vm->slots, &vm->bus[0], at, name, gpa, size, flags, NULL);
+		if (ret < 0)
+			return ret;
+	}
 	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, flags, &slot);
 	if (ret < 0)
-		return ret;
-	/*
-	 * Checked after the slot's own checks, so a bad slot gets its own errno
-	 * first. A window over a read-only slot takes its writes.
-	 */
-	w = vmmi_bus_overlap(&vm->bus[0], gpa, size);
-	if (w && !(flags & VMM_MEMSLOT_READONLY)) {
-		vmmi_slots_remove(&vm->slots, gpa, NULL);
-		return vmmi_error(-EEXIST,
-				  "memslot '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx]",
-				  name ? name : "", (unsigned long long)gpa,
-				  (unsigned long long)(gpa + size), w->dev->name,
-				  (unsigned long long)w->base,
-				  (unsigned long long)(w->base + (w->length - 1)));
-	}
+		return vmmi_error_prefix(at, ret, NULL);
 	slot->owned = owned;
 	if (flags & VMM_MEMSLOT_LOG_DIRTY)
 		ret = dirty_alloc(slot);
@@ -63,19 +57,19 @@ static int slot_add_locked(struct vmm_vm *vm, const char *name, uint64_t gpa, ui
 		vmmi_slots_remove(&vm->slots, gpa, &gone);
 		gone.owned = false; /* the caller frees what it allocated */
 		vmmi_slot_release(&gone);
-		return ret;
+		return vmmi_error_prefix(at, ret, NULL);
 	}
 	return 0;
 }
 
-static int slot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva,
-		    uint32_t flags, bool owned)
+static int slot_add(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
+		    uint64_t gpa, uint64_t size, void *hva, uint32_t flags, bool owned)
 {
 	int ret = vmmi_change_begin(vm, "vmm_memslot_add");
 
 	if (ret < 0)
-		return ret;
-	ret = slot_add_locked(vm, name, gpa, size, hva, flags, owned);
+		return vmmi_error_prefix(at, ret, NULL);
+	ret = slot_add_locked(vm, at, name, gpa, size, hva, flags, owned);
 	vmmi_change_end(vm);
 	return ret;
 }
@@ -85,7 +79,7 @@ int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uin
 {
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
-	return slot_add(vm, name, gpa, size, hva, flags, false);
+	return slot_add(vm, NULL, name, gpa, size, hva, flags, false);
 }
 
 int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva)
@@ -93,23 +87,28 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
 	return vmm_memslot_add_flags(vm, name, gpa, size, hva, 0);
 }
 
-int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			    uint32_t flags, void **hva)
+int vmmi_memslot_alloc(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
+		       uint64_t gpa, uint64_t size, uint32_t flags, void **hva)
 {
 	void *mem;
 	int ret;
 
-	if (!vm || !size || (size & VMMI_PAGE_MASK) || size > VMMI_GPA_LIMIT)
-		return vmmi_error(-EINVAL, "vmm_memslot_alloc: size 0x%llx must be a non-zero "
-					   "multiple of 4 KiB below 2^46",
-				  (unsigned long long)size);
+	if (!vm || !size || (size & VMMI_PAGE_MASK))
+		return vmmi_error_at(at, -EINVAL,
+				     "vmm_memslot_alloc: size 0x%llx must be a non-zero multiple of "
+				     "4 KiB",
+				     (unsigned long long)size);
+	/* Before allocating: the rules that need no table (the limit). */
+	ret = vmmi_layout_slot(NULL, NULL, at, name, gpa, size, flags, NULL);
+	if (ret < 0)
+		return ret;
 	/* NORESERVE: a 64 GiB guest with 10 MiB touched costs 10 MiB. */
 	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
 		   -1, 0);
 	if (mem == MAP_FAILED)
-		return vmmi_error(-errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
-				  name ? name : "", (unsigned long long)size, strerror(errno));
-	ret = slot_add(vm, name, gpa, size, mem, flags, true);
+		return vmmi_error_at(at, -errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
+				     name ? name : "", (unsigned long long)size, strerror(errno));
+	ret = slot_add(vm, at, name, gpa, size, mem, flags, true);
 	if (ret < 0) {
 		munmap(mem, size);
 		return ret;
@@ -117,6 +116,12 @@ int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, u
 	if (hva)
 		*hva = mem;
 	return 0;
+}
+
+int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			    uint32_t flags, void **hva)
+{
+	return vmmi_memslot_alloc(vm, NULL, name, gpa, size, flags, hva);
 }
 
 int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva)
@@ -195,7 +200,6 @@ static void slot_lost(struct vmm_vm *vm, uint64_t gpa)
 
 static int slot_move_locked(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
 {
-	const struct vmmi_window *w;
 	struct vmmi_slot *slot, old;
 	const struct vmmi_slot *s = slot_at(vm, gpa);
 	int ret, undo;
@@ -205,20 +209,16 @@ static int slot_move_locked(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
 	if (new_gpa == gpa)
 		return 0; /* nothing changes: no backend round trip */
 	old = *s;
+	/* A misaligned GPA gets the table's errno first; where the slot may lie is layout.c's. */
+	if (!(new_gpa & VMMI_PAGE_MASK)) {
+		ret = vmmi_layout_slot(&vm->slots, &vm->bus[0], NULL, old.name, new_gpa, old.size,
+				       old.flags, s);
+		if (ret < 0)
+			return ret;
+	}
 	ret = vmmi_slots_move(&vm->slots, gpa, new_gpa, &slot);
 	if (ret < 0)
 		return ret;
-	/* Checked after the table's own checks, as in vmm_memslot_add(). */
-	w = vmmi_bus_overlap(&vm->bus[0], new_gpa, old.size);
-	if (w && !(old.flags & VMM_MEMSLOT_READONLY)) {
-		ret = vmmi_error(-EEXIST,
-				 "memslot '%s' moved to [0x%llx, 0x%llx) would overlap device '%s' [0x%llx, 0x%llx]",
-				 old.name, (unsigned long long)new_gpa,
-				 (unsigned long long)(new_gpa + old.size), w->dev->name,
-				 (unsigned long long)w->base,
-				 (unsigned long long)(w->base + (w->length - 1)));
-		goto err_table;
-	}
 	/*
 	 * Out at the old place, in at the new one, under the same id. KVM
 	 * deleting the slot zaps every GPA->HPA translation made through it, so

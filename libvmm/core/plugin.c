@@ -169,24 +169,27 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
 		err = dlerror();
-		return vmmi_error(access(path, F_OK) ? -ENOENT : -ENOEXEC, "%s",
-				  err ? err : path);
+		return vmmi_device_failed(cfg, vmmi_error(access(path, F_OK) ? -ENOENT : -ENOEXEC, "%s",
+						   err ? err : path));
 	}
 	dlerror();
 	*(void **)&entry = dlsym(handle, VMM_PLUGIN_ENTRY_SYMBOL);
 	if (!entry) {
 		dlclose(handle);
-		return vmmi_error(-ENOEXEC, "%s: no symbol %s: not a libvmm device plugin", path,
-				  VMM_PLUGIN_ENTRY_SYMBOL);
+		return vmmi_device_failed(cfg, vmmi_error(-ENOEXEC,
+						   "%s: no symbol %s: not a libvmm device plugin",
+						   path, VMM_PLUGIN_ENTRY_SYMBOL));
 	}
 	desc = entry();
 	if (!desc) {
 		dlclose(handle);
-		return vmmi_error(-ENOEXEC, "%s: %s() returned no descriptor", path,
-				  VMM_PLUGIN_ENTRY_SYMBOL);
+		return vmmi_device_failed(cfg, vmmi_error(-ENOEXEC, "%s: %s() returned no descriptor",
+						   path, VMM_PLUGIN_ENTRY_SYMBOL));
 	}
 	ret = vmmi_plugin_check_desc(desc, path);
-	if (ret == 0)
+	if (ret < 0)
+		ret = vmmi_device_failed(cfg, ret);
+	else
 		ret = vmmi_device_add(vm, desc, cfg, handle, out);
 	if (ret < 0)
 		dlclose(handle);

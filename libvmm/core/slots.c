@@ -11,12 +11,6 @@
  * them may run concurrently with each other. The container is core/range.h.
  */
 
-/* Slots end below VMMI_GPA_LIMIT, so gpa + size never wraps. */
-static inline unsigned long long slot_end(const struct vmmi_slot *s)
-{
-	return s->gpa + s->size;
-}
-
 _Static_assert(offsetof(struct vmmi_slot, gpa) == offsetof(struct vmmi_range, base) &&
 		       offsetof(struct vmmi_slot, size) == offsetof(struct vmmi_range, length),
 	       "a slot begins with a struct vmmi_range");
@@ -85,9 +79,9 @@ static size_t slots_max(const struct vmmi_slot_table *t)
 int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa, uint64_t size,
 		      void *hva, uint32_t flags, struct vmmi_slot **out)
 {
-	const struct vmmi_slot *clash;
 	struct vmmi_slot new, *s;
 	size_t len, max = slots_max(t);
+	int ret;
 
 	if (!name)
 		name = "";
@@ -100,20 +94,14 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 				  name, (unsigned long long)gpa, (unsigned long long)size, hva);
 	if (!hva)
 		return vmmi_error(-EINVAL, "memslot '%s' has no host memory", name);
-	if (!vmmi_range_ok(gpa, size, VMMI_GPA_LIMIT))
-		return vmmi_error(-ERANGE, "memslot '%s' 0x%llx + 0x%llx exceeds the guest-physical limit 0x%llx",
-				  name, (unsigned long long)gpa, (unsigned long long)size,
-				  (unsigned long long)VMMI_GPA_LIMIT);
+	/* The layout rules that keep the table sorted and disjoint (the VM checked them all). */
+	ret = vmmi_layout_slot(t, NULL, NULL, name, gpa, size, flags, NULL);
+	if (ret < 0)
+		return ret;
 	/* Translation adds offsets up to size to hva: that must not wrap either. */
 	if ((uintptr_t)hva + (size - 1) < (uintptr_t)hva)
 		return vmmi_error(-EINVAL, "memslot '%s': host range %p + 0x%llx wraps", name, hva,
 				  (unsigned long long)size);
-
-	clash = vmmi_slots_overlap(t, gpa, size);
-	if (clash)
-		return vmmi_error(-EEXIST, "memslot '%s' [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
-				  name, (unsigned long long)gpa, (unsigned long long)(gpa + size),
-				  clash->name, (unsigned long long)clash->gpa, slot_end(clash));
 	if (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY))
 		return vmmi_error(-EINVAL, "memslot '%s': unknown flags 0x%x", name,
 				  flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY));
@@ -149,10 +137,9 @@ int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot 
 
 int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, struct vmmi_slot **out)
 {
-	const struct vmmi_slot *clash;
 	struct vmmi_slot s;
 	size_t i = vmmi_range_starting(SLOT_ARGS(t), gpa);
-	int ret = 0;
+	int ret;
 
 	if (i == t->n)
 		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
@@ -160,29 +147,17 @@ int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, s
 	if (new_gpa & VMMI_PAGE_MASK)
 		return vmmi_error(-EINVAL, "memslot '%s': new gpa 0x%llx must be 4 KiB aligned",
 				  s.name, (unsigned long long)new_gpa);
-	if (!vmmi_range_ok(new_gpa, s.size, VMMI_GPA_LIMIT))
-		return vmmi_error(-ERANGE, "memslot '%s' 0x%llx + 0x%llx exceeds the guest-physical limit 0x%llx",
-				  s.name, (unsigned long long)new_gpa, (unsigned long long)s.size,
-				  (unsigned long long)VMMI_GPA_LIMIT);
-
-	/*
-	 * Take the slot out while checking, so that it cannot clash with itself:
-	 * a move may overlap its own old range. The array keeps its capacity, so
-	 * putting it back (where it was, on a clash) cannot fail.
-	 */
+	/* A move may overlap its own old range: the slot itself is no obstacle. */
+	ret = vmmi_layout_slot(t, NULL, NULL, s.name, new_gpa, s.size, s.flags, &t->slots[i]);
+	if (ret < 0)
+		return ret;
+	/* The array keeps its capacity: taking the slot out and back in cannot fail. */
 	vmmi_range_delete(t->slots, &t->n, sizeof(s), i, NULL);
-	clash = vmmi_slots_overlap(t, new_gpa, s.size);
-	if (clash)
-		ret = vmmi_error(-EEXIST, "memslot '%s' moved to [0x%llx, 0x%llx) would overlap memslot '%s' [0x%llx, 0x%llx)",
-				 s.name, (unsigned long long)new_gpa,
-				 (unsigned long long)(new_gpa + s.size), clash->name,
-				 (unsigned long long)clash->gpa, slot_end(clash));
-	else
-		s.gpa = new_gpa;
+	s.gpa = new_gpa;
 	i = vmmi_range_insert(t->slots, &t->n, sizeof(s), &s);
-	if (out && ret == 0)
+	if (out)
 		*out = &t->slots[i];
-	return ret;
+	return 0;
 }
 
 /* Frees the table only: unmapping owned memory is the VM's job, before this. */

@@ -229,7 +229,7 @@ Test(bus, overlap_message_names_both_devices)
 	add(0x3f8, 8, &devs[0]);
 	refused(0x3fc, 8, -EEXIST, &bus.w[0]);
 	cr_assert_str_eq(vmm_last_error(),
-			 "device 'timer' window [0x3fc, 0x403] overlaps device 'uart0' window [0x3f8, 0x3ff]");
+			 "device 'timer' [0x3fc, 0x404) overlaps device 'uart0' [0x3f8, 0x400)");
 }
 
 /* ---- overlap query ---- */

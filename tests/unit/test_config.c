@@ -359,46 +359,6 @@ Test(config_errors, misaligned_ram_gpa)
 			  "3: ram \"low\" gpa 0x800 is not a multiple of 4K (0x1000)");
 }
 
-Test(config_errors, overlapping_ram)
-{
-	expect_load_error(FIXTURE("overlap-ram"), -EINVAL,
-			  "6: ram \"high\" [0x100000, 0x200000) overlaps ram \"low\" (line 2)");
-}
-
-Test(config_errors, mmio_window_inside_ram)
-{
-	expect_load_error(
-	    FIXTURE("overlap-device-ram"), -EINVAL,
-	    "6: device \"test0\" mmio [0x1000, 0x2000) overlaps ram \"low\" (line 2)");
-}
-
-Test(config_errors, overlapping_mmio_windows)
-{
-	expect_load_error(
-	    FIXTURE("overlap-device"), -EINVAL,
-	    "11: device \"b\" mmio [0xfebf0800, 0xfebf1800) overlaps device \"a\" (line 6)");
-}
-
-Test(config_errors, overlapping_pio_windows)
-{
-	expect_load_error(
-	    FIXTURE("overlap-pio"), -EINVAL,
-	    "11: device \"com1b\" pio [0x3fc, 0x404) overlaps device \"com1\" (line 6)");
-}
-
-Test(config_errors, pio_window_past_port_0xffff)
-{
-	expect_load_error(FIXTURE("pio-range"), -EINVAL,
-			  "6: device \"uart0\" pio at 0xfffc, size 0x8, ends past port 0xffff");
-}
-
-Test(config_errors, ram_past_the_guest_physical_limit)
-{
-	expect_load_error(FIXTURE("ram-limit"), -EINVAL,
-			  "2: ram \"huge\" at 0x3ffffff00000, size 0x200000, ends past the "
-			  "guest-physical limit 0x400000000000");
-}
-
 Test(config_errors, no_ram_is_reported_at_the_last_line)
 {
 	expect_load_error(FIXTURE("no-ram"), -EINVAL,
@@ -664,6 +624,48 @@ Test(config_format, indented_line_is_a_key_not_a_continuation)
 	vmm_config_free(cfg);
 }
 
+Test(config_format, empty_section_is_seen)
+{
+	expect_parse_error(RAM "[device \"d\"]\n[vm]\n",
+			   "4: [device \"d\"] lacks the required key 'plugin'");
+}
+
+Test(config_format, empty_section_at_the_end_is_seen)
+{
+	expect_parse_error(RAM "; the device\n[device \"d\"]   ; nothing yet\n",
+			   "5: [device \"d\"] lacks the required key 'plugin'");
+}
+
+Test(config_format, last_line_without_equals_is_a_syntax_error)
+{
+	expect_parse_error(RAM "[vm]\nvcpus 2", "5: syntax error: expected 'key = value'");
+}
+
+Test(config_format, header_with_a_comment_inside_lacks_its_bracket)
+{
+	expect_parse_error(RAM "[vm ; x\nvcpus = 2\n",
+			   "4: section header lacks its ']': expected [KIND] or [KIND \"NAME\"]");
+}
+
+Test(config_format, broken_header_after_a_section_is_an_error_at_its_line)
+{
+	/* inih keeps the section before a header it refuses: that must not reopen it. */
+	expect_parse_error(RAM "[vm]\nvcpus = 2\n[vm ; x]\n",
+			   "6: bad section header: expected [KIND] or [KIND \"NAME\"]");
+}
+
+Test(config_format, lines_count_past_comments_and_blank_lines)
+{
+	expect_parse_error("; one\n\n  ; three\n" RAM "\n[vm]\n\tvcpus = 0\n",
+			   "9: vcpus = '0' is out of range: expected 1 to 64");
+}
+
+Test(config_format, header_longer_than_inih_keeps_is_an_error)
+{
+	expect_parse_error("[ram" "                                                  " "\"a\"]\n",
+			   "1: bad section header: longer than 49 characters between its brackets");
+}
+
 Test(config_format, crlf_line_ends_are_accepted)
 {
 	struct vmm_config *cfg =
@@ -847,14 +849,6 @@ Test(config_format, misaligned_ram_size)
 			   "3: ram \"a\" size 0x1800 is not a multiple of 4K (0x1000)");
 }
 
-Test(config_format, ram_that_wraps_around)
-{
-	expect_parse_error(
-	    "[ram \"a\"]\ngpa = 0xfffffffffffff000\nsize = 8K\n",
-	    "1: ram \"a\" at 0xfffffffffffff000, size 0x2000, ends past the guest-physical "
-	    "limit 0x400000000000");
-}
-
 Test(config_format, ram_ending_at_the_limit_is_accepted)
 {
 	struct vmm_config *cfg = parse_ok("[ram \"a\"]\ngpa = 0x3fffffffe000\nsize = 8K\n");
@@ -877,13 +871,6 @@ Test(config_format, zero_device_size)
 			   "7: device \"d\" size is 0");
 }
 
-Test(config_format, mmio_window_past_the_guest_physical_limit)
-{
-	expect_parse_error(RAM "[device \"d\"]\nplugin = x\nmmio = 0x3ffffffff000\nsize = 8K\n",
-			   "4: device \"d\" mmio at 0x3ffffffff000, size 0x2000, ends past the "
-			   "guest-physical limit 0x400000000000");
-}
-
 Test(config_format, mmio_window_needs_no_page_alignment)
 {
 	struct vmm_config *cfg =
@@ -891,12 +878,6 @@ Test(config_format, mmio_window_needs_no_page_alignment)
 
 	cr_assert_eq(cfg->devices[0].base, 0x10010);
 	vmm_config_free(cfg);
-}
-
-Test(config_format, port_above_0xffff)
-{
-	expect_parse_error(RAM "[device \"d\"]\nplugin = x\npio = 0x10000\nsize = 1\n",
-			   "6: pio 0x10000 is not a port: expected 0 to 0xffff");
 }
 
 Test(config_format, pio_window_ending_at_0x10000_is_accepted)
@@ -914,12 +895,6 @@ Test(config_format, pio_and_ram_live_in_separate_spaces)
 
 	cr_assert_eq(cfg->devices[0].space, VMM_SPACE_PIO);
 	vmm_config_free(cfg);
-}
-
-Test(config_format, ram_after_a_device_is_checked_against_it)
-{
-	expect_parse_error("[device \"d\"]\nplugin = x\nmmio = 0\nsize = 4K\n" RAM,
-			   "5: ram \"low\" [0x0, 0x1000) overlaps device \"d\" (line 1)");
 }
 
 Test(config_format, first_error_wins)
@@ -1104,20 +1079,6 @@ Test(config_readonly, device_before_a_read_only_range_may_overlap_it)
 	cr_assert_eq(cfg->nram, 2);
 	cr_assert_eq(cfg->ram[1].flags, VMM_MEMSLOT_READONLY);
 	vmm_config_free(cfg);
-}
-
-Test(config_readonly, window_over_writable_ram_is_still_refused)
-{
-	expect_load_error(
-	    FIXTURE("overlap-device-writable"), -EINVAL,
-	    "11: device \"test0\" mmio [0x100ff000, 0x10101000) overlaps ram \"high\" (line 6)");
-}
-
-Test(config_readonly, window_over_read_only_and_writable_ram_is_refused)
-{
-	expect_parse_error(RAM "[ram \"flash\"]\ngpa = 4K\nsize = 4K\nreadonly = 1\n"
-			       "[device \"d\"]\nplugin = x\nmmio = 0x800\nsize = 4K\n",
-			   "8: device \"d\" mmio [0x800, 0x1800) overlaps ram \"low\" (line 1)");
 }
 
 /* ---- [rom "NAME"]: read-only memory, optionally filled from a file ---- */
@@ -1370,33 +1331,6 @@ Test(config_rom, misaligned_size_names_the_rom)
 {
 	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nsize = 5000\n",
 			   "6: rom \"r\" size 0x1388 is not a multiple of 4K (0x1000)");
-}
-
-Test(config_rom, rom_past_the_guest_physical_limit)
-{
-	expect_parse_error(RAM "[rom \"r\"]\ngpa = 0x3ffffffff000\nsize = 8K\n",
-			   "4: rom \"r\" at 0x3ffffffff000, size 0x2000, ends past the "
-			   "guest-physical limit 0x400000000000");
-}
-
-Test(config_rom, size_from_the_file_is_checked_against_the_limit)
-{
-	expect_parse_error(RAM "[rom \"r\"]\ngpa = 0x3ffffffff000\nfile = " FLASH "\n",
-			   "4: rom \"r\" at 0x3ffffffff000, size 0x2000, ends past the "
-			   "guest-physical limit 0x400000000000");
-}
-
-Test(config_rom, rom_overlapping_ram)
-{
-	expect_load_error(FIXTURE("overlap-rom"), -EINVAL,
-			  "6: rom \"boot\" [0xff0000, 0x1000000) overlaps ram \"low\" (line 2)");
-}
-
-Test(config_rom, ram_overlapping_a_rom_sized_by_its_file)
-{
-	expect_parse_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\n"
-			       "[ram \"b\"]\ngpa = 0x101000\nsize = 4K\n",
-			   "7: ram \"b\" [0x101000, 0x102000) overlaps rom \"r\" (line 4)");
 }
 
 Test(config_rom, rom_name_taken_by_a_ram)

@@ -862,7 +862,9 @@ struct vmm_config {
 };
 
 /*
- * Parse and check an INI file (format: vmm.ini(5)). On success *out owns the
+ * Parse and check an INI file (format: vmm.ini(5)): syntax, keys and values;
+ * where memory and windows lie is vmm_vm_create_from_config()'s to check
+ * (libvmm(3), Address layout). On success *out owns the
  * result: free it with vmm_config_free(). On failure returns -EINVAL (or the
  * open's errno) and vmm_last_error() is "file:line: what is wrong".
  * Thread-safety: any thread, concurrently with any call (each parse has its own
@@ -891,7 +893,8 @@ void vmm_config_free(struct vmm_config *cfg);
  * gives the log sink; opts->accel is used unless it is AUTO, in which case
  * cfg->accel decides; the unclaimed policy always comes from cfg. The
  * timeout is not applied: cfg->timeout_ms is for the caller to enforce.
- * Errors as the calls it makes, with "file:line: ..." details.
+ * Errors as the calls it makes, with "file:line: ..." details (a memory
+ * range or window that breaks a layout rule: the line of its section).
  * Thread-safety: any thread, as vmm_vm_create(); cfg is only read, so several
  * threads may build VMs from one cfg at once.
  */
