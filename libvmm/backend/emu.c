@@ -1,11 +1,9 @@
-/* backend_emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
+/* emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include <unicorn/unicorn.h>
-
-#include "vmm_internal.h"
+#include "emu.h"
 
 /*
  * Each vCPU owns one Unicorn engine. Guest-physical space [0, EMU_SPACE_END)
@@ -96,120 +94,6 @@
  *     whole; KVM splits it into two fragments.
  */
 
-/* Windows at most this far apart, with no RAM between them, share one hook. */
-#define EMU_MERGE_GAP (64ull << 20)
-/* Gaps lie below this address (the boot identity map's limit) ... */
-#define EMU_SPACE_END VMMI_IDENTITY_MAX
-/* ... and are mapped when first touched, in aligned pieces of this size ... */
-#define EMU_GAP_PIECE (2ull << 20)
-/* ... this many of them; past that, each new piece fills what is left of its gap. */
-#define EMU_MAX_LAZY 256
-/* Regions (slots, device clusters, gap pieces) per engine: well below QEMU's 4096 sections. */
-#define EMU_MAX_REGIONS 3072
-#define EMU_MAX_SLOTS 1024
-
-struct emu_vcpu;
-
-/* A planned non-RAM range: a device cluster or a gap. */
-struct emu_span {
-	uint64_t base, size;
-	bool devices;
-};
-
-/*
- * A mapped non-RAM range of one vCPU. Allocated one by one: its address is
- * the user data of its Unicorn callbacks and must not move while mapped.
- */
-struct emu_region {
-	struct emu_vcpu *ev;
-	uint64_t base, size;
-	uint8_t *scratch; /* device clusters: this vCPU's backing; NULL for a gap */
-	uc_hook hook;
-};
-
-/* Slots an engine remembers running code from before it forgets which (and drops all). */
-#define EMU_CODE_SLOTS 8
-
-/* Why a hook ended the emulation. */
-enum emu_stop {
-	EMU_STOP_NONE,
-	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
-	EMU_STOP_VM,     /* vm->stop_requested was set */
-	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
-	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
-};
-
-struct emu_vcpu {
-	struct vmm_vcpu *vcpu;
-	uc_engine *uc;
-	struct emu_region **regions; /* mapped: device clusters and gap pieces, sorted by base */
-	size_t nregions, cap;
-	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */
-	size_t ngaps;
-	size_t nlazy; /* gap pieces mapped */
-	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
-	bool ran;    /* uc_emu_start() was called: translated code may exist */
-	bool paused; /* the last run() returned for a pause: the next one resumes it */
-	/*
-	 * The slots this engine ran code from since its code was last dropped
-	 * (the block hook records them; a block is hooked every time it runs,
-	 * the first time included): run() drops only their code. Too many:
-	 * code_all, and run() drops every slot's.
-	 */
-	struct emu_range {
-		uint64_t lo, hi;
-	} code[EMU_CODE_SLOTS];
-	unsigned ncode;
-	bool code_all;
-	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
-	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
-
-	/* Valid during run() only: written and read on the vCPU thread. */
-	struct vmm_exit *exit;
-	enum emu_stop stop;
-	uint32_t vector;
-	unsigned split_left; /* halves of a page-crossing device load still to come */
-	uint64_t split_next;
-	uint32_t split_size;
-	/*
-	 * A gap access already dispatched whole (see emu_gap_access()), that
-	 * Unicorn now performs as the pieces it splits it into: MMIO callbacks
-	 * from next to end, in order, and for an unaligned one a protection
-	 * hook before each piece of `piece` bytes. Reads return buf, the
-	 * bytes of [lo, lo + 16) with the device's answer in place.
-	 */
-	struct emu_pending {
-		bool on, write, unaligned;
-		uint32_t piece;
-		uint64_t next, end, lo;
-		uint8_t buf[16];
-	} pend;
-	bool skip_on; /* a device-cluster load that is the second half of a gap load */
-	uint64_t skip_at;
-	uint32_t skip_size;
-	bool bad_seen;
-	uint64_t bad_addr;
-};
-
-/*
- * The vCPUs whose engines exist, kept here rather than read from vm->vcpus:
- * a layout change must reach exactly the live engines, whatever order the
- * core creates and tears things down in.
- */
-struct emu_vm {
-	struct emu_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
-};
-
-static struct emu_vcpu *emu_vcpu(struct vmm_vcpu *vcpu)
-{
-	return vcpu->be;
-}
-
-static int emu_error(uc_err err, const char *what)
-{
-	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
-			  uc_strerror(err));
-}
 
 /* ---- the exit path: hooks run on the vCPU thread, inside uc_emu_start() ---- */
 
@@ -1161,7 +1045,7 @@ static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint3
 
 static int emu_vm_init(struct vmm_vm *vm)
 {
-	if (!uc_arch_supported(UC_ARCH_X86))
+	if (!vmmi_emu_arch_supported())
 		return vmmi_error(-ENODEV, "emu: this Unicorn library has no x86 support");
 	vm->be = calloc(1, sizeof(struct emu_vm));
 	if (!vm->be)
@@ -1213,7 +1097,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!ev)
 		return vmmi_error(-ENOMEM, "emu: vCPU %u: out of memory", vcpu->index);
 	ev->vcpu = vcpu;
-	err = uc_open(UC_ARCH_X86, UC_MODE_64, &ev->uc);
+	err = vmmi_emu_open(&ev->uc);
 	if (err) {
 		free(ev);
 		return emu_error(err, "cannot open an x86-64 engine");
@@ -1228,11 +1112,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err = uc_ctl_set_exits(ev->uc, NULL, 0);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_in, UC_HOOK_INSN, (void *)emu_in_hook, ev, 1, 0,
-				  UC_X86_INS_IN);
-	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_out, UC_HOOK_INSN, (void *)emu_out_hook, ev, 1, 0,
-				  UC_X86_INS_OUT);
+		err = vmmi_emu_hook_ports(ev, emu_in_hook, emu_out_hook);
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
 	if (!err)
@@ -1269,258 +1149,8 @@ err_close:
 	return ret;
 }
 
-/* ---- registers ---- */
-
-static const int emu_gpr_ids[] = {
-	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
-	UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
-	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
-	UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
-};
-#define EMU_NGPR (sizeof(emu_gpr_ids) / sizeof(emu_gpr_ids[0]))
-
-/* Pointers to the fields of struct vmm_regs, in emu_gpr_ids order. */
-static void emu_gpr_ptrs(struct vmm_regs *r, void **p)
-{
-	uint64_t *f[EMU_NGPR] = {
-		&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp, &r->r8,
-		&r->r9,	 &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15, &r->rip, &r->rflags,
-	};
-
-	for (size_t i = 0; i < EMU_NGPR; i++)
-		p[i] = f[i];
-}
-
-static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
-{
-	int ids[EMU_NGPR];
-	void *p[EMU_NGPR];
-	uc_err err;
-
-	memcpy(ids, emu_gpr_ids, sizeof(ids));
-	memset(regs, 0, sizeof(*regs));
-	emu_gpr_ptrs(regs, p);
-	err = uc_reg_read_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
-	return err ? emu_error(err, "cannot read registers") : 0;
-}
-
-static int emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
-{
-	struct vmm_regs copy = *regs;
-	int ids[EMU_NGPR];
-	void *p[EMU_NGPR];
-	uc_err err;
-
-	memcpy(ids, emu_gpr_ids, sizeof(ids));
-	emu_gpr_ptrs(&copy, p);
-	err = uc_reg_write_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
-	return err ? emu_error(err, "cannot write registers") : 0;
-}
-
-/* Descriptor attribute bits as QEMU keeps them (bits 8-23 of a descriptor's high word). */
-#define EMU_DESC_TYPE_SHIFT 8
-#define EMU_DESC_S (1u << 12)
-#define EMU_DESC_DPL_SHIFT 13
-#define EMU_DESC_P (1u << 15)
-#define EMU_DESC_AVL (1u << 20)
-#define EMU_DESC_L (1u << 21)
-#define EMU_DESC_DB (1u << 22)
-#define EMU_DESC_G (1u << 23)
-
-#define EMU_MSR_EFER 0xc0000080u
-
-static void emu_seg_from_mmr(struct vmm_segment *s, const uc_x86_mmr *m)
-{
-	s->base = m->base;
-	s->limit = m->limit;
-	s->selector = m->selector;
-	s->type = (m->flags >> EMU_DESC_TYPE_SHIFT) & 0xf;
-	s->s = !!(m->flags & EMU_DESC_S);
-	s->dpl = (m->flags >> EMU_DESC_DPL_SHIFT) & 3;
-	s->present = !!(m->flags & EMU_DESC_P);
-	s->avl = !!(m->flags & EMU_DESC_AVL);
-	s->l = !!(m->flags & EMU_DESC_L);
-	s->db = !!(m->flags & EMU_DESC_DB);
-	s->g = !!(m->flags & EMU_DESC_G);
-}
-
-static uc_x86_mmr emu_mmr_from_seg(const struct vmm_segment *s)
-{
-	return (uc_x86_mmr){
-		.selector = s->selector,
-		.base = s->base,
-		.limit = s->limit,
-		.flags = ((uint32_t)(s->type & 0xf) << EMU_DESC_TYPE_SHIFT) |
-			 (s->s ? EMU_DESC_S : 0) | ((uint32_t)(s->dpl & 3) << EMU_DESC_DPL_SHIFT) |
-			 (s->present ? EMU_DESC_P : 0) | (s->avl ? EMU_DESC_AVL : 0) |
-			 (s->l ? EMU_DESC_L : 0) | (s->db ? EMU_DESC_DB : 0) |
-			 (s->g ? EMU_DESC_G : 0),
-	};
-}
-
-/*
- * Unicorn exposes only the selector of CS, DS, ES, FS, GS and SS (and the FS
- * and GS bases). Their hidden parts are reported as the flat long-mode
- * segments of the guest.h boot state; a null selector reads as unusable.
- */
-static void emu_flat_seg(struct vmm_segment *s, uint16_t selector, bool code)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = selector;
-	if (!(selector & ~3u) && !code)
-		return;
-	s->limit = 0xffffffff;
-	s->type = code ? 0xb : 0x3;
-	s->present = 1;
-	s->s = 1;
-	s->l = code;
-	s->db = !code;
-	s->g = 1;
-	s->dpl = selector & 3;
-}
-
-static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
-{
-	static const int seg_ids[] = { UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
-				       UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS };
-	struct vmm_segment *segs[] = { &sregs->cs, &sregs->ds, &sregs->es,
-				       &sregs->fs, &sregs->gs, &sregs->ss };
-	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER };
-	uc_x86_mmr mmr;
-	uint64_t v;
-	uc_err err = UC_ERR_OK;
-
-	memset(sregs, 0, sizeof(*sregs));
-	for (size_t i = 0; i < 6 && !err; i++) {
-		v = 0;
-		err = uc_reg_read(uc, seg_ids[i], &v);
-		emu_flat_seg(segs[i], (uint16_t)v, i == 0);
-	}
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_TR, &mmr)))
-		emu_seg_from_mmr(&sregs->tr, &mmr);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_LDTR, &mmr)))
-		emu_seg_from_mmr(&sregs->ldt, &mmr);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_GDTR, &mmr)))
-		sregs->gdt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_IDTR, &mmr)))
-		sregs->idt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR0, &sregs->cr0);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR2, &sregs->cr2);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR3, &sregs->cr3);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR4, &sregs->cr4);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_MSR, &efer)))
-		sregs->efer = efer.value;
-	return err ? emu_error(err, "cannot read system registers") : 0;
-}
-
-/*
- * Order matters: paging state first (CR4.PAE and EFER.LME before CR0.PG),
- * then the GDT, because loading a selector reads its descriptor from the GDT
- * in guest RAM, as the CPU does; CS before SS, since a null SS is only valid
- * with 64-bit code. The hidden parts of CS..SS come from those descriptors,
- * not from sregs; FS and GS bases are written after their selectors, which
- * reset them.
- */
-static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
-{
-	static const struct {
-		int id;
-		const char *name;
-		size_t off;
-	} segs[] = {
-		{ UC_X86_REG_CS, "CS", offsetof(struct vmm_sregs, cs) },
-		{ UC_X86_REG_SS, "SS", offsetof(struct vmm_sregs, ss) },
-		{ UC_X86_REG_DS, "DS", offsetof(struct vmm_sregs, ds) },
-		{ UC_X86_REG_ES, "ES", offsetof(struct vmm_sregs, es) },
-		{ UC_X86_REG_FS, "FS", offsetof(struct vmm_sregs, fs) },
-		{ UC_X86_REG_GS, "GS", offsetof(struct vmm_sregs, gs) },
-	};
-	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER, .value = sregs->efer };
-	uc_x86_mmr mmr;
-	uc_err err;
-
-	err = uc_reg_write(uc, UC_X86_REG_CR4, &sregs->cr4);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_MSR, &efer);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR3, &sregs->cr3);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR2, &sregs->cr2);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR0, &sregs->cr0);
-	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->gdt.base, .limit = sregs->gdt.limit };
-		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
-	}
-	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->idt.base, .limit = sregs->idt.limit };
-		err = uc_reg_write(uc, UC_X86_REG_IDTR, &mmr);
-	}
-	if (err)
-		return emu_error(err, "cannot write control registers");
-
-	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
-		const struct vmm_segment *s = (const void *)((const char *)sregs + segs[i].off);
-		uint64_t sel = s->selector;
-
-		err = uc_reg_write(uc, segs[i].id, &sel);
-		if (err)
-			return vmmi_error(-EINVAL,
-					  "emu: cannot load %s selector 0x%x: no valid descriptor in the GDT at 0x%llx (%s)",
-					  segs[i].name, s->selector,
-					  (unsigned long long)sregs->gdt.base, uc_strerror(err));
-	}
-	err = uc_reg_write(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
-	if (!err) {
-		mmr = emu_mmr_from_seg(&sregs->tr);
-		err = uc_reg_write(uc, UC_X86_REG_TR, &mmr);
-	}
-	if (!err) {
-		mmr = emu_mmr_from_seg(&sregs->ldt);
-		err = uc_reg_write(uc, UC_X86_REG_LDTR, &mmr);
-	}
-	return err ? emu_error(err, "cannot write segment registers") : 0;
-}
-
 /* ---- running ---- */
 
-static const char *emu_vector_name(uint32_t v)
-{
-	static const char *const names[] = {
-		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "coprocessor overrun",
-		"#TS", "#NP", "#SS", "#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
-	};
-
-	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "interrupt";
-}
-
-static const char *emu_access_name(uc_err err)
-{
-	switch (err) {
-	case UC_ERR_READ_UNMAPPED:
-	case UC_ERR_READ_PROT:
-	case UC_ERR_READ_UNALIGNED:
-		return "read";
-	case UC_ERR_WRITE_UNMAPPED:
-	case UC_ERR_WRITE_PROT:
-	case UC_ERR_WRITE_UNALIGNED:
-		return "write";
-	default:
-		return "instruction fetch";
-	}
-}
 
 static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 {
@@ -1529,61 +1159,6 @@ static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 	return 0;
 }
 
-/* Turn uc_emu_start()'s result and what the hooks saw into an exit. */
-static void emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
-{
-	uint64_t rip = 0, rflags = 0;
-
-	uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
-	exit->hw_code = err;
-	if (ev->stop == EMU_STOP_VECTOR) {
-		if (ev->vector == 14)
-			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
-			      "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
-			      ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
-		return;
-	}
-	switch (err) {
-	case UC_ERR_OK:
-		/* Only HLT ends uc_emu_start() cleanly: no exits list, no count, no timeout. */
-		uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags);
-		vmmi_exit_set(exit, VMM_EXIT_HLT, "%s",
-			      rflags & 0x200 ? "hlt (no interrupt source can wake the vCPU)" :
-					       "hlt with interrupts off");
-		break;
-	case UC_ERR_INSN_INVALID:
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "invalid opcode (#UD) at rip 0x%llx",
-			      (unsigned long long)rip);
-		break;
-	case UC_ERR_READ_UNMAPPED:
-	case UC_ERR_WRITE_UNMAPPED:
-	case UC_ERR_FETCH_UNMAPPED:
-	case UC_ERR_READ_PROT:
-	case UC_ERR_WRITE_PROT:
-	case UC_ERR_FETCH_PROT:
-	case UC_ERR_READ_UNALIGNED:
-	case UC_ERR_WRITE_UNALIGNED:
-	case UC_ERR_FETCH_UNALIGNED:
-		exit->address = ev->bad_seen ? ev->bad_addr : 0;
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "%s at 0x%llx faulted (%s)%s",
-			      emu_access_name(err), (unsigned long long)exit->address,
-			      uc_strerror(err),
-			      err == UC_ERR_FETCH_PROT ? ": code can only run from RAM" :
-			      err == UC_ERR_READ_UNMAPPED || err == UC_ERR_WRITE_UNMAPPED ?
-							 ": not guest-physical space" :
-							 "");
-		break;
-	case UC_ERR_EXCEPTION:
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "unhandled CPU exception near rip 0x%llx",
-			      (unsigned long long)rip);
-		break;
-	default:
-		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "emulation failed at rip 0x%llx: %s",
-			      (unsigned long long)rip, uc_strerror(err));
-		break;
-	}
-}
 
 static void emu_drop_code(struct emu_vcpu *ev)
 {
@@ -1617,7 +1192,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		ev->paused = true;
 		return 0; /* a layout change waits: no exit */
 	}
-	err = uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
+	err = vmmi_emu_pc(ev->uc, &rip);
 	if (err)
 		return emu_error(err, "cannot read rip");
 	ev->exit = exit;
@@ -1655,7 +1230,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		ev->paused = true;
 		return 0; /* paused between two blocks: resumable exactly, no exit */
 	}
-	emu_exit_from(ev, err, exit);
+	vmmi_emu_exit_from(ev, err, exit);
 	return 0;
 }
 
@@ -1682,10 +1257,10 @@ const struct vmmi_backend_ops vmmi_emu_ops = {
 	.windows_changed = emu_windows_changed,
 	.vcpu_init = emu_vcpu_init,
 	.vcpu_fini = emu_vcpu_fini,
-	.get_regs = emu_get_regs,
-	.set_regs = emu_set_regs,
-	.get_sregs = emu_get_sregs,
-	.set_sregs = emu_set_sregs,
+	.get_regs = vmmi_emu_get_regs,
+	.set_regs = vmmi_emu_set_regs,
+	.get_sregs = vmmi_emu_get_sregs,
+	.set_sregs = vmmi_emu_set_sregs,
 	.run = emu_run,
 	.kick = emu_kick,
 };
