@@ -217,6 +217,47 @@ static inline const char *vmmi_space_name(uint32_t space)
 	return space == VMM_SPACE_PIO ? "pio" : "mmio";
 }
 
+/* ---- what backends see of the layout (core/view.c) ---- */
+
+/*
+ * Backends read the layout through these, never through vm->slots,
+ * vm->bus or a device's plugin descriptor: the core may reorganise its
+ * tables and descriptors without touching a backend. Each call is from a
+ * backend op (the layout holds still, see vmmi_change_begin()) or from a
+ * vCPU thread inside run() (nothing changes while a vCPU runs).
+ */
+
+/* A memslot as a backend sees it. */
+struct vmmi_view_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint32_t id;    /* backend slot number, stable while the slot lives */
+	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
+	/* With VMM_MEMSLOT_LOG_DIRTY: a backend that tracks writes itself marks them here (vmmi_dirty_mark()). */
+	_Atomic uint64_t *dirty;
+	const char *name; /* for messages; valid while the slot lives */
+};
+
+/* A device window as a backend sees it. */
+struct vmmi_view_window {
+	uint32_t space;  /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint32_t widths; /* the VMM_ACCESS_* sizes its device takes: others never reach it */
+	uint64_t base;
+	uint64_t length;
+};
+
+/* The view of slot s (what the slot ops are given). */
+struct vmmi_view_slot vmmi_view_slot(const struct vmmi_slot *s);
+/* Slots in gpa order: how many, the i-th (i < vmmi_view_nslots()). */
+size_t vmmi_view_nslots(const struct vmm_vm *vm);
+struct vmmi_view_slot vmmi_view_slot_nth(const struct vmm_vm *vm, size_t i);
+/* The slot holding gpa into *out: true, or false if none. O(log n): fit for the exit path. */
+bool vmmi_view_slot_at(const struct vmm_vm *vm, uint64_t gpa, struct vmmi_view_slot *out);
+/* Windows of one space in base order: how many, the i-th (i < vmmi_view_nwindows()). */
+size_t vmmi_view_nwindows(const struct vmm_vm *vm, uint32_t space);
+struct vmmi_view_window vmmi_view_window_nth(const struct vmm_vm *vm, uint32_t space, size_t i);
+
 /* ---- backend interface ---- */
 
 struct vmm_vcpu;

@@ -223,20 +223,7 @@ static const struct emu_region *emu_region_at(const struct emu_vcpu *ev, uint64_
 /* The planned gap holding addr, mapped or not, or NULL. */
 static const struct emu_span *emu_gap_at(const struct emu_vcpu *ev, uint64_t addr)
 {
-	size_t lo = 0, hi = ev->ngaps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct emu_span *g = &ev->gaps[mid];
-
-		if (addr < g->base)
-			hi = mid;
-		else if (addr - g->base < g->size)
-			return g;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return vmmi_emu_span_at(ev->gaps, ev->ngaps, addr);
 }
 
 static bool emu_is_gap(const struct emu_vcpu *ev, uint64_t addr)
@@ -433,34 +420,19 @@ static int emu_region_insert(struct emu_vcpu *ev, struct emu_region *r)
 static bool emu_map_lazy(struct emu_vcpu *ev, uint64_t addr)
 {
 	const struct emu_span *g = emu_gap_at(ev, addr);
-	struct emu_span sp = { .devices = false };
+	size_t i = emu_region_index(ev, addr);
+	uint64_t prev_end = 0, next_base = UINT64_MAX;
+	struct emu_span sp;
 	struct emu_region *r;
-	uint64_t lo, hi;
-	size_t i;
 
 	if (!g)
 		return false;
-	if (ev->nlazy < EMU_MAX_LAZY) {
-		lo = addr & ~(EMU_GAP_PIECE - 1);
-		hi = lo + EMU_GAP_PIECE;
-		if (lo < g->base)
-			lo = g->base;
-		if (hi - g->base > g->size)
-			hi = g->base + g->size;
-	} else {
-		lo = g->base;
-		hi = g->base + g->size;
-	}
-	/* Not over the pieces mapped already. */
-	i = emu_region_index(ev, addr);
-	if (i > 0 && ev->regions[i - 1]->base + ev->regions[i - 1]->size > lo)
-		lo = ev->regions[i - 1]->base + ev->regions[i - 1]->size;
-	if (i < ev->nregions && ev->regions[i]->base < hi)
-		hi = ev->regions[i]->base;
-	if (addr < lo || addr >= hi)
+	if (i > 0)
+		prev_end = ev->regions[i - 1]->base + ev->regions[i - 1]->size;
+	if (i < ev->nregions)
+		next_base = ev->regions[i]->base;
+	if (!vmmi_emu_gap_piece(g, addr, ev->nlazy < EMU_MAX_LAZY, prev_end, next_base, &sp))
 		return false;
-	sp.base = lo;
-	sp.size = hi - lo;
 	if (emu_region_map(ev, &sp, &r) < 0)
 		return false;
 	if (emu_region_insert(ev, r) < 0) {
@@ -505,14 +477,15 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 			  void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
-	const struct vmmi_slot *s;
+	struct vmmi_view_slot slot, *s = &slot;
 	uint64_t v = (uint64_t)value, n = (uint64_t)size;
 
 	if (addr - ev->hint_base < ev->hint_size) {
 		emu_gap_hook(ev, addr, size, true, v);
 		return true;
 	}
-	s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
+	if (!vmmi_view_slot_at(ev->vcpu->vm, addr, &slot))
+		s = NULL;
 
 	if (!s && size > 0) {
 		const struct emu_span *g = emu_gap_at(ev, addr);
@@ -551,13 +524,12 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 /* Remember that code ran from the slot holding gpa (see struct emu_vcpu). */
 static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 {
-	const struct vmmi_slot *s;
+	struct vmmi_view_slot slot, *s = &slot;
 	unsigned i;
 
 	if (gpa - ev->code_lo < ev->code_hi - ev->code_lo || ev->code_all)
 		return;
-	s = vmmi_slots_find(&ev->vcpu->vm->slots, gpa);
-	if (!s)
+	if (!vmmi_view_slot_at(ev->vcpu->vm, gpa, &slot))
 		return; /* code runs from RAM only */
 	for (i = 0; i < ev->ncode && ev->code[i].lo != s->gpa; i++)
 		;
@@ -599,7 +571,7 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
  *     discarded, exactly as a guest write to ROM: read-only slots.
  * Code translated from the range must go first (the caller's job).
  */
-static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
+static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_view_slot *s)
 {
 	uc_err err;
 
@@ -616,154 +588,6 @@ static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
 			      s->flags & VMM_MEMSLOT_LOG_DIRTY ? UC_PROT_READ | UC_PROT_EXEC :
 								 UC_PROT_ALL,
 			      s->hva);
-}
-
-/* Does any slot but skip lie in [lo, hi) (lo < hi)? O(log n): the table is sorted. */
-static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
-			    uint64_t hi)
-{
-	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
-	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
-
-	for (; s && s < end && s->gpa < hi; s++)
-		if (!skip || s->gpa != skip->gpa)
-			return true;
-	return false;
-}
-
-struct emu_plan {
-	struct emu_span *v;
-	size_t n, cap;
-};
-
-static int emu_push(struct emu_plan *p, uint64_t base, uint64_t size, bool devices)
-{
-	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 32;
-		struct emu_span *nv = realloc(p->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return vmmi_error(-ENOMEM, "emu: out of memory");
-		p->v = nv;
-		p->cap = ncap;
-	}
-	p->v[p->n++] = (struct emu_span){ .base = base, .size = size, .devices = devices };
-	return 0;
-}
-
-/* The gap [lo, hi), clipped to EMU_SPACE_END. */
-static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
-{
-	if (hi > EMU_SPACE_END)
-		hi = EMU_SPACE_END;
-	return lo < hi ? emu_push(p, lo, hi - lo, false) : 0;
-}
-
-/*
- * The device cluster [lo, hi), less the read-only slots windows may lie
- * over (all but skip): those are memory, and their writes come through
- * the protection hook instead.
- */
-static int emu_push_devices(struct emu_plan *p, const struct vmm_vm *vm,
-			    const struct vmmi_slot *skip, uint64_t lo, uint64_t hi)
-{
-	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
-	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
-	int ret = 0;
-
-	for (; s && s < end && s->gpa < hi && ret == 0; s++) {
-		if (skip && s->gpa == skip->gpa)
-			continue;
-		if (s->gpa > lo)
-			ret = emu_push(p, lo, s->gpa - lo, true);
-		if (s->gpa + s->size > lo)
-			lo = s->gpa + s->size;
-	}
-	if (ret == 0 && lo < hi)
-		ret = emu_push(p, lo, hi - lo, true);
-	return ret;
-}
-
-/*
- * Plan the non-RAM part of [0, EMU_SPACE_END): device clusters, and the gaps
- * around them and the RAM slots (all but skip, a slot about to go). The
- * result is sorted by base; out->v is the caller's to free.
- */
-static int emu_plan(const struct vmm_vm *vm, const struct vmmi_slot *skip, struct emu_plan *out)
-{
-	struct emu_plan cl = { 0 }, sp = { 0 };
-	const struct vmmi_bus *bus = &vm->bus[0];
-	size_t si = 0, ci = 0;
-	uint64_t at = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < bus->n && ret == 0; i++) {
-		const struct vmmi_window *w = &bus->w[i];
-		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi = w->base + w->length;
-
-		/* At most 4-byte accesses: a gap's MMIO callbacks serve it exactly. */
-		if (!(w->dev->desc->access_sizes & VMM_ACCESS_8))
-			continue;
-		/* device.c keeps windows below the identity map's end; stay safe if that changes. */
-		if (lo >= EMU_SPACE_END)
-			break;
-		hi = hi > EMU_SPACE_END - VMMI_PAGE_SIZE ? EMU_SPACE_END :
-							   (hi + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
-		if (cl.n) {
-			struct emu_span *c = &cl.v[cl.n - 1];
-			uint64_t end = c->base + c->size;
-
-			if (lo <= end ||
-			    (lo - end <= EMU_MERGE_GAP && !emu_ram_between(vm, skip, end, lo))) {
-				if (hi > end)
-					c->size = hi - c->base;
-				continue;
-			}
-		}
-		ret = emu_push(&cl, lo, hi - lo, true);
-	}
-
-	/* Walk RAM and clusters in address order; what lies between them is a gap. */
-	while (ret == 0) {
-		const struct vmmi_slot *s = NULL;
-		uint64_t base, size;
-		bool dev;
-
-		while (si < vm->slots.n && skip && vm->slots.slots[si].gpa == skip->gpa)
-			si++;
-		if (si < vm->slots.n)
-			s = &vm->slots.slots[si];
-		if (ci < cl.n && (!s || cl.v[ci].base < s->gpa)) {
-			base = cl.v[ci].base;
-			size = cl.v[ci].size;
-			dev = true;
-			ci++;
-		} else if (s) {
-			base = s->gpa;
-			size = s->size;
-			dev = false;
-			si++;
-		} else {
-			break;
-		}
-		if (base > at)
-			ret = emu_push_gap(&sp, at, base);
-		if (ret == 0 && dev)
-			ret = emu_push_devices(&sp, vm, skip, base, base + size);
-		if (base + size > at)
-			at = base + size;
-	}
-	if (ret == 0)
-		ret = emu_push_gap(&sp, at, EMU_SPACE_END);
-	free(cl.v);
-	if (ret < 0) {
-		free(sp.v);
-		return ret;
-	}
-	*out = sp;
-	return 0;
 }
 
 /* unmap: false once uc_close() has dropped the engine's mappings and hooks itself. */
@@ -913,6 +737,38 @@ static int emu_layout_fill(struct emu_vcpu *ev, const struct emu_plan *p)
 	return 0;
 }
 
+/*
+ * Plan the layout the core's view shows, less skip (a slot about to go):
+ * the planner (emu_layout.c) sees plain sorted lists. *nslots: the slots
+ * planned around.
+ */
+static int emu_plan_view(const struct vmm_vm *vm, const struct vmmi_view_slot *skip,
+			 struct emu_plan *out, size_t *nslots)
+{
+	size_t ns = vmmi_view_nslots(vm), nw = vmmi_view_nwindows(vm, VMM_SPACE_MMIO), k = 0;
+	struct vmmi_view_slot *slots = malloc((ns ? ns : 1) * sizeof(*slots));
+	struct vmmi_view_window *windows = malloc((nw ? nw : 1) * sizeof(*windows));
+	int ret;
+
+	if (!slots || !windows) {
+		free(slots);
+		free(windows);
+		return vmmi_error(-ENOMEM, "emu: out of memory");
+	}
+	for (size_t i = 0; i < ns; i++) {
+		slots[k] = vmmi_view_slot_nth(vm, i);
+		if (!skip || slots[k].gpa != skip->gpa)
+			k++;
+	}
+	for (size_t i = 0; i < nw; i++)
+		windows[i] = vmmi_view_window_nth(vm, VMM_SPACE_MMIO, i);
+	ret = vmmi_emu_plan(slots, k, windows, nw, out);
+	free(slots);
+	free(windows);
+	*nslots = k;
+	return ret;
+}
+
 enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
 
 /*
@@ -920,16 +776,15 @@ enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
  * the non-RAM regions that change, apply op to slot, and map the new ones.
  * Gaps depend on RAM, so slot changes come here too.
  */
-static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct vmmi_slot *slot,
-			enum emu_slot_op op)
+static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
+			const struct vmmi_view_slot *slot, enum emu_slot_op op)
 {
 	struct emu_plan p;
 	struct emu_vm *evm = vm->be;
 	unsigned n = only ? 1 : VMM_GUEST_MAX_VCPUS;
 	bool any = only != NULL;
+	size_t nregions, nslots = 0;
 	int ret;
-
-	size_t nregions;
 
 	for (unsigned i = 0; i < n && !any; i++)
 		any = evm->vcpus[i] != NULL;
@@ -937,13 +792,12 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 	if (!any && op == EMU_SLOT_REMOVE)
 		return 0;
 	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later. */
-	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
+	ret = emu_plan_view(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p, &nslots);
 	if (ret < 0)
 		return ret;
-	/* Each gap holds pieces: up to EMU_MAX_LAZY small ones, and as many that fill the rest. */
-	nregions = p.n + vm->slots.n - (op == EMU_SLOT_REMOVE ? 1 : 0) + 2 * EMU_MAX_LAZY;
+	nregions = vmmi_emu_plan_regions(&p, nslots);
 	if (nregions > EMU_MAX_REGIONS) {
-		free(p.v);
+		vmmi_emu_plan_free(&p);
 		return vmmi_error(-ENOSPC,
 				  "emu: this layout needs %zu regions (memslots, device clusters, gaps), "
 				  "more than the %d the emulator can hold: use fewer memslots or device "
@@ -951,7 +805,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 				  nregions, EMU_MAX_REGIONS);
 	}
 	if (!any) {
-		free(p.v);
+		vmmi_emu_plan_free(&p);
 		return 0; /* vcpu_init() lays out each new vCPU */
 	}
 	for (unsigned i = 0; i < n && ret == 0; i++) {
@@ -990,23 +844,26 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 		vmmi_log(vm, VMM_LOG_DEBUG, "emu: %zu device cluster(s), %zu gap(s) below 0x%llx",
 			 nd, p.n - nd, (unsigned long long)EMU_SPACE_END);
 	}
-	free(p.v);
+	vmmi_emu_plan_free(&p);
 	return ret;
 }
 
-static int emu_slot_add(struct vmm_vm *vm, const struct vmmi_slot *slot)
+static int emu_slot_add(struct vmm_vm *vm, const struct vmmi_slot *s)
 {
-	int ret = emu_relayout(vm, NULL, slot, EMU_SLOT_ADD);
+	struct vmmi_view_slot slot = vmmi_view_slot(s);
+	int ret = emu_relayout(vm, NULL, &slot, EMU_SLOT_ADD);
 
 	/* The core forgets the slot on failure: take it out of every engine again. */
 	if (ret < 0)
-		emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+		emu_relayout(vm, NULL, &slot, EMU_SLOT_REMOVE);
 	return ret;
 }
 
-static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *slot)
+static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *s)
 {
-	return emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+	struct vmmi_view_slot slot = vmmi_view_slot(s);
+
+	return emu_relayout(vm, NULL, &slot, EMU_SLOT_REMOVE);
 }
 
 static int emu_windows_changed(struct vmm_vm *vm)
@@ -1019,8 +876,9 @@ static int emu_windows_changed(struct vmm_vm *vm)
  * kind of protection (uc_mem_protect() would make it a ROM: see
  * emu_map_slot()). A read-only slot keeps its mapping: it is never written.
  */
-static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint32_t old_flags)
+static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *s, uint32_t old_flags)
 {
+	struct vmmi_view_slot view = vmmi_view_slot(s), *slot = &view;
 	struct emu_vm *evm = vm->be;
 
 	if (slot->flags & VMM_MEMSLOT_READONLY)
@@ -1129,10 +987,10 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 		ret = emu_error(err, "cannot set up the engine");
 		goto err_close;
 	}
-	for (size_t i = 0; i < vm->slots.n; i++) {
-		const struct vmmi_slot *s = &vm->slots.slots[i];
+	for (size_t i = 0; i < vmmi_view_nslots(vm); i++) {
+		struct vmmi_view_slot s = vmmi_view_slot_nth(vm, i);
 
-		err = emu_map_slot(ev, s);
+		err = emu_map_slot(ev, &s);
 		if (err) {
 			ret = emu_error(err, "cannot map a memslot");
 			goto err_close;
@@ -1162,12 +1020,14 @@ static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 
 static void emu_drop_code(struct emu_vcpu *ev)
 {
-	const struct vmmi_slot_table *t = &ev->vcpu->vm->slots;
+	const struct vmm_vm *vm = ev->vcpu->vm;
 
 	if (ev->code_all)
-		for (size_t i = 0; i < t->n; i++)
-			uc_ctl_remove_cache(ev->uc, t->slots[i].gpa,
-					    t->slots[i].gpa + t->slots[i].size);
+		for (size_t i = 0; i < vmmi_view_nslots(vm); i++) {
+			struct vmmi_view_slot s = vmmi_view_slot_nth(vm, i);
+
+			uc_ctl_remove_cache(ev->uc, s.gpa, s.gpa + s.size);
+		}
 	else
 		for (unsigned i = 0; i < ev->ncode; i++)
 			uc_ctl_remove_cache(ev->uc, ev->code[i].lo, ev->code[i].hi);

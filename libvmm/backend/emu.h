@@ -4,27 +4,13 @@
 
 #include <unicorn/unicorn.h>
 
+#include "emu_layout.h"
 #include "vmm_internal.h"
 
-/* Windows at most this far apart, with no RAM between them, share one hook. */
-#define EMU_MERGE_GAP (64ull << 20)
-/* Gaps lie below this address (the boot identity map's limit) ... */
-#define EMU_SPACE_END VMMI_IDENTITY_MAX
-/* ... and are mapped when first touched, in aligned pieces of this size ... */
-#define EMU_GAP_PIECE (2ull << 20)
-/* ... this many of them; past that, each new piece fills what is left of its gap. */
-#define EMU_MAX_LAZY 256
-/* Regions (slots, device clusters, gap pieces) per engine: well below QEMU's 4096 sections. */
-#define EMU_MAX_REGIONS 3072
+/* Memslots per VM: each is a region of every engine (see EMU_MAX_REGIONS). */
 #define EMU_MAX_SLOTS 1024
 
 struct emu_vcpu;
-
-/* A planned non-RAM range: a device cluster or a gap. */
-struct emu_span {
-	uint64_t base, size;
-	bool devices;
-};
 
 /*
  * A mapped non-RAM range of one vCPU. Allocated one by one: its address is
