@@ -3,6 +3,12 @@
 
 #include "emu_layout.h"
 
+/* Where [base, base + size) ends, or UINT64_MAX for a range that reaches 2^64: no end wraps to 0. */
+static uint64_t end_of(uint64_t base, uint64_t size)
+{
+	return size > UINT64_MAX - base ? UINT64_MAX : base + size;
+}
+
 /* Index of the first slot that ends past addr (n if none). */
 static size_t first_slot_after(const struct vmmi_view_slot *slots, size_t n, uint64_t addr)
 {
@@ -64,8 +70,8 @@ static int push_devices(struct emu_plan *p, const struct vmmi_view_slot *slots, 
 	     i++) {
 		if (slots[i].gpa > lo)
 			ret = push(p, lo, slots[i].gpa - lo, true);
-		if (slots[i].gpa + slots[i].size > lo)
-			lo = slots[i].gpa + slots[i].size;
+		if (end_of(slots[i].gpa, slots[i].size) > lo)
+			lo = end_of(slots[i].gpa, slots[i].size);
 	}
 	if (ret == 0 && lo < hi)
 		ret = push(p, lo, hi - lo, true);
@@ -81,16 +87,18 @@ static int plan_clusters(const struct vmmi_view_slot *slots, size_t nslots,
 
 	for (size_t i = 0; i < nwindows && ret == 0; i++) {
 		const struct vmmi_view_window *w = &windows[i];
-		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi = w->base + w->length;
+		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi;
 
 		/* At most 4-byte accesses: a gap's MMIO callbacks serve it exactly. */
-		if (w->space != VMM_SPACE_MMIO || !(w->widths & VMM_ACCESS_8))
+		if (w->space != VMM_SPACE_MMIO || !(w->widths & VMM_ACCESS_8) || !w->length)
 			continue;
 		/* The core keeps windows below the identity map's end; stay safe if that changes. */
 		if (lo >= EMU_SPACE_END)
 			break;
-		hi = hi > EMU_SPACE_END - VMMI_PAGE_SIZE ? EMU_SPACE_END :
-							   (hi + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
+		/* lo < EMU_SPACE_END, a page boundary: so is base, and the page rounding cannot pass it. */
+		hi = w->length > EMU_SPACE_END - w->base ?
+			     EMU_SPACE_END :
+			     (w->base + w->length + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
 		if (cl->n) {
 			struct emu_span *c = &cl->v[cl->n - 1];
 			uint64_t end = c->base + c->size;
@@ -139,8 +147,8 @@ int vmmi_emu_plan(const struct vmmi_view_slot *slots, size_t nslots,
 			ret = push_gap(&sp, at, base);
 		if (ret == 0 && dev)
 			ret = push_devices(&sp, slots, nslots, base, base + size);
-		if (base + size > at)
-			at = base + size;
+		if (end_of(base, size) > at)
+			at = end_of(base, size);
 	}
 	if (ret == 0)
 		ret = push_gap(&sp, at, EMU_SPACE_END);

@@ -280,6 +280,15 @@ Test(emu_layout, a_window_across_the_end_of_space_is_clipped_there)
 	span_is(1, END - PAGE, PAGE, true);
 }
 
+Test(emu_layout, an_empty_window_is_no_cluster)
+{
+	struct vmmi_view_window w[] = { mmio(0xfe000000, 0, ALL_WIDTHS) };
+
+	make(NULL, 0, w, 1);
+	cr_assert_eq(plan.n, 1);
+	span_is(0, 0, END, false);
+}
+
 /* ---- how many regions an engine may need ---- */
 
 Test(emu_layout, regions_count_slots_spans_and_every_gap_piece_there_may_be)
@@ -363,4 +372,45 @@ Test(emu_layout, past_the_small_pieces_a_piece_fills_the_free_rest_of_its_gap)
 	cr_assert(vmmi_emu_gap_piece(&big_gap, 100 * MiB, false, 50 * MiB, 200 * MiB, &sp));
 	cr_assert_eq(sp.base, 50 * MiB);
 	cr_assert_eq(sp.size, 150 * MiB);
+}
+
+/* ---- the edge at 2^64: no end may wrap to 0 ---- */
+
+Test(emu_layout, a_window_reaching_2_pow_64_is_a_cluster_up_to_the_end_of_space)
+{
+	struct vmmi_view_window w[] = { mmio(END - PAGE, 0 - (END - PAGE), ALL_WIDTHS) };
+
+	make(NULL, 0, w, 1);
+	cr_assert_eq(plan.n, 2);
+	span_is(0, 0, END - PAGE, false);
+	span_is(1, END - PAGE, PAGE, true);
+}
+
+Test(emu_layout, a_slot_ending_at_2_pow_64_leaves_one_gap_below_it)
+{
+	struct vmmi_view_slot s[] = { ram(0, 1 * MiB), ram(0 - 1 * GiB, 1 * GiB) };
+
+	make(s, 2, NULL, 0);
+	cr_assert_eq(plan.n, 1);
+	span_is(0, 1 * MiB, END - 1 * MiB, false);
+}
+
+Test(emu_layout, a_slot_from_below_the_end_of_space_to_2_pow_64_covers_the_rest)
+{
+	struct vmmi_view_slot s[] = { ram(END - 1 * GiB, 0 - (END - 1 * GiB)) };
+
+	make(s, 1, NULL, 0);
+	cr_assert_eq(plan.n, 1);
+	span_is(0, 0, END - 1 * GiB, false);
+}
+
+Test(emu_layout, a_read_only_slot_to_2_pow_64_under_a_window_is_cut_out_of_it)
+{
+	struct vmmi_view_slot s[] = { rom(END - 2 * PAGE, 0 - (END - 2 * PAGE)) };
+	struct vmmi_view_window w[] = { mmio(END - 4 * PAGE, 4 * PAGE, ALL_WIDTHS) };
+
+	make(s, 1, w, 1);
+	cr_assert_eq(plan.n, 2);
+	span_is(0, 0, END - 4 * PAGE, false);
+	span_is(1, END - 4 * PAGE, 2 * PAGE, true);
 }
