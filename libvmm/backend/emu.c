@@ -515,12 +515,6 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 	return true;
 }
 
-/*
- * At the start of every translated block: the one place where stopping the
- * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
- * its start, repeating what it did). Stop and pause requests end the run
- * here, so that a paused vCPU goes on as if nothing happened.
- */
 /* Remember that code ran from the slot holding gpa (see struct emu_vcpu). */
 static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 {
@@ -544,6 +538,12 @@ static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 	ev->code_hi = s->gpa + s->size;
 }
 
+/*
+ * At the start of every translated block: the one place where stopping the
+ * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
+ * its start, repeating what it did). Stop and pause requests and kicks end
+ * the run here, so that a paused vCPU goes on as if nothing happened.
+ */
 static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
@@ -554,7 +554,8 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 	if (size > 1)
 		emu_note_code(ev, addr + size - 1);
 	if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed) ||
-	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed))
+	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed) ||
+	    atomic_load_explicit(&ev->kicked, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
 }
 
@@ -1042,6 +1043,8 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	struct vmm_vm *vm = vcpu->vm;
 	uint64_t rip = 0;
 	uc_err err;
+	/* This return answers the kicks made so far: one made from here on is seen below. */
+	bool kicked = atomic_exchange(&ev->kicked, false);
 
 	if (atomic_load(&vm->stop_requested)) {
 		/* The run ends here: one after vmm_vm_reset() is new, and drops old code. */
@@ -1052,6 +1055,8 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		ev->paused = true;
 		return 0; /* a layout change waits: no exit */
 	}
+	if (kicked)
+		return 0; /* no exit: the core looks at why it kicked, and calls run() again */
 	err = vmmi_emu_pc(ev->uc, &rip);
 	if (err)
 		return emu_error(err, "cannot read rip");
@@ -1076,9 +1081,11 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->ran = true;
 	ev->paused = false;
 
-	/* A request raised from here on is seen by the first block's hook: none is lost. */
+	/* A request or kick from here on is seen by the first block's hook: none is lost. */
 	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
 	ev->exit = NULL;
+	/* Whatever ended the run, its return answers the kicks made until now. */
+	atomic_store(&ev->kicked, false);
 
 	if (ev->stop == EMU_STOP_EXIT) {
 		exit->hw_code = err;
@@ -1095,14 +1102,21 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 }
 
 /*
- * Nothing to do: every block's hook polls stop_requested and pause_req.
- * uc_emu_stop() from another thread would stop the engine in the middle of
- * a block, which Unicorn 2.0.1 resumes from the block's start, repeating
- * its stores (a guest's `inc [mem]` counted twice).
+ * A kick is never lost: it sets ev->kicked, which run() checks before it
+ * starts the engine and every block's hook checks while it runs; the run()
+ * that sees it returns without an exit, and a kick made after a run()
+ * has cleared the flag (its start, and once the engine is out) ends the
+ * next one. The run ends at the next block boundary: within one
+ * translated block, or once a device call in progress returns.
+ *
+ * Not uc_emu_stop(): from another thread it would stop the engine in the
+ * middle of a block, which Unicorn 2.0.1 resumes from the block's start,
+ * repeating its stores (a guest's `inc [mem]` counted twice); and a stop
+ * made while the engine is not running is ignored.
  */
 static void emu_kick(struct vmm_vcpu *vcpu)
 {
-	(void)vcpu;
+	atomic_store_explicit(&emu_vcpu(vcpu)->kicked, true, memory_order_release);
 }
 
 const struct vmmi_backend_ops vmmi_emu_ops = {

@@ -46,6 +46,8 @@ struct emu_vcpu {
 	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
 	bool ran;    /* uc_emu_start() was called: translated code may exist */
 	bool paused; /* the last run() returned for a pause: the next one resumes it */
+	/* A kick no return of run() has answered yet (see emu_kick()): set from any thread. */
+	_Atomic bool kicked;
 	/*
 	 * The slots this engine ran code from since its code was last dropped
 	 * (the block hook records them; a block is hooked every time it runs,
