@@ -815,9 +815,14 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
 
 		if (!ev)
 			continue;
-		ret = emu_layout_drop(ev, &p);
+		ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: layout change");
 		if (ret < 0)
 			break;
+		ret = emu_layout_drop(ev, &p);
+		if (ret < 0) {
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: layout change");
+			break;
+		}
 		if (op == EMU_SLOT_ADD) {
 			err = emu_map_slot(ev, slot);
 		} else if (op == EMU_SLOT_REMOVE) {
@@ -836,6 +841,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
 					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
 		else
 			ret = emu_layout_fill(ev, &p);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: layout change");
 	}
 	if (ret == 0 && vmmi_log_enabled(vm, VMM_LOG_DEBUG)) {
 		size_t nd = 0;
@@ -890,10 +896,13 @@ static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *s, uint32_t
 
 		if (!ev)
 			continue;
+		if (VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: dirty logging") < 0)
+			return -EINVAL;
 		uc_ctl_remove_cache(ev->uc, slot->gpa, slot->gpa + slot->size);
 		err = uc_mem_unmap(ev->uc, slot->gpa, slot->size);
 		if (!err)
 			err = emu_map_slot(ev, slot);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: dirty logging");
 		if (err)
 			return emu_error(err, "cannot map a memslot again for dirty logging");
 	}
@@ -941,6 +950,7 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 		emu_region_free(ev, ev->regions[i], false);
 	free(ev->regions);
 	free(ev->gaps);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
 	free(ev);
 	vcpu->be = NULL;
 }
@@ -956,8 +966,14 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!ev)
 		return vmmi_error(-ENOMEM, "emu: vCPU %u: out of memory", vcpu->index);
 	ev->vcpu = vcpu;
+	ret = VMMI_PT(pthread_mutex_init(&ev->lock, NULL), "emu: vCPU");
+	if (ret < 0) {
+		free(ev);
+		return ret;
+	}
 	err = vmmi_emu_open(&ev->uc);
 	if (err) {
+		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
 		free(ev);
 		return emu_error(err, "cannot open an x86-64 engine");
 	}
@@ -1005,6 +1021,57 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 
 err_close:
 	emu_vcpu_fini(vcpu);
+	return ret;
+}
+
+/* ---- registers: x86-64 marshalling (emu_x86_64.c) under the engine's lock ---- */
+
+static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
+
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_get_regs(vcpu, regs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
+	return ret;
+}
+
+static int emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
+
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_set_regs(vcpu, regs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
+	return ret;
+}
+
+static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
+
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_get_sregs(vcpu, sregs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
+	return ret;
+}
+
+/* Loading a selector reads its descriptor from guest memory: a layout change must not run meanwhile. */
+static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
+{
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
+
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_set_sregs(vcpu, sregs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
 	return ret;
 }
 
@@ -1131,10 +1198,10 @@ const struct vmmi_backend_ops vmmi_emu_ops = {
 	.windows_changed = emu_windows_changed,
 	.vcpu_init = emu_vcpu_init,
 	.vcpu_fini = emu_vcpu_fini,
-	.get_regs = vmmi_emu_get_regs,
-	.set_regs = vmmi_emu_set_regs,
-	.get_sregs = vmmi_emu_get_sregs,
-	.set_sregs = vmmi_emu_set_sregs,
+	.get_regs = emu_get_regs,
+	.set_regs = emu_set_regs,
+	.get_sregs = emu_get_sregs,
+	.set_sregs = emu_set_sregs,
 	.run = emu_run,
 	.kick = emu_kick,
 };

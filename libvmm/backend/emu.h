@@ -38,6 +38,14 @@ enum emu_stop {
 struct emu_vcpu {
 	struct vmm_vcpu *vcpu;
 	uc_engine *uc;
+	/*
+	 * Serialises calls into the engine made outside run(): a layout change
+	 * (any thread, while no vCPU runs) against register access (the
+	 * caller's thread, or the vCPU's after its run), which loads segment
+	 * descriptors from guest memory through the engine's TLB. run() does
+	 * not take it: the pause protocol keeps layout changes out of runs.
+	 */
+	pthread_mutex_t lock;
 	struct emu_region **regions; /* mapped: device clusters and gap pieces, sorted by base */
 	size_t nregions, cap;
 	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */

@@ -916,3 +916,45 @@ Test(emu, fs_base_round_trips)
 	cr_expect_eq(s.gs.base, 0x456000);
 	cr_expect_eq(s.cs.selector, VMM_GUEST_SEL_CODE);
 }
+
+/* ---- register access from one thread while another changes the layout ---- */
+
+static atomic_bool changing;
+
+static void *changer_main(void *arg)
+{
+	while (atomic_load(&changing)) {
+		OK(vmm_memslot_alloc(vm, "spare", HIGH_GPA, 0x1000, NULL));
+		OK(vmm_memslot_remove(vm, HIGH_GPA));
+	}
+	return NULL;
+}
+
+/*
+ * Loading a segment selector reads the GDT through the engine, which a
+ * layout change remaps: the two must not meet inside the engine (a crash).
+ */
+Test(emu, system_registers_set_while_another_thread_changes_the_layout)
+{
+	struct vmm_vcpu *v;
+	struct vmm_sregs sregs;
+	struct vmm_regs regs;
+	pthread_t changer;
+	struct timespec t0, t;
+
+	guest(spin, sizeof(spin), VMM_UNCLAIMED_IGNORE);
+	v = vmm_vcpu_get(vm, 0);
+	OK(vmm_vcpu_get_sregs(v, &sregs));
+	atomic_store(&changing, true);
+	cr_assert_eq(pthread_create(&changer, NULL, changer_main, NULL), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		OK(vmm_vcpu_set_sregs(v, &sregs));
+		OK(vmm_vcpu_get_regs(v, &regs));
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (t.tv_sec - t0.tv_sec < 2);
+	atomic_store(&changing, false);
+	pthread_join(changer, NULL);
+	OK(vmm_vcpu_get_sregs(v, &sregs));
+	cr_expect_eq(sregs.cs.selector, VMM_GUEST_SEL_CODE);
+}
