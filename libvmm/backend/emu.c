@@ -1118,10 +1118,12 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		ev->paused = false;
 		return emu_stopped(vm, exit);
 	}
-	if (atomic_load(&vm->pause_req)) {
-		ev->paused = true;
+	/*
+	 * Neither runs the guest: ev->paused stays as it was, so that the next
+	 * run still drops code the host wrote since the last one.
+	 */
+	if (atomic_load(&vm->pause_req))
 		return 0; /* a layout change waits: no exit */
-	}
 	if (kicked)
 		return 0; /* no exit: the core looks at why it kicked, and calls run() again */
 	err = vmmi_emu_pc(ev->uc, &rip);

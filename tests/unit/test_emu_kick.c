@@ -1,5 +1,6 @@
 /*
- * test_emu_kick.c - specification of emu's kick: never lost. A kick made
+ * test_emu_kick.c - specification of emu's kick (never lost), and of a
+ * run() that returns before it starts the engine. A kick made
  * before the backend's run() begins, or while it runs, makes that run()
  * return promptly (no exit: the core calls it again), with no stop or
  * pause request and no timed wait anywhere: each test calls the backend's
@@ -193,4 +194,58 @@ Test(emu_kick, a_kick_from_another_thread_ends_a_running_guest_s_run_and_it_resu
 	/* The next run goes on counting from where the kicked one stopped. */
 	seen = run_until_kicked(seen + 1000);
 	cr_assert_geq(seen, 2000);
+}
+
+/* ---- a run() that returns before it starts the engine changes nothing ---- */
+
+/* hlt, then jmp back to it: each run translates both, and ends at the hlt. */
+extern const uint8_t gk_loop[], gk_loop_end[];
+__asm__(".pushsection .rodata\n"
+	".globl gk_loop, gk_loop_end\n"
+	"gk_loop: hlt\n"
+	"	jmp gk_loop\n"
+	"gk_loop_end:\n"
+	".popsection\n");
+
+/*
+ * Run twice (code from RAM is translated), then let the host put int3
+ * where the hlt was: the next run that starts the engine must execute it.
+ */
+static void host_writes_code_between_runs(void)
+{
+	guest(gk_loop, gk_loop_end);
+	backend_run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	backend_run();
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	low[ENTRY] = 0xcc; /* int3 */
+}
+
+static void expect_the_new_code_runs(void)
+{
+	backend_run();
+	cr_assert_eq(ex.reason, VMM_EXIT_GUEST_FAULT,
+		     "exit %s (%s): the old code ran, not what the host wrote",
+		     vmm_exit_reason_name(ex.reason), ex.detail);
+}
+
+Test(emu_kick, a_kicked_run_keeps_code_the_host_changed_from_running_stale)
+{
+	host_writes_code_between_runs();
+	vm->ops->kick(vcpu);
+	backend_run();
+	cr_assert_eq(ex.reason, VMM_EXIT_NONE);
+	expect_the_new_code_runs();
+}
+
+Test(emu_kick, a_run_paused_before_it_began_keeps_code_the_host_changed_from_running_stale)
+{
+	host_writes_code_between_runs();
+	atomic_store(&vm->pause_req, true);
+	backend_run();
+	atomic_store(&vm->pause_req, false);
+	cr_assert_eq(ex.reason, VMM_EXIT_NONE);
+	expect_the_new_code_runs();
 }
