@@ -511,7 +511,7 @@ Test(emu, unclaimed_read_returns_all_ones_and_the_guest_continues)
 	cr_expect_eq(ex.regs.rax, ~0ull, "rax 0x%llx", (unsigned long long)ex.regs.rax);
 	cr_expect_eq(ex.regs.rbx, 1);
 	OK(vmm_vm_get_stats(vm, &st));
-	/* Far from any device Unicorn splits the 8-byte read in two (backend_emu.c). */
+	/* Far from any device Unicorn splits the 8-byte read in two (backend/emu.c). */
 	cr_expect_geq(st.unclaimed, 1);
 	cr_expect_leq(st.unclaimed, 2);
 	cr_expect_eq(rec[0].n, 0);
