@@ -234,7 +234,7 @@ struct vmmi_view_slot {
 	uint8_t *hva;
 	uint32_t id;    /* backend slot number, stable while the slot lives */
 	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
-	/* With VMM_MEMSLOT_LOG_DIRTY: a backend that tracks writes itself marks them here (vmmi_dirty_mark()). */
+	/* With VMM_MEMSLOT_LOG_DIRTY: a backend tracking writes itself marks them (vmmi_dirty_mark()). */
 	_Atomic uint64_t *dirty;
 	const char *name; /* for messages; valid while the slot lives */
 };

@@ -1062,7 +1062,7 @@ static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
 	return ret;
 }
 
-/* Loading a selector reads its descriptor from guest memory: a layout change must not run meanwhile. */
+/* Loading a selector reads its descriptor from guest memory: no layout change meanwhile. */
 static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 {
 	struct emu_vcpu *ev = emu_vcpu(vcpu);

@@ -3,7 +3,7 @@
 
 #include "emu_layout.h"
 
-/* Where [base, base + size) ends, or UINT64_MAX for a range that reaches 2^64: no end wraps to 0. */
+/* Where [base, base + size) ends, or UINT64_MAX if it reaches 2^64: no end wraps to 0. */
 static uint64_t end_of(uint64_t base, uint64_t size)
 {
 	return size > UINT64_MAX - base ? UINT64_MAX : base + size;

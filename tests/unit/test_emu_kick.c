@@ -66,7 +66,7 @@ static int kicker_write(void *state, uint64_t offset, uint32_t size, uint64_t va
 	return 0;
 }
 
-/* A device whose every write kicks the vCPU making it: a kick from inside the engine, between blocks. */
+/* A device whose every write kicks the vCPU that made it: a kick from inside the engine. */
 static const struct vmm_plugin_desc kicker_desc = {
 	.abi_version = VMM_PLUGIN_ABI_VERSION,
 	.size = sizeof(struct vmm_plugin_desc),
