@@ -223,6 +223,47 @@ static inline const char *vmmi_space_name(uint32_t space)
 	return space == VMM_SPACE_PIO ? "pio" : "mmio";
 }
 
+/* ---- what backends see of the layout (core/view.c) ---- */
+
+/*
+ * Backends read the layout through these, never through vm->slots,
+ * vm->bus or a device's plugin descriptor: the core may reorganise its
+ * tables and descriptors without touching a backend. Each call is from a
+ * backend op (the layout holds still, see vmmi_change_begin()) or from a
+ * vCPU thread inside run() (nothing changes while a vCPU runs).
+ */
+
+/* A memslot as a backend sees it. */
+struct vmmi_view_slot {
+	uint64_t gpa;
+	uint64_t size;
+	uint8_t *hva;
+	uint32_t id;    /* backend slot number, stable while the slot lives */
+	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
+	/* With VMM_MEMSLOT_LOG_DIRTY: a backend tracking writes itself marks them (vmmi_dirty_mark()). */
+	_Atomic uint64_t *dirty;
+	const char *name; /* for messages; valid while the slot lives */
+};
+
+/* A device window as a backend sees it. */
+struct vmmi_view_window {
+	uint32_t space;  /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint32_t widths; /* the VMM_ACCESS_* sizes its device takes: others never reach it */
+	uint64_t base;
+	uint64_t length;
+};
+
+/* The view of slot s (what the slot ops are given). */
+struct vmmi_view_slot vmmi_view_slot(const struct vmmi_slot *s);
+/* Slots in gpa order: how many, the i-th (i < vmmi_view_nslots()). */
+size_t vmmi_view_nslots(const struct vmm_vm *vm);
+struct vmmi_view_slot vmmi_view_slot_nth(const struct vmm_vm *vm, size_t i);
+/* The slot holding gpa into *out: true, or false if none. O(log n): fit for the exit path. */
+bool vmmi_view_slot_at(const struct vmm_vm *vm, uint64_t gpa, struct vmmi_view_slot *out);
+/* Windows of one space in base order: how many, the i-th (i < vmmi_view_nwindows()). */
+size_t vmmi_view_nwindows(const struct vmm_vm *vm, uint32_t space);
+struct vmmi_view_window vmmi_view_window_nth(const struct vmm_vm *vm, uint32_t space, size_t i);
+
 /* ---- backend interface ---- */
 
 struct vmm_vcpu;
@@ -262,16 +303,27 @@ struct vmmi_backend_ops {
 	 * vm->stop_requested is seen. MMIO and PIO go to vmmi_dispatch(); when it
 	 * returns non-zero the backend stops and returns with exit filled by it.
 	 * Fills *exit (reason, detail, hw_code, address; the caller adds regs).
-	 * When vm->pause_req is seen it returns 0 with exit->reason still
-	 * VMM_EXIT_NONE, at an instruction boundary, so that the core can
-	 * change the layout and call run() again: the guest must not notice.
+	 * When vm->pause_req is seen, or after a kick, it returns 0 with
+	 * exit->reason still VMM_EXIT_NONE, at an instruction boundary, so
+	 * that the core can change the layout and call run() again: the guest
+	 * must not notice.
 	 */
 	int (*run)(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 	/*
-	 * Make run() notice stop_requested or pause_req soon. Called only
-	 * through vmmi_vcpu_kick(): with vcpu->kick_lock held and vcpu->in_run
-	 * set, so vcpu->thread is inside vmm_vcpu_run() and stays there until
-	 * the lock is dropped. Idempotent; may be lost if run() is not executing.
+	 * Make run() return soon, so that the core sees stop_requested or
+	 * pause_req. Called only through vmmi_vcpu_kick(): with
+	 * vcpu->kick_lock held and vcpu->in_run set, so vcpu->thread is inside
+	 * vmm_vcpu_run() and stays there until the lock is dropped. Idempotent.
+	 *
+	 * A kick is never lost: a kick made while run() executes ends that
+	 * run() within a bounded time, and one made while it does not (before
+	 * the first call, between two) makes the next run() return at once,
+	 * without entering the guest. Such a return may carry no exit
+	 * (VMM_EXIT_NONE; the core calls run() again). A return of run()
+	 * answers every kick made before it; a kick made after it ends the
+	 * next run(), so a stale kick costs at most one empty return.
+	 * emu keeps this (backend/emu.c, emu_kick()); kvm does not yet (a kick
+	 * outside KVM_RUN may be lost), which is why the core still polls.
 	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
 	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */

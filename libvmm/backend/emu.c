@@ -1,11 +1,9 @@
-/* backend_emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
+/* emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 
-#include <unicorn/unicorn.h>
-
-#include "vmm_internal.h"
+#include "emu.h"
 
 /*
  * Each vCPU owns one Unicorn engine. Guest-physical space [0, EMU_SPACE_END)
@@ -96,120 +94,6 @@
  *     whole; KVM splits it into two fragments.
  */
 
-/* Windows at most this far apart, with no RAM between them, share one hook. */
-#define EMU_MERGE_GAP (64ull << 20)
-/* Gaps lie below this address (the boot identity map's limit) ... */
-#define EMU_SPACE_END VMMI_IDENTITY_MAX
-/* ... and are mapped when first touched, in aligned pieces of this size ... */
-#define EMU_GAP_PIECE (2ull << 20)
-/* ... this many of them; past that, each new piece fills what is left of its gap. */
-#define EMU_MAX_LAZY 256
-/* Regions (slots, device clusters, gap pieces) per engine: well below QEMU's 4096 sections. */
-#define EMU_MAX_REGIONS 3072
-#define EMU_MAX_SLOTS 1024
-
-struct emu_vcpu;
-
-/* A planned non-RAM range: a device cluster or a gap. */
-struct emu_span {
-	uint64_t base, size;
-	bool devices;
-};
-
-/*
- * A mapped non-RAM range of one vCPU. Allocated one by one: its address is
- * the user data of its Unicorn callbacks and must not move while mapped.
- */
-struct emu_region {
-	struct emu_vcpu *ev;
-	uint64_t base, size;
-	uint8_t *scratch; /* device clusters: this vCPU's backing; NULL for a gap */
-	uc_hook hook;
-};
-
-/* Slots an engine remembers running code from before it forgets which (and drops all). */
-#define EMU_CODE_SLOTS 8
-
-/* Why a hook ended the emulation. */
-enum emu_stop {
-	EMU_STOP_NONE,
-	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
-	EMU_STOP_VM,     /* vm->stop_requested was set */
-	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
-	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
-};
-
-struct emu_vcpu {
-	struct vmm_vcpu *vcpu;
-	uc_engine *uc;
-	struct emu_region **regions; /* mapped: device clusters and gap pieces, sorted by base */
-	size_t nregions, cap;
-	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */
-	size_t ngaps;
-	size_t nlazy; /* gap pieces mapped */
-	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
-	bool ran;    /* uc_emu_start() was called: translated code may exist */
-	bool paused; /* the last run() returned for a pause: the next one resumes it */
-	/*
-	 * The slots this engine ran code from since its code was last dropped
-	 * (the block hook records them; a block is hooked every time it runs,
-	 * the first time included): run() drops only their code. Too many:
-	 * code_all, and run() drops every slot's.
-	 */
-	struct emu_range {
-		uint64_t lo, hi;
-	} code[EMU_CODE_SLOTS];
-	unsigned ncode;
-	bool code_all;
-	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
-	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
-
-	/* Valid during run() only: written and read on the vCPU thread. */
-	struct vmm_exit *exit;
-	enum emu_stop stop;
-	uint32_t vector;
-	unsigned split_left; /* halves of a page-crossing device load still to come */
-	uint64_t split_next;
-	uint32_t split_size;
-	/*
-	 * A gap access already dispatched whole (see emu_gap_access()), that
-	 * Unicorn now performs as the pieces it splits it into: MMIO callbacks
-	 * from next to end, in order, and for an unaligned one a protection
-	 * hook before each piece of `piece` bytes. Reads return buf, the
-	 * bytes of [lo, lo + 16) with the device's answer in place.
-	 */
-	struct emu_pending {
-		bool on, write, unaligned;
-		uint32_t piece;
-		uint64_t next, end, lo;
-		uint8_t buf[16];
-	} pend;
-	bool skip_on; /* a device-cluster load that is the second half of a gap load */
-	uint64_t skip_at;
-	uint32_t skip_size;
-	bool bad_seen;
-	uint64_t bad_addr;
-};
-
-/*
- * The vCPUs whose engines exist, kept here rather than read from vm->vcpus:
- * a layout change must reach exactly the live engines, whatever order the
- * core creates and tears things down in.
- */
-struct emu_vm {
-	struct emu_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
-};
-
-static struct emu_vcpu *emu_vcpu(struct vmm_vcpu *vcpu)
-{
-	return vcpu->be;
-}
-
-static int emu_error(uc_err err, const char *what)
-{
-	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
-			  uc_strerror(err));
-}
 
 /* ---- the exit path: hooks run on the vCPU thread, inside uc_emu_start() ---- */
 
@@ -339,20 +223,7 @@ static const struct emu_region *emu_region_at(const struct emu_vcpu *ev, uint64_
 /* The planned gap holding addr, mapped or not, or NULL. */
 static const struct emu_span *emu_gap_at(const struct emu_vcpu *ev, uint64_t addr)
 {
-	size_t lo = 0, hi = ev->ngaps;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		const struct emu_span *g = &ev->gaps[mid];
-
-		if (addr < g->base)
-			hi = mid;
-		else if (addr - g->base < g->size)
-			return g;
-		else
-			lo = mid + 1;
-	}
-	return NULL;
+	return vmmi_emu_span_at(ev->gaps, ev->ngaps, addr);
 }
 
 static bool emu_is_gap(const struct emu_vcpu *ev, uint64_t addr)
@@ -549,34 +420,19 @@ static int emu_region_insert(struct emu_vcpu *ev, struct emu_region *r)
 static bool emu_map_lazy(struct emu_vcpu *ev, uint64_t addr)
 {
 	const struct emu_span *g = emu_gap_at(ev, addr);
-	struct emu_span sp = { .devices = false };
+	size_t i = emu_region_index(ev, addr);
+	uint64_t prev_end = 0, next_base = UINT64_MAX;
+	struct emu_span sp;
 	struct emu_region *r;
-	uint64_t lo, hi;
-	size_t i;
 
 	if (!g)
 		return false;
-	if (ev->nlazy < EMU_MAX_LAZY) {
-		lo = addr & ~(EMU_GAP_PIECE - 1);
-		hi = lo + EMU_GAP_PIECE;
-		if (lo < g->base)
-			lo = g->base;
-		if (hi - g->base > g->size)
-			hi = g->base + g->size;
-	} else {
-		lo = g->base;
-		hi = g->base + g->size;
-	}
-	/* Not over the pieces mapped already. */
-	i = emu_region_index(ev, addr);
-	if (i > 0 && ev->regions[i - 1]->base + ev->regions[i - 1]->size > lo)
-		lo = ev->regions[i - 1]->base + ev->regions[i - 1]->size;
-	if (i < ev->nregions && ev->regions[i]->base < hi)
-		hi = ev->regions[i]->base;
-	if (addr < lo || addr >= hi)
+	if (i > 0)
+		prev_end = ev->regions[i - 1]->base + ev->regions[i - 1]->size;
+	if (i < ev->nregions)
+		next_base = ev->regions[i]->base;
+	if (!vmmi_emu_gap_piece(g, addr, ev->nlazy < EMU_MAX_LAZY, prev_end, next_base, &sp))
 		return false;
-	sp.base = lo;
-	sp.size = hi - lo;
 	if (emu_region_map(ev, &sp, &r) < 0)
 		return false;
 	if (emu_region_insert(ev, r) < 0) {
@@ -621,14 +477,15 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 			  void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
-	const struct vmmi_slot *s;
+	struct vmmi_view_slot slot, *s = &slot;
 	uint64_t v = (uint64_t)value, n = (uint64_t)size;
 
 	if (addr - ev->hint_base < ev->hint_size) {
 		emu_gap_hook(ev, addr, size, true, v);
 		return true;
 	}
-	s = vmmi_slots_find(&ev->vcpu->vm->slots, addr);
+	if (!vmmi_view_slot_at(ev->vcpu->vm, addr, &slot))
+		s = NULL;
 
 	if (!s && size > 0) {
 		const struct emu_span *g = emu_gap_at(ev, addr);
@@ -658,22 +515,15 @@ static bool emu_prot_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int si
 	return true;
 }
 
-/*
- * At the start of every translated block: the one place where stopping the
- * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
- * its start, repeating what it did). Stop and pause requests end the run
- * here, so that a paused vCPU goes on as if nothing happened.
- */
 /* Remember that code ran from the slot holding gpa (see struct emu_vcpu). */
 static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 {
-	const struct vmmi_slot *s;
+	struct vmmi_view_slot slot, *s = &slot;
 	unsigned i;
 
 	if (gpa - ev->code_lo < ev->code_hi - ev->code_lo || ev->code_all)
 		return;
-	s = vmmi_slots_find(&ev->vcpu->vm->slots, gpa);
-	if (!s)
+	if (!vmmi_view_slot_at(ev->vcpu->vm, gpa, &slot))
 		return; /* code runs from RAM only */
 	for (i = 0; i < ev->ncode && ev->code[i].lo != s->gpa; i++)
 		;
@@ -688,6 +538,12 @@ static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 	ev->code_hi = s->gpa + s->size;
 }
 
+/*
+ * At the start of every translated block: the one place where stopping the
+ * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
+ * its start, repeating what it did). Stop and pause requests and kicks end
+ * the run here, so that a paused vCPU goes on as if nothing happened.
+ */
 static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
@@ -698,7 +554,8 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 	if (size > 1)
 		emu_note_code(ev, addr + size - 1);
 	if (atomic_load_explicit(&vm->stop_requested, memory_order_relaxed) ||
-	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed))
+	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed) ||
+	    atomic_load_explicit(&ev->kicked, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
 }
 
@@ -715,7 +572,7 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
  *     discarded, exactly as a guest write to ROM: read-only slots.
  * Code translated from the range must go first (the caller's job).
  */
-static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
+static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_view_slot *s)
 {
 	uc_err err;
 
@@ -732,154 +589,6 @@ static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_slot *s)
 			      s->flags & VMM_MEMSLOT_LOG_DIRTY ? UC_PROT_READ | UC_PROT_EXEC :
 								 UC_PROT_ALL,
 			      s->hva);
-}
-
-/* Does any slot but skip lie in [lo, hi) (lo < hi)? O(log n): the table is sorted. */
-static bool emu_ram_between(const struct vmm_vm *vm, const struct vmmi_slot *skip, uint64_t lo,
-			    uint64_t hi)
-{
-	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
-	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
-
-	for (; s && s < end && s->gpa < hi; s++)
-		if (!skip || s->gpa != skip->gpa)
-			return true;
-	return false;
-}
-
-struct emu_plan {
-	struct emu_span *v;
-	size_t n, cap;
-};
-
-static int emu_push(struct emu_plan *p, uint64_t base, uint64_t size, bool devices)
-{
-	if (p->n == p->cap) {
-		size_t ncap = p->cap ? p->cap * 2 : 32;
-		struct emu_span *nv = realloc(p->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return vmmi_error(-ENOMEM, "emu: out of memory");
-		p->v = nv;
-		p->cap = ncap;
-	}
-	p->v[p->n++] = (struct emu_span){ .base = base, .size = size, .devices = devices };
-	return 0;
-}
-
-/* The gap [lo, hi), clipped to EMU_SPACE_END. */
-static int emu_push_gap(struct emu_plan *p, uint64_t lo, uint64_t hi)
-{
-	if (hi > EMU_SPACE_END)
-		hi = EMU_SPACE_END;
-	return lo < hi ? emu_push(p, lo, hi - lo, false) : 0;
-}
-
-/*
- * The device cluster [lo, hi), less the read-only slots windows may lie
- * over (all but skip): those are memory, and their writes come through
- * the protection hook instead.
- */
-static int emu_push_devices(struct emu_plan *p, const struct vmm_vm *vm,
-			    const struct vmmi_slot *skip, uint64_t lo, uint64_t hi)
-{
-	const struct vmmi_slot *s = vmmi_slots_overlap(&vm->slots, lo, hi - lo);
-	/* No slot yet: the array is NULL, and NULL + 0 is undefined behaviour. */
-	const struct vmmi_slot *end = vm->slots.n ? vm->slots.slots + vm->slots.n : NULL;
-	int ret = 0;
-
-	for (; s && s < end && s->gpa < hi && ret == 0; s++) {
-		if (skip && s->gpa == skip->gpa)
-			continue;
-		if (s->gpa > lo)
-			ret = emu_push(p, lo, s->gpa - lo, true);
-		if (s->gpa + s->size > lo)
-			lo = s->gpa + s->size;
-	}
-	if (ret == 0 && lo < hi)
-		ret = emu_push(p, lo, hi - lo, true);
-	return ret;
-}
-
-/*
- * Plan the non-RAM part of [0, EMU_SPACE_END): device clusters, and the gaps
- * around them and the RAM slots (all but skip, a slot about to go). The
- * result is sorted by base; out->v is the caller's to free.
- */
-static int emu_plan(const struct vmm_vm *vm, const struct vmmi_slot *skip, struct emu_plan *out)
-{
-	struct emu_plan cl = { 0 }, sp = { 0 };
-	const struct vmmi_bus *bus = &vm->bus[0];
-	size_t si = 0, ci = 0;
-	uint64_t at = 0;
-	int ret = 0;
-
-	for (size_t i = 0; i < bus->n && ret == 0; i++) {
-		const struct vmmi_window *w = &bus->w[i];
-		uint64_t lo = w->base & ~VMMI_PAGE_MASK, hi = w->base + w->length;
-
-		/* At most 4-byte accesses: a gap's MMIO callbacks serve it exactly. */
-		if (!(w->dev->desc->access_sizes & VMM_ACCESS_8))
-			continue;
-		/* device.c keeps windows below the identity map's end; stay safe if that changes. */
-		if (lo >= EMU_SPACE_END)
-			break;
-		hi = hi > EMU_SPACE_END - VMMI_PAGE_SIZE ? EMU_SPACE_END :
-							   (hi + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
-		if (cl.n) {
-			struct emu_span *c = &cl.v[cl.n - 1];
-			uint64_t end = c->base + c->size;
-
-			if (lo <= end ||
-			    (lo - end <= EMU_MERGE_GAP && !emu_ram_between(vm, skip, end, lo))) {
-				if (hi > end)
-					c->size = hi - c->base;
-				continue;
-			}
-		}
-		ret = emu_push(&cl, lo, hi - lo, true);
-	}
-
-	/* Walk RAM and clusters in address order; what lies between them is a gap. */
-	while (ret == 0) {
-		const struct vmmi_slot *s = NULL;
-		uint64_t base, size;
-		bool dev;
-
-		while (si < vm->slots.n && skip && vm->slots.slots[si].gpa == skip->gpa)
-			si++;
-		if (si < vm->slots.n)
-			s = &vm->slots.slots[si];
-		if (ci < cl.n && (!s || cl.v[ci].base < s->gpa)) {
-			base = cl.v[ci].base;
-			size = cl.v[ci].size;
-			dev = true;
-			ci++;
-		} else if (s) {
-			base = s->gpa;
-			size = s->size;
-			dev = false;
-			si++;
-		} else {
-			break;
-		}
-		if (base > at)
-			ret = emu_push_gap(&sp, at, base);
-		if (ret == 0 && dev)
-			ret = emu_push_devices(&sp, vm, skip, base, base + size);
-		if (base + size > at)
-			at = base + size;
-	}
-	if (ret == 0)
-		ret = emu_push_gap(&sp, at, EMU_SPACE_END);
-	free(cl.v);
-	if (ret < 0) {
-		free(sp.v);
-		return ret;
-	}
-	*out = sp;
-	return 0;
 }
 
 /* unmap: false once uc_close() has dropped the engine's mappings and hooks itself. */
@@ -1029,6 +738,38 @@ static int emu_layout_fill(struct emu_vcpu *ev, const struct emu_plan *p)
 	return 0;
 }
 
+/*
+ * Plan the layout the core's view shows, less skip (a slot about to go):
+ * the planner (emu_layout.c) sees plain sorted lists. *nslots: the slots
+ * planned around.
+ */
+static int emu_plan_view(const struct vmm_vm *vm, const struct vmmi_view_slot *skip,
+			 struct emu_plan *out, size_t *nslots)
+{
+	size_t ns = vmmi_view_nslots(vm), nw = vmmi_view_nwindows(vm, VMM_SPACE_MMIO), k = 0;
+	struct vmmi_view_slot *slots = malloc((ns ? ns : 1) * sizeof(*slots));
+	struct vmmi_view_window *windows = malloc((nw ? nw : 1) * sizeof(*windows));
+	int ret;
+
+	if (!slots || !windows) {
+		free(slots);
+		free(windows);
+		return vmmi_error(-ENOMEM, "emu: out of memory");
+	}
+	for (size_t i = 0; i < ns; i++) {
+		slots[k] = vmmi_view_slot_nth(vm, i);
+		if (!skip || slots[k].gpa != skip->gpa)
+			k++;
+	}
+	for (size_t i = 0; i < nw; i++)
+		windows[i] = vmmi_view_window_nth(vm, VMM_SPACE_MMIO, i);
+	ret = vmmi_emu_plan(slots, k, windows, nw, out);
+	free(slots);
+	free(windows);
+	*nslots = k;
+	return ret;
+}
+
 enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
 
 /*
@@ -1036,16 +777,15 @@ enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
  * the non-RAM regions that change, apply op to slot, and map the new ones.
  * Gaps depend on RAM, so slot changes come here too.
  */
-static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct vmmi_slot *slot,
-			enum emu_slot_op op)
+static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
+			const struct vmmi_view_slot *slot, enum emu_slot_op op)
 {
 	struct emu_plan p;
 	struct emu_vm *evm = vm->be;
 	unsigned n = only ? 1 : VMM_GUEST_MAX_VCPUS;
 	bool any = only != NULL;
+	size_t nregions, nslots = 0;
 	int ret;
-
-	size_t nregions;
 
 	for (unsigned i = 0; i < n && !any; i++)
 		any = evm->vcpus[i] != NULL;
@@ -1053,13 +793,12 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 	if (!any && op == EMU_SLOT_REMOVE)
 		return 0;
 	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later. */
-	ret = emu_plan(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p);
+	ret = emu_plan_view(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p, &nslots);
 	if (ret < 0)
 		return ret;
-	/* Each gap holds pieces: up to EMU_MAX_LAZY small ones, and as many that fill the rest. */
-	nregions = p.n + vm->slots.n - (op == EMU_SLOT_REMOVE ? 1 : 0) + 2 * EMU_MAX_LAZY;
+	nregions = vmmi_emu_plan_regions(&p, nslots);
 	if (nregions > EMU_MAX_REGIONS) {
-		free(p.v);
+		vmmi_emu_plan_free(&p);
 		return vmmi_error(-ENOSPC,
 				  "emu: this layout needs %zu regions (memslots, device clusters, gaps), "
 				  "more than the %d the emulator can hold: use fewer memslots or device "
@@ -1067,7 +806,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 				  nregions, EMU_MAX_REGIONS);
 	}
 	if (!any) {
-		free(p.v);
+		vmmi_emu_plan_free(&p);
 		return 0; /* vcpu_init() lays out each new vCPU */
 	}
 	for (unsigned i = 0; i < n && ret == 0; i++) {
@@ -1076,9 +815,14 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 
 		if (!ev)
 			continue;
-		ret = emu_layout_drop(ev, &p);
+		ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: layout change");
 		if (ret < 0)
 			break;
+		ret = emu_layout_drop(ev, &p);
+		if (ret < 0) {
+			VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: layout change");
+			break;
+		}
 		if (op == EMU_SLOT_ADD) {
 			err = emu_map_slot(ev, slot);
 		} else if (op == EMU_SLOT_REMOVE) {
@@ -1097,6 +841,7 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
 		else
 			ret = emu_layout_fill(ev, &p);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: layout change");
 	}
 	if (ret == 0 && vmmi_log_enabled(vm, VMM_LOG_DEBUG)) {
 		size_t nd = 0;
@@ -1106,23 +851,26 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct v
 		vmmi_log(vm, VMM_LOG_DEBUG, "emu: %zu device cluster(s), %zu gap(s) below 0x%llx",
 			 nd, p.n - nd, (unsigned long long)EMU_SPACE_END);
 	}
-	free(p.v);
+	vmmi_emu_plan_free(&p);
 	return ret;
 }
 
-static int emu_slot_add(struct vmm_vm *vm, const struct vmmi_slot *slot)
+static int emu_slot_add(struct vmm_vm *vm, const struct vmmi_slot *s)
 {
-	int ret = emu_relayout(vm, NULL, slot, EMU_SLOT_ADD);
+	struct vmmi_view_slot slot = vmmi_view_slot(s);
+	int ret = emu_relayout(vm, NULL, &slot, EMU_SLOT_ADD);
 
 	/* The core forgets the slot on failure: take it out of every engine again. */
 	if (ret < 0)
-		emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+		emu_relayout(vm, NULL, &slot, EMU_SLOT_REMOVE);
 	return ret;
 }
 
-static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *slot)
+static int emu_slot_remove(struct vmm_vm *vm, const struct vmmi_slot *s)
 {
-	return emu_relayout(vm, NULL, slot, EMU_SLOT_REMOVE);
+	struct vmmi_view_slot slot = vmmi_view_slot(s);
+
+	return emu_relayout(vm, NULL, &slot, EMU_SLOT_REMOVE);
 }
 
 static int emu_windows_changed(struct vmm_vm *vm)
@@ -1135,8 +883,9 @@ static int emu_windows_changed(struct vmm_vm *vm)
  * kind of protection (uc_mem_protect() would make it a ROM: see
  * emu_map_slot()). A read-only slot keeps its mapping: it is never written.
  */
-static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint32_t old_flags)
+static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *s, uint32_t old_flags)
 {
+	struct vmmi_view_slot view = vmmi_view_slot(s), *slot = &view;
 	struct emu_vm *evm = vm->be;
 
 	if (slot->flags & VMM_MEMSLOT_READONLY)
@@ -1147,10 +896,13 @@ static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint3
 
 		if (!ev)
 			continue;
+		if (VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: dirty logging") < 0)
+			return -EINVAL;
 		uc_ctl_remove_cache(ev->uc, slot->gpa, slot->gpa + slot->size);
 		err = uc_mem_unmap(ev->uc, slot->gpa, slot->size);
 		if (!err)
 			err = emu_map_slot(ev, slot);
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: dirty logging");
 		if (err)
 			return emu_error(err, "cannot map a memslot again for dirty logging");
 	}
@@ -1161,7 +913,7 @@ static int emu_slot_flags(struct vmm_vm *vm, const struct vmmi_slot *slot, uint3
 
 static int emu_vm_init(struct vmm_vm *vm)
 {
-	if (!uc_arch_supported(UC_ARCH_X86))
+	if (!vmmi_emu_arch_supported())
 		return vmmi_error(-ENODEV, "emu: this Unicorn library has no x86 support");
 	vm->be = calloc(1, sizeof(struct emu_vm));
 	if (!vm->be)
@@ -1198,6 +950,7 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 		emu_region_free(ev, ev->regions[i], false);
 	free(ev->regions);
 	free(ev->gaps);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
 	free(ev);
 	vcpu->be = NULL;
 }
@@ -1213,8 +966,14 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!ev)
 		return vmmi_error(-ENOMEM, "emu: vCPU %u: out of memory", vcpu->index);
 	ev->vcpu = vcpu;
-	err = uc_open(UC_ARCH_X86, UC_MODE_64, &ev->uc);
+	ret = VMMI_PT(pthread_mutex_init(&ev->lock, NULL), "emu: vCPU");
+	if (ret < 0) {
+		free(ev);
+		return ret;
+	}
+	err = vmmi_emu_open(&ev->uc);
 	if (err) {
+		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
 		free(ev);
 		return emu_error(err, "cannot open an x86-64 engine");
 	}
@@ -1228,11 +987,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err = uc_ctl_set_exits(ev->uc, NULL, 0);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_in, UC_HOOK_INSN, (void *)emu_in_hook, ev, 1, 0,
-				  UC_X86_INS_IN);
-	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_out, UC_HOOK_INSN, (void *)emu_out_hook, ev, 1, 0,
-				  UC_X86_INS_OUT);
+		err = vmmi_emu_hook_ports(ev, emu_in_hook, emu_out_hook);
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
 	if (!err)
@@ -1249,10 +1004,10 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 		ret = emu_error(err, "cannot set up the engine");
 		goto err_close;
 	}
-	for (size_t i = 0; i < vm->slots.n; i++) {
-		const struct vmmi_slot *s = &vm->slots.slots[i];
+	for (size_t i = 0; i < vmmi_view_nslots(vm); i++) {
+		struct vmmi_view_slot s = vmmi_view_slot_nth(vm, i);
 
-		err = emu_map_slot(ev, s);
+		err = emu_map_slot(ev, &s);
 		if (err) {
 			ret = emu_error(err, "cannot map a memslot");
 			goto err_close;
@@ -1269,258 +1024,59 @@ err_close:
 	return ret;
 }
 
-/* ---- registers ---- */
-
-static const int emu_gpr_ids[] = {
-	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
-	UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
-	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
-	UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
-};
-#define EMU_NGPR (sizeof(emu_gpr_ids) / sizeof(emu_gpr_ids[0]))
-
-/* Pointers to the fields of struct vmm_regs, in emu_gpr_ids order. */
-static void emu_gpr_ptrs(struct vmm_regs *r, void **p)
-{
-	uint64_t *f[EMU_NGPR] = {
-		&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp, &r->r8,
-		&r->r9,	 &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15, &r->rip, &r->rflags,
-	};
-
-	for (size_t i = 0; i < EMU_NGPR; i++)
-		p[i] = f[i];
-}
+/* ---- registers: x86-64 marshalling (emu_x86_64.c) under the engine's lock ---- */
 
 static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
 {
-	int ids[EMU_NGPR];
-	void *p[EMU_NGPR];
-	uc_err err;
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
 
-	memcpy(ids, emu_gpr_ids, sizeof(ids));
-	memset(regs, 0, sizeof(*regs));
-	emu_gpr_ptrs(regs, p);
-	err = uc_reg_read_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
-	return err ? emu_error(err, "cannot read registers") : 0;
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_get_regs(vcpu, regs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
+	return ret;
 }
 
 static int emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
 {
-	struct vmm_regs copy = *regs;
-	int ids[EMU_NGPR];
-	void *p[EMU_NGPR];
-	uc_err err;
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
 
-	memcpy(ids, emu_gpr_ids, sizeof(ids));
-	emu_gpr_ptrs(&copy, p);
-	err = uc_reg_write_batch(emu_vcpu(vcpu)->uc, ids, p, EMU_NGPR);
-	return err ? emu_error(err, "cannot write registers") : 0;
-}
-
-/* Descriptor attribute bits as QEMU keeps them (bits 8-23 of a descriptor's high word). */
-#define EMU_DESC_TYPE_SHIFT 8
-#define EMU_DESC_S (1u << 12)
-#define EMU_DESC_DPL_SHIFT 13
-#define EMU_DESC_P (1u << 15)
-#define EMU_DESC_AVL (1u << 20)
-#define EMU_DESC_L (1u << 21)
-#define EMU_DESC_DB (1u << 22)
-#define EMU_DESC_G (1u << 23)
-
-#define EMU_MSR_EFER 0xc0000080u
-
-static void emu_seg_from_mmr(struct vmm_segment *s, const uc_x86_mmr *m)
-{
-	s->base = m->base;
-	s->limit = m->limit;
-	s->selector = m->selector;
-	s->type = (m->flags >> EMU_DESC_TYPE_SHIFT) & 0xf;
-	s->s = !!(m->flags & EMU_DESC_S);
-	s->dpl = (m->flags >> EMU_DESC_DPL_SHIFT) & 3;
-	s->present = !!(m->flags & EMU_DESC_P);
-	s->avl = !!(m->flags & EMU_DESC_AVL);
-	s->l = !!(m->flags & EMU_DESC_L);
-	s->db = !!(m->flags & EMU_DESC_DB);
-	s->g = !!(m->flags & EMU_DESC_G);
-}
-
-static uc_x86_mmr emu_mmr_from_seg(const struct vmm_segment *s)
-{
-	return (uc_x86_mmr){
-		.selector = s->selector,
-		.base = s->base,
-		.limit = s->limit,
-		.flags = ((uint32_t)(s->type & 0xf) << EMU_DESC_TYPE_SHIFT) |
-			 (s->s ? EMU_DESC_S : 0) | ((uint32_t)(s->dpl & 3) << EMU_DESC_DPL_SHIFT) |
-			 (s->present ? EMU_DESC_P : 0) | (s->avl ? EMU_DESC_AVL : 0) |
-			 (s->l ? EMU_DESC_L : 0) | (s->db ? EMU_DESC_DB : 0) |
-			 (s->g ? EMU_DESC_G : 0),
-	};
-}
-
-/*
- * Unicorn exposes only the selector of CS, DS, ES, FS, GS and SS (and the FS
- * and GS bases). Their hidden parts are reported as the flat long-mode
- * segments of the guest.h boot state; a null selector reads as unusable.
- */
-static void emu_flat_seg(struct vmm_segment *s, uint16_t selector, bool code)
-{
-	memset(s, 0, sizeof(*s));
-	s->selector = selector;
-	if (!(selector & ~3u) && !code)
-		return;
-	s->limit = 0xffffffff;
-	s->type = code ? 0xb : 0x3;
-	s->present = 1;
-	s->s = 1;
-	s->l = code;
-	s->db = !code;
-	s->g = 1;
-	s->dpl = selector & 3;
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_set_regs(vcpu, regs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
+	return ret;
 }
 
 static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
 {
-	static const int seg_ids[] = { UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
-				       UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS };
-	struct vmm_segment *segs[] = { &sregs->cs, &sregs->ds, &sregs->es,
-				       &sregs->fs, &sregs->gs, &sregs->ss };
-	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER };
-	uc_x86_mmr mmr;
-	uint64_t v;
-	uc_err err = UC_ERR_OK;
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
 
-	memset(sregs, 0, sizeof(*sregs));
-	for (size_t i = 0; i < 6 && !err; i++) {
-		v = 0;
-		err = uc_reg_read(uc, seg_ids[i], &v);
-		emu_flat_seg(segs[i], (uint16_t)v, i == 0);
-	}
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_TR, &mmr)))
-		emu_seg_from_mmr(&sregs->tr, &mmr);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_LDTR, &mmr)))
-		emu_seg_from_mmr(&sregs->ldt, &mmr);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_GDTR, &mmr)))
-		sregs->gdt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_IDTR, &mmr)))
-		sregs->idt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR0, &sregs->cr0);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR2, &sregs->cr2);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR3, &sregs->cr3);
-	if (!err)
-		err = uc_reg_read(uc, UC_X86_REG_CR4, &sregs->cr4);
-	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_MSR, &efer)))
-		sregs->efer = efer.value;
-	return err ? emu_error(err, "cannot read system registers") : 0;
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_get_sregs(vcpu, sregs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
+	return ret;
 }
 
-/*
- * Order matters: paging state first (CR4.PAE and EFER.LME before CR0.PG),
- * then the GDT, because loading a selector reads its descriptor from the GDT
- * in guest RAM, as the CPU does; CS before SS, since a null SS is only valid
- * with 64-bit code. The hidden parts of CS..SS come from those descriptors,
- * not from sregs; FS and GS bases are written after their selectors, which
- * reset them.
- */
+/* Loading a selector reads its descriptor from guest memory: no layout change meanwhile. */
 static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 {
-	static const struct {
-		int id;
-		const char *name;
-		size_t off;
-	} segs[] = {
-		{ UC_X86_REG_CS, "CS", offsetof(struct vmm_sregs, cs) },
-		{ UC_X86_REG_SS, "SS", offsetof(struct vmm_sregs, ss) },
-		{ UC_X86_REG_DS, "DS", offsetof(struct vmm_sregs, ds) },
-		{ UC_X86_REG_ES, "ES", offsetof(struct vmm_sregs, es) },
-		{ UC_X86_REG_FS, "FS", offsetof(struct vmm_sregs, fs) },
-		{ UC_X86_REG_GS, "GS", offsetof(struct vmm_sregs, gs) },
-	};
-	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER, .value = sregs->efer };
-	uc_x86_mmr mmr;
-	uc_err err;
+	struct emu_vcpu *ev = emu_vcpu(vcpu);
+	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
 
-	err = uc_reg_write(uc, UC_X86_REG_CR4, &sregs->cr4);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_MSR, &efer);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR3, &sregs->cr3);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR2, &sregs->cr2);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_CR0, &sregs->cr0);
-	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->gdt.base, .limit = sregs->gdt.limit };
-		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
-	}
-	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->idt.base, .limit = sregs->idt.limit };
-		err = uc_reg_write(uc, UC_X86_REG_IDTR, &mmr);
-	}
-	if (err)
-		return emu_error(err, "cannot write control registers");
-
-	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]); i++) {
-		const struct vmm_segment *s = (const void *)((const char *)sregs + segs[i].off);
-		uint64_t sel = s->selector;
-
-		err = uc_reg_write(uc, segs[i].id, &sel);
-		if (err)
-			return vmmi_error(-EINVAL,
-					  "emu: cannot load %s selector 0x%x: no valid descriptor in the GDT at 0x%llx (%s)",
-					  segs[i].name, s->selector,
-					  (unsigned long long)sregs->gdt.base, uc_strerror(err));
-	}
-	err = uc_reg_write(uc, UC_X86_REG_FS_BASE, &sregs->fs.base);
-	if (!err)
-		err = uc_reg_write(uc, UC_X86_REG_GS_BASE, &sregs->gs.base);
-	if (!err) {
-		mmr = emu_mmr_from_seg(&sregs->tr);
-		err = uc_reg_write(uc, UC_X86_REG_TR, &mmr);
-	}
-	if (!err) {
-		mmr = emu_mmr_from_seg(&sregs->ldt);
-		err = uc_reg_write(uc, UC_X86_REG_LDTR, &mmr);
-	}
-	return err ? emu_error(err, "cannot write segment registers") : 0;
+	if (ret < 0)
+		return ret;
+	ret = vmmi_emu_set_sregs(vcpu, sregs);
+	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
+	return ret;
 }
 
 /* ---- running ---- */
 
-static const char *emu_vector_name(uint32_t v)
-{
-	static const char *const names[] = {
-		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "coprocessor overrun",
-		"#TS", "#NP", "#SS", "#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
-	};
-
-	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "interrupt";
-}
-
-static const char *emu_access_name(uc_err err)
-{
-	switch (err) {
-	case UC_ERR_READ_UNMAPPED:
-	case UC_ERR_READ_PROT:
-	case UC_ERR_READ_UNALIGNED:
-		return "read";
-	case UC_ERR_WRITE_UNMAPPED:
-	case UC_ERR_WRITE_PROT:
-	case UC_ERR_WRITE_UNALIGNED:
-		return "write";
-	default:
-		return "instruction fetch";
-	}
-}
 
 static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 {
@@ -1529,70 +1085,17 @@ static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 	return 0;
 }
 
-/* Turn uc_emu_start()'s result and what the hooks saw into an exit. */
-static void emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
-{
-	uint64_t rip = 0, rflags = 0;
-
-	uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
-	exit->hw_code = err;
-	if (ev->stop == EMU_STOP_VECTOR) {
-		if (ev->vector == 14)
-			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
-			      "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
-			      ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
-		return;
-	}
-	switch (err) {
-	case UC_ERR_OK:
-		/* Only HLT ends uc_emu_start() cleanly: no exits list, no count, no timeout. */
-		uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags);
-		vmmi_exit_set(exit, VMM_EXIT_HLT, "%s",
-			      rflags & 0x200 ? "hlt (no interrupt source can wake the vCPU)" :
-					       "hlt with interrupts off");
-		break;
-	case UC_ERR_INSN_INVALID:
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "invalid opcode (#UD) at rip 0x%llx",
-			      (unsigned long long)rip);
-		break;
-	case UC_ERR_READ_UNMAPPED:
-	case UC_ERR_WRITE_UNMAPPED:
-	case UC_ERR_FETCH_UNMAPPED:
-	case UC_ERR_READ_PROT:
-	case UC_ERR_WRITE_PROT:
-	case UC_ERR_FETCH_PROT:
-	case UC_ERR_READ_UNALIGNED:
-	case UC_ERR_WRITE_UNALIGNED:
-	case UC_ERR_FETCH_UNALIGNED:
-		exit->address = ev->bad_seen ? ev->bad_addr : 0;
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "%s at 0x%llx faulted (%s)%s",
-			      emu_access_name(err), (unsigned long long)exit->address,
-			      uc_strerror(err),
-			      err == UC_ERR_FETCH_PROT ? ": code can only run from RAM" :
-			      err == UC_ERR_READ_UNMAPPED || err == UC_ERR_WRITE_UNMAPPED ?
-							 ": not guest-physical space" :
-							 "");
-		break;
-	case UC_ERR_EXCEPTION:
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "unhandled CPU exception near rip 0x%llx",
-			      (unsigned long long)rip);
-		break;
-	default:
-		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "emulation failed at rip 0x%llx: %s",
-			      (unsigned long long)rip, uc_strerror(err));
-		break;
-	}
-}
 
 static void emu_drop_code(struct emu_vcpu *ev)
 {
-	const struct vmmi_slot_table *t = &ev->vcpu->vm->slots;
+	const struct vmm_vm *vm = ev->vcpu->vm;
 
 	if (ev->code_all)
-		for (size_t i = 0; i < t->n; i++)
-			uc_ctl_remove_cache(ev->uc, t->slots[i].gpa,
-					    t->slots[i].gpa + t->slots[i].size);
+		for (size_t i = 0; i < vmmi_view_nslots(vm); i++) {
+			struct vmmi_view_slot s = vmmi_view_slot_nth(vm, i);
+
+			uc_ctl_remove_cache(ev->uc, s.gpa, s.gpa + s.size);
+		}
 	else
 		for (unsigned i = 0; i < ev->ncode; i++)
 			uc_ctl_remove_cache(ev->uc, ev->code[i].lo, ev->code[i].hi);
@@ -1607,17 +1110,23 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	struct vmm_vm *vm = vcpu->vm;
 	uint64_t rip = 0;
 	uc_err err;
+	/* This return answers the kicks made so far: one made from here on is seen below. */
+	bool kicked = atomic_exchange(&ev->kicked, false);
 
 	if (atomic_load(&vm->stop_requested)) {
 		/* The run ends here: one after vmm_vm_reset() is new, and drops old code. */
 		ev->paused = false;
 		return emu_stopped(vm, exit);
 	}
-	if (atomic_load(&vm->pause_req)) {
-		ev->paused = true;
+	/*
+	 * Neither runs the guest: ev->paused stays as it was, so that the next
+	 * run still drops code the host wrote since the last one.
+	 */
+	if (atomic_load(&vm->pause_req))
 		return 0; /* a layout change waits: no exit */
-	}
-	err = uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
+	if (kicked)
+		return 0; /* no exit: the core looks at why it kicked, and calls run() again */
+	err = vmmi_emu_pc(ev->uc, &rip);
 	if (err)
 		return emu_error(err, "cannot read rip");
 	ev->exit = exit;
@@ -1641,9 +1150,11 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->ran = true;
 	ev->paused = false;
 
-	/* A request raised from here on is seen by the first block's hook: none is lost. */
+	/* A request or kick from here on is seen by the first block's hook: none is lost. */
 	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
 	ev->exit = NULL;
+	/* Whatever ended the run, its return answers the kicks made until now. */
+	atomic_store(&ev->kicked, false);
 
 	if (ev->stop == EMU_STOP_EXIT) {
 		exit->hw_code = err;
@@ -1655,19 +1166,26 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		ev->paused = true;
 		return 0; /* paused between two blocks: resumable exactly, no exit */
 	}
-	emu_exit_from(ev, err, exit);
+	vmmi_emu_exit_from(ev, err, exit);
 	return 0;
 }
 
 /*
- * Nothing to do: every block's hook polls stop_requested and pause_req.
- * uc_emu_stop() from another thread would stop the engine in the middle of
- * a block, which Unicorn 2.0.1 resumes from the block's start, repeating
- * its stores (a guest's `inc [mem]` counted twice).
+ * A kick is never lost: it sets ev->kicked, which run() checks before it
+ * starts the engine and every block's hook checks while it runs; the run()
+ * that sees it returns without an exit, and a kick made after a run()
+ * has cleared the flag (its start, and once the engine is out) ends the
+ * next one. The run ends at the next block boundary: within one
+ * translated block, or once a device call in progress returns.
+ *
+ * Not uc_emu_stop(): from another thread it would stop the engine in the
+ * middle of a block, which Unicorn 2.0.1 resumes from the block's start,
+ * repeating its stores (a guest's `inc [mem]` counted twice); and a stop
+ * made while the engine is not running is ignored.
  */
 static void emu_kick(struct vmm_vcpu *vcpu)
 {
-	(void)vcpu;
+	atomic_store_explicit(&emu_vcpu(vcpu)->kicked, true, memory_order_release);
 }
 
 const struct vmmi_backend_ops vmmi_emu_ops = {

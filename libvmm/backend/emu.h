@@ -1,0 +1,136 @@
+/* emu.h - private to the emu backend's files: the engine state of a vCPU and what they share. */
+#ifndef VMM_BACKEND_EMU_H
+#define VMM_BACKEND_EMU_H
+
+#include <unicorn/unicorn.h>
+
+#include "emu_layout.h"
+#include "vmm_internal.h"
+
+/* Memslots per VM: each is a region of every engine (see EMU_MAX_REGIONS). */
+#define EMU_MAX_SLOTS 1024
+
+struct emu_vcpu;
+
+/*
+ * A mapped non-RAM range of one vCPU. Allocated one by one: its address is
+ * the user data of its Unicorn callbacks and must not move while mapped.
+ */
+struct emu_region {
+	struct emu_vcpu *ev;
+	uint64_t base, size;
+	uint8_t *scratch; /* device clusters: this vCPU's backing; NULL for a gap */
+	uc_hook hook;
+};
+
+/* Slots an engine remembers running code from before it forgets which (and drops all). */
+#define EMU_CODE_SLOTS 8
+
+/* Why a hook ended the emulation. */
+enum emu_stop {
+	EMU_STOP_NONE,
+	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
+	EMU_STOP_VM,     /* vm->stop_requested was set */
+	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
+	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
+};
+
+struct emu_vcpu {
+	struct vmm_vcpu *vcpu;
+	uc_engine *uc;
+	/*
+	 * Serialises calls into the engine made outside run(): a layout change
+	 * (any thread, while no vCPU runs) against register access (the
+	 * caller's thread, or the vCPU's after its run), which loads segment
+	 * descriptors from guest memory through the engine's TLB. run() does
+	 * not take it: the pause protocol keeps layout changes out of runs.
+	 */
+	pthread_mutex_t lock;
+	struct emu_region **regions; /* mapped: device clusters and gap pieces, sorted by base */
+	size_t nregions, cap;
+	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */
+	size_t ngaps;
+	size_t nlazy; /* gap pieces mapped */
+	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
+	bool ran;    /* uc_emu_start() was called: translated code may exist */
+	bool paused; /* the last run() returned for a pause: the next one resumes it */
+	/* A kick no return of run() has answered yet (see emu_kick()): set from any thread. */
+	_Atomic bool kicked;
+	/*
+	 * The slots this engine ran code from since its code was last dropped
+	 * (the block hook records them; a block is hooked every time it runs,
+	 * the first time included): run() drops only their code. Too many:
+	 * code_all, and run() drops every slot's.
+	 */
+	struct emu_range {
+		uint64_t lo, hi;
+	} code[EMU_CODE_SLOTS];
+	unsigned ncode;
+	bool code_all;
+	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
+	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
+
+	/* Valid during run() only: written and read on the vCPU thread. */
+	struct vmm_exit *exit;
+	enum emu_stop stop;
+	uint32_t vector;
+	unsigned split_left; /* halves of a page-crossing device load still to come */
+	uint64_t split_next;
+	uint32_t split_size;
+	/*
+	 * A gap access already dispatched whole (see emu_gap_access()), that
+	 * Unicorn now performs as the pieces it splits it into: MMIO callbacks
+	 * from next to end, in order, and for an unaligned one a protection
+	 * hook before each piece of `piece` bytes. Reads return buf, the
+	 * bytes of [lo, lo + 16) with the device's answer in place.
+	 */
+	struct emu_pending {
+		bool on, write, unaligned;
+		uint32_t piece;
+		uint64_t next, end, lo;
+		uint8_t buf[16];
+	} pend;
+	bool skip_on; /* a device-cluster load that is the second half of a gap load */
+	uint64_t skip_at;
+	uint32_t skip_size;
+	bool bad_seen;
+	uint64_t bad_addr;
+};
+
+/*
+ * The vCPUs whose engines exist, kept here rather than read from vm->vcpus:
+ * a layout change must reach exactly the live engines, whatever order the
+ * core creates and tears things down in.
+ */
+struct emu_vm {
+	struct emu_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
+};
+
+static inline struct emu_vcpu *emu_vcpu(struct vmm_vcpu *vcpu)
+{
+	return vcpu->be;
+}
+
+static inline int emu_error(uc_err err, const char *what)
+{
+	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
+			  uc_strerror(err));
+}
+
+/* ---- x86-64: registers, segments and exits (emu_x86_64.c) ---- */
+
+/* Is this Unicorn built with x86? Open an x86-64 engine. */
+bool vmmi_emu_arch_supported(void);
+uc_err vmmi_emu_open(uc_engine **uc);
+/* The instruction pointer, where uc_emu_start() goes on. */
+uc_err vmmi_emu_pc(uc_engine *uc, uint64_t *pc);
+/* Send the port accesses of IN and OUT (INS, OUTS too) to in and out, with ev as their opaque. */
+uc_err vmmi_emu_hook_ports(struct emu_vcpu *ev, uc_cb_insn_in_t in, uc_cb_insn_out_t out);
+int vmmi_emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
+int vmmi_emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
+int vmmi_emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
+int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+/* Turn uc_emu_start()'s result and what the hooks saw (ev->stop, vector, bad_addr) into an exit. */
+void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit);
+
+#endif /* VMM_BACKEND_EMU_H */
