@@ -263,8 +263,8 @@ struct vmmi_backend {
 };
 
 /*
- * Every backend the library knows, NULL-terminated: first those built in,
- * in the order auto tries them, then those configure left out (--disable-NAME).
+ * Every backend the library knows, in the order auto tries them,
+ * NULL-terminated; those configure left out (--disable-NAME) have no ops.
  */
 extern const struct vmmi_backend *const vmmi_backends[];
 

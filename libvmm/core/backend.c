@@ -65,27 +65,40 @@ static int backend_probe(const struct vmmi_backend *b, char *why, size_t len)
 	return b->probe(why, len);
 }
 
+/* Append "; " and what to text (a buffer of len bytes), or just what if text is empty. */
+static void append(char *text, size_t len, const char *what)
+{
+	size_t n = strlen(text);
+
+	snprintf(text + n, len - n, "%s%s", n ? "; " : "", what);
+}
+
 /*
  * auto: the first built-in backend whose probe succeeds. reason gets
- * "auto: WHY" when it is the first, else "auto: WHY_NOT, ..., using NAME".
+ * "auto: WHY" when it is the first, else "auto: WHY_NOT; ..., using NAME".
+ * Backends left out of the build are not tried; only the failure names them.
  */
 static int backend_auto(const struct vmmi_backend **out, char *reason, size_t len)
 {
-	char why[192], tried[384] = "";
-	size_t n;
+	char why[192], tried[384] = "", left_out[384] = "";
 
 	for (const struct vmmi_backend *const *b = vmmi_backends; *b; b++) {
-		if (backend_probe(*b, why, sizeof(why)) == 0) {
+		if (!(*b)->ops) {
+			backend_probe(*b, why, sizeof(why));
+			append(left_out, sizeof(left_out), why);
+		} else if (backend_probe(*b, why, sizeof(why)) == 0) {
 			*out = *b;
 			if (tried[0])
 				snprintf(reason, len, "auto: %s, using %s", tried, (*b)->name);
 			else
 				snprintf(reason, len, "auto: %s", why);
 			return 0;
+		} else {
+			append(tried, sizeof(tried), why);
 		}
-		n = strlen(tried);
-		snprintf(tried + n, sizeof(tried) - n, "%s%s", n ? "; " : "", why);
 	}
+	if (left_out[0])
+		append(tried, sizeof(tried), left_out);
 	snprintf(reason, len, "auto: %s", tried);
 	return vmmi_error(-ENODEV, "no backend is usable: %s", tried);
 }
