@@ -341,7 +341,7 @@ static void report_backend(struct vmm_vm *vm, enum vmm_accel requested, bool fro
 /* The -v description of the machine just built: memory, devices, vCPUs. */
 static void report_layout(struct vmm_vm *vm)
 {
-	struct vmm_memslot_info slot;
+	struct vmm_memslot_info slot = VMM_MEMSLOT_INFO_INIT;
 	char size[32];
 	int i, n;
 
@@ -375,7 +375,7 @@ static void report_layout(struct vmm_vm *vm)
 
 static void report_stats(struct vmm_vm *vm, const struct vmm_exit *exit)
 {
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	fprintf(stderr, "vmm-run: exit: %s on vcpu %u", vmm_exit_reason_name(exit->reason),
 		exit->vcpu);
@@ -672,7 +672,8 @@ static void print_timeout(uint64_t ms)
 static int exit_status(const struct watch *w, int ret, const struct vmm_exit *exit)
 {
 	if (ret < 0 || exit->reason == VMM_EXIT_ERROR) {
-		const char *why = exit->detail[0] ? exit->detail : vmm_last_error();
+		/* A failed run's last error is the whole detail; exit->detail keeps its start. */
+		const char *why = ret < 0 && *vmm_last_error() ? vmm_last_error() : exit->detail;
 
 		fprintf(stderr, "vmm-run: vmm error: %s\n",
 			why && *why ? why : vmm_strerror(ret < 0 ? ret : -EIO));
@@ -845,7 +846,7 @@ int main(int argc, char **argv)
 	struct watch w = {.lock = PTHREAD_MUTEX_INITIALIZER};
 	struct vmm_config *cfg = NULL;
 	struct vmm_vm *vm = NULL;
-	struct vmm_exit exit_info;
+	struct vmm_exit exit_info = VMM_EXIT_INIT;
 	enum vmm_accel requested;
 	pthread_t sigt;
 	bool have_sigt = false;
@@ -905,7 +906,6 @@ int main(int argc, char **argv)
 		report_layout(vm);
 	}
 
-	memset(&exit_info, 0, sizeof(exit_info));
 	w.timeout_ms = cfg->timeout_ms;
 	ret = run_watched(&w, &exit_info);
 	stop_signal_thread(&w, sigt, have_sigt);

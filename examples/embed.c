@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 		.length = DOORBELL_SIZE,
 	};
 	struct vmm_vm *vm = NULL;
-	struct vmm_exit vm_exit;
+	struct vmm_exit vm_exit = VMM_EXIT_INIT;
 	int ret, status = 1;
 
 	vmm_vm_options_init(&opts);

@@ -25,6 +25,9 @@
 #define VMMI_WARN_UNUSED __attribute__((warn_unused_result))
 #define VMMI_FORMAT(a, b) __attribute__((format(printf, a, b)))
 
+/* Bytes of vmm_last_error()'s text, with the NUL (longer details are cut). */
+#define VMMI_ERROR_MAX 512
+
 /* Set the thread's vmm_last_error() text and return err (negative errno). */
 int vmmi_error(int err, const char *fmt, ...) VMMI_FORMAT(2, 3);
 void vmmi_clear_error(void);
@@ -55,6 +58,22 @@ static inline bool vmmi_range_ok(uint64_t off, uint64_t len, uint64_t size)
 {
 	return len <= size && off <= size - len;
 }
+
+/* ---- size-tagged structs the caller allocates (core/sized.c; vmm.h, "Size tags") ---- */
+
+/*
+ * The smallest size tag a struct accepts: through its first field after
+ * size. A caller's struct of any later version is at least that large.
+ */
+#define VMMI_SIZE_MIN(type, first) (offsetof(type, first) + sizeof(((type *)0)->first))
+/* 0 if size >= min, else -EINVAL and a detail naming what ("vmm_vm_get_stats: stats") and the type. */
+int vmmi_size_check(size_t size, size_t min, const char *what, const char *type) VMMI_WARN_UNUSED;
+/*
+ * Copy ours, a complete struct of len bytes (this library's version), to
+ * out, whose tag is size (checked already): the first size bytes, never the
+ * tag itself; bytes of a larger caller struct past len become zero.
+ */
+void vmmi_size_copy_out(void *out, size_t size, const void *ours, size_t len);
 
 /* ---- memslot table (core/slots.c) ---- */
 

@@ -2,65 +2,33 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/range.h"
 #include "vmm_internal.h"
 
 /*
  * Changes (insert, remove, free) must be serialised by the caller and happen
  * only while no vCPU runs; vmmi_bus_find() is then safe from any number of
- * vCPU threads at once, as it only reads.
- *
- * A window may end exactly at 2^64 (base 0xffffffffffffffff, length 1), so
- * base + length is never computed: comparisons use the last byte or offsets.
+ * vCPU threads at once, as it only reads. The container is core/range.h.
  */
+_Static_assert(offsetof(struct vmmi_window, base) == offsetof(struct vmmi_range, base) &&
+		       offsetof(struct vmmi_window, length) == offsetof(struct vmmi_range, length),
+	       "a window begins with a struct vmmi_range");
 
-/* Index of the first window with base > addr (n if none). */
-static size_t upper_bound(const struct vmmi_bus *bus, uint64_t addr)
-{
-	size_t lo = 0, hi = bus->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (bus->w[mid].base <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static inline bool window_contains(const struct vmmi_window *w, uint64_t addr)
-{
-	return addr >= w->base && addr - w->base < w->length;
-}
+#define BUS_ARGS(bus) (bus)->w, (bus)->n, sizeof(struct vmmi_window)
 
 /* On the exit-dispatch hot path: no allocation, locking or formatting. */
 const struct vmmi_window *vmmi_bus_find(const struct vmmi_bus *bus, uint64_t addr)
 {
-	size_t i = upper_bound(bus, addr);
+	size_t i = vmmi_range_find(BUS_ARGS(bus), addr);
 
-	if (i == 0 || !window_contains(&bus->w[i - 1], addr))
-		return NULL;
-	return &bus->w[i - 1];
+	return i < bus->n ? &bus->w[i] : NULL;
 }
 
 const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base, uint64_t length)
 {
-	uint64_t last;
-	size_t i;
+	size_t i = vmmi_range_overlap(BUS_ARGS(bus), base, length);
 
-	if (length == 0)
-		return NULL;
-	/* A wrapping range is clamped at 2^64. */
-	last = base + (length - 1) < base ? UINT64_MAX : base + (length - 1);
-
-	/* Windows do not overlap, so only the one before base can reach into the range from the left. */
-	i = upper_bound(bus, base);
-	if (i > 0 && window_contains(&bus->w[i - 1], base))
-		return &bus->w[i - 1];
-	if (i < bus->n && bus->w[i].base <= last)
-		return &bus->w[i];
-	return NULL;
+	return i < bus->n ? &bus->w[i] : NULL;
 }
 
 static const char *dev_name(const struct vmm_device *dev)
@@ -72,7 +40,7 @@ int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct
 		    const struct vmmi_window **clash)
 {
 	const struct vmmi_window *other;
-	size_t i;
+	struct vmmi_window w = { .base = base, .length = length, .dev = dev };
 
 	if (clash)
 		*clash = NULL;
@@ -95,36 +63,19 @@ int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct
 				  (unsigned long long)other->base,
 				  (unsigned long long)(other->base + (other->length - 1)));
 	}
-
-	if (bus->n == bus->cap) {
-		size_t cap = bus->cap ? bus->cap * 2 : 8;
-		struct vmmi_window *grown;
-
-		if (cap > SIZE_MAX / sizeof(*grown))
-			return vmmi_error(-ENOMEM, "device '%s': too many windows", dev_name(dev));
-		grown = realloc(bus->w, cap * sizeof(*grown));
-		if (!grown)
-			return vmmi_error(-ENOMEM, "device '%s': out of memory", dev_name(dev));
-		bus->w = grown;
-		bus->cap = cap;
-	}
-
-	i = upper_bound(bus, base);
-	memmove(&bus->w[i + 1], &bus->w[i], (bus->n - i) * sizeof(bus->w[0]));
-	bus->w[i] = (struct vmmi_window){ .base = base, .length = length, .dev = dev };
-	bus->n++;
+	if (vmmi_range_reserve((void **)&bus->w, bus->n, &bus->cap, sizeof(w), SIZE_MAX / sizeof(w)))
+		return vmmi_error(-ENOMEM, "device '%s': out of memory", dev_name(dev));
+	vmmi_range_insert(bus->w, &bus->n, sizeof(w), &w);
 	return 0;
 }
 
 int vmmi_bus_remove(struct vmmi_bus *bus, uint64_t base)
 {
-	size_t i = upper_bound(bus, base);
+	size_t i = vmmi_range_starting(BUS_ARGS(bus), base);
 
-	if (i == 0 || bus->w[i - 1].base != base)
+	if (i == bus->n)
 		return vmmi_error(-ENOENT, "no device window starts at 0x%llx", (unsigned long long)base);
-	i--;
-	memmove(&bus->w[i], &bus->w[i + 1], (bus->n - i - 1) * sizeof(bus->w[0]));
-	bus->n--;
+	vmmi_range_delete(bus->w, &bus->n, sizeof(bus->w[0]), i, NULL);
 	return 0;
 }
 

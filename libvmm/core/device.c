@@ -214,19 +214,30 @@ static int device_insert_locked(struct vmm_vm *vm, struct vmm_device *dev,
 	return 0;
 }
 
+/*
+ * The first version of struct vmm_device_config ended with line: a caller
+ * built against it passes that size, however the struct grows later.
+ */
+#define DEVICE_CONFIG_MIN_SIZE VMMI_SIZE_MIN(struct vmm_device_config, line)
+
 int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		    const struct vmm_device_config *cfg, void *handle, struct vmm_device **out)
 {
+	struct vmm_device_config c = { .size = sizeof(c) };
 	struct vmm_device *dev = NULL;
 	char loc[300];
 	int ret, ret2;
 
 	if (!vm || !cfg)
 		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
+	/* Read only what the caller's version of the struct has; later fields keep their zeros. */
+	if (cfg->size < DEVICE_CONFIG_MIN_SIZE)
+		return vmmi_error(-EINVAL, "vmm_device_add: cfg->size %zu is too small (at least %zu)",
+				  cfg->size, (size_t)DEVICE_CONFIG_MIN_SIZE);
+	memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
+	c.size = sizeof(c);
+	cfg = &c;
 	vmmi_where(loc, sizeof(loc), cfg->file, cfg->line);
-	if (cfg->size < sizeof(*cfg))
-		return vmmi_error(-EINVAL, "%svmm_device_add: cfg->size %zu is too small", loc,
-				  cfg->size);
 	if (!cfg->name || !cfg->name[0])
 		return vmmi_error(-EINVAL, "%sdevice has no name", loc);
 	ret = vmmi_plugin_check_desc(desc, cfg->name);
@@ -407,10 +418,18 @@ int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *b
 
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats)
 {
+	struct vmm_device_stats st = { .size = sizeof(st) };
+	int ret;
+
 	if (!dev || !stats)
 		return vmmi_error(-EINVAL, "vmm_device_get_stats: NULL argument");
-	stats->reads = atomic_load_explicit(&dev->reads, memory_order_relaxed);
-	stats->writes = atomic_load_explicit(&dev->writes, memory_order_relaxed);
+	ret = vmmi_size_check(stats->size, VMMI_SIZE_MIN(struct vmm_device_stats, reads),
+			      "vmm_device_get_stats: stats", "vmm_device_stats");
+	if (ret < 0)
+		return ret;
+	st.reads = atomic_load_explicit(&dev->reads, memory_order_relaxed);
+	st.writes = atomic_load_explicit(&dev->writes, memory_order_relaxed);
+	vmmi_size_copy_out(stats, stats->size, &st, sizeof(st));
 	return 0;
 }
 

@@ -5,7 +5,7 @@
 
 #include "vmm_internal.h"
 
-static _Thread_local char last_error[512];
+static _Thread_local char last_error[VMMI_ERROR_MAX];
 
 int vmmi_error(int err, const char *fmt, ...)
 {

@@ -419,17 +419,24 @@ int vmm_memslot_count(const struct vmm_vm *vm)
 
 int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info)
 {
+	struct vmm_memslot_info mi = { .struct_size = sizeof(mi) };
 	const struct vmmi_slot *s;
+	int ret;
 
 	if (!vm || !info)
 		return vmmi_error(-EINVAL, "vmm_memslot_get: NULL argument");
+	ret = vmmi_size_check(info->struct_size, VMMI_SIZE_MIN(struct vmm_memslot_info, gpa),
+			      "vmm_memslot_get: info", "vmm_memslot_info");
+	if (ret < 0)
+		return ret;
 	if (i < 0 || (size_t)i >= vm->slots.n)
 		return vmmi_error(-ENOENT, "no memslot %d (there are %zu)", i, vm->slots.n);
 	s = &vm->slots.slots[i];
-	info->gpa = s->gpa;
-	info->size = s->size;
-	info->hva = s->hva;
-	info->name = s->name;
-	info->flags = s->flags;
+	mi.gpa = s->gpa;
+	mi.size = s->size;
+	mi.hva = s->hva;
+	mi.name = s->name;
+	mi.flags = s->flags;
+	vmmi_size_copy_out(info, info->struct_size, &mi, sizeof(mi));
 	return 0;
 }

@@ -50,6 +50,8 @@ struct runner {
 	bool started;
 	struct run_state *rs;
 	unsigned long order; /* when it finished, for "first fatal exit" */
+	/* vmm_last_error() of this thread when ret < 0: the caller's thread reports it. */
+	char error[VMMI_ERROR_MAX];
 };
 
 struct run_state {
@@ -65,7 +67,10 @@ static void *runner_main(void *arg)
 	struct vmm_vm *vm = r->vcpu->vm;
 	bool locked;
 
+	r->exit.size = sizeof(r->exit);
 	r->ret = vmm_vcpu_run(r->vcpu, &r->exit);
+	if (r->ret < 0)
+		snprintf(r->error, sizeof(r->error), "%s", vmm_last_error());
 	/* A halted vCPU waits quietly; anything else ends the VM for everyone. */
 	if (r->exit.reason != VMM_EXIT_HLT && r->exit.reason != VMM_EXIT_STOPPED)
 		vmmi_vm_abort(vm);
@@ -106,15 +111,14 @@ static struct runner *pick_result(struct runner *r, unsigned n, int stop)
 	return stopped ? stopped : first;
 }
 
-int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
+/* vmm_vm_run() into exit, a complete struct of this version. */
+static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 {
 	struct run_state rs = { .remaining = 0 };
 	struct runner *runners, *res;
 	int ret = 0, stop;
 	unsigned n;
 
-	if (!vm || !exit)
-		return vmmi_error(-EINVAL, "vmm_vm_run: NULL argument");
 	memset(exit, 0, sizeof(*exit));
 	n = vm->nvcpus;
 	if (!vmm_vcpu_count(vm))
@@ -185,8 +189,9 @@ int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 	res = pick_result(runners, n, stop);
 	if (res) {
 		*exit = res->exit;
-		if (ret == 0)
-			ret = res->ret;
+		/* The last error is per thread: carry the runner's to the caller's. */
+		if (ret == 0 && res->ret < 0)
+			ret = vmmi_error(res->ret, "%s", res->error);
 	} else {
 		memset(exit, 0, sizeof(*exit));
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
@@ -205,5 +210,21 @@ err_free:
 	free(runners);
 	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+	return ret;
+}
+
+int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
+{
+	struct vmm_exit ex = { .size = sizeof(ex) };
+	int ret;
+
+	if (!vm || !exit)
+		return vmmi_error(-EINVAL, "vmm_vm_run: NULL argument");
+	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason), "vmm_vm_run: exit",
+			      "vmm_exit");
+	if (ret < 0)
+		return ret;
+	ret = vm_run(vm, &ex);
+	vmmi_size_copy_out(exit, exit->size, &ex, sizeof(ex));
 	return ret;
 }

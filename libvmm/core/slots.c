@@ -2,12 +2,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/range.h"
 #include "vmm_internal.h"
 
 /*
  * Changes (insert, remove, free) must be serialised by the caller; the VM
  * only changes slots while no vCPU runs. Lookups only read, so any number of
- * them may run concurrently with each other.
+ * them may run concurrently with each other. The container is core/range.h.
  */
 
 /* Slots end below VMMI_GPA_LIMIT, so gpa + size never wraps. */
@@ -16,51 +17,24 @@ static inline unsigned long long slot_end(const struct vmmi_slot *s)
 	return s->gpa + s->size;
 }
 
-/* Index of the first slot with gpa > addr (n if none). */
-static size_t upper_bound(const struct vmmi_slot_table *t, uint64_t addr)
-{
-	size_t lo = 0, hi = t->n;
+_Static_assert(offsetof(struct vmmi_slot, gpa) == offsetof(struct vmmi_range, base) &&
+		       offsetof(struct vmmi_slot, size) == offsetof(struct vmmi_range, length),
+	       "a slot begins with a struct vmmi_range");
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->slots[mid].gpa <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
+#define SLOT_ARGS(t) (t)->slots, (t)->n, sizeof(struct vmmi_slot)
 
 const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_t gpa)
 {
-	size_t i = upper_bound(t, gpa);
-	const struct vmmi_slot *s;
+	size_t i = vmmi_range_find(SLOT_ARGS(t), gpa);
 
-	if (i == 0)
-		return NULL;
-	s = &t->slots[i - 1];
-	/* s->gpa <= gpa, so the subtraction cannot wrap. */
-	return gpa - s->gpa < s->size ? s : NULL;
+	return i < t->n ? &t->slots[i] : NULL;
 }
 
 const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len)
 {
-	uint64_t last;
-	size_t i;
+	size_t i = vmmi_range_overlap(SLOT_ARGS(t), gpa, len);
 
-	if (len == 0)
-		return NULL;
-	/* Compare last bytes, not ends: a range may touch 2^64. A wrapping one is clamped there. */
-	last = gpa + (len - 1) < gpa ? UINT64_MAX : gpa + (len - 1);
-
-	/* Slots do not overlap, so only the one before gpa can reach into the range from the left. */
-	i = upper_bound(t, gpa);
-	if (i > 0 && gpa - t->slots[i - 1].gpa < t->slots[i - 1].size)
-		return &t->slots[i - 1];
-	if (i < t->n && t->slots[i].gpa <= last)
-		return &t->slots[i];
-	return NULL;
+	return i < t->n ? &t->slots[i] : NULL;
 }
 
 int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len, void **hva)
@@ -112,8 +86,8 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 		      void *hva, uint32_t flags, struct vmmi_slot **out)
 {
 	const struct vmmi_slot *clash;
-	struct vmmi_slot *s;
-	size_t i, len, max = slots_max(t);
+	struct vmmi_slot new, *s;
+	size_t len, max = slots_max(t);
 
 	if (!name)
 		name = "";
@@ -146,33 +120,17 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 	if (t->n >= max)
 		return vmmi_error(-ENOSPC, "memslot '%s': all %zu memslots are in use", name, max);
 
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct vmmi_slot *grown;
-
-		if (cap > max)
-			cap = max;
-		grown = realloc(t->slots, cap * sizeof(*grown));
-		if (!grown)
-			return vmmi_error(-ENOMEM, "memslot '%s': out of memory", name);
-		t->slots = grown;
-		t->cap = cap;
-	}
-
-	i = upper_bound(t, gpa);
-	memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(*s));
-	t->n++;
-
-	s = &t->slots[i];
-	memset(s, 0, sizeof(*s));
-	s->gpa = gpa;
-	s->size = size;
-	s->hva = hva;
-	len = strnlen(name, sizeof(s->name) - 1);
-	memcpy(s->name, name, len); /* the memset left the terminating NUL */
-	s->id = alloc_id(t);
-	s->flags = flags;
-	s->owned = false;
+	if (vmmi_range_reserve((void **)&t->slots, t->n, &t->cap, sizeof(*s), max))
+		return vmmi_error(-ENOMEM, "memslot '%s': out of memory", name);
+	memset(&new, 0, sizeof(new));
+	new.gpa = gpa;
+	new.size = size;
+	new.hva = hva;
+	len = strnlen(name, sizeof(new.name) - 1);
+	memcpy(new.name, name, len); /* the memset left the terminating NUL */
+	new.id = alloc_id(t);
+	new.flags = flags;
+	s = &t->slots[vmmi_range_insert(t->slots, &t->n, sizeof(new), &new)];
 	if (out)
 		*out = s;
 	return 0;
@@ -180,16 +138,12 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 
 int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot *removed)
 {
-	size_t i = upper_bound(t, gpa);
+	size_t i = vmmi_range_starting(SLOT_ARGS(t), gpa);
 
-	if (i == 0 || t->slots[i - 1].gpa != gpa)
+	if (i == t->n)
 		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
-	i--;
-	if (removed)
-		*removed = t->slots[i];
 	free_id(t, t->slots[i].id);
-	memmove(&t->slots[i], &t->slots[i + 1], (t->n - i - 1) * sizeof(t->slots[0]));
-	t->n--;
+	vmmi_range_delete(t->slots, &t->n, sizeof(t->slots[0]), i, removed);
 	return 0;
 }
 
@@ -197,12 +151,12 @@ int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, s
 {
 	const struct vmmi_slot *clash;
 	struct vmmi_slot s;
-	size_t i = upper_bound(t, gpa);
+	size_t i = vmmi_range_starting(SLOT_ARGS(t), gpa);
 	int ret = 0;
 
-	if (i == 0 || t->slots[i - 1].gpa != gpa)
+	if (i == t->n)
 		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
-	s = t->slots[--i];
+	s = t->slots[i];
 	if (new_gpa & VMMI_PAGE_MASK)
 		return vmmi_error(-EINVAL, "memslot '%s': new gpa 0x%llx must be 4 KiB aligned",
 				  s.name, (unsigned long long)new_gpa);
@@ -216,8 +170,7 @@ int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, s
 	 * a move may overlap its own old range. The array keeps its capacity, so
 	 * putting it back (where it was, on a clash) cannot fail.
 	 */
-	memmove(&t->slots[i], &t->slots[i + 1], (t->n - i - 1) * sizeof(s));
-	t->n--;
+	vmmi_range_delete(t->slots, &t->n, sizeof(s), i, NULL);
 	clash = vmmi_slots_overlap(t, new_gpa, s.size);
 	if (clash)
 		ret = vmmi_error(-EEXIST, "memslot '%s' moved to [0x%llx, 0x%llx) would overlap memslot '%s' [0x%llx, 0x%llx)",
@@ -226,10 +179,7 @@ int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, s
 				 (unsigned long long)clash->gpa, slot_end(clash));
 	else
 		s.gpa = new_gpa;
-	i = upper_bound(t, s.gpa);
-	memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(s));
-	t->slots[i] = s;
-	t->n++;
+	i = vmmi_range_insert(t->slots, &t->n, sizeof(s), &s);
 	if (out && ret == 0)
 		*out = &t->slots[i];
 	return ret;

@@ -188,17 +188,14 @@ static void run_leave(struct vmm_vcpu *vcpu, const sigset_t *old)
 			 vcpu->index, strerror(err));
 }
 
-int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+/* vmm_vcpu_run() into exit, a complete zeroed struct of this version. */
+static int vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
-	struct vmm_vm *vm;
+	struct vmm_vm *vm = vcpu->vm;
 	sigset_t old_mask;
 	bool locked;
 	int ret;
 
-	if (!vcpu || !exit)
-		return vmmi_error(-EINVAL, "vmm_vcpu_run: NULL argument");
-	vm = vcpu->vm;
-	memset(exit, 0, sizeof(*exit));
 	exit->vcpu = vcpu->index;
 	ret = run_enter(vcpu, &old_mask);
 	if (ret < 0) {
@@ -249,5 +246,21 @@ int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	}
 	vm->ops->get_regs(vcpu, &exit->regs);
 	vm->ops->get_sregs(vcpu, &exit->sregs);
+	return ret;
+}
+
+int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
+{
+	struct vmm_exit ex = { .size = sizeof(ex) };
+	int ret;
+
+	if (!vcpu || !exit)
+		return vmmi_error(-EINVAL, "vmm_vcpu_run: NULL argument");
+	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason), "vmm_vcpu_run: exit",
+			      "vmm_exit");
+	if (ret < 0)
+		return ret;
+	ret = vcpu_run(vcpu, &ex);
+	vmmi_size_copy_out(exit, exit->size, &ex, sizeof(ex));
 	return ret;
 }

@@ -199,18 +199,25 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 
 int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats)
 {
+	struct vmm_vm_stats st = { .size = sizeof(st) };
+	int ret;
+
 	if (!vm || !stats)
 		return vmmi_error(-EINVAL, "vmm_vm_get_stats: NULL argument");
-	memset(stats, 0, sizeof(*stats));
+	ret = vmmi_size_check(stats->size, VMMI_SIZE_MIN(struct vmm_vm_stats, exits),
+			      "vmm_vm_get_stats: stats", "vmm_vm_stats");
+	if (ret < 0)
+		return ret;
 	for (unsigned i = 0; i < vm->nvcpus; i++) {
 		const struct vmm_vcpu *v = vm->vcpus[i];
 
 		if (!v)
 			continue;
-		stats->exits += atomic_load_explicit(&v->exits, memory_order_relaxed);
-		stats->mmio_exits += atomic_load_explicit(&v->mmio_exits, memory_order_relaxed);
-		stats->pio_exits += atomic_load_explicit(&v->pio_exits, memory_order_relaxed);
-		stats->unclaimed += atomic_load_explicit(&v->unclaimed, memory_order_relaxed);
+		st.exits += atomic_load_explicit(&v->exits, memory_order_relaxed);
+		st.mmio_exits += atomic_load_explicit(&v->mmio_exits, memory_order_relaxed);
+		st.pio_exits += atomic_load_explicit(&v->pio_exits, memory_order_relaxed);
+		st.unclaimed += atomic_load_explicit(&v->unclaimed, memory_order_relaxed);
 	}
+	vmmi_size_copy_out(stats, stats->size, &st, sizeof(st));
 	return 0;
 }

@@ -196,7 +196,7 @@ static void check_exits(struct bench_row *row, const struct bench_vm *v, const s
 			bool pio)
 {
 	unsigned long want = (row->samples + 1) * row->ops;
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	if (row->status != BENCH_RAN)
 		return;

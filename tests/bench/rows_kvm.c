@@ -229,7 +229,7 @@ static void exit_row(struct bench_row *row, bool pio)
 			   bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
 	const char *missing = bench_kvm_missing();
 	unsigned long want;
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 	struct bench_vm v;
 	struct raw r;
 	char why[200];
@@ -252,9 +252,9 @@ static void exit_row(struct bench_row *row, bool pio)
 		uint64_t got;
 
 		want = (row->samples + 1) * n;
-		vmm_vm_get_stats(v.vm, &st);
-		got = pio ? st.pio_exits : st.mmio_exits;
-		if (got != want)
+		if (vmm_vm_get_stats(v.vm, &st) < 0)
+			bench_fail(row, "vmm_vm_get_stats: %s", vmm_last_error());
+		else if ((got = pio ? st.pio_exits : st.mmio_exits) != want)
 			bench_fail(row, "libvmm made %llu exits, not %lu", (unsigned long long)got,
 				   want);
 		else if (r.calls != want)

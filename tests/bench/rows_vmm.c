@@ -85,7 +85,7 @@ void bench_row_dispatch(struct bench_row *row, enum vmm_accel accel)
 	unsigned want_slots = kvm ? DISPATCH_SLOTS : DISPATCH_SLOTS_EMU;
 	struct bench_vm big, small;
 	unsigned big_slots, small_slots;
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 	unsigned long want;
 
 	if (missing) {
@@ -150,7 +150,7 @@ static int memory_vm(enum vmm_accel accel, struct vmm_vm **out, char *why, size_
 {
 	struct vmm_vm_options opts;
 	struct vmm_vcpu *vcpu;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	uint8_t *ram, code[BENCH_CODE_MAX];
 	size_t n = bench_code_hlt(code);
 	int ret;

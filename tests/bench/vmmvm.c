@@ -67,7 +67,7 @@ void bench_vm_close(struct bench_vm *b)
 long bench_vm_sample(void *ctx)
 {
 	struct bench_vm *b = ctx;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	int ret;
 
 	ret = vmm_vcpu_set_regs(b->vcpu, &b->regs0);
@@ -86,7 +86,7 @@ long bench_vmm_lifecycle(void *ctx)
 	struct vmm_vm_options opts;
 	struct vmm_vm *vm = NULL;
 	struct vmm_vcpu *vcpu;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	uint8_t *ram, code[BENCH_CODE_MAX];
 	size_t len = bench_code_hlt(code);
 	int ret;

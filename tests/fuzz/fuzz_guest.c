@@ -205,7 +205,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 					 .params = &none,
 					 .nparams = 1};
 	struct vmm_vm_options o;
-	struct vmm_exit exit;
+	struct vmm_exit exit = VMM_EXIT_INIT;
 	struct vmm_vm *vm;
 	uint8_t setup = fuzz_u8(&in), naccess = fuzz_u8(&in) % 32;
 	unsigned nvcpus = (setup & 1) + 1;

@@ -217,7 +217,7 @@ static void check_state(struct vmm_vm *vm, const char *after)
 			sorted[j - 1] = t;
 		}
 	for (int i = 0; i < n; i++) {
-		struct vmm_memslot_info info;
+		struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
 
 		FUZZ_CHECK(vmm_memslot_get(vm, i, &info) == 0, "memslot_get %d", i);
 		FUZZ_CHECK(info.gpa == sorted[i].gpa && info.size == sorted[i].size &&

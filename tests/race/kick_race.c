@@ -118,7 +118,7 @@ static void phase_changes(enum vmm_accel accel, double seconds)
 	CHECK(pthread_create(&changer, NULL, changer_main, m.vm) == 0, "pthread_create");
 	end = now() + seconds;
 	while (now() < end) {
-		struct vmm_exit ex;
+		struct vmm_exit ex = VMM_EXIT_INIT;
 
 		/* vmm_vm_run() makes new vCPU threads each time and joins them before it returns. */
 		MUST(vmm_vm_run(m.vm, &ex));
@@ -161,7 +161,7 @@ static void phase_stops(enum vmm_accel accel, double seconds)
 	while (now() < end) {
 		struct machine m;
 		struct stop_arg s;
-		struct vmm_exit ex;
+		struct vmm_exit ex = VMM_EXIT_INIT;
 		pthread_t stopper;
 
 		machine_open(&m, accel);

@@ -148,7 +148,7 @@ static struct vmm_device *add_device(uint64_t base)
 
 /* ---- threads ---- */
 
-static struct vmm_exit run_exit;
+static struct vmm_exit run_exit = VMM_EXIT_INIT;
 static int run_ret;
 
 static void *runner(void *arg)

@@ -74,7 +74,7 @@ static void load_and_build(const char *ini, enum vmm_accel accel)
 /* The flags of the slot that starts at gpa. */
 static uint32_t slot_flags(uint64_t gpa)
 {
-	struct vmm_memslot_info info;
+	struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
 
 	for (int i = 0; vmm_memslot_get(vm, i, &info) == 0; i++) {
 		if (info.gpa == gpa)
@@ -226,8 +226,8 @@ Test(config_vm, file_shrunk_since_the_parse_leaves_zeros)
 BOTH(guest_reads_the_rom_file_and_its_writes_leave_it_unchanged)
 {
 	struct prog p = {.n = 0};
-	struct vmm_vm_stats st;
-	struct vmm_exit ex;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	uint64_t first, second;
 
 	read_flash_file();

@@ -61,7 +61,7 @@ TestSuite(cpuid_kvm, .fini = teardown, .timeout = 60);
 static void run_guest(enum vmm_accel accel, struct seen *seen)
 {
 	struct vmm_vm_options opts;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 	uint8_t *low;
 
 	vmm_vm_options_init(&opts);

@@ -112,7 +112,7 @@ static const struct vmm_plugin_desc rec_narrow_desc = {
 
 static struct vmm_vm *vm;
 static uint8_t *low, *high;
-static struct vmm_exit ex;
+static struct vmm_exit ex = VMM_EXIT_INIT;
 
 static void teardown(void)
 {
@@ -268,7 +268,7 @@ Test(emu, mmio_unaligned_accesses_reach_a_narrow_device_whole)
 		.size = sizeof(cfg), .name = "narrow", .space = VMM_SPACE_MMIO,
 		.base = DEV_BASE, .length = DEV_LEN,
 	};
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	create(VMM_UNCLAIMED_IGNORE);
 	OK(vmm_device_add(vm, &rec_narrow_desc, &cfg, NULL));
@@ -306,7 +306,7 @@ Test(emu, unclaimed_reads_over_many_pieces_of_space_read_all_ones)
 		0x75, 0xf0,					/* jnz 1b */
 		0xf4,						/* hlt */
 	};
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
 	run();
@@ -450,7 +450,7 @@ Test(emu, out_and_in_reach_a_pio_device)
 		0xed,			      /* in eax, dx */
 		0xf4,			      /* hlt */
 	};
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
 	rec[1].read_value = 0x87654321;
@@ -503,7 +503,7 @@ static const uint8_t unclaimed_read[] = {
 
 Test(emu, unclaimed_read_returns_all_ones_and_the_guest_continues)
 {
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	guest(unclaimed_read, sizeof(unclaimed_read), VMM_UNCLAIMED_IGNORE);
 	run();
@@ -524,7 +524,7 @@ Test(emu, unclaimed_access_beside_a_window_keeps_its_width)
 		0x48, 0x8b, 0x00,	      /* mov rax, [rax] */
 		0xf4,			      /* hlt */
 	};
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
 	run();
@@ -770,7 +770,7 @@ Test(emu, memslot_added_after_the_vcpu_is_shared_with_the_host)
 
 Test(emu, removed_memslot_reads_as_unclaimed)
 {
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	create(VMM_UNCLAIMED_IGNORE);
 	OK(vmm_memslot_alloc(vm, "high", HIGH_GPA, HIGH_SIZE, (void **)&high));

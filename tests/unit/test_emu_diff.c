@@ -319,6 +319,7 @@ static int side_open(struct side *s, enum vmm_accel accel)
 
 	memset(s, 0, sizeof(*s));
 	s->accel = accel;
+	s->ex.size = sizeof(s->ex);
 	vmm_vm_options_init(&opts);
 	opts.accel = accel;
 	opts.unclaimed = VMM_UNCLAIMED_IGNORE;
@@ -334,7 +335,7 @@ static int side_open(struct side *s, enum vmm_accel accel)
 
 static void side_run(struct side *s, const struct gen *g)
 {
-	struct vmm_vm_stats st0, st1;
+	struct vmm_vm_stats st0 = VMM_VM_STATS_INIT, st1 = VMM_VM_STATS_INIT;
 
 	memset(&s->dev, 0, sizeof(s->dev));
 	memset(s->low + DATA, 0x5a, DATA_LEN);

@@ -92,7 +92,7 @@ static const struct vmm_plugin_desc dev_desc = {
 /* ---- the machine, run on a thread of its own ---- */
 
 static uint8_t *low, *slot;
-static struct vmm_exit ex;
+static struct vmm_exit ex = VMM_EXIT_INIT;
 static pthread_t runner;
 static bool running;
 static int run_ret;
@@ -161,7 +161,7 @@ static void nap(long ms)
 /* Wait (up to 20 s) for a guest-visible counter to pass a value. */
 static void wait_reads_past(const struct vmm_device *dev, uint64_t n)
 {
-	struct vmm_device_stats st = { 0 };
+	struct vmm_device_stats st = VMM_DEVICE_STATS_INIT;
 
 	for (int i = 0; i < 20000; i++) {
 		OK(vmm_device_get_stats(dev, &st));
@@ -247,7 +247,7 @@ BOTH(devices_added_moved_and_removed_while_running)
 		.size = sizeof(cfg), .name = "answer", .space = VMM_SPACE_MMIO,
 		.base = DEV, .length = 0x1000,
 	};
-	struct vmm_device_stats st;
+	struct vmm_device_stats st = VMM_DEVICE_STATS_INIT;
 	struct vmm_device *dev;
 
 	machine(accel, g_devices_start, g_devices_end);

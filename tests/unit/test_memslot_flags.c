@@ -65,7 +65,7 @@ static const struct vmm_plugin_desc rec_desc = {
 
 static struct vmm_vm *vm;
 static uint8_t *low, *slot;
-static struct vmm_exit ex;
+static struct vmm_exit ex = VMM_EXIT_INIT;
 
 static void teardown(void)
 {
@@ -146,7 +146,7 @@ BOTH(rom_write_goes_to_the_device_over_it_and_memory_keeps_its_bytes)
 BOTH(rom_write_with_no_device_is_unclaimed_and_dropped)
 {
 	struct prog p = { .n = 0 };
-	struct vmm_vm_stats st;
+	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	rom_store_program(&p);
 	machine(accel, VMM_UNCLAIMED_IGNORE, VMM_MEMSLOT_READONLY, &p);
@@ -194,7 +194,7 @@ BOTH(windows_may_overlap_read_only_slots_only)
 		.size = sizeof(cfg), .name = "over-ram", .space = VMM_SPACE_MMIO,
 		.base = 0x1000, .length = PAGE,
 	};
-	struct vmm_memslot_info info;
+	struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
 	struct vmm_translation t = { .size = sizeof(t) };
 
 	hlt(&p);

@@ -29,7 +29,7 @@
 
 static struct vmm_vm *vm;
 static uint8_t *low, *slot;
-static struct vmm_exit ex;
+static struct vmm_exit ex = VMM_EXIT_INIT;
 /* Host memory a test mapped itself: unmapped after the VM is gone. */
 static void *mine[2];
 
@@ -105,7 +105,7 @@ static void run_to_hlt(void)
 BOTH(moved_slot_shows_the_same_memory_at_its_new_place_and_leaves_the_old_one_unbacked)
 {
 	struct prog p = { .n = 0 };
-	struct vmm_memslot_info info;
+	struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
 	uint8_t *before = NULL;
 
 	load(&p, RBX, SLOT_A);

@@ -119,7 +119,7 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy unclaimed,
 /* Run to the stop; the registers in the exit and those read afterwards must agree. */
 static void run_to_stop(enum vmm_exit_reason want, struct vmm_regs *regs)
 {
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	OK(vmm_vcpu_run(vmm_vcpu_get(vm, 0), &ex));
 	cr_assert_eq(ex.reason, want, "exit %s: %s", vmm_exit_reason_name(ex.reason), ex.detail);
@@ -215,7 +215,7 @@ BOTH(a_split_read_that_stops_at_its_first_half_completes_both)
 BOTH(a_run_after_the_stop_does_not_move_the_vcpu)
 {
 	struct vmm_regs r, again;
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	machine(accel, VMM_UNCLAIMED_IGNORE, g_mmio_read_start, g_mmio_read_end);
 	run_to_stop(VMM_EXIT_STOPPED, &r);

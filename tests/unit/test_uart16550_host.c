@@ -109,7 +109,7 @@ static void machine(enum vmm_accel accel)
 
 static void run_to_halt(void)
 {
-	struct vmm_exit ex;
+	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	OK(vmm_vm_run(vm, &ex));
 	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),

@@ -80,11 +80,18 @@ struct vmm_host_services {
 	 * range [gpa, gpa + len) must lie inside one RAM slot: a range that wraps,
 	 * leaves RAM, spans two slots or touches a device window is refused as a
 	 * whole, with nothing copied. Returns 0 or -EFAULT (bad range), -EINVAL.
+	 * Thread-safety: any thread (read() and write() on vCPU threads, the
+	 * device's own threads), from create() until destroy() returns, also
+	 * while the VM's layout changes (a copy and a change take turns); not
+	 * from the VM's log callback during a layout change (-EDEADLK).
 	 */
 	int (*mem_read)(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len);
 	int (*mem_write)(struct vmm_host *ctx, uint64_t gpa, const void *buf, uint64_t len);
 
-	/* Log a message through the embedder's log sink, tagged with the device name. */
+	/*
+	 * Log a message through the embedder's log sink, tagged with the device name.
+	 * Thread-safety: any thread, from create() until destroy() returns.
+	 */
 	void (*log)(struct vmm_host *ctx, int level, const char *fmt, ...)
 		__attribute__((format(printf, 3, 4)));
 
@@ -95,6 +102,8 @@ struct vmm_host_services {
 	 * write(), the guest's access still completes (on kvm; see
 	 * vmm_vcpu_run()): a read's value reaches the guest's register and the
 	 * vCPU stops after that instruction.
+	 * Thread-safety: any thread, from create() until destroy() returns; not
+	 * from a signal handler (it takes a mutex).
 	 */
 	void (*stop)(struct vmm_host *ctx, int exit_code);
 
@@ -106,6 +115,7 @@ struct vmm_host_services {
 	 * asked for. param_error() reports that key's value as wrong; the host
 	 * prints it with the key's file:line and create() should then fail with
 	 * -EINVAL.
+	 * Thread-safety: only inside create(), on the thread that runs it.
 	 */
 	const char *(*param)(struct vmm_host *ctx, const char *key);
 	void (*param_error)(struct vmm_host *ctx, const char *key, const char *fmt, ...)

@@ -12,15 +12,43 @@
  *     says the library keeps or takes them.
  *   - The library never prints, exits or aborts; messages go to the log
  *     callback of struct vmm_vm_options.
- *   - A VM is configured (memslots, devices, vCPUs, registers) from one
- *     thread at a time. While vmm_vm_run() or vmm_vcpu_run() runs, other
- *     threads may call vmm_vm_stop(), the read-only queries, the guest
- *     memory copies, and the layout changes that say "while the VM runs"
- *     (memslot add, remove, move, remap and flags; device add, remove and
- *     move): those pause every vCPU at an instruction boundary, apply the
- *     change, and let them go on; the guest cannot tell, except by what
- *     it then sees at the changed addresses. They may not be called from a
- *     vCPU thread inside a run (a device callback): -EDEADLK.
+ *   - Every function's comment has a "Thread-safety:" line: from which
+ *     threads it may be called and what it may run concurrently with. The
+ *     words used there:
+ *     "any thread": no restriction; it touches only its arguments, state
+ *       of the calling thread, or what stays fixed while the VM lives.
+ *     "configuration": the VM is built (memslots, devices, vCPUs,
+ *       registers, firmware) from one thread at a time, while no vCPU runs
+ *       and no other thread calls into the VM.
+ *     "live": also while vmm_vm_run() or vmm_vcpu_run() runs, from any
+ *       thread, concurrently with the runs, vmm_vm_stop(), the guest memory
+ *       copies and each other (layout changes take turns). A layout change
+ *       (memslot add, remove, move, remap and dirty logging; device add,
+ *       remove and move) pauses every vCPU at an instruction boundary,
+ *       applies the change, and lets them go on; the guest cannot tell,
+ *       except by what it then sees at the changed addresses. Not from a
+ *       vCPU thread of the VM inside a run (a device callback): that vCPU
+ *       could never pause, so it fails with -EDEADLK; nor from the VM's log
+ *       callback while it reports on a layout change (-EDEADLK too).
+ *     "unlocked query": any thread, but it reads the VM's tables without a
+ *       lock, so not while another thread changes what it reads.
+ *     No call on a VM may overlap or follow vmm_vm_destroy() of it.
+ *
+ * Size tags: a struct the library fills in the caller's memory (struct
+ * vmm_exit, vmm_vm_stats, vmm_device_stats, vmm_memslot_info, vmm_translation)
+ * starts with size_t size (struct_size in vmm_memslot_info), which the
+ * caller sets to the sizeof of the struct it was compiled with, as the
+ * VMM_*_INIT macros do: struct vmm_exit ex = VMM_EXIT_INIT; (in C++ before
+ * C++20, which has no designated initializers: vmm_exit ex{}; ex.size =
+ * sizeof(ex);). The library then writes only the first size bytes and never
+ * the size field itself, so it can grow these structs by appending fields:
+ * a program built against an older, smaller struct gets the fields it knows
+ * and nothing past them, and a larger struct from a newer header reads zero
+ * in the fields this library does not know. A size that does not cover the
+ * struct's first field after size (0, say: a struct left zero-filled) is
+ * refused with -EINVAL, and the struct is not touched. A struct the caller
+ * passes in (struct vmm_vm_options, vmm_device_config) carries the same tag,
+ * and the library reads only its first size bytes.
  *
  * Address model: a memslot maps guest-physical range [gpa, gpa + size) to
  * host memory [hva, hva + size). A GPA that no memslot backs is not memory:
@@ -43,20 +71,42 @@
 extern "C" {
 #endif
 
+/*
+ * VMM_MUST_CHECK marks a function whose result says whether it did its job
+ * or filled its out-parameters: a caller that ignores it has a bug, and GCC
+ * and clang say so (-Wunused-result, on by default; a (void) cast does not
+ * silence GCC). Pure getters and void functions do not carry it. Define
+ * VMM_NO_MUST_CHECK before including this header to turn it off.
+ */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(VMM_NO_MUST_CHECK)
+#define VMM_MUST_CHECK __attribute__((warn_unused_result))
+#else
+#define VMM_MUST_CHECK
+#endif
+
 #define VMM_VERSION_MAJOR 0
 #define VMM_VERSION_MINOR 1
 #define VMM_VERSION_PATCH 0
 #define VMM_VERSION_STRING "0.1.0"
 
-/* The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's). */
+/*
+ * The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
+ * Thread-safety: any thread.
+ */
 const char *vmm_version(void);
 
-/* A static, human-readable description of a negative errno returned by libvmm. */
+/*
+ * A static, human-readable description of a negative errno returned by libvmm.
+ * Thread-safety: any thread.
+ */
 const char *vmm_strerror(int err);
 
 /*
  * Detail of the latest failed libvmm call on this thread, or "" if none.
- * Valid until the next libvmm call on this thread.
+ * Valid until the next libvmm call on this thread. A failure on a thread
+ * the library created (vmm_vm_run()'s vCPU threads) is copied to the thread
+ * that called vmm_vm_run() when it returns the error.
+ * Thread-safety: any thread; each thread reads its own detail.
  */
 const char *vmm_last_error(void);
 
@@ -71,10 +121,16 @@ enum vmm_accel {
 	VMM_ACCEL_EMU = 2,
 };
 
-/* "auto", "kvm", "emu"; NULL for an unknown value. Any thread. */
+/*
+ * "auto", "kvm", "emu"; NULL for an unknown value.
+ * Thread-safety: any thread.
+ */
 const char *vmm_accel_name(enum vmm_accel accel);
-/* Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL. Any thread. */
-int vmm_accel_parse(const char *name, enum vmm_accel *out);
+/*
+ * Parse "auto", "kvm" or "emu". Returns 0 or -EINVAL.
+ * Thread-safety: any thread.
+ */
+int vmm_accel_parse(const char *name, enum vmm_accel *out) VMM_MUST_CHECK;
 
 /*
  * Can this host run accel, and with this build? Returns 0 if vmm_vm_create()
@@ -84,7 +140,8 @@ int vmm_accel_parse(const char *name, enum vmm_accel *out);
  * NUL-terminated phrase saying so: "/dev/kvm is usable", "/dev/kvm:
  * Permission denied", "backend emu is not built in (./configure
  * --disable-emu)"; for VMM_ACCEL_AUTO the text vmm_vm_accel_reason() would
- * give. Opens and closes /dev/kvm for kvm; creates nothing. Any thread.
+ * give. Opens and closes /dev/kvm for kvm; creates nothing.
+ * Thread-safety: any thread.
  */
 int vmm_accel_probe(enum vmm_accel accel, char *why, size_t len);
 
@@ -130,7 +187,11 @@ struct vmm_vm_options {
 	int kick_signal;
 };
 
-/* Fill *opts with defaults: accel auto, unclaimed ignore, no log, level VMM_LOG_WARN, kick_signal 0 (SIGRTMIN + 6). */
+/*
+ * Fill *opts with defaults: accel auto, unclaimed ignore, no log, level
+ * VMM_LOG_WARN, kick_signal 0 (SIGRTMIN + 6).
+ * Thread-safety: any thread (it writes *opts only).
+ */
 void vmm_vm_options_init(struct vmm_vm_options *opts);
 
 struct vmm_vm;
@@ -146,20 +207,34 @@ struct vmm_device;
  * emu)"); so does auto when no backend is usable. An opts->kick_signal
  * libvmm cannot use gives -EINVAL.
  * On success *out owns the VM: free it with vmm_vm_destroy().
+ * Thread-safety: any thread, concurrently with calls on other VMs and with
+ * other vmm_vm_create() calls (the kick signal's handler is installed under a
+ * lock).
  */
-int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out);
+int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out) VMM_MUST_CHECK;
 
-/* Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the memory it allocated. Accepts NULL.
- * Must not be called while the VM runs. Host memory passed to vmm_memslot_add() stays the caller's. */
+/*
+ * Destroy a VM: its vCPUs, devices (destroy() is called), plugins and the
+ * memory it allocated. Accepts NULL. Host memory passed to
+ * vmm_memslot_add() stays the caller's.
+ * Thread-safety: any thread, once no other call on this VM runs or can start:
+ * not while a vmm_vm_run() or vmm_vcpu_run() of it runs (stop it and let them
+ * return first), not from its device or log callbacks, not concurrently with
+ * any other call on it, vmm_vm_stop() included.
+ */
 void vmm_vm_destroy(struct vmm_vm *vm);
 
-/* The backend in use: VMM_ACCEL_KVM or VMM_ACCEL_EMU, never AUTO. Any thread. */
+/*
+ * The backend in use: VMM_ACCEL_KVM or VMM_ACCEL_EMU, never AUTO.
+ * Thread-safety: any thread, any time while the VM lives.
+ */
 enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
 
 /*
  * Why vm has its backend, one line owned by vm: "auto: /dev/kvm is usable",
  * "auto: /dev/kvm: Permission denied, using emu", or, for a backend asked
- * for by name, "asked for: " and what its check found. Any thread.
+ * for by name, "asked for: " and what its check found.
+ * Thread-safety: any thread, any time while the VM lives.
  */
 const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 
@@ -176,16 +251,24 @@ const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 #define VMM_MEMSLOT_LOG_DIRTY (1u << 1) /* record the pages written: vmm_memslot_get_dirty() */
 
 struct vmm_memslot_info {
+	/*
+	 * sizeof(struct vmm_memslot_info): set by the caller (the size tag, see
+	 * above). Not called size like the others: size was already the slot's
+	 * size, and code written before the tag must not read one as the other.
+	 */
+	size_t struct_size;
 	uint64_t gpa;
 	uint64_t size;
 	void *hva;
 	const char *name; /* valid until the next memslot add, remove or move */
 	uint32_t flags;   /* VMM_MEMSLOT_* */
 };
+#define VMM_MEMSLOT_INFO_INIT { .struct_size = sizeof(struct vmm_memslot_info) }
 
 /*
  * How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most
  * VMM_MEMSLOT_MAX), 1024 on emu. Lookups by GPA are O(log n).
+ * Thread-safety: any thread, any time while the VM lives.
  */
 int vmm_memslot_max(const struct vmm_vm *vm);
 
@@ -200,8 +283,13 @@ int vmm_memslot_max(const struct vmm_vm *vm);
  * the guest-physical address width), -EEXIST (overlaps a slot or window),
  * -ENOSPC (no free slot; on emu also a layout too large for the emulator),
  * -EDEADLK (from a device callback).
+ * Thread-safety: live (see Conventions): any thread, also while the VM runs,
+ * concurrently with the runs, vmm_vm_stop(), the guest memory copies and the
+ * other layout changes (they take turns); not from a device callback of this VM
+ * or its log callback during a layout change (-EDEADLK); not concurrently with
+ * the configuration calls or the unlocked queries.
  */
-int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva);
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva) VMM_MUST_CHECK;
 
 /*
  * vmm_memslot_add() with flags (VMM_MEMSLOT_*). While the VM runs too.
@@ -219,19 +307,24 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
  * VMM_MEMSLOT_LOG_DIRTY: start with dirty logging on (vmm_memslot_set_dirty_log()).
  *
  * Errors as vmm_memslot_add(), and -EINVAL for unknown flags.
+ * Thread-safety: live, as vmm_memslot_add().
  */
 int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			  void *hva, uint32_t flags);
+			  void *hva, uint32_t flags) VMM_MUST_CHECK;
 
 /*
  * Like vmm_memslot_add(), but the VM allocates zeroed host memory for the slot
  * (anonymous, reserved lazily) and frees it on destroy. *hva (may be NULL)
  * receives its address.
+ * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva);
-/* vmm_memslot_alloc() with flags, as vmm_memslot_add_flags(). */
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva) VMM_MUST_CHECK;
+/*
+ * vmm_memslot_alloc() with flags, as vmm_memslot_add_flags().
+ * Thread-safety: live, as vmm_memslot_add().
+ */
 int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
-			    uint32_t flags, void **hva);
+			    uint32_t flags, void **hva) VMM_MUST_CHECK;
 
 /*
  * Dirty-page logging of the slot that starts at gpa. Turning it on clears
@@ -243,8 +336,9 @@ int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, u
  * page, so only logged slots pay for it (their writes take Unicorn's slow
  * path); no other slot is slowed.
  * Errors: -ENOENT (no slot starts at gpa), -EDEADLK (from a device callback).
+ * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable) VMM_MUST_CHECK;
 
 /*
  * Fetch and clear the dirty record of the slot that starts at gpa: bit i of
@@ -253,11 +347,14 @@ int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable);
  * a page the guest only read may be set too (KVM records the pages it maps
  * writable); a written page is never missing.
  * bitmap has words entries, at least (size / 4096 + 63) / 64; bits past the
- * slot's end are zero. Any thread, while the VM runs too; a page written
- * while the fetch runs is in this bitmap or the next one, never lost.
+ * slot's end are zero. A page written while the fetch runs is in this
+ * bitmap or the next one, never lost.
  * Errors: -ENOENT, -EINVAL (logging is off, bitmap NULL or too small).
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too (it holds the layout still for reading); not from the
+ * log callback during a layout change (-EDEADLK).
  */
-int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words);
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words) VMM_MUST_CHECK;
 
 /*
  * Remove the slot that starts at gpa. -ENOENT if none does. While the VM
@@ -265,8 +362,9 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
  * range exit (device or unclaimed policy); no translation of it survives,
  * code included. If the VM allocated the memory, it is freed once no vCPU
  * or device can reach it.
+ * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa) VMM_MUST_CHECK;
 
 /*
  * Move the slot that starts at gpa so that it backs [new_gpa, new_gpa + size)
@@ -279,8 +377,9 @@ int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa);
  * pause around the move).
  * Errors: -ENOENT (no slot starts at gpa), -EINVAL (new_gpa misaligned),
  * -ERANGE, -EEXIST (overlaps another slot or an MMIO window), -EDEADLK.
+ * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa) VMM_MUST_CHECK;
 
 /*
  * Back the slot that starts at gpa with host memory new_hva (page aligned,
@@ -302,15 +401,21 @@ int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa);
  * and each run drops the code translated from RAM, so the new code runs.
  * While the VM runs, use vmm_memslot_remap() instead: code a vCPU already
  * translated on emu would outlive an mmap() behind its back.
+ * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva);
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva) VMM_MUST_CHECK;
 
 /*
- * Number of slots; then fetch slot i (sorted by gpa) into *info. -ENOENT past
- * the end. They read the table unlocked: not while another thread changes it.
+ * Number of slots; then fetch slot i (sorted by gpa) into *info, whose
+ * struct_size the caller sets (VMM_MEMSLOT_INFO_INIT; see "Size tags").
+ * -ENOENT past the end, -EINVAL for a struct_size too small. They read the
+ * table unlocked: not while another thread changes it.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a memslot add, remove, move, remap or dirty-log change
+ * (vmm_translate() may be).
  */
 int vmm_memslot_count(const struct vmm_vm *vm);
-int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info);
+int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info) VMM_MUST_CHECK;
 
 /*
  * Checked translation: the host address of guest-physical [gpa, gpa + len),
@@ -318,8 +423,10 @@ int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *inf
  * Returns 0, or -EFAULT if any byte of the range is not backed by that slot.
  * The pointer is valid until that slot is removed, moved or remapped: a
  * thread that may race such a change uses vmm_guest_read()/write() instead.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a memslot change.
  */
-int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva);
+int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **hva) VMM_MUST_CHECK;
 
 /*
  * Copy between guest RAM and host buffers; same range rules as
@@ -327,9 +434,13 @@ int vmm_gpa_to_hva(const struct vmm_vm *vm, uint64_t gpa, uint64_t len, void **h
  * This is also what devices' mem_read/mem_write do. Any thread: a copy and
  * a layout change never overlap. vmm_guest_write() may write read-only
  * slots (it is the host) and marks the pages of a logged slot dirty.
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too (a copy and a change take turns); not from the log
+ * callback during a layout change (-EDEADLK). Running vCPUs may access the same
+ * bytes meanwhile: the copy is not atomic with respect to the guest.
  */
-int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len);
-int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len);
+int vmm_guest_read(const struct vmm_vm *vm, uint64_t gpa, void *buf, uint64_t len) VMM_MUST_CHECK;
+int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t len) VMM_MUST_CHECK;
 
 /* What a guest-physical address is, for struct vmm_translation.kind. */
 enum vmm_xlate_kind {
@@ -391,10 +502,11 @@ struct vmm_translation {
  * reads zero in the fields this library does not know).
  * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
  * argument, out->size too small; *out is then untouched).
- * Any thread, while the VM runs and its layout changes too (not
- * concurrently with vmm_vm_destroy()).
+ * Thread-safety: any thread, device callbacks included, while the VM runs and
+ * its layout changes too; not from the log callback during a layout change
+ * (-EDEADLK).
  */
-int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out);
+int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out) VMM_MUST_CHECK;
 
 /* ---- Devices ---- */
 
@@ -430,9 +542,11 @@ struct vmm_device_config {
  * map), or what create() returned. While the VM runs too (the vCPUs pause
  * while the window is claimed; create() runs before that, unpaused), but
  * not from a device callback (-EDEADLK).
+ * Thread-safety: live, as vmm_memslot_add(): create() runs on the calling
+ * thread before the vCPUs pause, while they run.
  */
 int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
-		   const struct vmm_device_config *cfg, struct vmm_device **out);
+		   const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
 
 /*
  * Like vmm_device_add(), but first dlopen()s the plugin at path and takes its
@@ -442,21 +556,25 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  * Errors name the file: -ENOENT (no such file), -ENOEXEC (not loadable, no
  * entry symbol, or it returned NULL), -EPROTO (wrong ABI
  * version or too small a descriptor), or what create() returned.
+ * Thread-safety: live, as vmm_device_add().
  */
 int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
-			  const struct vmm_device_config *cfg, struct vmm_device **out);
+			  const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
 
 /*
  * Resolve a plugin name to a path. A name containing '/' is returned as is.
  * Otherwise each directory of the colon-separated search_path is tried for
  * NAME.so. Returns 0 and writes the path to buf, or -ENOENT.
+ * Thread-safety: any thread (it only looks at files).
  */
-int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen);
+int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen) VMM_MUST_CHECK;
 
 struct vmm_device_stats {
+	size_t size;     /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
 	uint64_t reads;  /* guest reads the model answered */
 	uint64_t writes; /* guest writes the model accepted */
 };
+#define VMM_DEVICE_STATS_INIT { .size = sizeof(struct vmm_device_stats) }
 
 /*
  * Give up dev's window and destroy the device: from the vCPUs' next
@@ -464,8 +582,10 @@ struct vmm_device_stats {
  * added there later). The model's destroy() runs once no vCPU can call into
  * it; dev is freed. A plugin's shared object stays loaded until the VM is
  * destroyed. While the VM runs too; not from a device callback (-EDEADLK).
+ * Thread-safety: live, as vmm_memslot_add(); and not concurrently with any
+ * other call on dev, which it frees.
  */
-int vmm_device_remove(struct vmm_device *dev);
+int vmm_device_remove(struct vmm_device *dev) VMM_MUST_CHECK;
 
 /*
  * Move dev's window to start at new_base, keeping its length, its space and
@@ -475,17 +595,33 @@ int vmm_device_remove(struct vmm_device *dev);
  * as by vmm_device_add(); on failure nothing changes. While the VM runs
  * too; not from a device callback (-EDEADLK).
  * Errors: -EINVAL, -ERANGE, -EEXIST (overlap), -EDEADLK.
+ * Thread-safety: live, as vmm_memslot_add(); not concurrently with
+ * vmm_device_window() or vmm_device_remove() of dev.
  */
-int vmm_device_move(struct vmm_device *dev, uint64_t new_base);
+int vmm_device_move(struct vmm_device *dev, uint64_t new_base) VMM_MUST_CHECK;
 
-/* Counters of one device; any thread (values may lag a running vCPU). */
-int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats);
+/*
+ * Counters of one device into *stats, whose size the caller sets
+ * (VMM_DEVICE_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
+ * lag a running vCPU.
+ * Thread-safety: any thread, device callbacks included, while the VM runs too;
+ * not concurrently with vmm_device_remove() of dev.
+ */
+int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats) VMM_MUST_CHECK;
 
-/* The device's name, model name and window; strings valid while the VM lives. */
+/*
+ * The device's name, model name and window; strings valid while the VM lives.
+ * Thread-safety: any thread while dev exists; vmm_device_window() not
+ * concurrently with vmm_device_move() of dev.
+ */
 const char *vmm_device_name(const struct vmm_device *dev);
 const char *vmm_device_model(const struct vmm_device *dev);
-int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length);
-/* Devices, sorted by space, then base; unlocked, like vmm_memslot_get(). */
+int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length) VMM_MUST_CHECK;
+/*
+ * Devices, sorted by space, then base.
+ * Thread-safety: unlocked query: any thread, while the VM runs too, but not
+ * concurrently with a device add, remove or move.
+ */
 int vmm_device_count(const struct vmm_vm *vm);
 struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i);
 
@@ -515,16 +651,33 @@ struct vmm_sregs {
 	uint64_t cr0, cr2, cr3, cr4, efer;
 };
 
-/* Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is owned by the VM. */
-int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out);
+/*
+ * Create vCPU number index (0 .. VMM_GUEST_MAX_VCPUS-1, each once). *out is
+ * owned by the VM.
+ * Thread-safety: configuration: one thread, while no vCPU of the VM runs
+ * (-EBUSY) and no other thread calls into the VM (vmm_vm_stop() and layout
+ * changes walk the vCPUs).
+ */
+int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out) VMM_MUST_CHECK;
+/*
+ * The number of vCPUs; the vCPU numbered index, or NULL. Owned by the VM.
+ * Thread-safety: any thread, while the VM runs too; not concurrently with
+ * vmm_vcpu_create().
+ */
 int vmm_vcpu_count(const struct vmm_vm *vm);
 struct vmm_vcpu *vmm_vcpu_get(const struct vmm_vm *vm, unsigned index);
 
-/* Register access; only while that vCPU is not running. */
-int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
-int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
-int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
-int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+/*
+ * Register access.
+ * Thread-safety: any thread, one call at a time per vCPU, while that vCPU is
+ * not in vmm_vcpu_run(): the setters return -EBUSY then; the getters must not
+ * be called then (on kvm they would wait for the run to end, on emu they would
+ * race it): read struct vmm_exit's copy instead.
+ */
+int vmm_vcpu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs) VMM_MUST_CHECK;
+int vmm_vcpu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs) VMM_MUST_CHECK;
+int vmm_vcpu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs) VMM_MUST_CHECK;
+int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs) VMM_MUST_CHECK;
 
 /* ---- Booting a guest ---- */
 
@@ -536,8 +689,10 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
  * receives it. Errors: -ENOENT, -ENOEXEC (not a valid ELF64 x86-64
  * executable, or the entry outside executable code), -EFAULT (a segment
  * outside RAM).
+ * Thread-safety: configuration: not while the VM runs (-EBUSY), nor
+ * concurrently with any other call on the VM.
  */
-int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
+int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_CHECK;
 
 /*
  * Put every vCPU in the boot state of guest.h: build the boot area at the top
@@ -548,8 +703,9 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry);
  * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
  * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
  * (more RAM slots or devices than boot info holds), -EINVAL.
+ * Thread-safety: configuration, as vmm_load_elf().
  */
-int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry);
+int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
 
 /* ---- Running ---- */
 
@@ -565,10 +721,14 @@ enum vmm_exit_reason {
 	VMM_EXIT_ERROR,          /* the VMM itself failed (see detail) */
 };
 
-/* "stopped", "hlt", "shutdown", ... ; "unknown" for anything else. */
+/*
+ * "stopped", "hlt", "shutdown", ... ; "unknown" for anything else.
+ * Thread-safety: any thread.
+ */
 const char *vmm_exit_reason_name(enum vmm_exit_reason reason);
 
 struct vmm_exit {
+	size_t size;       /* sizeof(struct vmm_exit): set by the caller (size tag, see above) */
 	enum vmm_exit_reason reason;
 	int exit_code;     /* for VMM_EXIT_STOPPED */
 	unsigned vcpu;     /* the vCPU that exited */
@@ -578,10 +738,13 @@ struct vmm_exit {
 	struct vmm_regs regs;   /* the vCPU's registers at the exit */
 	struct vmm_sregs sregs;
 };
+#define VMM_EXIT_INIT { .size = sizeof(struct vmm_exit) }
 
 /*
  * Run one vCPU on the calling thread until an exit libvmm does not handle
- * itself (device and unclaimed accesses are handled inside). Fills *exit.
+ * itself (device and unclaimed accesses are handled inside). Fills *exit,
+ * whose size the caller sets (VMM_EXIT_INIT; see "Size tags": a size too
+ * small gives -EINVAL before anything runs, and *exit is untouched).
  * Returns 0, or a negative errno if the backend failed (then exit->reason is
  * VMM_EXIT_ERROR). One thread per vCPU. On kvm the VM's kick signal
  * (opts.kick_signal) is unblocked on the calling thread while it runs; the
@@ -592,37 +755,61 @@ struct vmm_exit {
  * or an unclaimed access under VMM_UNCLAIMED_STOP) has completed, RIP is
  * past it and a read's destination holds its value (all-ones if
  * unclaimed). emu may leave RIP earlier: see libvmm(3), BACKENDS.
+ * Thread-safety: any thread, one at a time per vCPU (another run of the same
+ * vCPU, vmm_vm_run()'s included, returns -EBUSY); concurrently with the other
+ * vCPUs' runs, vmm_vm_stop(), the live calls and the guest memory copies.
+ * Device callbacks and the log callback run on this thread; not from one of
+ * them.
  */
-int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
+int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
  * Run every vCPU, each on a thread the library creates, while the calling
  * thread waits, until the VM stops: a device or vmm_vm_stop() stopped it, any
- * vCPU hit a fatal exit, or every vCPU halted. *exit describes the stop if
+ * vCPU hit a fatal exit, or every vCPU halted. *exit (its size set by the
+ * caller, as for vmm_vcpu_run()) describes the stop if
  * one was requested (exit_code set), else the first fatal exit, else a halt.
  * A fatal exit on one vCPU stops the others. Returns 0, or a negative errno
- * if a backend failed (exit->reason VMM_EXIT_ERROR, details in exit->detail).
+ * if a backend failed (exit->reason VMM_EXIT_ERROR). A failure on one of the
+ * library's threads is reported on the caller's: vmm_last_error() on the
+ * calling thread gives that thread's reason, and exit->detail its first
+ * bytes (exit->vcpu names the vCPU).
  * The threads start with the caller's signal mask; the caller's own mask
  * is not changed.
+ * Thread-safety: any thread, one run of the VM at a time (a vCPU already in a
+ * run makes it fail with -EBUSY); concurrently with vmm_vm_stop(), the live
+ * calls and the guest memory copies from other threads. Device callbacks and
+ * the log callback run on the threads it creates; not from one of them.
  */
-int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit);
+int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit) VMM_MUST_CHECK;
 
 /*
- * Ask the VM to stop with exit_code. Safe from any thread, device callbacks
- * included (not from a signal handler: it takes a mutex). The first stop
- * wins. The stop is permanent: every later vmm_vm_run() or vmm_vcpu_run()
- * returns VMM_EXIT_STOPPED at once, with that code.
+ * Ask the VM to stop with exit_code. The first stop wins. The stop is
+ * permanent: every later vmm_vm_run() or vmm_vcpu_run() returns
+ * VMM_EXIT_STOPPED at once, with that code.
+ * Thread-safety: any thread, device and log callbacks included, concurrently
+ * with any call but vmm_vm_destroy() and vmm_vcpu_create(); not from a signal
+ * handler (it takes a mutex).
  */
 void vmm_vm_stop(struct vmm_vm *vm, int exit_code);
 
-/* Counters, for -v and tests. */
+/* Counters, for -v and tests: vmm_vm_get_stats(). */
 struct vmm_vm_stats {
+	size_t size;             /* sizeof(struct vmm_vm_stats): set by the caller (size tag, see above) */
 	uint64_t exits;          /* all exits to the VMM */
 	uint64_t mmio_exits;
 	uint64_t pio_exits;
 	uint64_t unclaimed;      /* unclaimed accesses */
 };
-int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats);
+#define VMM_VM_STATS_INIT { .size = sizeof(struct vmm_vm_stats) }
+/*
+ * Sum the counters of every vCPU into *stats, whose size the caller sets
+ * (VMM_VM_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
+ * lag running vCPUs.
+ * Thread-safety: any thread, device callbacks included, while the VM runs too;
+ * not concurrently with vmm_vcpu_create().
+ */
+int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats) VMM_MUST_CHECK;
 
 /* ---- Configuration files (INI) ---- */
 
@@ -671,10 +858,20 @@ struct vmm_config {
  * Parse and check an INI file (format: vmm.ini(5)). On success *out owns the
  * result: free it with vmm_config_free(). On failure returns -EINVAL (or the
  * open's errno) and vmm_last_error() is "file:line: what is wrong".
+ * Thread-safety: any thread, concurrently with any call (each parse has its own
+ * state).
  */
-int vmm_config_load(const char *path, struct vmm_config **out);
-/* Same, from a string; name is used in messages. */
-int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out);
+int vmm_config_load(const char *path, struct vmm_config **out) VMM_MUST_CHECK;
+/*
+ * Same, from a string; name is used in messages.
+ * Thread-safety: any thread, as vmm_config_load().
+ */
+int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out) VMM_MUST_CHECK;
+/*
+ * Free what vmm_config_load() or vmm_config_parse_string() returned. Accepts
+ * NULL.
+ * Thread-safety: any thread, once no other thread uses cfg.
+ */
 void vmm_config_free(struct vmm_config *cfg);
 
 /*
@@ -688,9 +885,11 @@ void vmm_config_free(struct vmm_config *cfg);
  * cfg->accel decides; the unclaimed policy always comes from cfg. The
  * timeout is not applied: cfg->timeout_ms is for the caller to enforce.
  * Errors as the calls it makes, with "file:line: ..." details.
+ * Thread-safety: any thread, as vmm_vm_create(); cfg is only read, so several
+ * threads may build VMs from one cfg at once.
  */
 int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_options *opts,
-			      const char *plugin_path, struct vmm_vm **out);
+			      const char *plugin_path, struct vmm_vm **out) VMM_MUST_CHECK;
 
 #ifdef __cplusplus
 }
