@@ -1,6 +1,5 @@
 /* vmm-run.c - the vmm-run command: boot the VM a config describes, map how it ended to a status. */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -330,30 +329,13 @@ static void format_size(char *buf, size_t len, uint64_t size)
 /* Why the VM got the backend it has: the -v line that answers "is this really kvm?". */
 static void report_backend(struct vmm_vm *vm, enum vmm_accel requested, bool from_cli)
 {
-	enum vmm_accel got = vmm_vm_accel(vm);
-	const char *name = vmm_accel_name(got);
-	int fd;
+	const char *name = vmm_accel_name(vmm_vm_accel(vm));
 
-	if (requested != VMM_ACCEL_AUTO) {
+	if (requested != VMM_ACCEL_AUTO)
 		fprintf(stderr, "vmm-run: backend %s (%s%s)\n", name,
 			from_cli ? "--accel=" : "[vm] accel = ", vmm_accel_name(requested));
-		return;
-	}
-	if (got == VMM_ACCEL_KVM) {
-		fprintf(stderr, "vmm-run: backend kvm (auto: /dev/kvm is usable)\n");
-		return;
-	}
-	/* The library does not say why auto fell back; ask the kernel the same question it asked.
-	 */
-	fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "vmm-run: backend %s (/dev/kvm: %s)\n", name, strerror(errno));
-	} else {
-		close(fd);
-		fprintf(stderr,
-			"vmm-run: backend %s (auto: /dev/kvm opens but kvm was not usable)\n",
-			name);
-	}
+	else
+		fprintf(stderr, "vmm-run: backend %s (%s)\n", name, vmm_vm_accel_reason(vm));
 }
 
 /* The -v description of the machine just built: memory, devices, vCPUs. */
@@ -759,10 +741,7 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		switch (c) {
 		case OPT_ACCEL:
 			if (vmm_accel_parse(optarg, &o->accel) < 0) {
-				fprintf(
-				    stderr,
-				    "vmm-run: --accel: unknown backend '%s' (auto, kvm or emu)\n",
-				    optarg);
+				fprintf(stderr, "vmm-run: --accel: %s\n", vmm_last_error());
 				return EXIT_SETUP;
 			}
 			o->accel_set = true;
@@ -823,7 +802,7 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 {
 	struct vmm_vm_options opts;
 	char *search;
-	int ret, fd;
+	int ret;
 
 	search = plugin_search_path(o->plugin_path);
 	if (!search) {
@@ -856,18 +835,8 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 	if (ret == 0)
 		return -1;
 
+	/* A backend this host cannot run: the library says why and what to try. */
 	fprintf(stderr, "vmm-run: %s\n", *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret));
-	/* Make the common case obvious: kvm was asked for on a host without it. */
-	if (cfg->accel == VMM_ACCEL_KVM) {
-		fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-		if (fd < 0)
-			fprintf(
-			    stderr,
-			    "vmm-run: backend kvm cannot be used: /dev/kvm: %s (try --accel=emu)\n",
-			    strerror(errno));
-		else
-			close(fd);
-	}
 	return EXIT_SETUP;
 }
 

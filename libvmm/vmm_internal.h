@@ -273,8 +273,6 @@ struct vmm_vcpu;
  * vcpu->be are the backend's private state.
  */
 struct vmmi_backend_ops {
-	const char *name;
-	enum vmm_accel accel;
 	/* Open the hypervisor / engine for this VM; set vm->slots.max. May fail with -ENODEV. */
 	int (*vm_init)(struct vmm_vm *vm);
 	void (*vm_fini)(struct vmm_vm *vm);
@@ -330,10 +328,41 @@ struct vmmi_backend_ops {
 	bool kick_signals;
 };
 
-extern const struct vmmi_backend_ops vmmi_kvm_ops;
-extern const struct vmmi_backend_ops vmmi_emu_ops;
-/* True if /dev/kvm opens read-write and speaks the API version we need. */
-bool vmmi_kvm_usable(void);
+/*
+ * One entry of the backend table. A backend's own files define
+ * `const struct vmmi_backend vmmi_backend_<name>`; the build generates the
+ * table, vmmi_backends[], from configure's list (build/gen/backends.c).
+ */
+struct vmmi_backend {
+	const char *name; /* as [vm] accel and --accel spell it */
+	enum vmm_accel accel;
+	/*
+	 * Can this host run the backend? 0 or a negative errno; either way
+	 * why (len > 0) receives a phrase that says so, e.g. "/dev/kvm is
+	 * usable" or "/dev/kvm: Permission denied". Any thread, no VM needed.
+	 */
+	int (*probe)(char *why, size_t len);
+	/* NULL for a backend ./configure left out (then probe is NULL too). */
+	const struct vmmi_backend_ops *ops;
+};
+
+/*
+ * Every backend the library knows, in the order auto tries them,
+ * NULL-terminated; those configure left out (--disable-NAME) have no ops.
+ */
+extern const struct vmmi_backend *const vmmi_backends[];
+
+/* "auto, kvm or emu": every name vmm_accel_parse() takes, built in or not (core/backend.c). */
+void vmmi_accel_names(char *buf, size_t len);
+
+/*
+ * The backend for accel (auto: the first built-in one whose probe succeeds)
+ * into *out, and why it was chosen into reason ("auto: /dev/kvm is usable").
+ * -ENODEV with the last error saying why and what to try if there is none,
+ * -EINVAL for an accel the table does not know (core/backend.c).
+ */
+int vmmi_backend_choose(enum vmm_accel accel, const struct vmmi_backend **out, char *reason,
+			size_t len) VMMI_WARN_UNUSED;
 
 /* ---- VM and vCPU ---- */
 
@@ -378,8 +407,10 @@ struct vmm_vcpu {
 
 struct vmm_vm {
 	struct vmm_vm_options opts;
-	const struct vmmi_backend_ops *ops;
+	const struct vmmi_backend *backend; /* the table's entry, for its name and accel */
+	const struct vmmi_backend_ops *ops; /* backend->ops */
 	void *be;
+	char accel_reason[256]; /* vmm_vm_accel_reason() */
 
 	struct vmmi_slot_table slots;
 	struct vmmi_bus bus[2]; /* [0] MMIO, [1] PIO: index with vmmi_space_index() */

@@ -1,4 +1,5 @@
 /* emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -1188,9 +1189,7 @@ static void emu_kick(struct vmm_vcpu *vcpu)
 	atomic_store_explicit(&emu_vcpu(vcpu)->kicked, true, memory_order_release);
 }
 
-const struct vmmi_backend_ops vmmi_emu_ops = {
-	.name = "emu",
-	.accel = VMM_ACCEL_EMU,
+static const struct vmmi_backend_ops emu_ops = {
 	.vm_init = emu_vm_init,
 	.vm_fini = emu_vm_fini,
 	.slot_add = emu_slot_add,
@@ -1206,4 +1205,24 @@ const struct vmmi_backend_ops vmmi_emu_ops = {
 	.set_sregs = emu_set_sregs,
 	.run = emu_run,
 	.kick = emu_kick,
+};
+
+/* The backend table's probe: a Unicorn that emulates x86 is all emu needs. */
+static int emu_probe(char *why, size_t len)
+{
+	unsigned major, minor, v = uc_version(&major, &minor);
+
+	if (!uc_arch_supported(UC_ARCH_X86)) {
+		snprintf(why, len, "Unicorn %u.%u has no x86 support", major, minor);
+		return -ENODEV;
+	}
+	snprintf(why, len, "Unicorn %u.%u.%u, a software CPU", major, minor, (v >> 8) & 0xff);
+	return 0;
+}
+
+const struct vmmi_backend vmmi_backend_emu = {
+	.name = "emu",
+	.accel = VMM_ACCEL_EMU,
+	.probe = emu_probe,
+	.ops = &emu_ops,
 };

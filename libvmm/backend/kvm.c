@@ -48,16 +48,30 @@ static int xioctl(int fd, unsigned long req, void *arg)
 	return ret;
 }
 
-bool vmmi_kvm_usable(void)
+/* The backend table's probe: does /dev/kvm open read-write and offer what kvm_vm_init() needs? */
+static int kvm_probe(char *why, size_t len)
 {
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	bool ok;
+	int ret = 0, version;
 
-	if (fd < 0)
-		return false;
-	ok = ioctl(fd, KVM_GET_API_VERSION, 0) == KVM_API_VERSION;
+	if (fd < 0) {
+		ret = -errno;
+		snprintf(why, len, "/dev/kvm: %s", strerror(errno));
+		return ret;
+	}
+	version = ioctl(fd, KVM_GET_API_VERSION, 0);
+	if (version != KVM_API_VERSION) {
+		snprintf(why, len, "/dev/kvm: KVM API version %d, need %d", version, KVM_API_VERSION);
+		ret = -ENODEV;
+	} else if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0 ||
+		   ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
+		snprintf(why, len, "/dev/kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
+		ret = -ENODEV;
+	} else {
+		snprintf(why, len, "/dev/kvm is usable");
+	}
 	close(fd);
-	return ok;
+	return ret;
 }
 
 static void kick_handler(int sig)
@@ -661,9 +675,7 @@ static void kvm_kick(struct vmm_vcpu *vcpu)
 		vcpu->kick_err = err; /* logged once the lock is dropped */
 }
 
-const struct vmmi_backend_ops vmmi_kvm_ops = {
-	.name = "kvm",
-	.accel = VMM_ACCEL_KVM,
+static const struct vmmi_backend_ops kvm_ops = {
 	.vm_init = kvm_vm_init,
 	.vm_fini = kvm_vm_fini,
 	.slot_add = kvm_slot_add,
@@ -680,4 +692,11 @@ const struct vmmi_backend_ops vmmi_kvm_ops = {
 	.run = kvm_run_vcpu,
 	.kick = kvm_kick,
 	.kick_signals = true,
+};
+
+const struct vmmi_backend vmmi_backend_kvm = {
+	.name = "kvm",
+	.accel = VMM_ACCEL_KVM,
+	.probe = kvm_probe,
+	.ops = &kvm_ops,
 };

@@ -220,18 +220,13 @@ static int get_bool(struct parser *p, unsigned line, const char *key, const char
 
 static int set_accel(struct parser *p, const char *value, unsigned line)
 {
-	/* vmm_accel_parse() lives in vm.c; the config keeps its own table so it stands alone. */
-	static const char *const names[] = {
-	    [VMM_ACCEL_AUTO] = "auto", [VMM_ACCEL_KVM] = "kvm", [VMM_ACCEL_EMU] = "emu"};
+	char names[128];
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		if (!strcmp(value, names[i])) {
-			p->cfg->accel = (enum vmm_accel)i;
-			return 0;
-		}
-	}
-	return fail(p, line, -EINVAL,
-		    "accel = '%s' is not an accelerator: expected auto, kvm or emu", value);
+	if (vmm_accel_parse(value, &p->cfg->accel) == 0)
+		return 0;
+	vmmi_accel_names(names, sizeof(names));
+	return fail(p, line, -EINVAL, "accel = '%s' is not an accelerator: expected %s", value,
+		    names);
 }
 
 /*

@@ -1,4 +1,4 @@
-/* vm.c - VM lifecycle: options, create and destroy, the backend choice, the log sink, stats. */
+/* vm.c - VM lifecycle: options, create and destroy, the log sink, stats. */
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -11,33 +11,6 @@
 const char *vmm_version(void)
 {
 	return VMM_VERSION_STRING;
-}
-
-const char *vmm_accel_name(enum vmm_accel accel)
-{
-	switch (accel) {
-	case VMM_ACCEL_AUTO:
-		return "auto";
-	case VMM_ACCEL_KVM:
-		return "kvm";
-	case VMM_ACCEL_EMU:
-		return "emu";
-	}
-	return NULL;
-}
-
-int vmm_accel_parse(const char *name, enum vmm_accel *out)
-{
-	static const enum vmm_accel all[] = { VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_EMU };
-
-	for (size_t i = 0; name && i < sizeof(all) / sizeof(all[0]); i++) {
-		if (!strcmp(name, vmm_accel_name(all[i]))) {
-			*out = all[i];
-			return 0;
-		}
-	}
-	return vmmi_error(-EINVAL, "unknown accelerator '%s' (expected auto, kvm or emu)",
-			  name ? name : "(null)");
 }
 
 void vmm_vm_options_init(struct vmm_vm_options *opts)
@@ -174,28 +147,15 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 	vm->slots.max = VMM_MEMSLOT_MAX;
 	vm->layout_gen = 1; /* a vCPU's empty window cache (generation 0) never matches */
 
-	switch (vm->opts.accel) {
-	case VMM_ACCEL_AUTO:
-		vm->ops = vmmi_kvm_usable() ? &vmmi_kvm_ops : &vmmi_emu_ops;
-		break;
-	case VMM_ACCEL_KVM:
-		vm->ops = &vmmi_kvm_ops;
-		break;
-	case VMM_ACCEL_EMU:
-		vm->ops = &vmmi_emu_ops;
-		break;
-	default:
-		ret = vmmi_error(-EINVAL, "vmm_vm_create: unknown accelerator %d", vm->opts.accel);
+	ret = vmmi_backend_choose(vm->opts.accel, &vm->backend, vm->accel_reason,
+				  sizeof(vm->accel_reason));
+	if (ret < 0)
 		goto err_free;
-	}
+	vm->ops = vm->backend->ops;
 	ret = vm->ops->vm_init(vm);
 	if (ret < 0)
 		goto err_free;
-	vmmi_log(vm, VMM_LOG_INFO, "backend %s%s", vm->ops->name,
-		 vm->opts.accel == VMM_ACCEL_AUTO ?
-			 (vm->ops == &vmmi_kvm_ops ? " (auto: /dev/kvm is usable)" :
-						     " (auto: /dev/kvm is not usable)") :
-			 "");
+	vmmi_log(vm, VMM_LOG_INFO, "backend %s (%s)", vm->backend->name, vm->accel_reason);
 	*out = vm;
 	return 0;
 
@@ -235,11 +195,6 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	vmmi_loaded_free(vm);
 	vm_locks_destroy(vm);
 	free(vm);
-}
-
-enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm)
-{
-	return vm->ops->accel;
 }
 
 int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats)

@@ -62,7 +62,7 @@ struct bench_stats {
 
 enum bench_status {
 	BENCH_RAN,
-	BENCH_SKIPPED, /* reason says why (no /dev/kvm) */
+	BENCH_SKIPPED, /* reason says why (vmm_accel_probe(): no /dev/kvm, a backend left out) */
 	BENCH_ERROR,   /* reason says what failed; the program then exits 1 */
 };
 
@@ -110,7 +110,7 @@ void bench_note(struct bench_row *row, const char *fmt, ...) __attribute__((form
 /* The sample functions' way to report a failure: a message kept until the row ends. */
 long bench_sample_error(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/* NULL if /dev/kvm opens read-write, else why not ("no /dev/kvm"). */
+/* NULL if kvm is usable here, else why not (vmm_accel_probe()'s text). */
 const char *bench_kvm_missing(void);
 
 /* Resident set size of this process, in bytes (/proc/self/statm). */

@@ -73,7 +73,7 @@ unsigned e2e_line_of(const char *path, const char *prefix);
 /* Free everything the helpers made for this test; the suites' .fini. */
 void e2e_cleanup(void);
 
-/* NULL if /dev/kvm opens read-write, else why not (strerror). */
+/* NULL if this build and host can run kvm, else why not (vmm_accel_probe()'s text). */
 const char *e2e_kvm_missing(void);
 /* Skip the running test, with the reason, when kvm cannot be used here. */
 void e2e_require_kvm(void);

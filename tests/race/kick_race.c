@@ -9,7 +9,7 @@
  * handle, or a signal to a joined thread, is what it catches). Usage:
  *   kick-race [--accel=kvm|emu] [--seconds=N]
  * Exit status 0 when every check holds, 1 when one fails, 77 when the
- * backend asked for is not available (kvm without /dev/kvm).
+ * backend asked for is not available (kvm without /dev/kvm, or left out by ./configure).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -181,20 +181,11 @@ static void phase_stops(enum vmm_accel accel, double seconds)
 	CHECK(runs > 0, "nothing raced");
 }
 
-static bool kvm_opens(void)
-{
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
 int main(int argc, char **argv)
 {
 	enum vmm_accel accel = VMM_ACCEL_KVM;
 	double seconds = 2;
+	char why[256];
 
 	for (int i = 1; i < argc; i++) {
 		if (!strncmp(argv[i], "--accel=", 8)) {
@@ -209,8 +200,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (accel == VMM_ACCEL_KVM && !kvm_opens()) {
-		printf("kick-race: kvm: skipped: /dev/kvm: %s\n", strerror(errno));
+	if (vmm_accel_probe(accel, why, sizeof(why)) < 0) {
+		printf("kick-race: %s: skipped: %s\n", vmm_accel_name(accel), why);
 		return 77;
 	}
 	phase_changes(accel, seconds / 2);

@@ -110,8 +110,13 @@ const char *vmm_strerror(int err);
  */
 const char *vmm_last_error(void);
 
+/*
+ * The backends. A build may leave one out (./configure --disable-emu or
+ * --disable-kvm): its name still parses, and asking for it fails with a
+ * message that says so.
+ */
 enum vmm_accel {
-	VMM_ACCEL_AUTO = 0, /* kvm if /dev/kvm opens, else emu */
+	VMM_ACCEL_AUTO = 0, /* the first built-in backend this host can run: kvm, then emu */
 	VMM_ACCEL_KVM = 1,
 	VMM_ACCEL_EMU = 2,
 };
@@ -126,6 +131,19 @@ const char *vmm_accel_name(enum vmm_accel accel);
  * Thread-safety: any thread.
  */
 int vmm_accel_parse(const char *name, enum vmm_accel *out) VMM_MUST_CHECK;
+
+/*
+ * Can this host run accel, and with this build? Returns 0 if vmm_vm_create()
+ * would get that far, else -ENOTSUP (the backend is not built in), -ENODEV
+ * (auto: none usable) or the negative errno of the check that failed (kvm:
+ * opening /dev/kvm). why (may be NULL when len is 0) receives, either way, a
+ * NUL-terminated phrase saying so: "/dev/kvm is usable", "/dev/kvm:
+ * Permission denied", "backend emu is not built in (./configure
+ * --disable-emu)"; for VMM_ACCEL_AUTO the text vmm_vm_accel_reason() would
+ * give. Opens and closes /dev/kvm for kvm; creates nothing.
+ * Thread-safety: any thread.
+ */
+int vmm_accel_probe(enum vmm_accel accel, char *why, size_t len);
 
 enum vmm_unclaimed_policy {
 	VMM_UNCLAIMED_IGNORE = 0, /* reads all-ones, writes dropped, logged; guest continues */
@@ -182,9 +200,12 @@ struct vmm_device;
 
 /*
  * Create an empty VM (no memory, devices or vCPUs). opts may be NULL for the
- * defaults; only its first opts->size bytes are read. With VMM_ACCEL_KVM and
- * no usable /dev/kvm this fails with -ENODEV (or the open's errno); an
- * opts->kick_signal libvmm cannot use gives -EINVAL.
+ * defaults; only its first opts->size bytes are read. A backend asked for
+ * that this host cannot run (kvm without a usable /dev/kvm), or that the
+ * build left out, gives -ENODEV, and vmm_last_error() says why and what to
+ * try ("backend kvm is not usable: /dev/kvm: Permission denied (try accel =
+ * emu)"); so does auto when no backend is usable. An opts->kick_signal
+ * libvmm cannot use gives -EINVAL.
  * On success *out owns the VM: free it with vmm_vm_destroy().
  * Thread-safety: any thread, concurrently with calls on other VMs and with
  * other vmm_vm_create() calls (the kick signal's handler is installed under a
@@ -208,6 +229,14 @@ void vmm_vm_destroy(struct vmm_vm *vm);
  * Thread-safety: any thread, any time while the VM lives.
  */
 enum vmm_accel vmm_vm_accel(const struct vmm_vm *vm);
+
+/*
+ * Why vm has its backend, one line owned by vm: "auto: /dev/kvm is usable",
+ * "auto: /dev/kvm: Permission denied, using emu", or, for a backend asked
+ * for by name, "asked for: " and what its check found.
+ * Thread-safety: any thread, any time while the VM lives.
+ */
+const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 
 /* ---- Memslots ---- */
 
