@@ -56,7 +56,7 @@ static inline bool vmmi_range_ok(uint64_t off, uint64_t len, uint64_t size)
 	return len <= size && off <= size - len;
 }
 
-/* ---- memslot table (memslot.c) ---- */
+/* ---- memslot table (core/slots.c) ---- */
 
 struct vmmi_slot {
 	uint64_t gpa;
@@ -116,7 +116,7 @@ const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint
 int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len, void **hva);
 void vmmi_slots_free(struct vmmi_slot_table *t);
 
-/* ---- device bus (bus.c) ---- */
+/* ---- device bus (core/bus.c) ---- */
 
 struct vmm_device;
 
@@ -142,7 +142,7 @@ const struct vmmi_window *vmmi_bus_find(const struct vmmi_bus *bus, uint64_t add
 const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base, uint64_t length);
 void vmmi_bus_free(struct vmmi_bus *bus);
 
-/* ---- devices (device.c) ---- */
+/* ---- devices (core/device.c) ---- */
 
 struct vmm_host {
 	struct vmm_device *dev;
@@ -167,6 +167,29 @@ struct vmm_device {
 
 /* Destroy every device of vm and close its plugins (vmm_vm_destroy). */
 void vmmi_devices_destroy(struct vmm_vm *vm);
+/*
+ * Add a device of model desc (checked already) with cfg's window and keys;
+ * handle (may be NULL) is the plugin's shared object, kept open by the VM
+ * once the device is in (core/device.c).
+ */
+int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
+		    const struct vmm_device_config *cfg, void *handle, struct vmm_device **out);
+
+/* ---- plugins (core/plugin.c) ---- */
+
+/* The services every device's create() receives. */
+extern const struct vmm_host_services vmmi_host_services;
+/* Check a descriptor before calling anything in it; never reads past desc->size. what names it. */
+int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what);
+/* dlclose() the plugins vm opened, once no device of theirs is left. */
+void vmmi_plugins_close(struct vmm_vm *vm);
+/* "file:line: " for messages, or "" when the caller gave no location. */
+void vmmi_where(char *buf, size_t len, const char *file, unsigned line);
+
+static inline const char *vmmi_space_name(uint32_t space)
+{
+	return space == VMM_SPACE_PIO ? "pio" : "mmio";
+}
 
 /* ---- backend interface ---- */
 
@@ -311,6 +334,12 @@ struct vmm_vm {
 
 #define VMMI_STOP_GUEST 1
 #define VMMI_STOP_ABORT 2
+
+/* The VM whose vCPU this thread is running (inside vmm_vcpu_run()), if any: changes from here would wait for themselves. */
+extern __thread const struct vmm_vm *vmmi_running_vm;
+
+/* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
+int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what);
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);

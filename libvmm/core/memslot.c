@@ -1,243 +1,435 @@
-/* memslot.c - the memslot table: sorted, non-overlapping GPA ranges backed by host memory, and checked GPA -> HVA translation. */
+/* memslot.c - the memslot API: add, allocate, remove, move, remap slots; dirty logging; listing. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "vmm_internal.h"
 
-/*
- * Changes (insert, remove, free) must be serialised by the caller; the VM
- * only changes slots while no vCPU runs. Lookups only read, so any number of
- * them may run concurrently with each other.
- */
-
-/* Slots end below VMMI_GPA_LIMIT, so gpa + size never wraps. */
-static inline unsigned long long slot_end(const struct vmmi_slot *s)
+void vmmi_slot_release(struct vmmi_slot *s)
 {
-	return s->gpa + s->size;
+	if (s->owned)
+		munmap(s->hva, s->size);
+	free((void *)s->dirty);
+	s->dirty = NULL;
 }
 
-/* Index of the first slot with gpa > addr (n if none). */
-static size_t upper_bound(const struct vmmi_slot_table *t, uint64_t addr)
+int vmm_memslot_max(const struct vmm_vm *vm)
 {
-	size_t lo = 0, hi = t->n;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->slots[mid].gpa <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return vm ? (int)vm->slots.max : -EINVAL;
 }
 
-const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_t gpa)
+/* Start a dirty record for s: all clear. */
+static int dirty_alloc(struct vmmi_slot *s)
 {
-	size_t i = upper_bound(t, gpa);
-	const struct vmmi_slot *s;
-
-	if (i == 0)
-		return NULL;
-	s = &t->slots[i - 1];
-	/* s->gpa <= gpa, so the subtraction cannot wrap. */
-	return gpa - s->gpa < s->size ? s : NULL;
-}
-
-const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len)
-{
-	uint64_t last;
-	size_t i;
-
-	if (len == 0)
-		return NULL;
-	/* Compare last bytes, not ends: a range may touch 2^64. A wrapping one is clamped there. */
-	last = gpa + (len - 1) < gpa ? UINT64_MAX : gpa + (len - 1);
-
-	/* Slots do not overlap, so only the one before gpa can reach into the range from the left. */
-	i = upper_bound(t, gpa);
-	if (i > 0 && gpa - t->slots[i - 1].gpa < t->slots[i - 1].size)
-		return &t->slots[i - 1];
-	if (i < t->n && t->slots[i].gpa <= last)
-		return &t->slots[i];
-	return NULL;
-}
-
-int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len, void **hva)
-{
-	const struct vmmi_slot *s;
-
-	if (len == 0)
-		len = 1;
-	if (gpa + (len - 1) < gpa)
-		return vmmi_error(-EFAULT, "guest range 0x%llx + 0x%llx wraps the address space",
-				  (unsigned long long)gpa, (unsigned long long)len);
-
-	s = vmmi_slots_find(t, gpa);
-	if (!s || !vmmi_range_ok(gpa - s->gpa, len, s->size))
-		return vmmi_error(-EFAULT, "guest range [0x%llx, 0x%llx) is not inside one RAM slot",
-				  (unsigned long long)gpa, (unsigned long long)(gpa + len));
-	*hva = s->hva + (gpa - s->gpa);
+	s->dirty = calloc(vmmi_dirty_words(s->size), sizeof(uint64_t));
+	if (!s->dirty)
+		return vmmi_error(-ENOMEM, "memslot '%s': out of memory for the dirty bitmap", s->name);
 	return 0;
 }
 
-/* The lowest id not in use; the caller has checked that the table is not full. */
-static uint32_t alloc_id(struct vmmi_slot_table *t)
+/* Add a slot, under vmmi_change_begin(); owned: the VM allocated hva. */
+static int slot_add_locked(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			   void *hva, uint32_t flags, bool owned)
 {
-	size_t w;
+	const struct vmmi_window *w;
+	struct vmmi_slot *slot;
+	int ret;
 
-	for (w = 0; w < sizeof(t->used_ids) / sizeof(t->used_ids[0]); w++) {
-		if (~t->used_ids[w]) {
-			uint32_t bit = (uint32_t)__builtin_ctzll(~t->used_ids[w]);
-
-			t->used_ids[w] |= 1ull << bit;
-			return (uint32_t)(w * 64 + bit);
-		}
-	}
-	return UINT32_MAX; /* not reached: n < VMM_MEMSLOT_MAX leaves a free id */
-}
-
-static void free_id(struct vmmi_slot_table *t, uint32_t id)
-{
-	t->used_ids[id / 64] &= ~(1ull << (id % 64));
-}
-
-/* The table's capacity: what the backend set, or VMM_MEMSLOT_MAX for a bare table. */
-static size_t slots_max(const struct vmmi_slot_table *t)
-{
-	return t->max && t->max < VMM_MEMSLOT_MAX ? t->max : VMM_MEMSLOT_MAX;
-}
-
-int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa, uint64_t size,
-		      void *hva, uint32_t flags, struct vmmi_slot **out)
-{
-	const struct vmmi_slot *clash;
-	struct vmmi_slot *s;
-	size_t i, len, max = slots_max(t);
-
-	if (!name)
-		name = "";
-	if (size == 0)
-		return vmmi_error(-EINVAL, "memslot '%s' at 0x%llx has zero size", name,
-				  (unsigned long long)gpa);
-	if ((gpa | size | (uintptr_t)hva) & VMMI_PAGE_MASK)
-		return vmmi_error(-EINVAL,
-				  "memslot '%s': gpa 0x%llx, size 0x%llx and hva %p must be 4 KiB aligned",
-				  name, (unsigned long long)gpa, (unsigned long long)size, hva);
-	if (!hva)
-		return vmmi_error(-EINVAL, "memslot '%s' has no host memory", name);
-	if (!vmmi_range_ok(gpa, size, VMMI_GPA_LIMIT))
-		return vmmi_error(-ERANGE, "memslot '%s' 0x%llx + 0x%llx exceeds the guest-physical limit 0x%llx",
-				  name, (unsigned long long)gpa, (unsigned long long)size,
-				  (unsigned long long)VMMI_GPA_LIMIT);
-	/* Translation adds offsets up to size to hva: that must not wrap either. */
-	if ((uintptr_t)hva + (size - 1) < (uintptr_t)hva)
-		return vmmi_error(-EINVAL, "memslot '%s': host range %p + 0x%llx wraps", name, hva,
-				  (unsigned long long)size);
-
-	clash = vmmi_slots_overlap(t, gpa, size);
-	if (clash)
-		return vmmi_error(-EEXIST, "memslot '%s' [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
-				  name, (unsigned long long)gpa, (unsigned long long)(gpa + size),
-				  clash->name, (unsigned long long)clash->gpa, slot_end(clash));
-	if (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY))
-		return vmmi_error(-EINVAL, "memslot '%s': unknown flags 0x%x", name,
-				  flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY));
-	if (t->n >= max)
-		return vmmi_error(-ENOSPC, "memslot '%s': all %zu memslots are in use", name, max);
-
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 8;
-		struct vmmi_slot *grown;
-
-		if (cap > max)
-			cap = max;
-		grown = realloc(t->slots, cap * sizeof(*grown));
-		if (!grown)
-			return vmmi_error(-ENOMEM, "memslot '%s': out of memory", name);
-		t->slots = grown;
-		t->cap = cap;
-	}
-
-	i = upper_bound(t, gpa);
-	memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(*s));
-	t->n++;
-
-	s = &t->slots[i];
-	memset(s, 0, sizeof(*s));
-	s->gpa = gpa;
-	s->size = size;
-	s->hva = hva;
-	len = strnlen(name, sizeof(s->name) - 1);
-	memcpy(s->name, name, len); /* the memset left the terminating NUL */
-	s->id = alloc_id(t);
-	s->flags = flags;
-	s->owned = false;
-	if (out)
-		*out = s;
-	return 0;
-}
-
-int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot *removed)
-{
-	size_t i = upper_bound(t, gpa);
-
-	if (i == 0 || t->slots[i - 1].gpa != gpa)
-		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
-	i--;
-	if (removed)
-		*removed = t->slots[i];
-	free_id(t, t->slots[i].id);
-	memmove(&t->slots[i], &t->slots[i + 1], (t->n - i - 1) * sizeof(t->slots[0]));
-	t->n--;
-	return 0;
-}
-
-int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, struct vmmi_slot **out)
-{
-	const struct vmmi_slot *clash;
-	struct vmmi_slot s;
-	size_t i = upper_bound(t, gpa);
-	int ret = 0;
-
-	if (i == 0 || t->slots[i - 1].gpa != gpa)
-		return vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
-	s = t->slots[--i];
-	if (new_gpa & VMMI_PAGE_MASK)
-		return vmmi_error(-EINVAL, "memslot '%s': new gpa 0x%llx must be 4 KiB aligned",
-				  s.name, (unsigned long long)new_gpa);
-	if (!vmmi_range_ok(new_gpa, s.size, VMMI_GPA_LIMIT))
-		return vmmi_error(-ERANGE, "memslot '%s' 0x%llx + 0x%llx exceeds the guest-physical limit 0x%llx",
-				  s.name, (unsigned long long)new_gpa, (unsigned long long)s.size,
-				  (unsigned long long)VMMI_GPA_LIMIT);
-
+	ret = vmmi_slots_insert(&vm->slots, name, gpa, size, hva, flags, &slot);
+	if (ret < 0)
+		return ret;
 	/*
-	 * Take the slot out while checking, so that it cannot clash with itself:
-	 * a move may overlap its own old range. The array keeps its capacity, so
-	 * putting it back (where it was, on a clash) cannot fail.
+	 * Checked after the slot's own checks, so a bad slot gets its own errno
+	 * first. A window over a read-only slot takes its writes.
 	 */
-	memmove(&t->slots[i], &t->slots[i + 1], (t->n - i - 1) * sizeof(s));
-	t->n--;
-	clash = vmmi_slots_overlap(t, new_gpa, s.size);
-	if (clash)
-		ret = vmmi_error(-EEXIST, "memslot '%s' moved to [0x%llx, 0x%llx) would overlap memslot '%s' [0x%llx, 0x%llx)",
-				 s.name, (unsigned long long)new_gpa,
-				 (unsigned long long)(new_gpa + s.size), clash->name,
-				 (unsigned long long)clash->gpa, slot_end(clash));
-	else
-		s.gpa = new_gpa;
-	i = upper_bound(t, s.gpa);
-	memmove(&t->slots[i + 1], &t->slots[i], (t->n - i) * sizeof(s));
-	t->slots[i] = s;
-	t->n++;
-	if (out && ret == 0)
-		*out = &t->slots[i];
+	w = vmmi_bus_overlap(&vm->bus[0], gpa, size);
+	if (w && !(flags & VMM_MEMSLOT_READONLY)) {
+		vmmi_slots_remove(&vm->slots, gpa, NULL);
+		return vmmi_error(-EEXIST,
+				  "memslot '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx]",
+				  name ? name : "", (unsigned long long)gpa,
+				  (unsigned long long)(gpa + size), w->dev->name,
+				  (unsigned long long)w->base,
+				  (unsigned long long)(w->base + (w->length - 1)));
+	}
+	slot->owned = owned;
+	if (flags & VMM_MEMSLOT_LOG_DIRTY)
+		ret = dirty_alloc(slot);
+	if (ret == 0)
+		ret = vm->ops->slot_add(vm, slot);
+	if (ret < 0) {
+		struct vmmi_slot gone;
+
+		vmmi_slots_remove(&vm->slots, gpa, &gone);
+		gone.owned = false; /* the caller frees what it allocated */
+		vmmi_slot_release(&gone);
+		return ret;
+	}
+	return 0;
+}
+
+static int slot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva,
+		    uint32_t flags, bool owned)
+{
+	int ret = vmmi_change_begin(vm, "vmm_memslot_add");
+
+	if (ret < 0)
+		return ret;
+	ret = slot_add_locked(vm, name, gpa, size, hva, flags, owned);
+	vmmi_change_end(vm);
 	return ret;
 }
 
-/* Frees the table only: unmapping owned memory is the VM's job, before this. */
-void vmmi_slots_free(struct vmmi_slot_table *t)
+int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			  void *hva, uint32_t flags)
 {
-	free(t->slots);
-	memset(t, 0, sizeof(*t));
+	if (!vm)
+		return vmmi_error(-EINVAL, "vmm_memslot_add: vm is NULL");
+	return slot_add(vm, name, gpa, size, hva, flags, false);
+}
+
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva)
+{
+	return vmm_memslot_add_flags(vm, name, gpa, size, hva, 0);
+}
+
+int vmm_memslot_alloc_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+			    uint32_t flags, void **hva)
+{
+	void *mem;
+	int ret;
+
+	if (!vm || !size || (size & VMMI_PAGE_MASK) || size > VMMI_GPA_LIMIT)
+		return vmmi_error(-EINVAL, "vmm_memslot_alloc: size 0x%llx must be a non-zero "
+					   "multiple of 4 KiB below 2^46",
+				  (unsigned long long)size);
+	/* NORESERVE: a 64 GiB guest with 10 MiB touched costs 10 MiB. */
+	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+		   -1, 0);
+	if (mem == MAP_FAILED)
+		return vmmi_error(-errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
+				  name ? name : "", (unsigned long long)size, strerror(errno));
+	ret = slot_add(vm, name, gpa, size, mem, flags, true);
+	if (ret < 0) {
+		munmap(mem, size);
+		return ret;
+	}
+	if (hva)
+		*hva = mem;
+	return 0;
+}
+
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva)
+{
+	return vmm_memslot_alloc_flags(vm, name, gpa, size, 0, hva);
+}
+
+/*
+ * Keep vmm_load_elf()'s record in step with slot s's memory: with new_gpa,
+ * the ranges inside s moved there with it; without, they are gone.
+ */
+static void loaded_follow(struct vmm_vm *vm, const struct vmmi_slot *s, const uint64_t *new_gpa)
+{
+	for (size_t i = vm->nloaded; i-- > 0;) {
+		struct vmmi_loaded *l = &vm->loaded[i];
+
+		if (l->gpa < s->gpa || l->gpa - s->gpa >= s->size)
+			continue;
+		if (new_gpa)
+			l->gpa = *new_gpa + (l->gpa - s->gpa);
+		else
+			vm->loaded[i] = vm->loaded[--vm->nloaded];
+	}
+}
+
+/* The slot that starts at gpa, for a change: NULL and an error if none does. */
+static struct vmmi_slot *slot_at(struct vmm_vm *vm, uint64_t gpa)
+{
+	/* The table is the VM's own; find() returns const only for readers. */
+	struct vmmi_slot *s = (struct vmmi_slot *)vmmi_slots_find(&vm->slots, gpa);
+
+	if (!s || s->gpa != gpa) {
+		vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+		return NULL;
+	}
+	return s;
+}
+
+static int slot_remove_locked(struct vmm_vm *vm, uint64_t gpa)
+{
+	const struct vmmi_slot *s = slot_at(vm, gpa);
+	struct vmmi_slot removed;
+	int ret;
+
+	if (!s)
+		return -ENOENT;
+	ret = vm->ops->slot_remove(vm, s);
+	if (ret < 0)
+		return ret;
+	ret = vmmi_slots_remove(&vm->slots, gpa, &removed);
+	if (ret < 0)
+		return ret;
+	/* No vCPU runs and no reader holds mem_lock: nothing can touch the memory now. */
+	vmmi_slot_release(&removed);
+	/* What vmm_load_elf() put there is gone with the slot: forget it. */
+	loaded_follow(vm, &removed, NULL);
+	return 0;
+}
+
+
+/*
+ * The backend dropped a slot and could not take it back: forget it as well,
+ * so that the table keeps saying what the guest sees.
+ */
+static void slot_lost(struct vmm_vm *vm, uint64_t gpa)
+{
+	struct vmmi_slot gone;
+
+	if (vmmi_slots_remove(&vm->slots, gpa, &gone) < 0)
+		return;
+	vmmi_log(vm, VMM_LOG_ERROR, "memslot '%s' [0x%llx, 0x%llx) could not be restored and is gone",
+		 gone.name, (unsigned long long)gone.gpa, (unsigned long long)(gone.gpa + gone.size));
+	vmmi_slot_release(&gone);
+	loaded_follow(vm, &gone, NULL);
+}
+
+static int slot_move_locked(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	const struct vmmi_window *w;
+	struct vmmi_slot *slot, old;
+	const struct vmmi_slot *s = slot_at(vm, gpa);
+	int ret, undo;
+
+	if (!s)
+		return -ENOENT;
+	if (new_gpa == gpa)
+		return 0; /* nothing changes: no backend round trip */
+	old = *s;
+	ret = vmmi_slots_move(&vm->slots, gpa, new_gpa, &slot);
+	if (ret < 0)
+		return ret;
+	/* Checked after the table's own checks, as in vmm_memslot_add(). */
+	w = vmmi_bus_overlap(&vm->bus[0], new_gpa, old.size);
+	if (w && !(old.flags & VMM_MEMSLOT_READONLY)) {
+		ret = vmmi_error(-EEXIST,
+				 "memslot '%s' moved to [0x%llx, 0x%llx) would overlap device '%s' [0x%llx, 0x%llx]",
+				 old.name, (unsigned long long)new_gpa,
+				 (unsigned long long)(new_gpa + old.size), w->dev->name,
+				 (unsigned long long)w->base,
+				 (unsigned long long)(w->base + (w->length - 1)));
+		goto err_table;
+	}
+	/*
+	 * Out at the old place, in at the new one, under the same id. KVM
+	 * deleting the slot zaps every GPA->HPA translation made through it, so
+	 * nothing of the old range survives; emu unmaps it and drops the code
+	 * translated from it. The table already says new_gpa: both backends
+	 * take what they unmap from old, not from the table.
+	 */
+	ret = vm->ops->slot_remove(vm, &old);
+	if (ret < 0)
+		goto err_table;
+	ret = vm->ops->slot_add(vm, slot);
+	if (ret < 0)
+		goto err_backend;
+	loaded_follow(vm, &old, &new_gpa);
+	return 0;
+
+err_backend:
+	undo = vmmi_slots_move(&vm->slots, new_gpa, gpa, &slot);
+	if (undo == 0 && vm->ops->slot_add(vm, slot) < 0)
+		slot_lost(vm, gpa);
+	return ret;
+err_table:
+	/* The old range is free again (the slot left it), so moving back cannot fail. */
+	undo = vmmi_slots_move(&vm->slots, new_gpa, gpa, NULL);
+	(void)undo;
+	return ret;
+}
+
+
+static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	struct vmmi_slot *s = slot_at(vm, gpa), old;
+	int ret;
+
+	if (!s)
+		return -ENOENT;
+	if (!new_hva || ((uintptr_t)new_hva & VMMI_PAGE_MASK) ||
+	    (uintptr_t)new_hva + (s->size - 1) < (uintptr_t)new_hva)
+		return vmmi_error(-EINVAL,
+				  "memslot '%s': new host memory %p must be non-NULL, 4 KiB aligned and not wrap",
+				  s->name, new_hva);
+	if ((uint8_t *)new_hva == s->hva)
+		return 0;
+	old = *s;
+	/*
+	 * KVM cannot change a slot's host address in place (it refuses
+	 * anything but a flags change or a move), so delete and add again;
+	 * deleting zaps the GPA->HPA translations of the old memory. Emu
+	 * remaps the range and drops the code translated from it. The table
+	 * does not change shape, so s stays valid.
+	 */
+	ret = vm->ops->slot_remove(vm, s);
+	if (ret < 0)
+		return ret;
+	s->hva = new_hva;
+	s->owned = false;
+	ret = vm->ops->slot_add(vm, s);
+	if (ret < 0) {
+		*s = old;
+		if (vm->ops->slot_add(vm, s) < 0)
+			slot_lost(vm, gpa);
+		return ret;
+	}
+	if (old.owned)
+		munmap(old.hva, old.size);
+	/* What vmm_load_elf() wrote is in the old memory, not in the guest any more. */
+	loaded_follow(vm, &old, NULL);
+	return 0;
+}
+
+
+static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
+{
+	struct vmmi_slot *s = slot_at(vm, gpa);
+	uint32_t old;
+	int ret;
+
+	if (!s)
+		return -ENOENT;
+	old = s->flags;
+	if (!!(old & VMM_MEMSLOT_LOG_DIRTY) == enable)
+		return 0;
+	if (enable) {
+		ret = dirty_alloc(s);
+		if (ret < 0)
+			return ret;
+		s->flags |= VMM_MEMSLOT_LOG_DIRTY;
+	} else {
+		s->flags &= ~(uint32_t)VMM_MEMSLOT_LOG_DIRTY;
+	}
+	ret = vm->ops->slot_flags(vm, s, old);
+	if (ret < 0)
+		s->flags = old;
+	/* Paused, and readers locked out: nobody marks the record while it goes. */
+	if (!(s->flags & VMM_MEMSLOT_LOG_DIRTY)) {
+		free((void *)s->dirty);
+		s->dirty = NULL;
+	}
+	return ret;
+}
+
+
+/* One change of an existing slot; the public calls below only say which. */
+enum slot_op { SLOT_REMOVE, SLOT_MOVE, SLOT_REMAP, SLOT_DIRTY_LOG };
+
+static int slot_change(struct vmm_vm *vm, const char *what, enum slot_op op, uint64_t gpa,
+		       uint64_t new_gpa, void *new_hva)
+{
+	int ret;
+
+	if (!vm)
+		return vmmi_error(-EINVAL, "%s: vm is NULL", what);
+	ret = vmmi_change_begin(vm, what);
+	if (ret < 0)
+		return ret;
+	switch (op) {
+	case SLOT_REMOVE:
+		ret = slot_remove_locked(vm, gpa);
+		break;
+	case SLOT_MOVE:
+		ret = slot_move_locked(vm, gpa, new_gpa);
+		break;
+	case SLOT_REMAP:
+		ret = slot_remap_locked(vm, gpa, new_hva);
+		break;
+	case SLOT_DIRTY_LOG:
+		ret = dirty_log_locked(vm, gpa, new_gpa != 0);
+		break;
+	}
+	vmmi_change_end(vm);
+	return ret;
+}
+
+int vmm_memslot_remove(struct vmm_vm *vm, uint64_t gpa)
+{
+	return slot_change(vm, "vmm_memslot_remove", SLOT_REMOVE, gpa, 0, NULL);
+}
+
+int vmm_memslot_move(struct vmm_vm *vm, uint64_t gpa, uint64_t new_gpa)
+{
+	return slot_change(vm, "vmm_memslot_move", SLOT_MOVE, gpa, new_gpa, NULL);
+}
+
+int vmm_memslot_remap(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
+{
+	return slot_change(vm, "vmm_memslot_remap", SLOT_REMAP, gpa, 0, new_hva);
+}
+
+int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable)
+{
+	return slot_change(vm, "vmm_memslot_set_dirty_log", SLOT_DIRTY_LOG, gpa, enable != 0, NULL);
+}
+
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words)
+{
+	const struct vmmi_slot *s;
+	size_t need;
+	int ret = 0;
+
+	if (!vm || !bitmap)
+		return vmmi_error(-EINVAL, "vmm_memslot_get_dirty: NULL argument");
+	/* Readers' side: the slot cannot go while we read, and vCPUs keep running. */
+	ret = vmmi_mem_read_begin(vm, "vmm_memslot_get_dirty");
+	if (ret < 0)
+		return ret;
+	s = vmmi_slots_find(&vm->slots, gpa);
+	if (!s || s->gpa != gpa) {
+		ret = vmmi_error(-ENOENT, "no memslot starts at 0x%llx", (unsigned long long)gpa);
+		goto out;
+	}
+	need = vmmi_dirty_words(s->size);
+	if (!s->dirty) {
+		ret = vmmi_error(-EINVAL, "memslot '%s': dirty logging is off", s->name);
+		goto out;
+	}
+	if (words < need) {
+		ret = vmmi_error(-EINVAL, "memslot '%s': the bitmap needs %zu words, not %zu", s->name,
+				 need, words);
+		goto out;
+	}
+	memset(bitmap, 0, words * sizeof(*bitmap));
+	if (vm->ops->dirty_fetch) {
+		ret = vm->ops->dirty_fetch(vm, s, bitmap, need);
+		if (ret < 0)
+			goto out;
+	}
+	/* Fetch-and-clear word by word: a bit set meanwhile lands here or next time. */
+	for (size_t i = 0; i < need; i++)
+		bitmap[i] |= atomic_exchange_explicit(&s->dirty[i], 0, memory_order_relaxed);
+out:
+	return vmmi_mem_read_end(vm, "vmm_memslot_get_dirty") ?: ret;
+}
+
+int vmm_memslot_count(const struct vmm_vm *vm)
+{
+	return vm ? (int)vm->slots.n : -EINVAL;
+}
+
+int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info)
+{
+	const struct vmmi_slot *s;
+
+	if (!vm || !info)
+		return vmmi_error(-EINVAL, "vmm_memslot_get: NULL argument");
+	if (i < 0 || (size_t)i >= vm->slots.n)
+		return vmmi_error(-ENOENT, "no memslot %d (there are %zu)", i, vm->slots.n);
+	s = &vm->slots.slots[i];
+	info->gpa = s->gpa;
+	info->size = s->size;
+	info->hva = s->hva;
+	info->name = s->name;
+	info->flags = s->flags;
+	return 0;
 }

@@ -1,0 +1,206 @@
+/* plugin.c - device plugins: loading one with dlopen(), checking its descriptor, and the host services it calls. */
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "vmm_internal.h"
+
+/* "file:line: " for messages, or "" when the caller gave no location. */
+void vmmi_where(char *buf, size_t len, const char *file, unsigned line)
+{
+	if (file && line)
+		snprintf(buf, len, "%s:%u: ", file, line);
+	else if (file)
+		snprintf(buf, len, "%s: ", file);
+	else
+		buf[0] = '\0';
+}
+
+/* DMA goes through the same checked translation as the embedding API: RAM slots only. */
+static int host_mem_read(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len)
+{
+	return vmm_guest_read(ctx->dev->vm, gpa, buf, len);
+}
+
+static int host_mem_write(struct vmm_host *ctx, uint64_t gpa, const void *buf, uint64_t len)
+{
+	return vmm_guest_write(ctx->dev->vm, gpa, buf, len);
+}
+
+static void host_log(struct vmm_host *ctx, int level, const char *fmt, ...)
+{
+	char msg[400];
+	va_list ap;
+
+	if (!vmmi_log_enabled(ctx->dev->vm, level))
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vmmi_log(ctx->dev->vm, level, "%s: %s", ctx->dev->name, msg);
+}
+
+static void host_stop(struct vmm_host *ctx, int exit_code)
+{
+	vmmi_log(ctx->dev->vm, VMM_LOG_INFO, "%s: stop with exit code %d", ctx->dev->name,
+		 exit_code);
+	vmm_vm_stop(ctx->dev->vm, exit_code);
+}
+
+static const struct vmm_device_param *find_param(struct vmm_host *ctx, const char *key, size_t *idx)
+{
+	const struct vmm_device_config *cfg = ctx->cfg;
+
+	if (!cfg || !key)
+		return NULL;
+	for (size_t i = 0; i < cfg->nparams; i++) {
+		if (cfg->params[i].key && !strcmp(cfg->params[i].key, key)) {
+			*idx = i;
+			return &cfg->params[i];
+		}
+	}
+	return NULL;
+}
+
+static const char *host_param(struct vmm_host *ctx, const char *key)
+{
+	const struct vmm_device_param *p;
+	size_t i;
+
+	p = find_param(ctx, key, &i);
+	if (!p)
+		return NULL;
+	ctx->param_used[i] = true;
+	return p->value ? p->value : "";
+}
+
+static void host_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
+{
+	const struct vmm_device_param *p;
+	char loc[300], msg[300];
+	va_list ap;
+	size_t i;
+
+	if (!ctx->cfg || ctx->param_err)
+		return; /* only during create(); the first error is the one reported */
+	p = find_param(ctx, key, &i);
+	if (p) {
+		ctx->param_used[i] = true;
+		vmmi_where(loc, sizeof(loc), p->file, p->line);
+	} else {
+		vmmi_where(loc, sizeof(loc), ctx->cfg->file, ctx->cfg->line);
+	}
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ctx->param_err = vmmi_error(-EINVAL, "%sdevice '%s': %s: %s", loc, ctx->dev->name,
+				    key ? key : "(null)", msg);
+}
+
+const struct vmm_host_services vmmi_host_services = {
+	.size = sizeof(struct vmm_host_services),
+	.abi_version = VMM_PLUGIN_ABI_VERSION,
+	.mem_read = host_mem_read,
+	.mem_write = host_mem_write,
+	.log = host_log,
+	.stop = host_stop,
+	.param = host_param,
+	.param_error = host_param_error,
+};
+
+/* Check a descriptor before calling anything in it; never read past desc->size. */
+int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what)
+{
+	if (!desc)
+		return vmmi_error(-EPROTO, "%s: no device descriptor", what);
+	if (desc->abi_version != VMM_PLUGIN_ABI_VERSION)
+		return vmmi_error(-EPROTO, "%s: plugin ABI version %u, but this host speaks version %u",
+				  what, desc->abi_version, VMM_PLUGIN_ABI_VERSION);
+	if (desc->size < VMM_PLUGIN_DESC_MIN_SIZE)
+		return vmmi_error(-EPROTO,
+				  "%s: descriptor is %u bytes, smaller than the %zu bytes of ABI version %u",
+				  what, desc->size, (size_t)VMM_PLUGIN_DESC_MIN_SIZE,
+				  VMM_PLUGIN_ABI_VERSION);
+	if (!desc->name || !desc->name[0] || !desc->create || !desc->read || !desc->write)
+		return vmmi_error(-EPROTO, "%s: descriptor lacks a name, create, read or write", what);
+	if (!(desc->spaces & (VMM_SPACE_MMIO | VMM_SPACE_PIO)) ||
+	    !(desc->access_sizes & (VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8)))
+		return vmmi_error(-EPROTO, "%s: descriptor '%s' declares no address space or access size",
+				  what, desc->name);
+	return 0;
+}
+
+int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_device_config *cfg,
+			  struct vmm_device **out)
+{
+	const struct vmm_plugin_desc *desc;
+	vmm_plugin_entry_fn entry;
+	void *handle;
+	const char *err;
+	int ret;
+
+	if (!vm || !path || !cfg)
+		return vmmi_error(-EINVAL, "vmm_device_add_plugin: NULL argument");
+	/* RTLD_LOCAL: two plugins may both define helpers with the same names. */
+	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!handle) {
+		err = dlerror();
+		return vmmi_error(access(path, F_OK) ? -ENOENT : -ENOEXEC, "%s",
+				  err ? err : path);
+	}
+	dlerror();
+	*(void **)&entry = dlsym(handle, VMM_PLUGIN_ENTRY_SYMBOL);
+	if (!entry) {
+		dlclose(handle);
+		return vmmi_error(-ENOEXEC, "%s: no symbol %s: not a libvmm device plugin", path,
+				  VMM_PLUGIN_ENTRY_SYMBOL);
+	}
+	desc = entry();
+	if (!desc) {
+		dlclose(handle);
+		return vmmi_error(-ENOEXEC, "%s: %s() returned no descriptor", path,
+				  VMM_PLUGIN_ENTRY_SYMBOL);
+	}
+	ret = vmmi_plugin_check_desc(desc, path);
+	if (ret == 0)
+		ret = vmmi_device_add(vm, desc, cfg, handle, out);
+	if (ret < 0)
+		dlclose(handle);
+	return ret;
+}
+
+int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen)
+{
+	const char *p, *end;
+	int n;
+
+	if (!name || !name[0] || !buf || !buflen)
+		return vmmi_error(-EINVAL, "vmm_plugin_find: empty name or buffer");
+	if (strchr(name, '/')) {
+		n = snprintf(buf, buflen, "%s", name);
+		return n >= 0 && (size_t)n < buflen ? 0 :
+						      vmmi_error(-ENAMETOOLONG, "%s: path too long", name);
+	}
+	for (p = search_path ? search_path : ""; *p; p = *end ? end + 1 : end) {
+		end = strchrnul(p, ':');
+		if (end == p)
+			continue;
+		n = snprintf(buf, buflen, "%.*s/%s.so", (int)(end - p), p, name);
+		if (n >= 0 && (size_t)n < buflen && access(buf, F_OK) == 0)
+			return 0;
+	}
+	return vmmi_error(-ENOENT, "plugin '%s' not found (searched %s)", name,
+			  search_path && search_path[0] ? search_path : "nothing: empty plugin path");
+}
+
+void vmmi_plugins_close(struct vmm_vm *vm)
+{
+	for (size_t i = 0; i < vm->ndl; i++)
+		dlclose(vm->dl_handles[i]);
+	free(vm->dl_handles);
+	vm->dl_handles = NULL;
+	vm->ndl = 0;
+}
