@@ -239,7 +239,11 @@ struct vmmi_backend_ops {
 	 * Make run() notice stop_requested or pause_req soon. Called only
 	 * through vmmi_vcpu_kick(): with vcpu->kick_lock held and vcpu->in_run
 	 * set, so vcpu->thread is inside vmm_vcpu_run() and stays there until
-	 * the lock is dropped. Idempotent; may be lost if run() is not executing.
+	 * the lock is dropped; the caller stored the flag before. Idempotent,
+	 * and never lost: if run() is not executing (the vCPU is elsewhere in
+	 * vmm_vcpu_run(), or in run() on its way into the guest), the run()
+	 * now under way or the next one sees the flag before the guest
+	 * executes another instruction.
 	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
 	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */

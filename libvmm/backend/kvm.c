@@ -16,6 +16,18 @@
  * (so a vCPU about to enter returns at once) and send the VM's kick signal
  * (opts.kick_signal) to the vCPU's thread (so one inside the guest exits).
  * Its handler does nothing. vmm_vcpu_run() unblocks it for the run.
+ *
+ * No kick is lost. The kicker has stored its reason (stop_requested or
+ * pause_req) before it kicks, and run_loop() reads both before each
+ * KVM_RUN. A kick that comes after that read finds the vCPU either still
+ * in userspace, where immediate_exit makes the coming KVM_RUN return EINTR
+ * at once (the signal's handler may well have run already), or inside
+ * KVM_RUN, which the signal ends. Either way run_loop() reads the flags
+ * again first. run_loop() clears immediate_exit only with kick_consume(),
+ * which orders the clear before that read: see there. complete_io() sets
+ * it for its own use and clears it too, but only on the way out of run()
+ * with an exit, when no kick is wanted any more (vmm_vcpu_run() returns,
+ * and a later one reads the flags before it enters the guest).
  */
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -333,6 +345,22 @@ static void complete_io(struct vmm_vcpu *vcpu)
 	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
 }
 
+/*
+ * A kick has done its job (KVM_RUN returned EINTR), or run() returns to the
+ * core, which calls it again for the next KVM_RUN: clear immediate_exit.
+ * Sequentially consistent, so the clear is ordered before run_loop()'s
+ * next read of stop_requested and pause_req. A kicker stores its flag and
+ * then immediate_exit (both sequentially consistent): a clear after its
+ * immediate_exit sees its flag; a clear before it leaves immediate_exit
+ * set for the next KVM_RUN. Relaxed, the clear could pass the reads (a
+ * store buffer): the flag read as clear, the kick's immediate_exit wiped,
+ * its signal handled before KVM_RUN, and the guest would run on.
+ */
+static void kick_consume(struct kvm_run *run)
+{
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
+}
+
 static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct kvm_vm *k = vcpu->vm->be;
@@ -345,7 +373,7 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 		if (atomic_load(&vm->stop_requested)) {
 			vmmi_exit_set(exit, VMM_EXIT_STOPPED, "%s", "");
-			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+			kick_consume(run);
 			return 0;
 		}
 		/*
@@ -354,7 +382,7 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		 * instruction on the next KVM_RUN, after the change.
 		 */
 		if (atomic_load(&vm->pause_req)) {
-			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+			kick_consume(run);
 			return 0;
 		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
@@ -363,7 +391,7 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
-				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+				kick_consume(run);
 				continue;
 			}
 			vmmi_exit_set(exit, VMM_EXIT_ERROR, "KVM_RUN: %s", strerror(errno));
@@ -427,13 +455,19 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	return ret;
 }
 
-/* Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run(). */
+/*
+ * Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run().
+ * The caller has stored its reason (stop_requested, pause_req) already.
+ */
 static void kvm_kick(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
 	int err;
 
-	/* Before the signal: a vCPU about to enter KVM_RUN returns at once. */
+	/*
+	 * Before the signal, which a vCPU outside KVM_RUN handles at once and
+	 * forgets: the next KVM_RUN returns at once instead (kick_consume()).
+	 */
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	err = pthread_kill(vcpu->thread, vcpu->vm->opts.kick_signal);
 	if (err)
