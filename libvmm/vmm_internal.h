@@ -230,20 +230,26 @@ struct vmmi_backend_ops {
 	 * vm->stop_requested is seen. MMIO and PIO go to vmmi_dispatch(); when it
 	 * returns non-zero the backend stops and returns with exit filled by it.
 	 * Fills *exit (reason, detail, hw_code, address; the caller adds regs).
-	 * When vm->pause_req is seen it returns 0 with exit->reason still
-	 * VMM_EXIT_NONE, at an instruction boundary, so that the core can
-	 * change the layout and call run() again: the guest must not notice.
+	 * When vm->pause_req is seen, or after a kick, it returns 0 with
+	 * exit->reason still VMM_EXIT_NONE, at an instruction boundary, so
+	 * that the core can change the layout and call run() again: the guest
+	 * must not notice.
 	 */
 	int (*run)(struct vmm_vcpu *vcpu, struct vmm_exit *exit);
 	/*
-	 * Make run() notice stop_requested or pause_req soon. Called only
-	 * through vmmi_vcpu_kick(): with vcpu->kick_lock held and vcpu->in_run
-	 * set, so vcpu->thread is inside vmm_vcpu_run() and stays there until
-	 * the lock is dropped; the caller stored the flag before. Idempotent,
-	 * and never lost: if run() is not executing (the vCPU is elsewhere in
-	 * vmm_vcpu_run(), or in run() on its way into the guest), the run()
-	 * now under way or the next one sees the flag before the guest
-	 * executes another instruction.
+	 * Make run() return soon, so that the core sees stop_requested or
+	 * pause_req. Called only through vmmi_vcpu_kick(): with
+	 * vcpu->kick_lock held and vcpu->in_run set, so vcpu->thread is inside
+	 * vmm_vcpu_run() and stays there until the lock is dropped. Idempotent.
+	 *
+	 * A kick is never lost: a kick made while run() executes ends that
+	 * run() within a bounded time, and one made while it does not (before
+	 * the first call, between two) makes the next run() return at once,
+	 * without entering the guest. Such a return may carry no exit
+	 * (VMM_EXIT_NONE; the core calls run() again). A return of run()
+	 * answers every kick made before it; a kick made after it ends the
+	 * next run(), so a stale kick costs at most one empty return.
+	 * kvm keeps this (backend/kvm.c, kvm_kick()).
 	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
 	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */

@@ -17,17 +17,19 @@
  * (opts.kick_signal) to the vCPU's thread (so one inside the guest exits).
  * Its handler does nothing. vmm_vcpu_run() unblocks it for the run.
  *
- * No kick is lost. The kicker has stored its reason (stop_requested or
- * pause_req) before it kicks, and run_loop() reads both before each
- * KVM_RUN. A kick that comes after that read finds the vCPU either still
- * in userspace, where immediate_exit makes the coming KVM_RUN return EINTR
- * at once (the signal's handler may well have run already), or inside
- * KVM_RUN, which the signal ends. Either way run_loop() reads the flags
- * again first. run_loop() clears immediate_exit only with kick_consume(),
- * which orders the clear before that read: see there. complete_io() sets
- * it for its own use and clears it too, but only on the way out of run()
- * with an exit, when no kick is wanted any more (vmm_vcpu_run() returns,
- * and a later one reads the flags before it enters the guest).
+ * No kick is lost (the contract in vmm_internal.h): a kick makes the run()
+ * under way, or the next one, return to the core, which looks at why it
+ * kicked (stop_requested, pause_req, stored before the kick) and calls
+ * run() again if the guest is to go on. A kick that comes while the vCPU
+ * is inside KVM_RUN ends it with EINTR (the signal). One that comes while
+ * it is in userspace (a device callback, the core, the way into KVM_RUN)
+ * leaves immediate_exit set, so the next KVM_RUN returns EINTR at once,
+ * without running the guest: the signal's handler may well have run
+ * already and is then forgotten. run_loop() returns for an EINTR without
+ * looking further, and every return of run() clears immediate_exit
+ * (kick_consume()): it answers the kicks made until then, and the core's
+ * next run() reads the flags after the clear. complete_io() sets
+ * immediate_exit for its own use, on the way out of run() with an exit.
  */
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -341,20 +343,19 @@ static void complete_io(struct vmm_vcpu *vcpu)
 	if (kv->io_pending)
 		vmmi_log(vcpu->vm, VMM_LOG_ERROR,
 			 "vcpu%u: an access still pending after 16 fragments", vcpu->index);
-	kv->io_pending = false;
-	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+	kv->io_pending = false; /* immediate_exit stays set: run() clears it as it returns */
 }
 
 /*
- * A kick has done its job (KVM_RUN returned EINTR), or run() returns to the
- * core, which calls it again for the next KVM_RUN: clear immediate_exit.
- * Sequentially consistent, so the clear is ordered before run_loop()'s
- * next read of stop_requested and pause_req. A kicker stores its flag and
- * then immediate_exit (both sequentially consistent): a clear after its
- * immediate_exit sees its flag; a clear before it leaves immediate_exit
- * set for the next KVM_RUN. Relaxed, the clear could pass the reads (a
- * store buffer): the flag read as clear, the kick's immediate_exit wiped,
- * its signal handled before KVM_RUN, and the guest would run on.
+ * run() returns to the core, which looks at why anyone kicked: clear
+ * immediate_exit. Sequentially consistent, so the clear is ordered before
+ * the next run()'s read of stop_requested and pause_req. A kicker stores
+ * its flag and then immediate_exit (both sequentially consistent): a clear
+ * after its immediate_exit is followed by a read that sees its flag; a
+ * clear before it leaves immediate_exit set for the next KVM_RUN. Relaxed,
+ * the clear could pass the read (a store buffer): the flag read as clear,
+ * the kick's immediate_exit wiped, its signal handled before KVM_RUN, and
+ * the guest would run on.
  */
 static void kick_consume(struct kvm_run *run)
 {
@@ -373,7 +374,6 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 		if (atomic_load(&vm->stop_requested)) {
 			vmmi_exit_set(exit, VMM_EXIT_STOPPED, "%s", "");
-			kick_consume(run);
 			return 0;
 		}
 		/*
@@ -381,19 +381,16 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		 * read has its data in kvm_run already; KVM completes the
 		 * instruction on the next KVM_RUN, after the change.
 		 */
-		if (atomic_load(&vm->pause_req)) {
-			kick_consume(run);
+		if (atomic_load(&vm->pause_req))
 			return 0;
-		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
 		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
 		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
 					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				kick_consume(run);
-				continue;
-			}
+			/* A kick (or a signal of the program's): no exit, the core decides. */
+			if (errno == EINTR || errno == EAGAIN)
+				return 0;
 			vmmi_exit_set(exit, VMM_EXIT_ERROR, "KVM_RUN: %s", strerror(errno));
 			return vmmi_error(-errno, "kvm: KVM_RUN on vCPU %u: %s", vcpu->index,
 					  strerror(errno));
@@ -452,6 +449,7 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	/* Not for a pause (no exit): the run goes on, and its KVM_RUN completes the access. */
 	if (kv->io_pending && ret == 0 && exit->reason != VMM_EXIT_NONE)
 		complete_io(vcpu);
+	kick_consume(kv->run);
 	return ret;
 }
 

@@ -236,3 +236,154 @@ BOTH(a_pause_that_lands_just_before_the_guest_is_entered_lets_the_change_complet
 	OK(change_ret);
 	expect_stopped(&ex);
 }
+
+/* ---- kvm's run() and kick() alone, without the core ---- */
+
+/*
+ * The backend contract (vmm_internal.h): a kick makes the run() under way,
+ * or the next, return without an exit, whatever the flags say; the core
+ * looks at why it kicked. No stop or pause request here, and no core to
+ * poll: a lost kick hangs the test. tests/unit/test_emu_kick.c says the
+ * same of emu.
+ */
+TestSuite(backend_kick_kvm, .fini = teardown, .timeout = 30);
+
+static struct vmm_vcpu *vcpu0;
+static struct vmm_exit bex;
+
+/* jmp . */
+extern const uint8_t kb_spin[], kb_spin_end[];
+/* hlt */
+extern const uint8_t kb_hlt[], kb_hlt_end[];
+/* Count at 0x200000 forever. */
+extern const uint8_t kb_count[], kb_count_end[];
+/* A store to the device (which kicks this vCPU), then jmp . */
+extern const uint8_t kb_store[], kb_store_spin[], kb_store_end[];
+__asm__(".pushsection .rodata\n"
+	".globl kb_spin, kb_spin_end\nkb_spin: jmp .\nkb_spin_end:\n"
+	".globl kb_hlt, kb_hlt_end\nkb_hlt: hlt\nkb_hlt_end:\n"
+	".globl kb_count, kb_count_end\nkb_count:\n1:	incq 0x200000\n	jmp 1b\nkb_count_end:\n"
+	".globl kb_store, kb_store_spin, kb_store_end\n"
+	"kb_store: movl %eax, 0x3000000\n"
+	"kb_store_spin: jmp kb_store_spin\nkb_store_end:\n"
+	".popsection\n");
+
+static int kicker_write(void *state, uint64_t off, uint32_t size, uint64_t value)
+{
+	vm->ops->kick(vcpu0);
+	return 0;
+}
+
+/* Every write kicks the vCPU making it: a kick on the vCPU thread, outside KVM_RUN. */
+static const struct vmm_plugin_desc kicker_desc = {
+	.abi_version = VMM_PLUGIN_ABI_VERSION,
+	.size = sizeof(struct vmm_plugin_desc),
+	.name = "kicker",
+	.spaces = VMM_SPACE_MMIO,
+	.access_sizes = VMM_ACCESS_4,
+	.min_length = 4,
+	.create = test_null_create,
+	.read = test_null_read,
+	.write = kicker_write,
+};
+
+/* What vmm_vcpu_run() does for the backend: this thread is the vCPU's, with the signal let in. */
+static void backend_machine(const uint8_t *start, const uint8_t *end)
+{
+	sigset_t set;
+
+	need_kvm();
+	machine(VMM_ACCEL_KVM, start, end, &kicker_desc);
+	vcpu0 = vmm_vcpu_get(vm, 0);
+	vcpu0->thread = pthread_self();
+	sigemptyset(&set);
+	sigaddset(&set, SIGRTMIN + 6);
+	cr_assert_eq(pthread_sigmask(SIG_UNBLOCK, &set, NULL), 0);
+}
+
+static void backend_run(void)
+{
+	memset(&bex, 0, sizeof(bex));
+	OK(vm->ops->run(vcpu0, &bex));
+}
+
+static uint64_t rip(void)
+{
+	struct vmm_regs regs;
+
+	OK(vmm_vcpu_get_regs(vcpu0, &regs));
+	return regs.rip;
+}
+
+static void expect_no_exit(void)
+{
+	cr_assert_eq(bex.reason, VMM_EXIT_NONE, "exit %s: %s", vmm_exit_reason_name(bex.reason),
+		     bex.detail);
+}
+
+Test(backend_kick_kvm, a_kick_before_run_makes_run_return_at_once_without_an_exit)
+{
+	backend_machine(kb_spin, kb_spin_end);
+	vm->ops->kick(vcpu0);
+	backend_run();
+	expect_no_exit();
+	cr_expect_eq(rip(), ENTRY);
+}
+
+Test(backend_kick_kvm, a_kick_ends_one_run_only)
+{
+	backend_machine(kb_hlt, kb_hlt_end);
+	vm->ops->kick(vcpu0);
+	vm->ops->kick(vcpu0);
+	backend_run();
+	expect_no_exit();
+	cr_expect_eq(rip(), ENTRY, "the guest ran before the kicked run returned");
+	backend_run();
+	cr_assert_eq(bex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(bex.reason),
+		     bex.detail);
+}
+
+Test(backend_kick_kvm, a_kick_from_a_device_callback_ends_the_run_after_the_access)
+{
+	backend_machine(kb_store, kb_store_end);
+	backend_run();
+	expect_no_exit();
+	cr_expect_eq(rip(), ENTRY + (uint64_t)(kb_store_spin - kb_store), "rip 0x%llx",
+		     (unsigned long long)rip());
+}
+
+static void *kick_when_counting(void *arg)
+{
+	uint64_t target = *(uint64_t *)arg, n = 0;
+
+	while (n < target) {
+		vmm_guest_read(vm, 0x200000, &n, sizeof(n));
+		sleep_ms(1);
+	}
+	vm->ops->kick(vcpu0);
+	return NULL;
+}
+
+static uint64_t run_until_kicked(uint64_t target)
+{
+	pthread_t t;
+	uint64_t n;
+
+	cr_assert_eq(pthread_create(&t, NULL, kick_when_counting, &target), 0);
+	backend_run();
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	expect_no_exit();
+	OK(vmm_guest_read(vm, 0x200000, &n, sizeof(n)));
+	return n;
+}
+
+Test(backend_kick_kvm, a_kick_from_another_thread_ends_a_running_guests_run_and_it_resumes)
+{
+	uint64_t seen;
+
+	backend_machine(kb_count, kb_count_end);
+	seen = run_until_kicked(1000);
+	cr_assert_geq(seen, 1000);
+	seen = run_until_kicked(seen + 1000);
+	cr_assert_geq(seen, 2000);
+}
