@@ -1,4 +1,4 @@
-/* test_kick.c - specification of kicks: none is lost. */
+/* test_kick.c - specification of kicks: none is lost, and a stop or a pause kicks each running vCPU once, without polling. */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"
@@ -28,6 +28,15 @@ extern const uint8_t k_spin_start[], k_spin_end[];
 __asm__(".pushsection .rodata\n.globl k_spin_start\nk_spin_start:\n"
 	"1:	incq 0x200000\n	jmp 1b\n"
 	".globl k_spin_end\nk_spin_end:\n.popsection\n");
+
+/* vCPU 0 reads the device once; then every vCPU spins forever. RDI: its boot info. */
+extern const uint8_t k_dev_spin_start[], k_dev_spin_end[];
+__asm__(".pushsection .rodata\n.globl k_dev_spin_start\nk_dev_spin_start:\n"
+	"	cmpl $0, 16(%rdi)\n" /* vcpu_index */
+	"	jne 1f\n"
+	"	movl 0x3000000, %eax\n"
+	"1:	incq 0x200000\n	jmp 1b\n"
+	".globl k_dev_spin_end\nk_dev_spin_end:\n.popsection\n");
 
 /* Criterion runs each test in a process of its own: the handler and the hook do not leak. */
 static struct vmm_vm *vm;
@@ -235,6 +244,98 @@ BOTH(a_pause_that_lands_just_before_the_guest_is_entered_lets_the_change_complet
 	cr_assert_eq(pthread_join(changer, NULL), 0);
 	OK(change_ret);
 	expect_stopped(&ex);
+}
+
+/* ---- one kick per request: no polling ---- */
+
+/*
+ * A device whose read takes 200 ms of the vCPU thread (its sleep goes on
+ * after a kick's EINTR): a stop or a change made meanwhile waits for it,
+ * and must not kick the vCPU again and again while it does.
+ */
+static atomic_bool in_read;
+
+static int slow_read(void *state, uint64_t off, uint32_t size, uint64_t *value)
+{
+	struct timespec left = { .tv_nsec = 200000000 };
+
+	atomic_store(&in_read, true);
+	while (nanosleep(&left, &left) < 0)
+		;
+	*value = 0;
+	return 0;
+}
+
+static const struct vmm_plugin_desc slow_desc = {
+	.abi_version = VMM_PLUGIN_ABI_VERSION,
+	.size = sizeof(struct vmm_plugin_desc),
+	.name = "slow",
+	.spaces = VMM_SPACE_MMIO,
+	.access_sizes = VMM_ACCESS_4,
+	.min_length = 4,
+	.create = test_null_create,
+	.read = slow_read,
+	.write = test_null_write,
+};
+
+static void wait_in_read(void)
+{
+	for (int i = 0; i < 5000 && !atomic_load(&in_read); i++)
+		sleep_ms(1);
+	cr_assert(atomic_load(&in_read), "the guest never read the device");
+}
+
+static void *stop_in_read_main(void *arg)
+{
+	wait_in_read();
+	vmm_vm_stop(vm, STOP_CODE);
+	return NULL;
+}
+
+/*
+ * kvm only: emu sends no signal, so its kicks cannot be counted from
+ * outside. Two vCPUs: the one in the guest leaves at once, and
+ * vmm_vm_run() must then wait for the other without kicking it again.
+ */
+Test(kick_kvm, a_stop_kicks_each_vcpu_at_most_once)
+{
+	struct vmm_exit ex;
+	pthread_t t;
+
+	need_kvm();
+	machine_n(VMM_ACCEL_KVM, k_dev_spin_start, k_dev_spin_end, &slow_desc, 2);
+	cr_assert_eq(pthread_create(&t, NULL, stop_in_read_main, NULL), 0);
+	OK(vmm_vm_run(vm, &ex));
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	expect_stopped(&ex);
+	cr_expect_leq(atomic_load(&kicks), 2, "%u kicks for one stop of 2 vCPUs",
+		      atomic_load(&kicks));
+}
+
+static unsigned change_kicks;
+
+static void *change_in_read_main(void *arg)
+{
+	wait_in_read();
+	change_ret = vmm_memslot_alloc(vm, "spare", SPARE, 0x100000, NULL);
+	change_kicks = atomic_load(&kicks);
+	vmm_vm_stop(vm, STOP_CODE);
+	return NULL;
+}
+
+Test(kick_kvm, a_change_kicks_a_vcpu_busy_in_a_device_once_and_waits)
+{
+	struct vmm_exit ex;
+	pthread_t t;
+
+	need_kvm();
+	machine(VMM_ACCEL_KVM, k_dev_spin_start, k_dev_spin_end, &slow_desc);
+	cr_assert_eq(pthread_create(&t, NULL, change_in_read_main, NULL), 0);
+	OK(vmm_vcpu_run(vmm_vcpu_get(vm, 0), &ex));
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	OK(change_ret);
+	expect_stopped(&ex);
+	cr_expect_eq(change_kicks, 1, "%u kicks for one change", change_kicks);
 }
 
 /* ---- kvm's run() and kick() alone, without the core ---- */
