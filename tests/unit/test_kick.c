@@ -49,20 +49,13 @@ static void teardown(void)
 }
 
 /*
- * A lost kick leaves a guest spinning forever: the timeout is the failure,
- * an alarm() of the test's own. Not in the ASan build of the unit tests:
- * with these suites in it, Criterion 2.4.1's runner process (not a test's)
- * reports a 48-byte leak at exit in most full runs, which fails make check;
- * the cause is not found yet. The plain build runs them.
+ * A lost kick leaves a guest spinning forever: the timeout is the failure.
+ * 60 s, as the other suites: with a timeout of its own (30 s) or none, the
+ * ASan run's Criterion 2.4.1 runner reported a 48-byte leak at exit in most
+ * full runs (the emu helper saw the same: tests/unit/test_emu_kick.c).
  */
-#define TEST_TIMEOUT_S 30
-#ifdef __SANITIZE_ADDRESS__
-#define KICK_SUITE_OFF true
-#else
-#define KICK_SUITE_OFF false
-#endif
-TestSuite(kick_emu, .fini = teardown, .disabled = KICK_SUITE_OFF);
-TestSuite(kick_kvm, .fini = teardown, .disabled = KICK_SUITE_OFF);
+TestSuite(kick_emu, .fini = teardown, .timeout = 60);
+TestSuite(kick_kvm, .fini = teardown, .timeout = 60);
 #define BOTH(name) TWIN_TESTS(kick_emu, kick_kvm, name)
 
 /*
@@ -228,7 +221,6 @@ static void machine_n(enum vmm_accel accel, const uint8_t *start, const uint8_t 
 	struct vmm_vm_options opts;
 	uint8_t *low;
 
-	alarm(TEST_TIMEOUT_S); /* SIGALRM ends the test's process: a crash, reported */
 	cur_accel = accel;
 	sigemptyset(&sa.sa_mask);
 	cr_assert_eq(sigaction(SIGRTMIN + 6, &sa, NULL), 0);
@@ -397,7 +389,7 @@ Test(kick_kvm, a_change_kicks_a_vcpu_busy_in_a_device_once_and_waits)
  * poll: a lost kick hangs the test. tests/unit/test_emu_kick.c says the
  * same of emu.
  */
-TestSuite(backend_kick_kvm, .fini = teardown, .disabled = KICK_SUITE_OFF);
+TestSuite(backend_kick_kvm, .fini = teardown, .timeout = 60);
 
 static struct vmm_vcpu *vcpu0;
 static struct vmm_exit bex;
