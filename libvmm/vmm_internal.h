@@ -320,8 +320,10 @@ struct vmmi_backend_ops {
 	 * (VMM_EXIT_NONE; the core calls run() again). A return of run()
 	 * answers every kick made before it; a kick made after it ends the
 	 * next run(), so a stale kick costs at most one empty return.
-	 * emu keeps this (backend/emu.c, emu_kick()); kvm does not yet (a kick
-	 * outside KVM_RUN may be lost), which is why the core still polls.
+	 * Both backends keep this (backend/emu.c emu_kick(), backend/kvm.c
+	 * kvm_kick()). The core relies on it: a stop, an abort or a layout
+	 * change kicks each vCPU once and then waits, without polling, for the
+	 * event that ends the wait.
 	 */
 	void (*kick)(struct vmm_vcpu *vcpu);
 	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */

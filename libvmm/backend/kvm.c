@@ -1,4 +1,4 @@
-/* backend_kvm.c - the kvm backend: /dev/kvm ioctls, one KVM memslot per RAM slot, the KVM_RUN exit loop. */
+/* kvm.c - the kvm backend: /dev/kvm ioctls, one KVM memslot per RAM slot, the KVM_RUN exit loop. */
 #include <fcntl.h>
 #include <linux/kvm.h>
 #include <signal.h>
@@ -9,34 +9,28 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include "vmm_internal.h"
+#include "backend/kvm.h"
 
 /*
  * Kicking a vCPU out of KVM_RUN needs a signal: we set kvm_run.immediate_exit
  * (so a vCPU about to enter returns at once) and send the VM's kick signal
  * (opts.kick_signal) to the vCPU's thread (so one inside the guest exits).
  * Its handler does nothing. vmm_vcpu_run() unblocks it for the run.
+ *
+ * No kick is lost (the contract in vmm_internal.h): a kick makes the run()
+ * under way, or the next one, return to the core, which looks at why it
+ * kicked (stop_requested, pause_req, stored before the kick) and calls
+ * run() again if the guest is to go on. A kick that comes while the vCPU
+ * is inside KVM_RUN ends it with EINTR (the signal). One that comes while
+ * it is in userspace (a device callback, the core, the way into KVM_RUN)
+ * leaves immediate_exit set, so the next KVM_RUN returns EINTR at once,
+ * without running the guest: the signal's handler may well have run
+ * already and is then forgotten. run_loop() returns for an EINTR without
+ * looking further, and every return of run() clears immediate_exit
+ * (kick_consume()): it answers the kicks made until then, and the core's
+ * next run() reads the flags after the clear. complete_io() sets
+ * immediate_exit for its own use, on the way out of run() with an exit.
  */
-
-struct kvm_vm {
-	int kvm_fd;
-	int vm_fd;
-	int run_size;
-	int max_slots;
-	bool readonly_mem; /* KVM_CAP_READONLY_MEM */
-	struct kvm_cpuid2 *cpuid;
-};
-
-struct kvm_vcpu {
-	int fd;
-	struct kvm_run *run;
-	/*
-	 * The last KVM_RUN ended in an MMIO or PIO exit: the instruction is
-	 * complete, and the registers say so, only once KVM_RUN is entered
-	 * again (complete_io()).
-	 */
-	bool io_pending;
-};
 
 static int xioctl(int fd, unsigned long req, void *arg)
 {
@@ -115,25 +109,6 @@ out:
 	return ret;
 }
 
-static int get_supported_cpuid(struct kvm_vm *k)
-{
-	for (int n = 64; n <= 4096; n *= 2) {
-		struct kvm_cpuid2 *c = calloc(1, sizeof(*c) + n * sizeof(c->entries[0]));
-
-		if (!c)
-			return vmmi_error(-ENOMEM, "kvm: out of memory");
-		c->nent = n;
-		if (ioctl(k->kvm_fd, KVM_GET_SUPPORTED_CPUID, c) == 0) {
-			k->cpuid = c;
-			return 0;
-		}
-		free(c);
-		if (errno != E2BIG)
-			return vmmi_error(-errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
-	}
-	return vmmi_error(-E2BIG, "kvm: KVM_GET_SUPPORTED_CPUID: too many entries");
-}
-
 static void kvm_vm_fini(struct vmm_vm *vm)
 {
 	struct kvm_vm *k = vm->be;
@@ -144,7 +119,7 @@ static void kvm_vm_fini(struct vmm_vm *vm)
 		close(k->vm_fd);
 	if (k->kvm_fd >= 0)
 		close(k->kvm_fd);
-	free(k->cpuid);
+	vmmi_kvm_arch_vm_fini(k);
 	free(k);
 	vm->be = NULL;
 }
@@ -194,13 +169,7 @@ static int kvm_vm_init(struct vmm_vm *vm)
 		ret = vmmi_error(-errno, "kvm: KVM_CREATE_VM: %s", strerror(errno));
 		goto err;
 	}
-	/*
-	 * Intel wants a TSS area below 4 GiB for real-mode emulation. Our vCPUs
-	 * start in long mode and never need it, so a kernel that refuses (AMD,
-	 * PVM) is not an error.
-	 */
-	ioctl(k->vm_fd, KVM_SET_TSS_ADDR, 0xfffbd000ul);
-	ret = get_supported_cpuid(k);
+	ret = vmmi_kvm_arch_vm_init(k);
 	if (ret < 0)
 		goto err;
 	ret = install_kick_handler(vm->opts.kick_signal);
@@ -281,43 +250,6 @@ static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
 	vcpu->be = NULL;
 }
 
-/*
- * Give the vCPU the supported CPUID, with its own APIC id (its index) in
- * every leaf that reports one, from a copy of its own: the VM's list stays
- * as KVM gave it.
- */
-static int set_cpuid(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index)
-{
-	size_t size = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);
-	struct kvm_cpuid2 *c = malloc(size);
-	int ret = 0;
-
-	if (!c)
-		return vmmi_error(-ENOMEM, "kvm: out of memory");
-	memcpy(c, k->cpuid, size);
-	for (unsigned i = 0; i < c->nent; i++) {
-		struct kvm_cpuid_entry2 *e = &c->entries[i];
-
-		switch (e->function) {
-		case 0x1: /* initial APIC id */
-			e->ebx = (e->ebx & 0x00ffffff) | (index << 24);
-			break;
-		case 0xb:  /* x2APIC id, in every subleaf */
-		case 0x1f: /* the same for V2 extended topology */
-			e->edx = index;
-			break;
-		case 0x8000001e: /* AMD extended APIC id */
-			e->eax = index;
-			break;
-		}
-	}
-	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
-		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", index,
-				 strerror(errno));
-	free(c);
-	return ret;
-}
-
 static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vm *k = vcpu->vm->be;
@@ -341,152 +273,13 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 				 strerror(errno));
 		goto err;
 	}
-	/* Long mode needs CPUID.LM visible to the guest before KVM accepts EFER.LME. */
-	ret = set_cpuid(k, kv, vcpu->index);
+	ret = vmmi_kvm_arch_vcpu_init(k, kv, vcpu->index);
 	if (ret < 0)
 		goto err;
 	return 0;
 err:
 	kvm_vcpu_fini(vcpu);
 	return ret;
-}
-
-static int kvm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r)
-{
-	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_regs kr;
-
-	if (ioctl(kv->fd, KVM_GET_REGS, &kr) < 0)
-		return vmmi_error(-errno, "kvm: KVM_GET_REGS: %s", strerror(errno));
-	*r = (struct vmm_regs){
-		kr.rax, kr.rbx, kr.rcx, kr.rdx, kr.rsi, kr.rdi, kr.rsp, kr.rbp,
-		kr.r8, kr.r9, kr.r10, kr.r11, kr.r12, kr.r13, kr.r14, kr.r15,
-		kr.rip, kr.rflags,
-	};
-	return 0;
-}
-
-static int kvm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r)
-{
-	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_regs kr = {
-		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx,
-		.rsi = r->rsi, .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp,
-		.r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11,
-		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
-		.rip = r->rip, .rflags = r->rflags,
-	};
-
-	if (ioctl(kv->fd, KVM_SET_REGS, &kr) < 0)
-		return vmmi_error(-errno, "kvm: KVM_SET_REGS: %s", strerror(errno));
-	return 0;
-}
-
-static void seg_from_kvm(struct vmm_segment *s, const struct kvm_segment *k)
-{
-	*s = (struct vmm_segment){
-		.base = k->base, .limit = k->limit, .selector = k->selector, .type = k->type,
-		.present = k->present, .dpl = k->dpl, .db = k->db, .s = k->s, .l = k->l,
-		.g = k->g, .avl = k->avl,
-	};
-}
-
-static void seg_to_kvm(struct kvm_segment *k, const struct vmm_segment *s)
-{
-	*k = (struct kvm_segment){
-		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
-		.present = s->present, .dpl = s->dpl, .db = s->db, .s = s->s, .l = s->l,
-		.g = s->g, .avl = s->avl, .unusable = !s->present,
-	};
-}
-
-static int kvm_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *s)
-{
-	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_sregs ks;
-
-	if (ioctl(kv->fd, KVM_GET_SREGS, &ks) < 0)
-		return vmmi_error(-errno, "kvm: KVM_GET_SREGS: %s", strerror(errno));
-	seg_from_kvm(&s->cs, &ks.cs);
-	seg_from_kvm(&s->ds, &ks.ds);
-	seg_from_kvm(&s->es, &ks.es);
-	seg_from_kvm(&s->fs, &ks.fs);
-	seg_from_kvm(&s->gs, &ks.gs);
-	seg_from_kvm(&s->ss, &ks.ss);
-	seg_from_kvm(&s->tr, &ks.tr);
-	seg_from_kvm(&s->ldt, &ks.ldt);
-	s->gdt = (struct vmm_dtable){ ks.gdt.base, ks.gdt.limit };
-	s->idt = (struct vmm_dtable){ ks.idt.base, ks.idt.limit };
-	s->cr0 = ks.cr0;
-	s->cr2 = ks.cr2;
-	s->cr3 = ks.cr3;
-	s->cr4 = ks.cr4;
-	s->efer = ks.efer;
-	return 0;
-}
-
-static int kvm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
-{
-	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_sregs ks;
-
-	/* Start from the current state: it carries apic_base and the interrupt bitmap. */
-	if (ioctl(kv->fd, KVM_GET_SREGS, &ks) < 0)
-		return vmmi_error(-errno, "kvm: KVM_GET_SREGS: %s", strerror(errno));
-	seg_to_kvm(&ks.cs, &s->cs);
-	seg_to_kvm(&ks.ds, &s->ds);
-	seg_to_kvm(&ks.es, &s->es);
-	seg_to_kvm(&ks.fs, &s->fs);
-	seg_to_kvm(&ks.gs, &s->gs);
-	seg_to_kvm(&ks.ss, &s->ss);
-	seg_to_kvm(&ks.tr, &s->tr);
-	seg_to_kvm(&ks.ldt, &s->ldt);
-	ks.gdt.base = s->gdt.base;
-	ks.gdt.limit = s->gdt.limit;
-	ks.idt.base = s->idt.base;
-	ks.idt.limit = s->idt.limit;
-	ks.cr0 = s->cr0;
-	ks.cr2 = s->cr2;
-	ks.cr3 = s->cr3;
-	ks.cr4 = s->cr4;
-	ks.efer = s->efer;
-	if (ioctl(kv->fd, KVM_SET_SREGS, &ks) < 0)
-		return vmmi_error(-errno, "kvm: KVM_SET_SREGS: %s", strerror(errno));
-	return 0;
-}
-
-/* KVM_EXIT_IO: count accesses of size bytes each, in the kvm_run page at data_offset. */
-static int handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size, struct vmm_exit *exit)
-{
-	uint32_t size = run->io.size, count = run->io.count;
-	uint64_t off = run->io.data_offset;
-	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-	uint8_t *data = (uint8_t *)run;
-
-	if (size > 4 || count == 0 || !vmmi_range_ok(off, (uint64_t)size * count, run_size)) {
-		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
-			      "KVM_EXIT_IO with size %u count %u at offset 0x%llx", size, count,
-			      (unsigned long long)off);
-		return 1;
-	}
-	for (uint32_t i = 0; i < count; i++, off += size) {
-		uint64_t v = 0;
-		int ret;
-
-		if (is_write)
-			memcpy(&v, data + off, size);
-		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
-		/* Even on a stop (all-ones then): KVM completes the IN with it. */
-		if (!is_write)
-			memcpy(data + off, &v, size);
-		if (ret) {
-			/* The rest of a string IN, which no device answered, reads all-ones. */
-			if (!is_write)
-				memset(data + off + size, 0xff, (size_t)size * (count - i - 1));
-			return ret;
-		}
-	}
-	return 0;
 }
 
 static int handle_mmio(struct vmm_vcpu *vcpu, struct kvm_run *run, struct vmm_exit *exit)
@@ -557,15 +350,30 @@ static void complete_io(struct vmm_vcpu *vcpu)
 		if (run->exit_reason == KVM_EXIT_MMIO)
 			handle_mmio(vcpu, run, &scratch);
 		else if (run->exit_reason == KVM_EXIT_IO)
-			handle_io(vcpu, run, k->run_size, &scratch);
+			vmmi_kvm_handle_io(vcpu, run, k->run_size, &scratch);
 		else
 			kv->io_pending = false; /* no guest instruction ran: nothing to finish */
 	}
 	if (kv->io_pending)
 		vmmi_log(vcpu->vm, VMM_LOG_ERROR,
 			 "vcpu%u: an access still pending after 16 fragments", vcpu->index);
-	kv->io_pending = false;
-	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+	kv->io_pending = false; /* immediate_exit stays set: run() clears it as it returns */
+}
+
+/*
+ * run() returns to the core, which looks at why anyone kicked: clear
+ * immediate_exit. Sequentially consistent, so the clear is ordered before
+ * the next run()'s read of stop_requested and pause_req. A kicker stores
+ * its flag and then immediate_exit (both sequentially consistent): a clear
+ * after its immediate_exit is followed by a read that sees its flag; a
+ * clear before it leaves immediate_exit set for the next KVM_RUN. Relaxed,
+ * the clear could pass the read (a store buffer): the flag read as clear,
+ * the kick's immediate_exit wiped, its signal handled before KVM_RUN, and
+ * the guest would run on.
+ */
+static void kick_consume(struct kvm_run *run)
+{
+	__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_SEQ_CST);
 }
 
 static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
@@ -580,7 +388,6 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 		if (atomic_load(&vm->stop_requested)) {
 			vmmi_exit_set(exit, VMM_EXIT_STOPPED, "%s", "");
-			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
 			return 0;
 		}
 		/*
@@ -588,26 +395,23 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		 * read has its data in kvm_run already; KVM completes the
 		 * instruction on the next KVM_RUN, after the change.
 		 */
-		if (atomic_load(&vm->pause_req)) {
-			__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
+		if (atomic_load(&vm->pause_req))
 			return 0;
-		}
 		ret = ioctl(kv->fd, KVM_RUN, 0);
 		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
 		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
 					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
-			if (errno == EINTR || errno == EAGAIN) {
-				__atomic_store_n(&run->immediate_exit, 0, __ATOMIC_RELAXED);
-				continue;
-			}
+			/* A kick (or a signal of the program's): no exit, the core decides. */
+			if (errno == EINTR || errno == EAGAIN)
+				return 0;
 			vmmi_exit_set(exit, VMM_EXIT_ERROR, "KVM_RUN: %s", strerror(errno));
 			return vmmi_error(-errno, "kvm: KVM_RUN on vCPU %u: %s", vcpu->index,
 					  strerror(errno));
 		}
 		switch (run->exit_reason) {
 		case KVM_EXIT_IO:
-			if (handle_io(vcpu, run, k->run_size, exit))
+			if (vmmi_kvm_handle_io(vcpu, run, k->run_size, exit))
 				return 0;
 			break;
 		case KVM_EXIT_MMIO:
@@ -659,16 +463,23 @@ static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	/* Not for a pause (no exit): the run goes on, and its KVM_RUN completes the access. */
 	if (kv->io_pending && ret == 0 && exit->reason != VMM_EXIT_NONE)
 		complete_io(vcpu);
+	kick_consume(kv->run);
 	return ret;
 }
 
-/* Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run(). */
+/*
+ * Under vcpu->kick_lock with in_run set: vcpu->thread is in vmm_vcpu_run().
+ * The caller has stored its reason (stop_requested, pause_req) already.
+ */
 static void kvm_kick(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
 	int err;
 
-	/* Before the signal: a vCPU about to enter KVM_RUN returns at once. */
+	/*
+	 * Before the signal, which a vCPU outside KVM_RUN handles at once and
+	 * forgets: the next KVM_RUN returns at once instead (kick_consume()).
+	 */
 	__atomic_store_n(&kv->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
 	err = pthread_kill(vcpu->thread, vcpu->vm->opts.kick_signal);
 	if (err)
@@ -685,10 +496,10 @@ static const struct vmmi_backend_ops kvm_ops = {
 	.windows_changed = NULL,
 	.vcpu_init = kvm_vcpu_init,
 	.vcpu_fini = kvm_vcpu_fini,
-	.get_regs = kvm_get_regs,
-	.set_regs = kvm_set_regs,
-	.get_sregs = kvm_get_sregs,
-	.set_sregs = kvm_set_sregs,
+	.get_regs = vmmi_kvm_get_regs,
+	.set_regs = vmmi_kvm_set_regs,
+	.get_sregs = vmmi_kvm_get_sregs,
+	.set_sregs = vmmi_kvm_set_sregs,
 	.run = kvm_run_vcpu,
 	.kick = kvm_kick,
 	.kick_signals = true,

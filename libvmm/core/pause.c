@@ -1,6 +1,5 @@
 /* pause.c - the pause protocol: layout changes while vCPUs run, and the readers of guest memory beside them. */
 #include <string.h>
-#include <time.h>
 
 #include "vmm_internal.h"
 
@@ -67,10 +66,13 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 		goto err_change;
 	vm->pausing = true;
 	atomic_store(&vm->pause_req, true);
-	while (vm->active) {
-		struct timespec ts;
-
-		/* A kick can miss a vCPU about to enter the guest: kick until all are out. */
+	if (vm->active) {
+		/*
+		 * One kick each, never lost (struct vmmi_backend_ops.kick): every
+		 * vCPU inside run() comes out, and the last one out wakes us
+		 * (vmm_vcpu_run()). None goes in while pausing is set. A stop or
+		 * an abort meanwhile ends runs too, through the same wakeup.
+		 */
 		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
 		for (unsigned i = 0; i < vm->nvcpus; i++)
 			if (vm->vcpus[i])
@@ -78,17 +80,10 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 		ret = VMMI_PT(pthread_mutex_lock(&vm->run_lock), what);
 		if (ret < 0)
 			goto err_resume;
-		if (!vm->active)
-			break;
-		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_nsec += 1000 * 1000;
-		if (ts.tv_nsec >= 1000000000) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000;
-		}
-		ret = pthread_cond_timedwait(&vm->run_cond, &vm->run_lock, &ts);
-		if (ret && ret != ETIMEDOUT) {
-			ret = vmmi_pthread_failed(NULL, ret, "pthread_cond_timedwait", what);
+	}
+	while (vm->active) {
+		ret = VMMI_PT(pthread_cond_wait(&vm->run_cond, &vm->run_lock), what);
+		if (ret < 0) {
 			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), what);
 			goto err_resume;
 		}

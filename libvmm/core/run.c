@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vmm_internal.h"
 
@@ -48,24 +47,15 @@ struct runner {
 	int ret;
 	pthread_t thread;
 	bool started;
-	struct run_state *rs;
-	unsigned long order; /* when it finished, for "first fatal exit" */
+	atomic_ulong *finished; /* runners that have finished so far */
+	unsigned long order;    /* when it finished, for "first fatal exit" */
 	/* vmm_last_error() of this thread when ret < 0: the caller's thread reports it. */
 	char error[VMMI_ERROR_MAX];
-};
-
-struct run_state {
-	pthread_mutex_t lock;
-	pthread_cond_t cond;
-	unsigned remaining;
-	unsigned long finished;
 };
 
 static void *runner_main(void *arg)
 {
 	struct runner *r = arg;
-	struct vmm_vm *vm = r->vcpu->vm;
-	bool locked;
 
 	r->exit.size = sizeof(r->exit);
 	r->ret = vmm_vcpu_run(r->vcpu, &r->exit);
@@ -73,14 +63,8 @@ static void *runner_main(void *arg)
 		snprintf(r->error, sizeof(r->error), "%s", vmm_last_error());
 	/* A halted vCPU waits quietly; anything else ends the VM for everyone. */
 	if (r->exit.reason != VMM_EXIT_HLT && r->exit.reason != VMM_EXIT_STOPPED)
-		vmmi_vm_abort(vm);
-	/* Counted even if the lock fails: vmm_vm_run() waits for remaining to fall. */
-	locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&r->rs->lock), "vmm_vm_run") == 0;
-	r->order = ++r->rs->finished;
-	r->rs->remaining--;
-	VMMI_PT_LOG(vm, pthread_cond_signal(&r->rs->cond), "vmm_vm_run");
-	if (locked)
-		VMMI_PT_LOG(vm, pthread_mutex_unlock(&r->rs->lock), "vmm_vm_run");
+		vmmi_vm_abort(r->vcpu->vm);
+	r->order = atomic_fetch_add(r->finished, 1) + 1;
 	return NULL;
 }
 
@@ -114,7 +98,7 @@ static struct runner *pick_result(struct runner *r, unsigned n, int stop)
 /* vmm_vm_run() into exit, a complete struct of this version. */
 static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 {
-	struct run_state rs = { .remaining = 0 };
+	atomic_ulong finished = 0;
 	struct runner *runners, *res;
 	int ret = 0, stop;
 	unsigned n;
@@ -126,22 +110,13 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 	runners = calloc(n, sizeof(*runners));
 	if (!runners)
 		return vmmi_error(-ENOMEM, "vmm_vm_run: out of memory");
-	ret = VMMI_PT(pthread_mutex_init(&rs.lock, NULL), "vmm_vm_run");
-	if (ret < 0)
-		goto err_free;
-	ret = vmmi_cond_init_monotonic(&rs.cond, "vmm_vm_run");
-	if (ret < 0)
-		goto err_lock;
-	ret = VMMI_PT(pthread_mutex_lock(&rs.lock), "vmm_vm_run");
-	if (ret < 0)
-		goto err_cond;
 	for (unsigned i = 0; i < n; i++) {
 		int err;
 
 		if (!vm->vcpus[i])
 			continue;
 		runners[i].vcpu = vm->vcpus[i];
-		runners[i].rs = &rs;
+		runners[i].finished = &finished;
 		err = pthread_create(&runners[i].thread, NULL, runner_main, &runners[i]);
 		if (err) {
 			ret = vmmi_error(-err, "vmm_vm_run: cannot create a thread for vCPU %u: %s", i,
@@ -150,37 +125,13 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 			break;
 		}
 		runners[i].started = true;
-		rs.remaining++;
 	}
-	while (rs.remaining) {
-		int err;
-
-		if (atomic_load(&vm->stop_requested)) {
-			/*
-			 * A kick can be lost if it lands just before a vCPU enters the
-			 * guest (emu cannot close that window); keep kicking until all
-			 * vCPUs are out.
-			 */
-			struct timespec ts;
-
-			VMMI_PT_LOG(vm, pthread_mutex_unlock(&rs.lock), "vmm_vm_run");
-			kick_all(vm);
-			VMMI_PT_LOG(vm, pthread_mutex_lock(&rs.lock), "vmm_vm_run");
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 10 * 1000 * 1000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			err = pthread_cond_timedwait(&rs.cond, &rs.lock, &ts);
-			if (err && err != ETIMEDOUT)
-				vmmi_pthread_failed(vm, err, "pthread_cond_timedwait", "vmm_vm_run");
-		} else if (VMMI_PT_LOG(vm, pthread_cond_wait(&rs.cond, &rs.lock), "vmm_vm_run") < 0) {
-			/* Poll instead: the runners count down whatever the lock does. */
-			vmmi_vm_abort(vm);
-		}
-	}
-	VMMI_PT_LOG(vm, pthread_mutex_unlock(&rs.lock), "vmm_vm_run");
+	/*
+	 * Each runner ends by itself: at a halt, at a fatal exit (which aborts
+	 * the others), or at a stop or abort, whose one kick per vCPU is never
+	 * lost (struct vmmi_backend_ops.kick). So waiting for the threads to
+	 * end is all there is to do: no kicking again, no timed wait.
+	 */
 	for (unsigned i = 0; i < n; i++)
 		if (runners[i].started)
 			VMMI_PT_LOG(vm, pthread_join(runners[i].thread, NULL), "vmm_vm_run");
@@ -202,11 +153,6 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 			atomic_store(&vm->stop_requested, 0);
 		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vm_run");
 	}
-err_cond:
-	VMMI_PT_LOG(vm, pthread_cond_destroy(&rs.cond), "vmm_vm_run");
-err_lock:
-	VMMI_PT_LOG(vm, pthread_mutex_destroy(&rs.lock), "vmm_vm_run");
-err_free:
 	free(runners);
 	if (ret < 0 && exit->reason == VMM_EXIT_NONE)
 		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());

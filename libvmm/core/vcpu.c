@@ -97,7 +97,10 @@ void vmmi_vcpu_kick(struct vmm_vcpu *vcpu)
 	int err = pthread_mutex_lock(&vcpu->kick_lock);
 
 	if (err) {
-		/* Not kicked: the callers kick again until the vCPU is out. */
+		/*
+		 * Not kicked (a default mutex fails only if corrupted): nobody
+		 * kicks again, so the request waits for the vCPU's next exit.
+		 */
 		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: cannot take its kick lock: %s",
 			 vcpu->index, strerror(err));
 		return;
