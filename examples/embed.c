@@ -1,6 +1,7 @@
 /* embed.c - embedding libvmm through its public API alone: RAM, a device of its own, guest code. */
 /*
  * Build: cc embed.c libvmm.a $(pkg-config --libs unicorn inih) -ldl -lpthread
+ * (a library built with ./configure --disable-emu needs no unicorn)
  * Run:   ./embed [auto|kvm|emu]
  *
  * No INI file and no plugin .so: the program builds the machine by hand and

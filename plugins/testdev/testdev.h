@@ -52,7 +52,7 @@
 
 #define TESTDEV_ERR_NONE 0u
 #define TESTDEV_ERR_BAD_CMD 1u   /* unknown command */
-#define TESTDEV_ERR_RANGE 2u     /* a range not wholly inside one RAM slot (device windows included) */
+#define TESTDEV_ERR_RANGE 2u     /* not wholly inside one RAM slot (device windows included) */
 #define TESTDEV_ERR_TOO_LONG 3u  /* LEN > TESTDEV_DMA_MAX */
 #define TESTDEV_ERR_NO_MEMORY 4u /* the device could not allocate its bounce buffer */
 

@@ -27,7 +27,7 @@ struct bare {
 	unsigned long ops;   /* what one run does */
 };
 
-/* ---- state: what backend_emu.c's set_sregs/set_regs do, in the same order ---- */
+/* ---- state: what backend/emu_x86_64.c's set_sregs/set_regs do, in the same order ---- */
 
 static uc_x86_mmr mmr_from_seg(const struct vmm_segment *s)
 {

@@ -12,7 +12,7 @@
 #include "bench.h"
 
 /*
- * The baseline is the smallest correct KVM program: the ioctls backend_kvm.c
+ * The baseline is the smallest correct KVM program: the ioctls backend/kvm.c
  * makes to build a VM (KVM_CREATE_VM, KVM_SET_TSS_ADDR, KVM_SET_CPUID2 from
  * KVM_GET_SUPPORTED_CPUID, one KVM_SET_USER_MEMORY_REGION, KVM_CREATE_VCPU,
  * the guest.h boot state through KVM_SET_SREGS and KVM_SET_REGS) and a
@@ -107,7 +107,7 @@ static int raw_open(struct raw *r, uint64_t ram_size, const uint8_t *code, size_
 	r->vm = ioctl(r->kvm, KVM_CREATE_VM, 0);
 	if (r->vm < 0)
 		RAW_FAIL("KVM_CREATE_VM");
-	ioctl(r->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul); /* as backend_kvm.c: may fail on AMD */
+	ioctl(r->vm, KVM_SET_TSS_ADDR, 0xfffbd000ul); /* as backend/kvm_x86_64.c: may fail on AMD */
 	cpuid = raw_cpuid(r->kvm);
 	if (!cpuid)
 		RAW_FAIL("KVM_GET_SUPPORTED_CPUID");

@@ -140,7 +140,7 @@ Test(cpuid_emu, each_vcpu_reads_its_own_index_as_its_apic_id)
 	run_guest(VMM_ACCEL_EMU, seen);
 	if (seen[1].leaf1_ebx >> 24 != 1)
 		cr_skip_test("emu: vCPU 1 reads APIC id %u from CPUID 1 (Unicorn answers CPUID "
-			     "itself; backend_emu.c does not set it yet)",
+			     "itself; backend/emu.c does not set it yet)",
 			     seen[1].leaf1_ebx >> 24);
 	expect_apic_ids(seen);
 }

@@ -81,7 +81,7 @@ TestSuite(stop_state_kvm, .fini = teardown, .timeout = 60);
 #define BOTH(name) TWIN_TESTS(stop_state_emu, stop_state_kvm, name)
 
 /*
- * emu does not meet this yet (backend_emu.c, "Known differences"): after a
+ * emu does not meet this yet (backend/emu.c, "Known differences"): after a
  * device access stops the vCPU, Unicorn 2.0.1 leaves RIP at the start of
  * the translation block, with registers from inside it, and after a port
  * access the rest of the block runs. Reported, not hidden: each emu twin
@@ -91,7 +91,7 @@ static void emu_known_difference(enum vmm_accel accel)
 {
 	if (accel == VMM_ACCEL_EMU)
 		cr_skip_test("emu: a stop at a device access leaves RIP at the block start or runs "
-			     "the rest of the block (Unicorn 2.0.1; backend_emu.c known differences)");
+			     "the rest of the block (Unicorn 2.0.1; backend/emu.c known differences)");
 }
 
 static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy unclaimed,
