@@ -1,4 +1,7 @@
-/* vmm_internal.h - the one internal header every libvmm source includes: core structures and the backend interface. */
+/*
+ * vmm_internal.h - the one internal header every libvmm
+ * source includes: core structures and the backend interface.
+ */
 #ifndef VMM_INTERNAL_H
 #define VMM_INTERNAL_H
 

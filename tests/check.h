@@ -1,4 +1,7 @@
-/* check.h - CHECK() and MUST() for the standalone test programs: count a failed condition, or end on a failed libvmm call. */
+/*
+ * check.h - CHECK() and MUST() for the standalone test programs:
+ * count a failed condition, or end on a failed libvmm call.
+ */
 #ifndef TESTS_CHECK_H
 #define TESTS_CHECK_H
 

@@ -1,4 +1,7 @@
-/* elf_builder.h - hand-built ELF64 x86-64 executables, written to a temp dir, with every field open to corruption. */
+/*
+ * elf_builder.h - hand-built ELF64 x86-64 executables,
+ * written to a temp dir, with every field open to corruption.
+ */
 #ifndef TESTS_ELF_BUILDER_H
 #define TESTS_ELF_BUILDER_H
 

@@ -1,4 +1,6 @@
-/* fake_host.h - a fake host-services table that loads a device plugin and drives it without a VM. */
+/*
+ * fake_host.h - a fake host-services table that loads a device plugin and drives it without a VM.
+ */
 #ifndef TESTS_FAKE_HOST_H
 #define TESTS_FAKE_HOST_H
 

@@ -1,4 +1,7 @@
-/* guest_prog.h - tiny machine-code guests for unit tests that run on both backends: a kvm-twin macro and a minimal assembler. */
+/*
+ * guest_prog.h - tiny machine-code guests for unit tests that run
+ * on both backends: a kvm-twin macro and a minimal assembler.
+ */
 #ifndef TESTS_GUEST_PROG_H
 #define TESTS_GUEST_PROG_H
 

@@ -1,4 +1,7 @@
-/* pagemap.h - for tests: can this process read host-physical frame numbers from /proc/self/pagemap? */
+/*
+ * pagemap.h - for tests: can this process read host-
+ * physical frame numbers from /proc/self/pagemap?
+ */
 #ifndef TESTS_PAGEMAP_H
 #define TESTS_PAGEMAP_H
 

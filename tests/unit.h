@@ -1,4 +1,7 @@
-/* unit.h - helpers shared by the unit tests: a call that must succeed, a device that only claims a window. */
+/*
+ * unit.h - helpers shared by the unit tests: a call that
+ * must succeed, a device that only claims a window.
+ */
 #ifndef TESTS_UNIT_H
 #define TESTS_UNIT_H
 

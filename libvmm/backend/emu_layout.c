@@ -1,4 +1,7 @@
-/* emu_layout.c - the emu backend's plan of guest-physical space: device clusters and gaps around RAM. */
+/*
+ * emu_layout.c - the emu backend's plan of guest-
+ * physical space: device clusters and gaps around RAM.
+ */
 #include <stdlib.h>
 
 #include "emu_layout.h"

@@ -1,4 +1,7 @@
-/* boot_x86.c - the x86-64 boot state of guest.h: page tables, GDT, TSS, boot info, stacks, registers. */
+/*
+ * boot_x86.c - the x86-64 boot state of guest.h: page
+ * tables, GDT, TSS, boot info, stacks, registers.
+ */
 #include <string.h>
 
 #include "vmm_internal.h"

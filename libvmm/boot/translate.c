@@ -1,4 +1,7 @@
-/* translate.c - explain one GPA: the memslot and HVA behind it, the HPA the host page tables give that HVA, or the device window that claims it. */
+/*
+ * translate.c - explain one GPA: the memslot and HVA behind it, the HPA
+ * the host page tables give that HVA, or the device window that claims it.
+ */
 #include <fcntl.h>
 #include <stddef.h>
 #include <string.h>

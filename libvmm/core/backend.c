@@ -1,4 +1,7 @@
-/* backend.c - walks the backend table: accelerator names, probes, and the choice vmm_vm_create() makes. */
+/*
+ * backend.c - walks the backend table: accelerator
+ * names, probes, and the choice vmm_vm_create() makes.
+ */
 #include <stdio.h>
 #include <string.h>
 

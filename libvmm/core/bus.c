@@ -1,4 +1,7 @@
-/* bus.c - one device address space (MMIO or PIO): sorted, non-overlapping windows with O(log n) lookup. */
+/*
+ * bus.c - one device address space (MMIO or PIO):
+ * sorted, non-overlapping windows with O(log n) lookup.
+ */
 #include <stdlib.h>
 #include <string.h>
 

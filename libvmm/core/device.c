@@ -1,4 +1,7 @@
-/* device.c - device instances: add, remove and move their windows, destroy them, and what the API reads of them. */
+/*
+ * device.c - device instances: add, remove and move their
+ * windows, destroy them, and what the API reads of them.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

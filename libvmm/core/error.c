@@ -1,4 +1,7 @@
-/* error.c - error reporting: vmm_strerror(), the per-thread detail of vmm_last_error(), exit descriptions. */
+/*
+ * error.c - error reporting: vmm_strerror(), the per-
+ * thread detail of vmm_last_error(), exit descriptions.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>

@@ -1,4 +1,7 @@
-/* io.c - the exit dispatch path (the hot path): one guest access to its device, or the unclaimed policy. */
+/*
+ * io.c - the exit dispatch path (the hot path): one
+ * guest access to its device, or the unclaimed policy.
+ */
 #include <stdio.h>
 #include <string.h>
 

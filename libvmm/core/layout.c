@@ -1,4 +1,7 @@
-/* layout.c - the address-layout rules: where memslots and device windows may lie, each with its one message. */
+/*
+ * layout.c - the address-layout rules: where memslots
+ * and device windows may lie, each with its one message.
+ */
 #include <stdarg.h>
 #include <stdio.h>
 

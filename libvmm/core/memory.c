@@ -1,4 +1,7 @@
-/* memory.c - guest memory seen from the host: checked GPA -> HVA translation and copies in and out. */
+/*
+ * memory.c - guest memory seen from the host: checked
+ * GPA -> HVA translation and copies in and out.
+ */
 #include <string.h>
 
 #include "vmm_internal.h"

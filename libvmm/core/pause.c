@@ -1,4 +1,7 @@
-/* pause.c - the pause protocol: layout changes while vCPUs run, and the readers of guest memory beside them. */
+/*
+ * pause.c - the pause protocol: layout changes while
+ * vCPUs run, and the readers of guest memory beside them.
+ */
 #include <string.h>
 
 #include "vmm_internal.h"

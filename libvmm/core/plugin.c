@@ -1,4 +1,7 @@
-/* plugin.c - device plugins: loading one with dlopen(), checking its descriptor, and the host services it calls. */
+/*
+ * plugin.c - device plugins: loading one with dlopen(),
+ * checking its descriptor, and the host services it calls.
+ */
 #include <dlfcn.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -1,4 +1,7 @@
-/* reset.c - vmm_vm_reset(): the VM back to how it was built: RAM and firmware, the vCPUs' boot state, the devices' power-on state. */
+/*
+ * reset.c - vmm_vm_reset(): the VM back to how it was built: RAM
+ * and firmware, the vCPUs' boot state, the devices' power-on state.
+ */
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>

@@ -1,4 +1,7 @@
-/* run.c - running the whole VM: one thread per vCPU, stop and abort, and which exit describes the run. */
+/*
+ * run.c - running the whole VM: one thread per vCPU,
+ * stop and abort, and which exit describes the run.
+ */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

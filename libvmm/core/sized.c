@@ -1,4 +1,7 @@
-/* sized.c - size-tagged structs the library fills in the caller's memory: the tag's check and the copy out. */
+/*
+ * sized.c - size-tagged structs the library fills in the
+ * caller's memory: the tag's check and the copy out.
+ */
 #include <string.h>
 
 #include "vmm_internal.h"

@@ -1,4 +1,7 @@
-/* slots.c - the memslot table: sorted, non-overlapping GPA ranges backed by host memory, and checked GPA -> HVA translation. */
+/*
+ * slots.c - the memslot table: sorted, non-overlapping GPA ranges
+ * backed by host memory, and checked GPA -> HVA translation.
+ */
 #include <stdlib.h>
 #include <string.h>
 

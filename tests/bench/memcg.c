@@ -1,4 +1,7 @@
-/* memcg.c - a memory cgroup of its own for one measurement: what a process is charged, kernel memory included. */
+/*
+ * memcg.c - a memory cgroup of its own for one measurement:
+ * what a process is charged, kernel memory included.
+ */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>

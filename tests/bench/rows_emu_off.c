@@ -1,4 +1,7 @@
-/* rows_emu_off.c - stands in for rows_emu.c (bare Unicorn) when ./configure --disable-emu left Unicorn out. */
+/*
+ * rows_emu_off.c - stands in for rows_emu.c (bare Unicorn)
+ * when ./configure --disable-emu left Unicorn out.
+ */
 #include "bench.h"
 
 /* main() skips every emu row with vmm_accel_probe()'s reason before it gets here. */

@@ -1,4 +1,7 @@
-/* rows_kvm_off.c - stands in for rows_kvm.c (raw /dev/kvm ioctls) when ./configure --disable-kvm left kvm out. */
+/*
+ * rows_kvm_off.c - stands in for rows_kvm.c (raw /dev/kvm
+ * ioctls) when ./configure --disable-kvm left kvm out.
+ */
 #include "bench.h"
 
 /* main() skips every kvm row with vmm_accel_probe()'s reason before it gets here. */

@@ -1,4 +1,7 @@
-/* test_helgrind.c - vmm-run's lock discipline, checked by helgrind: a plugin whose create() uses DMA. */
+/*
+ * test_helgrind.c - vmm-run's lock discipline, checked
+ * by helgrind: a plugin whose create() uses DMA.
+ */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

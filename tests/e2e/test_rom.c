@@ -1,4 +1,7 @@
-/* test_rom.c - end-to-end tests of [rom "NAME"] sections: vmm-run fills a ROM from its file, and the guest sees it. */
+/*
+ * test_rom.c - end-to-end tests of [rom "NAME"] sections:
+ * vmm-run fills a ROM from its file, and the guest sees it.
+ */
 #include <stdint.h>
 #include <string.h>
 

@@ -1,4 +1,7 @@
-/* test_translate.c - end-to-end tests of vmm-run --translate: the three tables after the guest stops, and refused values. */
+/*
+ * test_translate.c - end-to-end tests of vmm-run --translate:
+ * the three tables after the guest stops, and refused values.
+ */
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,7 @@
-/* test_uart_output.c - end-to-end tests of vmm-run with a stalled uart16550 output: FIFOs, full pipes, readers that leave. */
+/*
+ * test_uart_output.c - end-to-end tests of vmm-run with a stalled
+ * uart16550 output: FIFOs, full pipes, readers that leave.
+ */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>

@@ -1,4 +1,7 @@
-/* bad-abi.c - fixture: a descriptor of another major ABI version (2.0): the host must refuse it, naming both majors. */
+/*
+ * bad-abi.c - fixture: a descriptor of another major ABI
+ * version (2.0): the host must refuse it, naming both majors.
+ */
 #include "fixture.h"
 
 static const struct vmm_plugin_desc desc =

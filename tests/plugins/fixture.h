@@ -1,4 +1,7 @@
-/* fixture.h - shared pieces of the fixture plugins: a do-nothing device model to build bad descriptors from. */
+/*
+ * fixture.h - shared pieces of the fixture plugins: a
+ * do-nothing device model to build bad descriptors from.
+ */
 #ifndef FIXTURE_H
 #define FIXTURE_H
 

@@ -1,4 +1,7 @@
-/* larger-desc.c - fixture: a descriptor of the host's major, larger than the host's struct: accepted, the extra bytes unread. */
+/*
+ * larger-desc.c - fixture: a descriptor of the host's major,
+ * larger than the host's struct: accepted, the extra bytes unread.
+ */
 #include "fixture.h"
 
 /* The host's descriptor and more: bytes a host of this version never looks at. */

@@ -1,4 +1,7 @@
-/* param-check.c - fixture: a model with one key, "mode" (fast|slow), that counts creates and destroys. */
+/*
+ * param-check.c - fixture: a model with one key, "mode"
+ * (fast|slow), that counts creates and destroys.
+ */
 #include <stdlib.h>
 #include <string.h>
 

@@ -1,4 +1,7 @@
-/* left_out.c - on a build without a backend (./configure --disable-emu), a test that asks for it is skipped, saying why. */
+/*
+ * left_out.c - on a build without a backend (./configure
+ * --disable-emu), a test that asks for it is skipped, saying why.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <string.h>

@@ -1,4 +1,7 @@
-/* test_backend.c - specification of the backend table: names, probes, auto's choice and its reason, left-out backends. */
+/*
+ * test_backend.c - specification of the backend table: names,
+ * probes, auto's choice and its reason, left-out backends.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>

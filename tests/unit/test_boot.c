@@ -1,4 +1,7 @@
-/* test_boot.c - specification of vmm_boot_setup(): the guest.h boot state, read back from guest memory and registers. */
+/*
+ * test_boot.c - specification of vmm_boot_setup(): the guest.h
+ * boot state, read back from guest memory and registers.
+ */
 #include <criterion/criterion.h>
 
 #include "unit.h"

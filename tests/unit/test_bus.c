@@ -1,4 +1,7 @@
-/* test_bus.c - specification of a device bus: window validation, overlap refusal and O(log n) lookup. */
+/*
+ * test_bus.c - specification of a device bus: window
+ * validation, overlap refusal and O(log n) lookup.
+ */
 #include <criterion/criterion.h>
 #include <string.h>
 

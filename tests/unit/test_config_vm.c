@@ -1,4 +1,7 @@
-/* test_config_vm.c - VMs built by vmm_vm_create_from_config(): [rom] contents and slot flags, and a guest reading a ROM, on both backends. */
+/*
+ * test_config_vm.c - VMs built by vmm_vm_create_from_config(): [rom]
+ * contents and slot flags, and a guest reading a ROM, on both backends.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

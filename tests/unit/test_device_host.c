@@ -1,4 +1,7 @@
-/* test_device_host.c - specification of what a model may do with the real host services while it is created, moved and removed. */
+/*
+ * test_device_host.c - specification of what a model may do with
+ * the real host services while it is created, moved and removed.
+ */
 #include <criterion/criterion.h>
 
 #include "unit.h"

@@ -1,4 +1,7 @@
-/* test_elf.c - specification of vmm_load_elf(): each refusal names the file and the problem and leaves RAM untouched. */
+/*
+ * test_elf.c - specification of vmm_load_elf(): each refusal
+ * names the file and the problem and leaves RAM untouched.
+ */
 #include <criterion/criterion.h>
 #include <elf.h>
 #include <errno.h>

@@ -1,4 +1,7 @@
-/* test_emu_diff.c - differential test: generated guests run on emu and kvm must give devices the same accesses, and end with the same registers and RAM. */
+/*
+ * test_emu_diff.c - differential test: generated guests run on emu and kvm must
+ * give devices the same accesses, and end with the same registers and RAM.
+ */
 #include <criterion/criterion.h>
 
 #include "unit.h"

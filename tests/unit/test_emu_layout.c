@@ -1,4 +1,7 @@
-/* test_emu_layout.c - specification of emu's plan of guest-physical space (backend/emu_layout.c), alone. */
+/*
+ * test_emu_layout.c - specification of emu's plan of
+ * guest-physical space (backend/emu_layout.c), alone.
+ */
 #include <criterion/criterion.h>
 #include <string.h>
 

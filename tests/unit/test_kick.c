@@ -1,4 +1,7 @@
-/* test_kick.c - specification of kicks: none is lost, and a stop or a pause kicks each running vCPU once, without polling. */
+/*
+ * test_kick.c - specification of kicks: none is lost, and a stop
+ * or a pause kicks each running vCPU once, without polling.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

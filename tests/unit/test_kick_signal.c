@@ -1,4 +1,7 @@
-/* test_kick_signal.c - specification of the signal that takes vCPUs out of the guest: the caller's mask, the embedder's choice, its handler. */
+/*
+ * test_kick_signal.c - specification of the signal that takes vCPUs out
+ * of the guest: the caller's mask, the embedder's choice, its handler.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

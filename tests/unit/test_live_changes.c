@@ -1,4 +1,7 @@
-/* test_live_changes.c - specification of memslot and device changes made while vCPUs run, seen by guests on both backends. */
+/*
+ * test_live_changes.c - specification of memslot and device
+ * changes made while vCPUs run, seen by guests on both backends.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

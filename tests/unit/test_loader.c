@@ -1,4 +1,7 @@
-/* test_loader.c - the plugin loader and device registration: each refusal has its own error naming the file. */
+/*
+ * test_loader.c - the plugin loader and device registration:
+ * each refusal has its own error naming the file.
+ */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,4 +1,7 @@
-/* test_memslot.c - specification of the memslot table: validation, ids, lookups and checked translation. */
+/*
+ * test_memslot.c - specification of the memslot table:
+ * validation, ids, lookups and checked translation.
+ */
 #include <criterion/criterion.h>
 #include <stdlib.h>
 #include <string.h>

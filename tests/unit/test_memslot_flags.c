@@ -1,4 +1,7 @@
-/* test_memslot_flags.c - specification of read-only slots and dirty-page logging, seen by machine-code guests on both backends. */
+/*
+ * test_memslot_flags.c - specification of read-only slots and
+ * dirty-page logging, seen by machine-code guests on both backends.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

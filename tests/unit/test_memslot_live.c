@@ -1,4 +1,7 @@
-/* test_memslot_live.c - specification of memslot move, remove and remap between runs, seen by machine-code guests on both backends. */
+/*
+ * test_memslot_live.c - specification of memslot move, remove and
+ * remap between runs, seen by machine-code guests on both backends.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

@@ -1,4 +1,7 @@
-/* test_plugin_abi.c - the plugin ABI's versioning rules: which descriptors a host of 1.0 loads and which it refuses, and what it reads of them. */
+/*
+ * test_plugin_abi.c - the plugin ABI's versioning rules: which descriptors
+ * a host of 1.0 loads and which it refuses, and what it reads of them.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <stdio.h>

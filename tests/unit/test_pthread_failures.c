@@ -1,4 +1,7 @@
-/* test_pthread_failures.c - specification: a pthread call that fails inside libvmm is an error the caller sees, never ignored. */
+/*
+ * test_pthread_failures.c - specification: a pthread call that
+ * fails inside libvmm is an error the caller sees, never ignored.
+ */
 #include <criterion/criterion.h>
 
 #include "unit.h"

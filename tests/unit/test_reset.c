@@ -1,4 +1,7 @@
-/* test_reset.c - vmm_vm_reset(): a guest run after a reset sees the machine it saw first (RAM, firmware, vCPUs, devices), on both backends. */
+/*
+ * test_reset.c - vmm_vm_reset(): a guest run after a reset sees the
+ * machine it saw first (RAM, firmware, vCPUs, devices), on both backends.
+ */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <pthread.h>

@@ -1,4 +1,7 @@
-/* test_run_error.c - specification: the reason of a failure on a thread vmm_vm_run() created reaches its caller. */
+/*
+ * test_run_error.c - specification: the reason of a failure
+ * on a thread vmm_vm_run() created reaches its caller.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

@@ -1,4 +1,7 @@
-/* test_size_tags.c - specification of the size tags on the structs libvmm fills in the caller's memory (vmm.h, "Size tags"). */
+/*
+ * test_size_tags.c - specification of the size tags on the structs
+ * libvmm fills in the caller's memory (vmm.h, "Size tags").
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

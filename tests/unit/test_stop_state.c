@@ -1,4 +1,7 @@
-/* test_stop_state.c - specification of the registers a vCPU shows after it stops at a device or port access, on both backends. */
+/*
+ * test_stop_state.c - specification of the registers a vCPU shows
+ * after it stops at a device or port access, on both backends.
+ */
 #include <criterion/criterion.h>
 
 #include "guest_prog.h"

@@ -1,4 +1,7 @@
-/* test_translate.c - specification of vmm_translate(): GPA -> memslot and HVA -> HPA, device windows, unclaimed GPAs. */
+/*
+ * test_translate.c - specification of vmm_translate(): GPA
+ * -> memslot and HVA -> HPA, device windows, unclaimed GPAs.
+ */
 #include <criterion/criterion.h>
 #include <stddef.h>
 #include <errno.h>

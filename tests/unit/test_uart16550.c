@@ -1,4 +1,7 @@
-/* test_uart16550.c - the uart16550 plugin, driven through a fake host, against the 16550A's registers. */
+/*
+ * test_uart16550.c - the uart16550 plugin, driven
+ * through a fake host, against the 16550A's registers.
+ */
 
 #include <criterion/criterion.h>
 #include <fcntl.h>

@@ -1,4 +1,7 @@
-/* test_uart16550_host.c - the uart16550 plugin in a real VM, through the real host services, with a stalled output. */
+/*
+ * test_uart16550_host.c - the uart16550 plugin in a real VM,
+ * through the real host services, with a stalled output.
+ */
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <errno.h>

@@ -1,4 +1,6 @@
-/* guest.h - the guest boot ABI: what a vCPU finds when it starts (C99, shared by host and guest). */
+/*
+ * guest.h - the guest boot ABI: what a vCPU finds when it starts (C99, shared by host and guest).
+ */
 #ifndef VMM_GUEST_H
 #define VMM_GUEST_H
 

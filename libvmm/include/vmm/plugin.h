@@ -1,4 +1,7 @@
-/* plugin.h - the device plugin ABI (version 1.0): what a device model exports and what the host offers it. */
+/*
+ * plugin.h - the device plugin ABI (version 1.0): what
+ * a device model exports and what the host offers it.
+ */
 #ifndef VMM_PLUGIN_H
 #define VMM_PLUGIN_H
 
