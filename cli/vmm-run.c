@@ -45,7 +45,6 @@ struct cli_opts {
 	size_t ntranslate;
 };
 
-
 /*
  * A pthread call that fails leaves vmm-run unable to keep its promises
  * (the timeout, the signals, the lock its threads share): say which call
@@ -250,7 +249,8 @@ static int parse_translate(struct cli_opts *o, const char *arg)
 		err = parse_gpa(item, &gpa);
 		if (err < 0) {
 			fprintf(stderr,
-				"vmm-run: --translate: bad guest-physical address '%s' (%s)\n", item,
+				"vmm-run: --translate: bad guest-physical address '%s' (%s)\n",
+				item,
 				err == -ERANGE ? "more than 64 bits" : "a number such as 0x100000");
 			status = EXIT_SETUP;
 			break;
@@ -432,8 +432,9 @@ static void xlate_hpa_text(const struct vmm_translation *t, char *buf, size_t le
 	default:
 		/* EPERM: the file reads but the kernel hid the PFN; say what would show it. */
 		snprintf(buf, len, "unavailable (/proc/self/pagemap: %s)",
-			 t->hpa_error == EPERM ? "PFNs hidden, needs CAP_SYS_ADMIN" :
-			 t->hpa_error ? strerror(t->hpa_error) : "unknown error");
+			 t->hpa_error == EPERM ? "PFNs hidden, needs CAP_SYS_ADMIN"
+			 : t->hpa_error	       ? strerror(t->hpa_error)
+					       : "unknown error");
 		break;
 	}
 }
@@ -725,15 +726,15 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
-		{"accel", required_argument, NULL, OPT_ACCEL},
-		{"timeout", required_argument, NULL, OPT_TIMEOUT},
-		{"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
-		{"verbose", no_argument, NULL, 'v'},
-		{"trace", no_argument, NULL, OPT_TRACE},
-		{"translate", required_argument, NULL, OPT_TRANSLATE},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, OPT_VERSION},
-		{NULL, 0, NULL, 0},
+	    {"accel", required_argument, NULL, OPT_ACCEL},
+	    {"timeout", required_argument, NULL, OPT_TIMEOUT},
+	    {"plugin-path", required_argument, NULL, OPT_PLUGIN_PATH},
+	    {"verbose", no_argument, NULL, 'v'},
+	    {"trace", no_argument, NULL, OPT_TRACE},
+	    {"translate", required_argument, NULL, OPT_TRANSLATE},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, OPT_VERSION},
+	    {NULL, 0, NULL, 0},
 	};
 	int c;
 

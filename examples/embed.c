@@ -99,17 +99,17 @@ static int doorbell_write(void *state, uint64_t offset, uint32_t size, uint64_t 
  * their entry symbol; here we pass it to vmm_device_add() ourselves.
  */
 static const struct vmm_plugin_desc doorbell_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "doorbell",
-	.description = "stops the VM with the value written to it",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 8,
-	.create = doorbell_create,
-	.destroy = doorbell_destroy,
-	.read = doorbell_read,
-	.write = doorbell_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "doorbell",
+    .description = "stops the VM with the value written to it",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 8,
+    .create = doorbell_create,
+    .destroy = doorbell_destroy,
+    .read = doorbell_read,
+    .write = doorbell_write,
 };
 
 /* libvmm never prints; its messages come here. Only warnings and errors by default. */
@@ -129,11 +129,11 @@ int main(int argc, char **argv)
 {
 	struct vmm_vm_options opts;
 	struct vmm_device_config dev = {
-		.size = sizeof(dev),
-		.name = "doorbell0",
-		.space = VMM_SPACE_MMIO,
-		.base = DOORBELL_GPA,
-		.length = DOORBELL_SIZE,
+	    .size = sizeof(dev),
+	    .name = "doorbell0",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DOORBELL_GPA,
+	    .length = DOORBELL_SIZE,
 	};
 	struct vmm_vm *vm = NULL;
 	struct vmm_exit vm_exit = VMM_EXIT_INIT;

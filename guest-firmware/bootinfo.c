@@ -133,8 +133,8 @@ static const char *kind_name(uint32_t kind)
 void bootinfo_print(const struct vmm_guest_boot_info *bi)
 {
 	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++)
-		fw_printf("ram %u: gpa 0x%llx size 0x%llx%s\n", i, (unsigned long long)bi->ram[i].gpa,
-			  (unsigned long long)bi->ram[i].size,
+		fw_printf("ram %u: gpa 0x%llx size 0x%llx%s\n", i,
+			  (unsigned long long)bi->ram[i].gpa, (unsigned long long)bi->ram[i].size,
 			  bi->ram_readonly & (1u << i) ? " read-only" : "");
 	for (uint32_t i = 0; i < bootinfo_device_count(bi); i++) {
 		const struct vmm_guest_device *d = &bi->devices[i];

@@ -25,7 +25,7 @@
 /* Top of the identity map we can build with one PDPT of 1 GiB entries. */
 #define VMMI_IDENTITY_MAX (512ull << 30)
 
-#define VMMI_WARN_UNUSED __attribute__((warn_unused_result))
+#define VMMI_WARN_UNUSED  __attribute__((warn_unused_result))
 #define VMMI_FORMAT(a, b) __attribute__((format(printf, a, b)))
 
 /* Bytes of vmm_last_error()'s text, with the NUL (longer details are cut). */
@@ -45,15 +45,15 @@ struct vmm_vm;
  * caller to return it to.
  */
 int vmmi_pthread_failed(const struct vmm_vm *vm, int err, const char *call, const char *what);
-#define VMMI_PT(call, what)                                                                    \
-	({                                                                                     \
-		int vmmi_pt_err_ = (call);                                                     \
-		vmmi_pt_err_ ? vmmi_pthread_failed(NULL, vmmi_pt_err_, #call, (what)) : 0;     \
+#define VMMI_PT(call, what)                                                                        \
+	({                                                                                         \
+		int vmmi_pt_err_ = (call);                                                         \
+		vmmi_pt_err_ ? vmmi_pthread_failed(NULL, vmmi_pt_err_, #call, (what)) : 0;         \
 	})
-#define VMMI_PT_LOG(vm, call, what)                                                            \
-	({                                                                                     \
-		int vmmi_pt_err_ = (call);                                                     \
-		vmmi_pt_err_ ? vmmi_pthread_failed((vm), vmmi_pt_err_, #call, (what)) : 0;     \
+#define VMMI_PT_LOG(vm, call, what)                                                                \
+	({                                                                                         \
+		int vmmi_pt_err_ = (call);                                                         \
+		vmmi_pt_err_ ? vmmi_pthread_failed((vm), vmmi_pt_err_, #call, (what)) : 0;         \
 	})
 
 /* True if [off, off + len) lies inside [0, size), without overflow. */
@@ -69,7 +69,8 @@ static inline bool vmmi_range_ok(uint64_t off, uint64_t len, uint64_t size)
  * size. A caller's struct of any later version is at least that large.
  */
 #define VMMI_SIZE_MIN(type, first) (offsetof(type, first) + sizeof(((type *)0)->first))
-/* 0 if size >= min, else -EINVAL and a detail naming what ("vmm_vm_get_stats: stats") and the type. */
+/* 0 if size >= min, else -EINVAL and a detail naming what ("vmm_vm_get_stats: stats") and the type.
+ */
 int vmmi_size_check(size_t size, size_t min, const char *what, const char *type) VMMI_WARN_UNUSED;
 /*
  * Copy ours, a complete struct of len bytes (this library's version), to
@@ -85,9 +86,9 @@ struct vmmi_slot {
 	uint64_t size;
 	uint8_t *hva;
 	char name[VMM_GUEST_NAME_MAX];
-	uint32_t id;    /* backend slot number, stable while the slot lives */
+	uint32_t id;	/* backend slot number, stable while the slot lives */
 	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
-	bool owned;     /* hva was mmap()ed by the VM: munmap on remove */
+	bool owned;	/* hva was mmap()ed by the VM: munmap on remove */
 	/*
 	 * With VMM_MEMSLOT_LOG_DIRTY: one bit per page written since the last
 	 * fetch, set from any thread (emu vCPUs, device DMA, host writes);
@@ -133,7 +134,8 @@ int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa,
 /* The slot containing gpa, or NULL. O(log n). */
 const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_t gpa);
 /* The first slot overlapping [gpa, gpa + len) (len > 0, no wrap), or NULL. */
-const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len);
+const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa,
+					   uint64_t len);
 /* Checked translation of a range that must lie in one slot: 0 or -EFAULT. */
 int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len, void **hva);
 void vmmi_slots_free(struct vmmi_slot_table *t);
@@ -154,14 +156,16 @@ struct vmmi_bus {
 	size_t n, cap;
 };
 
-/* Insert [base, base + length); -EINVAL for zero length or wrap, -EEXIST on overlap (*clash set if not NULL). */
+/* Insert [base, base + length); -EINVAL for zero length or wrap, -EEXIST on overlap (*clash set if
+ * not NULL). */
 int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct vmm_device *dev,
 		    const struct vmmi_window **clash) VMMI_WARN_UNUSED;
 int vmmi_bus_remove(struct vmmi_bus *bus, uint64_t base);
 /* The window containing addr, or NULL. O(log n). */
 const struct vmmi_window *vmmi_bus_find(const struct vmmi_bus *bus, uint64_t addr);
 /* The first window overlapping [base, base + length), or NULL. */
-const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base, uint64_t length);
+const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base,
+					   uint64_t length);
 void vmmi_bus_free(struct vmmi_bus *bus);
 
 /* ---- devices (core/device.c) ---- */
@@ -241,16 +245,17 @@ struct vmmi_view_slot {
 	uint64_t gpa;
 	uint64_t size;
 	uint8_t *hva;
-	uint32_t id;    /* backend slot number, stable while the slot lives */
+	uint32_t id;	/* backend slot number, stable while the slot lives */
 	uint32_t flags; /* VMM_MEMSLOT_READONLY, VMM_MEMSLOT_LOG_DIRTY */
-	/* With VMM_MEMSLOT_LOG_DIRTY: a backend tracking writes itself marks them (vmmi_dirty_mark()). */
+	/* With VMM_MEMSLOT_LOG_DIRTY: a backend tracking writes itself marks them
+	 * (vmmi_dirty_mark()). */
 	_Atomic uint64_t *dirty;
 	const char *name; /* for messages; valid while the slot lives */
 };
 
 /* A device window as a backend sees it. */
 struct vmmi_view_window {
-	uint32_t space;  /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint32_t space;	 /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
 	uint32_t widths; /* the VMM_ACCESS_* sizes its device takes: others never reach it */
 	uint64_t base;
 	uint64_t length;
@@ -398,7 +403,8 @@ struct vmm_vcpu {
 	pthread_t thread; /* the thread in vmm_vcpu_run(), valid while in_run */
 	pthread_mutex_t kick_lock;
 	int kick_err; /* under kick_lock: why kick() could not signal (a positive errno), or 0 */
-	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path). */
+	/* Per-vCPU counters, summed by vmm_vm_get_stats() (no shared cache line on the hot path).
+	 */
 	_Atomic uint64_t exits, mmio_exits, pio_exits, unclaimed;
 	/*
 	 * The window this vCPU's last device access hit, valid while
@@ -430,7 +436,7 @@ struct vmm_vm {
 
 	struct vmmi_loaded *loaded; /* ranges vmm_load_elf() wrote */
 	size_t nloaded;
-	bool booted;         /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
+	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
 
 	/*
@@ -465,13 +471,15 @@ struct vmm_vm {
 #define VMMI_STOP_GUEST 1
 #define VMMI_STOP_ABORT 2
 
-/* The VM whose vCPU this thread is running (inside vmm_vcpu_run()), if any: changes from here would wait for themselves. */
+/* The VM whose vCPU this thread is running (inside vmm_vcpu_run()), if any: changes from here would
+ * wait for themselves. */
 extern __thread const struct vmm_vm *vmmi_running_vm;
 
 /* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
 int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what);
 
-/* Forget vm->loaded[i] (its memory left the guest); the last record takes its place (core/reset.c). */
+/* Forget vm->loaded[i] (its memory left the guest); the last record takes its place (core/reset.c).
+ */
 void vmmi_loaded_forget(struct vmm_vm *vm, size_t i);
 /* Free every record of vm->loaded (vmm_vm_destroy). */
 void vmmi_loaded_free(struct vmm_vm *vm);
@@ -515,7 +523,8 @@ void vmmi_change_end(struct vmm_vm *vm);
 int vmmi_mem_read_begin(const struct vmm_vm *vm, const char *what) VMMI_WARN_UNUSED;
 int vmmi_mem_read_end(const struct vmm_vm *vm, const char *what);
 
-/* Free what a slot owns (host memory it allocated, its dirty bitmap) once it is out of the table. */
+/* Free what a slot owns (host memory it allocated, its dirty bitmap) once it is out of the table.
+ */
 void vmmi_slot_release(struct vmmi_slot *s);
 
 static inline unsigned vmmi_space_index(uint32_t space)
@@ -543,7 +552,7 @@ static inline bool vmmi_log_enabled(const struct vmm_vm *vm, int level)
 
 /* Fill an exit for a fatal condition. */
 void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const char *fmt, ...)
-	VMMI_FORMAT(3, 4);
+    VMMI_FORMAT(3, 4);
 
 /* ---- address layout (layout.c) ---- */
 

@@ -30,8 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define ELFB_MAX_SEGS 4
-#define ELFB_MAX_FILE 0x4000
+#define ELFB_MAX_SEGS	4
+#define ELFB_MAX_FILE	0x4000
 #define ELFB_DATA_START (sizeof(Elf64_Ehdr) + ELFB_MAX_SEGS * sizeof(Elf64_Phdr))
 
 struct elfb {
@@ -39,7 +39,7 @@ struct elfb {
 	Elf64_Phdr ph[ELFB_MAX_SEGS];
 	uint8_t image[ELFB_MAX_FILE];
 	size_t len;
-	char dir[64];   /* the temp dir, "" until the first write */
+	char dir[64];	/* the temp dir, "" until the first write */
 	char path[128]; /* the latest file written */
 };
 
@@ -77,14 +77,14 @@ static inline unsigned elfb_add(struct elfb *b, uint32_t type, uint32_t flags, u
 	if (data)
 		memcpy(b->image + off, data, filesz);
 	b->ph[i] = (Elf64_Phdr){
-		.p_type = type,
-		.p_flags = flags,
-		.p_offset = off,
-		.p_vaddr = paddr,
-		.p_paddr = paddr,
-		.p_filesz = filesz,
-		.p_memsz = memsz,
-		.p_align = 16,
+	    .p_type = type,
+	    .p_flags = flags,
+	    .p_offset = off,
+	    .p_vaddr = paddr,
+	    .p_paddr = paddr,
+	    .p_filesz = filesz,
+	    .p_memsz = memsz,
+	    .p_align = 16,
 	};
 	b->eh.e_phnum++;
 	b->len = off + filesz;

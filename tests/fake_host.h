@@ -27,8 +27,8 @@
 
 #include "vmm/plugin.h"
 
-#define FAKE_RAM_BASE 0x100000ull
-#define FAKE_RAM_SIZE 0x10000ull
+#define FAKE_RAM_BASE	0x100000ull
+#define FAKE_RAM_SIZE	0x10000ull
 #define FAKE_MAX_PARAMS 8
 
 struct fake_host {
@@ -74,7 +74,8 @@ static inline bool fake_ram_range(uint64_t gpa, uint64_t len)
 {
 	if (len == 0)
 		len = 1;
-	return gpa >= FAKE_RAM_BASE && len <= FAKE_RAM_SIZE && gpa - FAKE_RAM_BASE <= FAKE_RAM_SIZE - len;
+	return gpa >= FAKE_RAM_BASE && len <= FAKE_RAM_SIZE &&
+	       gpa - FAKE_RAM_BASE <= FAKE_RAM_SIZE - len;
 }
 
 static inline int fake_mem_read(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len)
@@ -104,7 +105,7 @@ static inline int fake_mem_write(struct vmm_host *ctx, uint64_t gpa, const void 
 }
 
 __attribute__((format(printf, 3, 4))) static inline void fake_log(struct vmm_host *ctx, int level,
-								   const char *fmt, ...)
+								  const char *fmt, ...)
 {
 	struct fake_host *fh = fake_of(ctx);
 	va_list ap;
@@ -136,9 +137,8 @@ static inline const char *fake_param(struct vmm_host *ctx, const char *key)
 	return NULL;
 }
 
-__attribute__((format(printf, 3, 4))) static inline void fake_param_error(struct vmm_host *ctx,
-									   const char *key,
-									   const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static inline void
+fake_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
 {
 	struct fake_host *fh = fake_of(ctx);
 	va_list ap;
@@ -203,7 +203,8 @@ static inline void fake_create_ok(struct fake_host *fh, uint32_t space, uint64_t
 {
 	int err = fake_create(fh, space, length);
 
-	cr_assert_eq(err, 0, "create failed: %d (%s: %s)", err, fh->param_error_key, fh->param_error_msg);
+	cr_assert_eq(err, 0, "create failed: %d (%s: %s)", err, fh->param_error_key,
+		     fh->param_error_msg);
 	cr_assert_eq(fh->param_errors, 0);
 }
 
@@ -213,9 +214,11 @@ static inline uint64_t fake_rd(struct fake_host *fh, uint64_t offset, uint32_t s
 	uint64_t v = 0xdeadbeefdeadbeefull;
 	int err = fh->desc->read(fh->state, offset, size, &v);
 
-	cr_assert_eq(err, 0, "read of %u bytes at 0x%llx failed: %d", size, (unsigned long long)offset, err);
+	cr_assert_eq(err, 0, "read of %u bytes at 0x%llx failed: %d", size,
+		     (unsigned long long)offset, err);
 	if (size < 8)
-		cr_assert_eq(v >> (8 * size), 0, "read of %u bytes at 0x%llx not zero-extended: 0x%llx", size,
+		cr_assert_eq(v >> (8 * size), 0,
+			     "read of %u bytes at 0x%llx not zero-extended: 0x%llx", size,
 			     (unsigned long long)offset, (unsigned long long)v);
 	return v;
 }
@@ -225,7 +228,8 @@ static inline void fake_wr(struct fake_host *fh, uint64_t offset, uint32_t size,
 {
 	int err = fh->desc->write(fh->state, offset, size, value);
 
-	cr_assert_eq(err, 0, "write of %u bytes at 0x%llx failed: %d", size, (unsigned long long)offset, err);
+	cr_assert_eq(err, 0, "write of %u bytes at 0x%llx failed: %d", size,
+		     (unsigned long long)offset, err);
 }
 
 /* Destroy the instance (if any), unload the plugin and free the fake host. Accepts NULL. */

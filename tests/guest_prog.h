@@ -28,17 +28,17 @@ static inline void need_kvm(void)
  * usable) on kvm in suite_kvm: spec_NAME(accel). A build without emu
  * skips the emu twin when it creates its VM (tests/unit/left_out.c).
  */
-#define TWIN_TESTS(suite_emu, suite_kvm, name)                                                \
-	static void spec_##name(enum vmm_accel accel);                                        \
-	Test(suite_emu, name)                                                                 \
-	{                                                                                     \
-		spec_##name(VMM_ACCEL_EMU);                                                   \
-	}                                                                                     \
-	Test(suite_kvm, name)                                                                 \
-	{                                                                                     \
-		need_kvm();                                                                   \
-		spec_##name(VMM_ACCEL_KVM);                                                   \
-	}                                                                                     \
+#define TWIN_TESTS(suite_emu, suite_kvm, name)                                                     \
+	static void spec_##name(enum vmm_accel accel);                                             \
+	Test(suite_emu, name)                                                                      \
+	{                                                                                          \
+		spec_##name(VMM_ACCEL_EMU);                                                        \
+	}                                                                                          \
+	Test(suite_kvm, name)                                                                      \
+	{                                                                                          \
+		need_kvm();                                                                        \
+		spec_##name(VMM_ACCEL_KVM);                                                        \
+	}                                                                                          \
 	static void spec_##name(enum vmm_accel accel)
 
 struct prog {
@@ -65,20 +65,20 @@ static inline void emit32(struct prog *p, uint8_t opcode, uint32_t imm)
 static inline void load(struct prog *p, enum reg r, uint32_t gpa)
 {
 	emit32(p, 0xb8, gpa);
-	emit(p, (uint8_t[]){ 0x48, 0x8b, (uint8_t)(r << 3) }, 3);
+	emit(p, (uint8_t[]){0x48, 0x8b, (uint8_t)(r << 3)}, 3);
 }
 
 /* mov eax, gpa; mov qword [rax], imm (sign-extended) */
 static inline void store(struct prog *p, uint32_t gpa, uint32_t imm)
 {
 	emit32(p, 0xb8, gpa);
-	emit(p, (uint8_t[]){ 0x48, 0xc7, 0x00 }, 3);
+	emit(p, (uint8_t[]){0x48, 0xc7, 0x00}, 3);
 	emit(p, &imm, 4);
 }
 
 static inline void hlt(struct prog *p)
 {
-	emit(p, (uint8_t[]){ 0xf4 }, 1);
+	emit(p, (uint8_t[]){0xf4}, 1);
 }
 
 /* mov edx, 1: a sign that the guest went on */
@@ -91,7 +91,7 @@ static inline void went_on(struct prog *p)
 static inline void jump(struct prog *p, uint32_t gpa)
 {
 	emit32(p, 0xb8, gpa);
-	emit(p, (uint8_t[]){ 0xff, 0xe0 }, 2);
+	emit(p, (uint8_t[]){0xff, 0xe0}, 2);
 }
 
 #endif

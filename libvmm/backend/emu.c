@@ -95,7 +95,6 @@
  *     whole; KVM splits it into two fragments.
  */
 
-
 /* ---- the exit path: hooks run on the vCPU thread, inside uc_emu_start() ---- */
 
 static uint64_t ones(uint32_t size)
@@ -154,7 +153,8 @@ static void emu_dev_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	if (type != UC_MEM_READ)
 		return;
 	if (ev->skip_on && addr == ev->skip_at && (uint32_t)size == ev->skip_size) {
-		/* The second half of a gap load that crossed into this cluster: answered already. */
+		/* The second half of a gap load that crossed into this cluster: answered already.
+		 */
 		ev->skip_on = false;
 		n = (uint32_t)size;
 		if (n > r->size - off)
@@ -270,9 +270,12 @@ static void emu_gap_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bo
 		emu_access(ev, VMM_SPACE_MMIO, addr, size, is_write, &v);
 	}
 	*p = (struct emu_pending){
-		.on = true, .write = is_write, .unaligned = unaligned,
-		.piece = is_write ? 1 : size,
-		.next = is_write ? addr : lo, .lo = lo,
+	    .on = true,
+	    .write = is_write,
+	    .unaligned = unaligned,
+	    .piece = is_write ? 1 : size,
+	    .next = is_write ? addr : lo,
+	    .lo = lo,
 	};
 	if (!unaligned)
 		p->end = addr + size;
@@ -282,13 +285,15 @@ static void emu_gap_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bo
 		const struct emu_region *next = emu_region_at(ev, page_end);
 
 		if (!is_write && next && next->scratch) {
-			/* A device cluster: its read hook sees the second load; it must not dispatch it. */
+			/* A device cluster: its read hook sees the second load; it must not
+			 * dispatch it. */
 			ev->skip_on = true;
 			ev->skip_at = page_end;
 			ev->skip_size = size;
 			p->end = page_end;
 		} else {
-			p->end = page_end; /* RAM, or stores (no write hook sees their byte pieces) */
+			p->end =
+			    page_end; /* RAM, or stores (no write hook sees their byte pieces) */
 		}
 	}
 	/* (A gap's pieces come here too, once the gap is mapped there.) */
@@ -452,7 +457,8 @@ static bool emu_bad_hook(uc_engine *uc, uc_mem_type type, uint64_t addr, int siz
 	struct emu_vcpu *ev = opaque;
 
 	/* Gaps are the only regions mapped without read permission. */
-	if (type == UC_MEM_READ_PROT && (addr - ev->hint_base < ev->hint_size || emu_is_gap(ev, addr))) {
+	if (type == UC_MEM_READ_PROT &&
+	    (addr - ev->hint_base < ev->hint_size || emu_is_gap(ev, addr))) {
 		emu_gap_hook(ev, addr, size, false, 0);
 		return true;
 	}
@@ -533,7 +539,7 @@ static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 			ev->code_all = true;
 			return;
 		}
-		ev->code[ev->ncode++] = (struct emu_range){ s->gpa, s->gpa + s->size };
+		ev->code[ev->ncode++] = (struct emu_range){s->gpa, s->gpa + s->size};
 	}
 	ev->code_lo = s->gpa;
 	ev->code_hi = s->gpa + s->size;
@@ -586,10 +592,9 @@ static uc_err emu_map_slot(struct emu_vcpu *ev, const struct vmmi_view_slot *s)
 		}
 		return err;
 	}
-	return uc_mem_map_ptr(ev->uc, s->gpa, s->size,
-			      s->flags & VMM_MEMSLOT_LOG_DIRTY ? UC_PROT_READ | UC_PROT_EXEC :
-								 UC_PROT_ALL,
-			      s->hva);
+	return uc_mem_map_ptr(
+	    ev->uc, s->gpa, s->size,
+	    s->flags & VMM_MEMSLOT_LOG_DIRTY ? UC_PROT_READ | UC_PROT_EXEC : UC_PROT_ALL, s->hva);
 }
 
 /* unmap: false once uc_close() has dropped the engine's mappings and hooks itself. */
@@ -778,8 +783,8 @@ enum emu_slot_op { EMU_SLOT_KEEP, EMU_SLOT_ADD, EMU_SLOT_REMOVE };
  * the non-RAM regions that change, apply op to slot, and map the new ones.
  * Gaps depend on RAM, so slot changes come here too.
  */
-static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
-			const struct vmmi_view_slot *slot, enum emu_slot_op op)
+static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only, const struct vmmi_view_slot *slot,
+			enum emu_slot_op op)
 {
 	struct emu_plan p;
 	struct emu_vm *evm = vm->be;
@@ -793,18 +798,20 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
 	/* A removal only shrinks the layout: with no engine there is nothing to do. */
 	if (!any && op == EMU_SLOT_REMOVE)
 		return 0;
-	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later. */
+	/* Planned even with no engine yet: a layout Unicorn cannot hold is refused now, not later.
+	 */
 	ret = emu_plan_view(vm, op == EMU_SLOT_REMOVE ? slot : NULL, &p, &nslots);
 	if (ret < 0)
 		return ret;
 	nregions = vmmi_emu_plan_regions(&p, nslots);
 	if (nregions > EMU_MAX_REGIONS) {
 		vmmi_emu_plan_free(&p);
-		return vmmi_error(-ENOSPC,
-				  "emu: this layout needs %zu regions (memslots, device clusters, gaps), "
-				  "more than the %d the emulator can hold: use fewer memslots or device "
-				  "windows, or put windows closer together",
-				  nregions, EMU_MAX_REGIONS);
+		return vmmi_error(
+		    -ENOSPC,
+		    "emu: this layout needs %zu regions (memslots, device clusters, gaps), "
+		    "more than the %d the emulator can hold: use fewer memslots or device "
+		    "windows, or put windows closer together",
+		    nregions, EMU_MAX_REGIONS);
 	}
 	if (!any) {
 		vmmi_emu_plan_free(&p);
@@ -836,10 +843,11 @@ static int emu_relayout(struct vmm_vm *vm, struct emu_vcpu *only,
 			uc_mem_unmap(ev->uc, slot->gpa, slot->size);
 		}
 		if (err)
-			ret = vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL,
-					 "emu: vCPU %u: cannot map memslot '%s' [0x%llx, 0x%llx): %s",
-					 ev->vcpu->index, slot->name, (unsigned long long)slot->gpa,
-					 (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
+			ret = vmmi_error(
+			    err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL,
+			    "emu: vCPU %u: cannot map memslot '%s' [0x%llx, 0x%llx): %s",
+			    ev->vcpu->index, slot->name, (unsigned long long)slot->gpa,
+			    (unsigned long long)(slot->gpa + slot->size), uc_strerror(err));
 		else
 			ret = emu_layout_fill(ev, &p);
 		VMMI_PT_LOG(vm, pthread_mutex_unlock(&ev->lock), "emu: layout change");
@@ -990,17 +998,19 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err = vmmi_emu_hook_ports(ev, emu_in_hook, emu_out_hook);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
+		err =
+		    uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_bad,
-				  UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_READ_PROT | UC_HOOK_MEM_FETCH_PROT,
+				  UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_READ_PROT |
+				      UC_HOOK_MEM_FETCH_PROT,
 				  (void *)emu_bad_hook, ev, 1, 0);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_prot, UC_HOOK_MEM_WRITE_PROT, (void *)emu_prot_hook,
-				  ev, 1, 0);
+		err = uc_hook_add(ev->uc, &ev->h_prot, UC_HOOK_MEM_WRITE_PROT,
+				  (void *)emu_prot_hook, ev, 1, 0);
 	if (!err)
-		err = uc_hook_add(ev->uc, &ev->h_block, UC_HOOK_BLOCK, (void *)emu_block_hook, ev, 1,
-				  0);
+		err = uc_hook_add(ev->uc, &ev->h_block, UC_HOOK_BLOCK, (void *)emu_block_hook, ev,
+				  1, 0);
 	if (err) {
 		ret = emu_error(err, "cannot set up the engine");
 		goto err_close;
@@ -1078,14 +1088,12 @@ static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 
 /* ---- running ---- */
 
-
 static int emu_stopped(struct vmm_vm *vm, struct vmm_exit *exit)
 {
 	exit->reason = VMM_EXIT_STOPPED;
 	exit->exit_code = vm->exit_code; /* the core rereads it under its lock */
 	return 0;
 }
-
 
 static void emu_drop_code(struct emu_vcpu *ev)
 {
@@ -1190,21 +1198,21 @@ static void emu_kick(struct vmm_vcpu *vcpu)
 }
 
 static const struct vmmi_backend_ops emu_ops = {
-	.vm_init = emu_vm_init,
-	.vm_fini = emu_vm_fini,
-	.slot_add = emu_slot_add,
-	.slot_remove = emu_slot_remove,
-	.slot_flags = emu_slot_flags,
-	.dirty_fetch = NULL,
-	.windows_changed = emu_windows_changed,
-	.vcpu_init = emu_vcpu_init,
-	.vcpu_fini = emu_vcpu_fini,
-	.get_regs = emu_get_regs,
-	.set_regs = emu_set_regs,
-	.get_sregs = emu_get_sregs,
-	.set_sregs = emu_set_sregs,
-	.run = emu_run,
-	.kick = emu_kick,
+    .vm_init = emu_vm_init,
+    .vm_fini = emu_vm_fini,
+    .slot_add = emu_slot_add,
+    .slot_remove = emu_slot_remove,
+    .slot_flags = emu_slot_flags,
+    .dirty_fetch = NULL,
+    .windows_changed = emu_windows_changed,
+    .vcpu_init = emu_vcpu_init,
+    .vcpu_fini = emu_vcpu_fini,
+    .get_regs = emu_get_regs,
+    .set_regs = emu_set_regs,
+    .get_sregs = emu_get_sregs,
+    .set_sregs = emu_set_sregs,
+    .run = emu_run,
+    .kick = emu_kick,
 };
 
 /* The backend table's probe: a Unicorn that emulates x86 is all emu needs. */
@@ -1221,8 +1229,8 @@ static int emu_probe(char *why, size_t len)
 }
 
 const struct vmmi_backend vmmi_backend_emu = {
-	.name = "emu",
-	.accel = VMM_ACCEL_EMU,
-	.probe = emu_probe,
-	.ops = &emu_ops,
+    .name = "emu",
+    .accel = VMM_ACCEL_EMU,
+    .probe = emu_probe,
+    .ops = &emu_ops,
 };

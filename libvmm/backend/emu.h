@@ -29,10 +29,10 @@ struct emu_region {
 /* Why a hook ended the emulation. */
 enum emu_stop {
 	EMU_STOP_NONE,
-	EMU_STOP_EXIT,   /* vmmi_dispatch() filled the exit */
-	EMU_STOP_VM,     /* vm->stop_requested was set */
+	EMU_STOP_EXIT,	 /* vmmi_dispatch() filled the exit */
+	EMU_STOP_VM,	 /* vm->stop_requested was set */
 	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
-	EMU_STOP_BLOCK,  /* the block hook saw a stop or pause request: at an instruction boundary */
+	EMU_STOP_BLOCK, /* the block hook saw a stop or pause request: at an instruction boundary */
 };
 
 struct emu_vcpu {
@@ -51,9 +51,10 @@ struct emu_vcpu {
 	struct emu_span *gaps; /* the planned gaps, sorted: mapped piece by piece when touched */
 	size_t ngaps;
 	size_t nlazy; /* gap pieces mapped */
-	uint64_t hint_base, hint_size; /* the gap the last store went to: most stores go there again */
-	bool ran;    /* uc_emu_start() was called: translated code may exist */
-	bool paused; /* the last run() returned for a pause: the next one resumes it */
+	uint64_t hint_base,
+	    hint_size; /* the gap the last store went to: most stores go there again */
+	bool ran;      /* uc_emu_start() was called: translated code may exist */
+	bool paused;   /* the last run() returned for a pause: the next one resumes it */
 	/* A kick no return of run() has answered yet (see emu_kick()): set from any thread. */
 	_Atomic bool kicked;
 	/*

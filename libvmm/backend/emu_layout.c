@@ -47,7 +47,7 @@ static int push(struct emu_plan *p, uint64_t base, uint64_t size, bool devices)
 		p->v = nv;
 		p->cap = ncap;
 	}
-	p->v[p->n++] = (struct emu_span){ .base = base, .size = size, .devices = devices };
+	p->v[p->n++] = (struct emu_span){.base = base, .size = size, .devices = devices};
 	return 0;
 }
 
@@ -95,13 +95,15 @@ static int plan_clusters(const struct vmmi_view_slot *slots, size_t nslots,
 		/* At most 4-byte accesses: a gap's MMIO callbacks serve it exactly. */
 		if (w->space != VMM_SPACE_MMIO || !(w->widths & VMM_ACCESS_8) || !w->length)
 			continue;
-		/* The core keeps windows below the identity map's end; stay safe if that changes. */
+		/* The core keeps windows below the identity map's end; stay safe if that changes.
+		 */
 		if (lo >= EMU_SPACE_END)
 			break;
-		/* lo < EMU_SPACE_END, a page boundary: so is base, and the page rounding cannot pass it. */
-		hi = w->length > EMU_SPACE_END - w->base ?
-			     EMU_SPACE_END :
-			     (w->base + w->length + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
+		/* lo < EMU_SPACE_END, a page boundary: so is base, and the page rounding cannot
+		 * pass it. */
+		hi = w->length > EMU_SPACE_END - w->base
+			 ? EMU_SPACE_END
+			 : (w->base + w->length + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
 		if (cl->n) {
 			struct emu_span *c = &cl->v[cl->n - 1];
 			uint64_t end = c->base + c->size;
@@ -121,7 +123,7 @@ static int plan_clusters(const struct vmmi_view_slot *slots, size_t nslots,
 int vmmi_emu_plan(const struct vmmi_view_slot *slots, size_t nslots,
 		  const struct vmmi_view_window *windows, size_t nwindows, struct emu_plan *out)
 {
-	struct emu_plan cl = { 0 }, sp = { 0 };
+	struct emu_plan cl = {0}, sp = {0};
 	size_t si = 0, ci = 0;
 	uint64_t at = 0;
 	int ret;
@@ -167,7 +169,7 @@ int vmmi_emu_plan(const struct vmmi_view_slot *slots, size_t nslots,
 void vmmi_emu_plan_free(struct emu_plan *p)
 {
 	free(p->v);
-	*p = (struct emu_plan){ 0 };
+	*p = (struct emu_plan){0};
 }
 
 size_t vmmi_emu_plan_regions(const struct emu_plan *p, size_t nslots)
@@ -198,6 +200,6 @@ bool vmmi_emu_gap_piece(const struct emu_span *g, uint64_t addr, bool small, uin
 		hi = next_base;
 	if (addr < lo || addr >= hi)
 		return false;
-	*out = (struct emu_span){ .base = lo, .size = hi - lo, .devices = false };
+	*out = (struct emu_span){.base = lo, .size = hi - lo, .devices = false};
 	return true;
 }

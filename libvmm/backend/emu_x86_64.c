@@ -20,8 +20,8 @@ uc_err vmmi_emu_pc(uc_engine *uc, uint64_t *pc)
 
 uc_err vmmi_emu_hook_ports(struct emu_vcpu *ev, uc_cb_insn_in_t in, uc_cb_insn_out_t out)
 {
-	uc_err err = uc_hook_add(ev->uc, &ev->h_in, UC_HOOK_INSN, (void *)in, ev, 1, 0,
-				 UC_X86_INS_IN);
+	uc_err err =
+	    uc_hook_add(ev->uc, &ev->h_in, UC_HOOK_INSN, (void *)in, ev, 1, 0, UC_X86_INS_IN);
 
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_out, UC_HOOK_INSN, (void *)out, ev, 1, 0,
@@ -32,10 +32,10 @@ uc_err vmmi_emu_hook_ports(struct emu_vcpu *ev, uc_cb_insn_in_t in, uc_cb_insn_o
 /* ---- registers ---- */
 
 static const int emu_gpr_ids[] = {
-	UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
-	UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
-	UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
-	UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
+    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,    UC_X86_REG_RDX, UC_X86_REG_RSI,
+    UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP,    UC_X86_REG_R8,  UC_X86_REG_R9,
+    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,    UC_X86_REG_R13, UC_X86_REG_R14,
+    UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
 };
 #define EMU_NGPR (sizeof(emu_gpr_ids) / sizeof(emu_gpr_ids[0]))
 
@@ -43,8 +43,8 @@ static const int emu_gpr_ids[] = {
 static void emu_gpr_ptrs(struct vmm_regs *r, void **p)
 {
 	uint64_t *f[EMU_NGPR] = {
-		&r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp, &r->r8,
-		&r->r9,	 &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15, &r->rip, &r->rflags,
+	    &r->rax, &r->rbx, &r->rcx, &r->rdx, &r->rsi, &r->rdi, &r->rsp, &r->rbp, &r->r8,
+	    &r->r9,  &r->r10, &r->r11, &r->r12, &r->r13, &r->r14, &r->r15, &r->rip, &r->rflags,
 	};
 
 	for (size_t i = 0; i < EMU_NGPR; i++)
@@ -79,13 +79,13 @@ int vmmi_emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
 
 /* Descriptor attribute bits as QEMU keeps them (bits 8-23 of a descriptor's high word). */
 #define EMU_DESC_TYPE_SHIFT 8
-#define EMU_DESC_S (1u << 12)
-#define EMU_DESC_DPL_SHIFT 13
-#define EMU_DESC_P (1u << 15)
-#define EMU_DESC_AVL (1u << 20)
-#define EMU_DESC_L (1u << 21)
-#define EMU_DESC_DB (1u << 22)
-#define EMU_DESC_G (1u << 23)
+#define EMU_DESC_S	    (1u << 12)
+#define EMU_DESC_DPL_SHIFT  13
+#define EMU_DESC_P	    (1u << 15)
+#define EMU_DESC_AVL	    (1u << 20)
+#define EMU_DESC_L	    (1u << 21)
+#define EMU_DESC_DB	    (1u << 22)
+#define EMU_DESC_G	    (1u << 23)
 
 #define EMU_MSR_EFER 0xc0000080u
 
@@ -107,14 +107,13 @@ static void emu_seg_from_mmr(struct vmm_segment *s, const uc_x86_mmr *m)
 static uc_x86_mmr emu_mmr_from_seg(const struct vmm_segment *s)
 {
 	return (uc_x86_mmr){
-		.selector = s->selector,
-		.base = s->base,
-		.limit = s->limit,
-		.flags = ((uint32_t)(s->type & 0xf) << EMU_DESC_TYPE_SHIFT) |
-			 (s->s ? EMU_DESC_S : 0) | ((uint32_t)(s->dpl & 3) << EMU_DESC_DPL_SHIFT) |
-			 (s->present ? EMU_DESC_P : 0) | (s->avl ? EMU_DESC_AVL : 0) |
-			 (s->l ? EMU_DESC_L : 0) | (s->db ? EMU_DESC_DB : 0) |
-			 (s->g ? EMU_DESC_G : 0),
+	    .selector = s->selector,
+	    .base = s->base,
+	    .limit = s->limit,
+	    .flags = ((uint32_t)(s->type & 0xf) << EMU_DESC_TYPE_SHIFT) | (s->s ? EMU_DESC_S : 0) |
+		     ((uint32_t)(s->dpl & 3) << EMU_DESC_DPL_SHIFT) |
+		     (s->present ? EMU_DESC_P : 0) | (s->avl ? EMU_DESC_AVL : 0) |
+		     (s->l ? EMU_DESC_L : 0) | (s->db ? EMU_DESC_DB : 0) | (s->g ? EMU_DESC_G : 0),
 	};
 }
 
@@ -141,12 +140,12 @@ static void emu_flat_seg(struct vmm_segment *s, uint16_t selector, bool code)
 
 int vmmi_emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
 {
-	static const int seg_ids[] = { UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
-				       UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS };
-	struct vmm_segment *segs[] = { &sregs->cs, &sregs->ds, &sregs->es,
-				       &sregs->fs, &sregs->gs, &sregs->ss };
+	static const int seg_ids[] = {UC_X86_REG_CS, UC_X86_REG_DS, UC_X86_REG_ES,
+				      UC_X86_REG_FS, UC_X86_REG_GS, UC_X86_REG_SS};
+	struct vmm_segment *segs[] = {&sregs->cs, &sregs->ds, &sregs->es,
+				      &sregs->fs, &sregs->gs, &sregs->ss};
 	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER };
+	uc_x86_msr efer = {.rid = EMU_MSR_EFER};
 	uc_x86_mmr mmr;
 	uint64_t v;
 	uc_err err = UC_ERR_OK;
@@ -166,9 +165,9 @@ int vmmi_emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
 	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_LDTR, &mmr)))
 		emu_seg_from_mmr(&sregs->ldt, &mmr);
 	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_GDTR, &mmr)))
-		sregs->gdt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
+		sregs->gdt = (struct vmm_dtable){.base = mmr.base, .limit = (uint16_t)mmr.limit};
 	if (!err && !(err = uc_reg_read(uc, UC_X86_REG_IDTR, &mmr)))
-		sregs->idt = (struct vmm_dtable){ .base = mmr.base, .limit = (uint16_t)mmr.limit };
+		sregs->idt = (struct vmm_dtable){.base = mmr.base, .limit = (uint16_t)mmr.limit};
 	if (!err)
 		err = uc_reg_read(uc, UC_X86_REG_CR0, &sregs->cr0);
 	if (!err)
@@ -197,15 +196,15 @@ int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 		const char *name;
 		size_t off;
 	} segs[] = {
-		{ UC_X86_REG_CS, "CS", offsetof(struct vmm_sregs, cs) },
-		{ UC_X86_REG_SS, "SS", offsetof(struct vmm_sregs, ss) },
-		{ UC_X86_REG_DS, "DS", offsetof(struct vmm_sregs, ds) },
-		{ UC_X86_REG_ES, "ES", offsetof(struct vmm_sregs, es) },
-		{ UC_X86_REG_FS, "FS", offsetof(struct vmm_sregs, fs) },
-		{ UC_X86_REG_GS, "GS", offsetof(struct vmm_sregs, gs) },
+	    {UC_X86_REG_CS, "CS", offsetof(struct vmm_sregs, cs)},
+	    {UC_X86_REG_SS, "SS", offsetof(struct vmm_sregs, ss)},
+	    {UC_X86_REG_DS, "DS", offsetof(struct vmm_sregs, ds)},
+	    {UC_X86_REG_ES, "ES", offsetof(struct vmm_sregs, es)},
+	    {UC_X86_REG_FS, "FS", offsetof(struct vmm_sregs, fs)},
+	    {UC_X86_REG_GS, "GS", offsetof(struct vmm_sregs, gs)},
 	};
 	uc_engine *uc = emu_vcpu(vcpu)->uc;
-	uc_x86_msr efer = { .rid = EMU_MSR_EFER, .value = sregs->efer };
+	uc_x86_msr efer = {.rid = EMU_MSR_EFER, .value = sregs->efer};
 	uc_x86_mmr mmr;
 	uc_err err;
 
@@ -219,11 +218,11 @@ int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 	if (!err)
 		err = uc_reg_write(uc, UC_X86_REG_CR0, &sregs->cr0);
 	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->gdt.base, .limit = sregs->gdt.limit };
+		mmr = (uc_x86_mmr){.base = sregs->gdt.base, .limit = sregs->gdt.limit};
 		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
 	}
 	if (!err) {
-		mmr = (uc_x86_mmr){ .base = sregs->idt.base, .limit = sregs->idt.limit };
+		mmr = (uc_x86_mmr){.base = sregs->idt.base, .limit = sregs->idt.limit};
 		err = uc_reg_write(uc, UC_X86_REG_IDTR, &mmr);
 	}
 	if (err)
@@ -236,7 +235,8 @@ int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 		err = uc_reg_write(uc, segs[i].id, &sel);
 		if (err)
 			return vmmi_error(-EINVAL,
-					  "emu: cannot load %s selector 0x%x: no valid descriptor in the GDT at 0x%llx (%s)",
+					  "emu: cannot load %s selector 0x%x: no valid descriptor "
+					  "in the GDT at 0x%llx (%s)",
 					  segs[i].name, s->selector,
 					  (unsigned long long)sregs->gdt.base, uc_strerror(err));
 	}
@@ -259,8 +259,11 @@ int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 static const char *emu_vector_name(uint32_t v)
 {
 	static const char *const names[] = {
-		"#DE", "#DB", "NMI", "#BP", "#OF", "#BR", "#UD", "#NM", "#DF", "coprocessor overrun",
-		"#TS", "#NP", "#SS", "#GP", "#PF", "reserved", "#MF", "#AC", "#MC", "#XM", "#VE", "#CP",
+	    "#DE",	"#DB", "NMI", "#BP", "#OF",
+	    "#BR",	"#UD", "#NM", "#DF", "coprocessor overrun",
+	    "#TS",	"#NP", "#SS", "#GP", "#PF",
+	    "reserved", "#MF", "#AC", "#MC", "#XM",
+	    "#VE",	"#CP",
 	};
 
 	return v < sizeof(names) / sizeof(names[0]) ? names[v] : "interrupt";
@@ -282,7 +285,6 @@ static const char *emu_access_name(uc_err err)
 	}
 }
 
-
 void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 {
 	uint64_t rip = 0, rflags = 0;
@@ -292,9 +294,10 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 	if (ev->stop == EMU_STOP_VECTOR) {
 		if (ev->vector == 14)
 			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
-		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
-			      "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
-			      ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
+		vmmi_exit_set(
+		    exit, VMM_EXIT_GUEST_FAULT,
+		    "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
+		    ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
 		return;
 	}
 	switch (err) {
@@ -302,8 +305,8 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 		/* Only HLT ends uc_emu_start() cleanly: no exits list, no count, no timeout. */
 		uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags);
 		vmmi_exit_set(exit, VMM_EXIT_HLT, "%s",
-			      rflags & 0x200 ? "hlt (no interrupt source can wake the vCPU)" :
-					       "hlt with interrupts off");
+			      rflags & 0x200 ? "hlt (no interrupt source can wake the vCPU)"
+					     : "hlt with interrupts off");
 		break;
 	case UC_ERR_INSN_INVALID:
 		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "invalid opcode (#UD) at rip 0x%llx",
@@ -322,10 +325,10 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "%s at 0x%llx faulted (%s)%s",
 			      emu_access_name(err), (unsigned long long)exit->address,
 			      uc_strerror(err),
-			      err == UC_ERR_FETCH_PROT ? ": code can only run from RAM" :
-			      err == UC_ERR_READ_UNMAPPED || err == UC_ERR_WRITE_UNMAPPED ?
-							 ": not guest-physical space" :
-							 "");
+			      err == UC_ERR_FETCH_PROT ? ": code can only run from RAM"
+			      : err == UC_ERR_READ_UNMAPPED || err == UC_ERR_WRITE_UNMAPPED
+				  ? ": not guest-physical space"
+				  : "");
 		break;
 	case UC_ERR_EXCEPTION:
 		vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT, "unhandled CPU exception near rip 0x%llx",

@@ -55,11 +55,14 @@ static int kvm_probe(char *why, size_t len)
 	}
 	version = ioctl(fd, KVM_GET_API_VERSION, 0);
 	if (version != KVM_API_VERSION) {
-		snprintf(why, len, "/dev/kvm: KVM API version %d, need %d", version, KVM_API_VERSION);
+		snprintf(why, len, "/dev/kvm: KVM API version %d, need %d", version,
+			 KVM_API_VERSION);
 		ret = -ENODEV;
 	} else if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0 ||
 		   ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
-		snprintf(why, len, "/dev/kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
+		snprintf(
+		    why, len,
+		    "/dev/kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
 		ret = -ENODEV;
 	} else {
 		snprintf(why, len, "/dev/kvm is usable");
@@ -86,7 +89,8 @@ static int install_kick_handler(int sig)
 	if (err)
 		return vmmi_error(-err, "kvm: kick signal %d: %s", sig, strerror(err));
 	if (sigaction(sig, NULL, &old) < 0) {
-		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+		ret =
+		    vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
 		goto out;
 	}
 	/* SIG_IGN would discard kicks (and SIG_DFL end the process): both are replaced. */
@@ -103,7 +107,8 @@ static int install_kick_handler(int sig)
 	 */
 	sa.sa_flags = 0;
 	if (sigaction(sig, &sa, NULL) < 0)
-		ret = vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
+		ret =
+		    vmmi_error(-errno, "kvm: kick signal %d: sigaction: %s", sig, strerror(errno));
 out:
 	VMMI_PT_LOG(NULL, pthread_mutex_unlock(&kick_handler_lock), "kvm: kick signal");
 	return ret;
@@ -136,8 +141,8 @@ static int kvm_vm_init(struct vmm_vm *vm)
 	vm->be = k;
 	k->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (k->kvm_fd < 0) {
-		ret = vmmi_error(errno == ENOENT ? -ENODEV : -errno, "kvm: cannot open /dev/kvm: %s",
-				 strerror(errno));
+		ret = vmmi_error(errno == ENOENT ? -ENODEV : -errno,
+				 "kvm: cannot open /dev/kvm: %s", strerror(errno));
 		goto err;
 	}
 	ret = ioctl(k->kvm_fd, KVM_GET_API_VERSION, 0);
@@ -147,7 +152,8 @@ static int kvm_vm_init(struct vmm_vm *vm)
 	}
 	if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_USER_MEMORY) <= 0 ||
 	    ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_IMMEDIATE_EXIT) <= 0) {
-		ret = vmmi_error(-ENODEV, "kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
+		ret = vmmi_error(
+		    -ENODEV, "kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
 		goto err;
 	}
 	k->max_slots = ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NR_MEMSLOTS);
@@ -185,22 +191,25 @@ static int set_region(struct vmm_vm *vm, const struct vmmi_slot *s, bool add)
 {
 	struct kvm_vm *k = vm->be;
 	struct kvm_userspace_memory_region r = {
-		.slot = s->id,
-		.flags = (s->flags & VMM_MEMSLOT_READONLY ? KVM_MEM_READONLY : 0) |
-			 (s->flags & VMM_MEMSLOT_LOG_DIRTY ? KVM_MEM_LOG_DIRTY_PAGES : 0),
-		.guest_phys_addr = s->gpa,
-		.memory_size = add ? s->size : 0,
-		.userspace_addr = (uintptr_t)s->hva,
+	    .slot = s->id,
+	    .flags = (s->flags & VMM_MEMSLOT_READONLY ? KVM_MEM_READONLY : 0) |
+		     (s->flags & VMM_MEMSLOT_LOG_DIRTY ? KVM_MEM_LOG_DIRTY_PAGES : 0),
+	    .guest_phys_addr = s->gpa,
+	    .memory_size = add ? s->size : 0,
+	    .userspace_addr = (uintptr_t)s->hva,
 	};
 
 	if (s->id >= (uint32_t)k->max_slots)
-		return vmmi_error(-ENOSPC, "kvm: memslot '%s' would be KVM slot %u, but KVM allows %d",
+		return vmmi_error(-ENOSPC,
+				  "kvm: memslot '%s' would be KVM slot %u, but KVM allows %d",
 				  s->name, s->id, k->max_slots);
 	if ((s->flags & VMM_MEMSLOT_READONLY) && !k->readonly_mem)
-		return vmmi_error(-EOPNOTSUPP, "kvm: memslot '%s': this kernel has no KVM_CAP_READONLY_MEM",
+		return vmmi_error(-EOPNOTSUPP,
+				  "kvm: memslot '%s': this kernel has no KVM_CAP_READONLY_MEM",
 				  s->name);
 	if (xioctl(k->vm_fd, KVM_SET_USER_MEMORY_REGION, &r) < 0)
-		return vmmi_error(-errno, "kvm: KVM_SET_USER_MEMORY_REGION for '%s' [0x%llx, 0x%llx): %s",
+		return vmmi_error(-errno,
+				  "kvm: KVM_SET_USER_MEMORY_REGION for '%s' [0x%llx, 0x%llx): %s",
 				  s->name, (unsigned long long)s->gpa,
 				  (unsigned long long)(s->gpa + s->size), strerror(errno));
 	return 0;
@@ -227,7 +236,7 @@ static int kvm_dirty_fetch(struct vmm_vm *vm, const struct vmmi_slot *s, uint64_
 {
 	struct kvm_vm *k = vm->be;
 	/* KVM writes ALIGN(pages, 64) bits: exactly words 64-bit words. */
-	struct kvm_dirty_log log = { .slot = s->id, .dirty_bitmap = bitmap };
+	struct kvm_dirty_log log = {.slot = s->id, .dirty_bitmap = bitmap};
 
 	if (xioctl(k->vm_fd, KVM_GET_DIRTY_LOG, &log) < 0)
 		return vmmi_error(-errno, "kvm: KVM_GET_DIRTY_LOG for '%s': %s", s->name,
@@ -262,7 +271,8 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 	vcpu->be = kv;
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)vcpu->index);
 	if (kv->fd < 0) {
-		ret = vmmi_error(-errno, "kvm: KVM_CREATE_VCPU %u: %s", vcpu->index, strerror(errno));
+		ret =
+		    vmmi_error(-errno, "kvm: KVM_CREATE_VCPU %u: %s", vcpu->index, strerror(errno));
 		goto err;
 	}
 	fcntl(kv->fd, F_SETFD, FD_CLOEXEC);
@@ -435,21 +445,22 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
 			exit->hw_code = run->internal.suberror;
-			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "KVM internal error, suberror %u%s",
-				      run->internal.suberror,
-				      run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION ?
-					      " (instruction emulation failed)" :
-					      "");
+			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
+				      "KVM internal error, suberror %u%s", run->internal.suberror,
+				      run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION
+					  ? " (instruction emulation failed)"
+					  : "");
 			return 0;
 		case KVM_EXIT_SYSTEM_EVENT:
 			exit->hw_code = run->system_event.type;
-			vmmi_exit_set(exit, VMM_EXIT_SHUTDOWN, "system event %u (shutdown or reset)",
+			vmmi_exit_set(exit, VMM_EXIT_SHUTDOWN,
+				      "system event %u (shutdown or reset)",
 				      run->system_event.type);
 			return 0;
 		default:
 			exit->hw_code = run->exit_reason;
-			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "unexpected KVM exit reason %u",
-				      run->exit_reason);
+			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
+				      "unexpected KVM exit reason %u", run->exit_reason);
 			return 0;
 		}
 	}
@@ -487,27 +498,27 @@ static void kvm_kick(struct vmm_vcpu *vcpu)
 }
 
 static const struct vmmi_backend_ops kvm_ops = {
-	.vm_init = kvm_vm_init,
-	.vm_fini = kvm_vm_fini,
-	.slot_add = kvm_slot_add,
-	.slot_remove = kvm_slot_remove,
-	.slot_flags = kvm_slot_flags,
-	.dirty_fetch = kvm_dirty_fetch,
-	.windows_changed = NULL,
-	.vcpu_init = kvm_vcpu_init,
-	.vcpu_fini = kvm_vcpu_fini,
-	.get_regs = vmmi_kvm_get_regs,
-	.set_regs = vmmi_kvm_set_regs,
-	.get_sregs = vmmi_kvm_get_sregs,
-	.set_sregs = vmmi_kvm_set_sregs,
-	.run = kvm_run_vcpu,
-	.kick = kvm_kick,
-	.kick_signals = true,
+    .vm_init = kvm_vm_init,
+    .vm_fini = kvm_vm_fini,
+    .slot_add = kvm_slot_add,
+    .slot_remove = kvm_slot_remove,
+    .slot_flags = kvm_slot_flags,
+    .dirty_fetch = kvm_dirty_fetch,
+    .windows_changed = NULL,
+    .vcpu_init = kvm_vcpu_init,
+    .vcpu_fini = kvm_vcpu_fini,
+    .get_regs = vmmi_kvm_get_regs,
+    .set_regs = vmmi_kvm_set_regs,
+    .get_sregs = vmmi_kvm_get_sregs,
+    .set_sregs = vmmi_kvm_set_sregs,
+    .run = kvm_run_vcpu,
+    .kick = kvm_kick,
+    .kick_signals = true,
 };
 
 const struct vmmi_backend vmmi_backend_kvm = {
-	.name = "kvm",
-	.accel = VMM_ACCEL_KVM,
-	.probe = kvm_probe,
-	.ops = &kvm_ops,
+    .name = "kvm",
+    .accel = VMM_ACCEL_KVM,
+    .probe = kvm_probe,
+    .ops = &kvm_ops,
 };

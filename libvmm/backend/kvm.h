@@ -11,7 +11,7 @@ struct kvm_vm {
 	int vm_fd;
 	int run_size;
 	int max_slots;
-	bool readonly_mem; /* KVM_CAP_READONLY_MEM */
+	bool readonly_mem;	  /* KVM_CAP_READONLY_MEM */
 	struct kvm_cpuid2 *cpuid; /* x86: KVM_GET_SUPPORTED_CPUID (kvm_x86_64.c) */
 };
 

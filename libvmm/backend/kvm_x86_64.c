@@ -20,7 +20,8 @@ static int get_supported_cpuid(struct kvm_vm *k)
 		}
 		free(c);
 		if (errno != E2BIG)
-			return vmmi_error(-errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s", strerror(errno));
+			return vmmi_error(-errno, "kvm: KVM_GET_SUPPORTED_CPUID: %s",
+					  strerror(errno));
 	}
 	return vmmi_error(-E2BIG, "kvm: KVM_GET_SUPPORTED_CPUID: too many entries");
 }
@@ -87,9 +88,8 @@ int vmmi_kvm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r)
 	if (ioctl(kv->fd, KVM_GET_REGS, &kr) < 0)
 		return vmmi_error(-errno, "kvm: KVM_GET_REGS: %s", strerror(errno));
 	*r = (struct vmm_regs){
-		kr.rax, kr.rbx, kr.rcx, kr.rdx, kr.rsi, kr.rdi, kr.rsp, kr.rbp,
-		kr.r8, kr.r9, kr.r10, kr.r11, kr.r12, kr.r13, kr.r14, kr.r15,
-		kr.rip, kr.rflags,
+	    kr.rax, kr.rbx, kr.rcx, kr.rdx, kr.rsi, kr.rdi, kr.rsp, kr.rbp, kr.r8,
+	    kr.r9,  kr.r10, kr.r11, kr.r12, kr.r13, kr.r14, kr.r15, kr.rip, kr.rflags,
 	};
 	return 0;
 }
@@ -98,11 +98,24 @@ int vmmi_kvm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r)
 {
 	struct kvm_vcpu *kv = vcpu->be;
 	struct kvm_regs kr = {
-		.rax = r->rax, .rbx = r->rbx, .rcx = r->rcx, .rdx = r->rdx,
-		.rsi = r->rsi, .rdi = r->rdi, .rsp = r->rsp, .rbp = r->rbp,
-		.r8 = r->r8, .r9 = r->r9, .r10 = r->r10, .r11 = r->r11,
-		.r12 = r->r12, .r13 = r->r13, .r14 = r->r14, .r15 = r->r15,
-		.rip = r->rip, .rflags = r->rflags,
+	    .rax = r->rax,
+	    .rbx = r->rbx,
+	    .rcx = r->rcx,
+	    .rdx = r->rdx,
+	    .rsi = r->rsi,
+	    .rdi = r->rdi,
+	    .rsp = r->rsp,
+	    .rbp = r->rbp,
+	    .r8 = r->r8,
+	    .r9 = r->r9,
+	    .r10 = r->r10,
+	    .r11 = r->r11,
+	    .r12 = r->r12,
+	    .r13 = r->r13,
+	    .r14 = r->r14,
+	    .r15 = r->r15,
+	    .rip = r->rip,
+	    .rflags = r->rflags,
 	};
 
 	if (ioctl(kv->fd, KVM_SET_REGS, &kr) < 0)
@@ -113,18 +126,35 @@ int vmmi_kvm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r)
 static void seg_from_kvm(struct vmm_segment *s, const struct kvm_segment *k)
 {
 	*s = (struct vmm_segment){
-		.base = k->base, .limit = k->limit, .selector = k->selector, .type = k->type,
-		.present = k->present, .dpl = k->dpl, .db = k->db, .s = k->s, .l = k->l,
-		.g = k->g, .avl = k->avl,
+	    .base = k->base,
+	    .limit = k->limit,
+	    .selector = k->selector,
+	    .type = k->type,
+	    .present = k->present,
+	    .dpl = k->dpl,
+	    .db = k->db,
+	    .s = k->s,
+	    .l = k->l,
+	    .g = k->g,
+	    .avl = k->avl,
 	};
 }
 
 static void seg_to_kvm(struct kvm_segment *k, const struct vmm_segment *s)
 {
 	*k = (struct kvm_segment){
-		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
-		.present = s->present, .dpl = s->dpl, .db = s->db, .s = s->s, .l = s->l,
-		.g = s->g, .avl = s->avl, .unusable = !s->present,
+	    .base = s->base,
+	    .limit = s->limit,
+	    .selector = s->selector,
+	    .type = s->type,
+	    .present = s->present,
+	    .dpl = s->dpl,
+	    .db = s->db,
+	    .s = s->s,
+	    .l = s->l,
+	    .g = s->g,
+	    .avl = s->avl,
+	    .unusable = !s->present,
 	};
 }
 
@@ -143,8 +173,8 @@ int vmmi_kvm_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *s)
 	seg_from_kvm(&s->ss, &ks.ss);
 	seg_from_kvm(&s->tr, &ks.tr);
 	seg_from_kvm(&s->ldt, &ks.ldt);
-	s->gdt = (struct vmm_dtable){ ks.gdt.base, ks.gdt.limit };
-	s->idt = (struct vmm_dtable){ ks.idt.base, ks.idt.limit };
+	s->gdt = (struct vmm_dtable){ks.gdt.base, ks.gdt.limit};
+	s->idt = (struct vmm_dtable){ks.idt.base, ks.idt.limit};
 	s->cr0 = ks.cr0;
 	s->cr2 = ks.cr2;
 	s->cr3 = ks.cr3;

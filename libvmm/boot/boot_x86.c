@@ -6,27 +6,27 @@
 
 #include "vmm_internal.h"
 
-#define GIB (1ull << 30)
-#define PTE_P 0x1ull
+#define GIB    (1ull << 30)
+#define PTE_P  0x1ull
 #define PTE_RW 0x2ull
 #define PTE_PS 0x80ull
 
-#define CR0_PE 0x1ull
-#define CR0_MP 0x2ull
-#define CR0_ET 0x10ull
-#define CR0_NE 0x20ull
-#define CR0_WP 0x10000ull
-#define CR0_PG 0x80000000ull
-#define CR4_PAE 0x20ull
-#define CR4_OSFXSR 0x200ull
+#define CR0_PE	       0x1ull
+#define CR0_MP	       0x2ull
+#define CR0_ET	       0x10ull
+#define CR0_NE	       0x20ull
+#define CR0_WP	       0x10000ull
+#define CR0_PG	       0x80000000ull
+#define CR4_PAE	       0x20ull
+#define CR4_OSFXSR     0x200ull
 #define CR4_OSXMMEXCPT 0x400ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
+#define EFER_LME       0x100ull
+#define EFER_LMA       0x400ull
 
 /* Offsets inside the GDT page. */
-#define GDT_BYTES 0x28 /* null, code, data, 16-byte TSS descriptor */
+#define GDT_BYTES  0x28 /* null, code, data, 16-byte TSS descriptor */
 #define TSS_OFFSET 0x80
-#define TSS_LIMIT 0x67
+#define TSS_LIMIT  0x67
 
 struct layout {
 	uint64_t base, size;
@@ -66,8 +66,10 @@ static int plan(const struct vmm_vm *vm, struct layout *l)
 	l->nvcpus = vm->nvcpus;
 	for (unsigned i = 0; i < vm->nvcpus; i++)
 		if (!vm->vcpus[i])
-			return vmmi_error(-EINVAL, "boot setup: vCPUs must be numbered 0..%u without gaps; %u is missing",
-					  vm->nvcpus - 1, i);
+			return vmmi_error(
+			    -EINVAL,
+			    "boot setup: vCPUs must be numbered 0..%u without gaps; %u is missing",
+			    vm->nvcpus - 1, i);
 	if (!vm->nvcpus)
 		return vmmi_error(-EINVAL, "boot setup: the VM has no vCPUs");
 	ret = identity_limit(vm, &l->identity_limit);
@@ -83,10 +85,14 @@ static int plan(const struct vmm_vm *vm, struct layout *l)
 		if (!(vm->slots.slots[i].flags & VMM_MEMSLOT_READONLY))
 			low = &vm->slots.slots[i];
 	if (!low)
-		return vmmi_error(-ENOSPC, "boot setup: every memslot is read-only: the boot area needs RAM");
+		return vmmi_error(
+		    -ENOSPC, "boot setup: every memslot is read-only: the boot area needs RAM");
 	if (low->size < l->size)
-		return vmmi_error(-ENOSPC, "boot setup: the lowest writable memslot '%s' (0x%llx bytes) cannot hold the 0x%llx-byte boot area",
-				  low->name, (unsigned long long)low->size, (unsigned long long)l->size);
+		return vmmi_error(-ENOSPC,
+				  "boot setup: the lowest writable memslot '%s' (0x%llx bytes) "
+				  "cannot hold the 0x%llx-byte boot area",
+				  low->name, (unsigned long long)low->size,
+				  (unsigned long long)l->size);
 	l->base = low->gpa + low->size - l->size;
 	l->gdt = l->base;
 	l->pml4 = l->gdt + VMMI_PAGE_SIZE;
@@ -99,11 +105,13 @@ static int plan(const struct vmm_vm *vm, struct layout *l)
 		const struct vmmi_loaded *ld = &vm->loaded[i];
 
 		if (ld->gpa < l->base + l->size && l->base < ld->gpa + ld->size)
-			return vmmi_error(-EEXIST, "boot setup: firmware segment [0x%llx, 0x%llx) overlaps the boot area [0x%llx, 0x%llx) at the top of memslot '%s'",
-					  (unsigned long long)ld->gpa,
-					  (unsigned long long)(ld->gpa + ld->size),
-					  (unsigned long long)l->base,
-					  (unsigned long long)(l->base + l->size), low->name);
+			return vmmi_error(
+			    -EEXIST,
+			    "boot setup: firmware segment [0x%llx, 0x%llx) overlaps the boot area "
+			    "[0x%llx, 0x%llx) at the top of memslot '%s'",
+			    (unsigned long long)ld->gpa, (unsigned long long)(ld->gpa + ld->size),
+			    (unsigned long long)l->base, (unsigned long long)(l->base + l->size),
+			    low->name);
 	}
 	return 0;
 }
@@ -129,10 +137,11 @@ static void write_tables(struct vmm_vm *vm, const struct layout *l)
 	gdt[VMM_GUEST_SEL_CODE / 8] = 0x00af9b000000ffffull; /* 64-bit code, DPL 0 */
 	gdt[VMM_GUEST_SEL_DATA / 8] = 0x00cf93000000ffffull; /* flat data, DPL 0 */
 	/* Available 64-bit TSS (type 9); a CPU marks it busy (11) on LTR. */
-	gdt[VMM_GUEST_SEL_TSS / 8] = TSS_LIMIT | ((tss & 0xffffff) << 16) | (0x89ull << 40) |
-				     (((tss >> 24) & 0xff) << 56);
+	gdt[VMM_GUEST_SEL_TSS / 8] =
+	    TSS_LIMIT | ((tss & 0xffffff) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xff) << 56);
 	gdt[VMM_GUEST_SEL_TSS / 8 + 1] = tss >> 32;
-	/* The TSS itself: zero but for the I/O map base, which points past its limit (no bitmap). */
+	/* The TSS itself: zero but for the I/O map base, which points past its limit (no bitmap).
+	 */
 	*(uint16_t *)((uint8_t *)gdt + TSS_OFFSET + 0x66) = TSS_LIMIT + 1;
 
 	memset(pml4, 0, VMMI_PAGE_SIZE);
@@ -142,15 +151,15 @@ static void write_tables(struct vmm_vm *vm, const struct layout *l)
 		pdpt[g] = (l->pd + (uint64_t)g * VMMI_PAGE_SIZE) | PTE_P | PTE_RW;
 		for (unsigned j = 0; j < 512; j++)
 			pd[(uint64_t)g * 512 + j] =
-				((uint64_t)g * GIB + ((uint64_t)j << 21)) | PTE_P | PTE_RW | PTE_PS;
+			    ((uint64_t)g * GIB + ((uint64_t)j << 21)) | PTE_P | PTE_RW | PTE_PS;
 	}
 }
 
 static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned index)
 {
 	struct vmm_guest_boot_info *bi =
-		at(vm, l->info + (uint64_t)index * VMM_GUEST_BOOT_INFO_PAGES * VMMI_PAGE_SIZE,
-		   sizeof(*bi));
+	    at(vm, l->info + (uint64_t)index * VMM_GUEST_BOOT_INFO_PAGES * VMMI_PAGE_SIZE,
+	       sizeof(*bi));
 	unsigned nd = 0;
 
 	memset(bi, 0, sizeof(*bi));
@@ -187,15 +196,15 @@ static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned 
 static struct vmm_segment flat(uint16_t selector, uint8_t type, bool code)
 {
 	return (struct vmm_segment){
-		.base = 0,
-		.limit = 0xffffffff,
-		.selector = selector,
-		.type = type,
-		.present = 1,
-		.s = 1,
-		.l = code,
-		.db = !code,
-		.g = 1,
+	    .base = 0,
+	    .limit = 0xffffffff,
+	    .selector = selector,
+	    .type = type,
+	    .present = 1,
+	    .s = 1,
+	    .l = code,
+	    .db = !code,
+	    .g = 1,
 	};
 }
 
@@ -209,8 +218,9 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_boot_setup: the VM is running");
 	if (vm->slots.n > VMM_GUEST_MAX_RAM || vm->bus[0].n + vm->bus[1].n > VMM_GUEST_MAX_DEVICES)
-		return vmmi_error(-E2BIG, "boot setup: boot info holds at most %u RAM ranges and %u devices",
-				  VMM_GUEST_MAX_RAM, VMM_GUEST_MAX_DEVICES);
+		return vmmi_error(
+		    -E2BIG, "boot setup: boot info holds at most %u RAM ranges and %u devices",
+		    VMM_GUEST_MAX_RAM, VMM_GUEST_MAX_DEVICES);
 	ret = plan(vm, &l);
 	if (ret < 0)
 		return ret;
@@ -226,15 +236,15 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 		sr.cs = flat(VMM_GUEST_SEL_CODE, 0xb, true);
 		sr.ds = sr.es = sr.fs = sr.gs = sr.ss = flat(VMM_GUEST_SEL_DATA, 0x3, false);
 		sr.tr = (struct vmm_segment){
-			.base = l.gdt + TSS_OFFSET,
-			.limit = TSS_LIMIT,
-			.selector = VMM_GUEST_SEL_TSS,
-			.type = 0xb, /* busy 64-bit TSS, as entry checks demand */
-			.present = 1,
+		    .base = l.gdt + TSS_OFFSET,
+		    .limit = TSS_LIMIT,
+		    .selector = VMM_GUEST_SEL_TSS,
+		    .type = 0xb, /* busy 64-bit TSS, as entry checks demand */
+		    .present = 1,
 		};
-		sr.ldt = (struct vmm_segment){ .type = 0x2 }; /* not present: unusable */
-		sr.gdt = (struct vmm_dtable){ .base = l.gdt, .limit = GDT_BYTES - 1 };
-		sr.idt = (struct vmm_dtable){ .base = 0, .limit = 0 };
+		sr.ldt = (struct vmm_segment){.type = 0x2}; /* not present: unusable */
+		sr.gdt = (struct vmm_dtable){.base = l.gdt, .limit = GDT_BYTES - 1};
+		sr.idt = (struct vmm_dtable){.base = 0, .limit = 0};
 		sr.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 		sr.cr3 = l.pml4;
 		sr.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
@@ -254,7 +264,8 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 	}
 	vm->booted = true;
 	vm->boot_entry = entry;
-	vmmi_log(vm, VMM_LOG_INFO, "boot area [0x%llx, 0x%llx), identity map [0, 0x%llx), entry 0x%llx",
+	vmmi_log(vm, VMM_LOG_INFO,
+		 "boot area [0x%llx, 0x%llx), identity map [0, 0x%llx), entry 0x%llx",
 		 (unsigned long long)l.base, (unsigned long long)(l.base + l.size),
 		 (unsigned long long)l.identity_limit, (unsigned long long)entry);
 	return 0;

@@ -63,7 +63,8 @@ static int check_header(const char *path, const uint8_t *data, size_t len, const
 	if (eh->e_ident[EI_CLASS] != ELFCLASS64 || eh->e_ident[EI_DATA] != ELFDATA2LSB)
 		return vmmi_error(-ENOEXEC, "%s: not a 64-bit little-endian ELF file", path);
 	if (eh->e_machine != EM_X86_64)
-		return vmmi_error(-ENOEXEC, "%s: ELF machine %u is not x86-64", path, eh->e_machine);
+		return vmmi_error(-ENOEXEC, "%s: ELF machine %u is not x86-64", path,
+				  eh->e_machine);
 	if (eh->e_type != ET_EXEC)
 		return vmmi_error(-ENOEXEC, "%s: ELF type %u is not an executable (ET_EXEC)", path,
 				  eh->e_type);
@@ -94,7 +95,7 @@ static int record_loaded(struct vmm_vm *vm, uint64_t gpa, uint64_t size, const u
 		return vmmi_error(-ENOMEM, "out of memory");
 	if (filesz)
 		memcpy(copy, bytes, filesz);
-	l[vm->nloaded++] = (struct vmmi_loaded){ gpa, size, copy, filesz };
+	l[vm->nloaded++] = (struct vmmi_loaded){gpa, size, copy, filesz};
 	return 0;
 }
 
@@ -129,13 +130,16 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 			if (pass == 0) {
 				if (ph->p_filesz > ph->p_memsz ||
 				    !vmmi_range_ok(ph->p_offset, ph->p_filesz, len)) {
-					ret = vmmi_error(-ENOEXEC, "%s: segment %u has bad file offsets",
+					ret = vmmi_error(-ENOEXEC,
+							 "%s: segment %u has bad file offsets",
 							 path, i);
 					goto out;
 				}
-				if (vmmi_slots_translate(&vm->slots, ph->p_paddr, ph->p_memsz, &hva) < 0) {
+				if (vmmi_slots_translate(&vm->slots, ph->p_paddr, ph->p_memsz,
+							 &hva) < 0) {
 					ret = vmmi_error(-EFAULT,
-							 "%s: segment %u at 0x%llx (0x%llx bytes) is not inside one RAM slot",
+							 "%s: segment %u at 0x%llx (0x%llx bytes) "
+							 "is not inside one RAM slot",
 							 path, i, (unsigned long long)ph->p_paddr,
 							 (unsigned long long)ph->p_memsz);
 					goto out;
@@ -164,10 +168,11 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 			goto out;
 		}
 		if (pass == 0 && !entry_ok) {
-			ret = vmmi_error(-ENOEXEC,
-					 "%s: entry point 0x%llx is not in an executable segment's "
-					 "physical range (p_paddr): the guest starts on an identity map",
-					 path, (unsigned long long)eh->e_entry);
+			ret = vmmi_error(
+			    -ENOEXEC,
+			    "%s: entry point 0x%llx is not in an executable segment's "
+			    "physical range (p_paddr): the guest starts on an identity map",
+			    path, (unsigned long long)eh->e_entry);
 			goto out;
 		}
 	}

@@ -16,8 +16,8 @@
  * 4.0 the PFN reads as 0 unless the reader has CAP_SYS_ADMIN, so that the
  * physical layout cannot be used to aim Rowhammer-style attacks.
  */
-#define PAGEMAP_PRESENT (1ull << 63)
-#define PAGEMAP_SWAPPED (1ull << 62)
+#define PAGEMAP_PRESENT	 (1ull << 63)
+#define PAGEMAP_SWAPPED	 (1ull << 62)
 #define PAGEMAP_PFN_MASK ((1ull << 55) - 1)
 
 /* Slot names are kept in VMM_GUEST_NAME_MAX bytes: a translation must not cut them shorter. */
@@ -74,7 +74,8 @@ static void hva_to_hpa(const void *hva, struct vmm_translation *t)
 	t->hpa = pfn * page_size + addr % page_size;
 }
 
-/* The first version of struct vmm_translation ended before slot_flags: callers built then still work. */
+/* The first version of struct vmm_translation ended before slot_flags: callers built then still
+ * work. */
 #define XLATE_MIN_SIZE offsetof(struct vmm_translation, slot_flags)
 
 int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out)
@@ -100,7 +101,8 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation 
 	ret = vmmi_mem_read_begin(vm, "vmm_translate");
 	if (ret < 0)
 		return ret;
-	/* A window may overlap a read-only slot (it takes the writes), never a writable one: layout.c. */
+	/* A window may overlap a read-only slot (it takes the writes), never a writable one:
+	 * layout.c. */
 	s = vmmi_slots_find(&vm->slots, gpa);
 	w = vmmi_bus_find(&vm->bus[0], gpa);
 	if (s) {

@@ -724,7 +724,8 @@ static int on_section(struct parser *p, const char *section, const char *raw, un
 				    "brackets",
 				    INIH_SECTION_MAX - 1);
 		return fail(p, line, -EINVAL, "%s: " HEADER_SYNTAX,
-			    strchr(raw, ']') ? "bad section header" : "section header lacks its ']'");
+			    strchr(raw, ']') ? "bad section header"
+					     : "section header lacks its ']'");
 	}
 	s = skip_blanks(section);
 	for (k = s; isalnum((unsigned char)*s) || *s == '_' || *s == '-'; s++)

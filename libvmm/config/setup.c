@@ -92,15 +92,15 @@ static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const ch
 	for (size_t i = 0; i < cfg->ndevices; i++) {
 		const struct vmm_config_device *d = &cfg->devices[i];
 		struct vmm_device_config dc = {
-			.size = sizeof(dc),
-			.name = d->name,
-			.space = d->space,
-			.base = d->base,
-			.length = d->length,
-			.params = d->params,
-			.nparams = d->nparams,
-			.file = cfg->path,
-			.line = d->line,
+		    .size = sizeof(dc),
+		    .name = d->name,
+		    .space = d->space,
+		    .base = d->base,
+		    .length = d->length,
+		    .params = d->params,
+		    .nparams = d->nparams,
+		    .file = cfg->path,
+		    .line = d->line,
 		};
 
 		snprintf(what, sizeof(what), "device '%s': ", d->name);

@@ -14,7 +14,7 @@
  * vCPU threads at once, as it only reads. The container is core/range.h.
  */
 _Static_assert(offsetof(struct vmmi_window, base) == offsetof(struct vmmi_range, base) &&
-		       offsetof(struct vmmi_window, length) == offsetof(struct vmmi_range, length),
+		   offsetof(struct vmmi_window, length) == offsetof(struct vmmi_range, length),
 	       "a window begins with a struct vmmi_range");
 
 #define BUS_ARGS(bus) (bus)->w, (bus)->n, sizeof(struct vmmi_window)
@@ -27,7 +27,8 @@ const struct vmmi_window *vmmi_bus_find(const struct vmmi_bus *bus, uint64_t add
 	return i < bus->n ? &bus->w[i] : NULL;
 }
 
-const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base, uint64_t length)
+const struct vmmi_window *vmmi_bus_overlap(const struct vmmi_bus *bus, uint64_t base,
+					   uint64_t length)
 {
 	size_t i = vmmi_range_overlap(BUS_ARGS(bus), base, length);
 
@@ -43,16 +44,17 @@ int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct
 		    const struct vmmi_window **clash)
 {
 	const struct vmmi_window *other;
-	struct vmmi_window w = { .base = base, .length = length, .dev = dev };
+	struct vmmi_window w = {.base = base, .length = length, .dev = dev};
 
 	if (clash)
 		*clash = NULL;
 	if (length == 0)
-		return vmmi_error(-EINVAL, "device '%s' window at 0x%llx has zero length", dev_name(dev),
-				  (unsigned long long)base);
+		return vmmi_error(-EINVAL, "device '%s' window at 0x%llx has zero length",
+				  dev_name(dev), (unsigned long long)base);
 	if (length - 1 > UINT64_MAX - base)
-		return vmmi_error(-EINVAL, "device '%s' window 0x%llx + 0x%llx wraps the address space",
-				  dev_name(dev), (unsigned long long)base, (unsigned long long)length);
+		return vmmi_error(
+		    -EINVAL, "device '%s' window 0x%llx + 0x%llx wraps the address space",
+		    dev_name(dev), (unsigned long long)base, (unsigned long long)length);
 
 	other = vmmi_bus_overlap(bus, base, length);
 	if (other) {
@@ -61,7 +63,8 @@ int vmmi_bus_insert(struct vmmi_bus *bus, uint64_t base, uint64_t length, struct
 		/* The VM checked the layout (layout.c): this guards the bus's own order. */
 		return vmmi_layout_window_clash(NULL, dev_name(dev), base, length, other);
 	}
-	if (vmmi_range_reserve((void **)&bus->w, bus->n, &bus->cap, sizeof(w), SIZE_MAX / sizeof(w)))
+	if (vmmi_range_reserve((void **)&bus->w, bus->n, &bus->cap, sizeof(w),
+			       SIZE_MAX / sizeof(w)))
 		return vmmi_error(-ENOMEM, "device '%s': out of memory", dev_name(dev));
 	vmmi_range_insert(bus->w, &bus->n, sizeof(w), &w);
 	return 0;
@@ -72,7 +75,8 @@ int vmmi_bus_remove(struct vmmi_bus *bus, uint64_t base)
 	size_t i = vmmi_range_starting(BUS_ARGS(bus), base);
 
 	if (i == bus->n)
-		return vmmi_error(-ENOENT, "no device window starts at 0x%llx", (unsigned long long)base);
+		return vmmi_error(-ENOENT, "no device window starts at 0x%llx",
+				  (unsigned long long)base);
 	vmmi_range_delete(bus->w, &bus->n, sizeof(bus->w[0]), i, NULL);
 	return 0;
 }

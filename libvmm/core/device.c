@@ -15,15 +15,17 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	const struct vmmi_origin at = {cfg->file, cfg->line};
 
 	if (cfg->space != VMM_SPACE_MMIO && cfg->space != VMM_SPACE_PIO)
-		return vmmi_error(-EINVAL, "%sdevice '%s': unknown address space %u", loc, cfg->name,
-				  cfg->space);
+		return vmmi_error(-EINVAL, "%sdevice '%s': unknown address space %u", loc,
+				  cfg->name, cfg->space);
 	if (!(desc->spaces & cfg->space))
 		return vmmi_error(-EINVAL, "%sdevice '%s': model '%s' cannot live in %s space", loc,
 				  cfg->name, desc->name, vmmi_space_name(cfg->space));
 	if (cfg->length && cfg->length < desc->min_length)
-		return vmmi_error(-EINVAL, "%sdevice '%s': window size 0x%llx is smaller than the 0x%llx model '%s' needs",
-				  loc, cfg->name, (unsigned long long)cfg->length,
-				  (unsigned long long)desc->min_length, desc->name);
+		return vmmi_error(
+		    -EINVAL,
+		    "%sdevice '%s': window size 0x%llx is smaller than the 0x%llx model '%s' needs",
+		    loc, cfg->name, (unsigned long long)cfg->length,
+		    (unsigned long long)desc->min_length, desc->name);
 	return vmmi_layout_window(&vm->slots, &vm->bus[vmmi_space_index(cfg->space)],
 				  cfg->file ? &at : NULL, cfg->name, cfg->space, cfg->base,
 				  cfg->length);
@@ -45,7 +47,8 @@ static int check_new_device(struct vmm_vm *vm, const struct vmm_plugin_desc *des
 {
 	for (size_t i = 0; i < vm->ndevices; i++)
 		if (!strcmp(vm->devices[i]->name, cfg->name))
-			return vmmi_error(-EEXIST, "%sdevice name '%s' is already used", loc, cfg->name);
+			return vmmi_error(-EEXIST, "%sdevice name '%s' is already used", loc,
+					  cfg->name);
 	return check_window(vm, desc, cfg, loc);
 }
 
@@ -91,11 +94,11 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
 	}
 	info = (struct vmm_device_info){
-		.size = sizeof(info),
-		.space = cfg->space,
-		.name = dev->name,
-		.base = cfg->base,
-		.length = cfg->length,
+	    .size = sizeof(info),
+	    .space = cfg->space,
+	    .name = dev->name,
+	    .base = cfg->base,
+	    .length = cfg->length,
 	};
 	vmmi_clear_error();
 	ret = desc->create(&vmmi_host_services, &dev->host, &info, &dev->state);
@@ -111,9 +114,9 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 			if (dev->host.param_used[i])
 				continue;
 			vmmi_where(ploc, sizeof(ploc), p->file ? p->file : cfg->file,
-			      p->file ? p->line : cfg->line);
-			ret = vmmi_error(-EINVAL, "%sdevice '%s': unknown key '%s' for model '%s'", ploc,
-					 cfg->name, p->key ? p->key : "(null)", desc->name);
+				   p->file ? p->line : cfg->line);
+			ret = vmmi_error(-EINVAL, "%sdevice '%s': unknown key '%s' for model '%s'",
+					 ploc, cfg->name, p->key ? p->key : "(null)", desc->name);
 			break;
 		}
 		if (ret < 0 && desc->destroy)
@@ -199,7 +202,7 @@ static int device_insert_locked(struct vmm_vm *vm, struct vmm_device *dev,
 int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		    const struct vmm_device_config *cfg, void *handle, struct vmm_device **out)
 {
-	struct vmm_device_config c = { .size = sizeof(c) };
+	struct vmm_device_config c = {.size = sizeof(c)};
 	struct vmm_device *dev = NULL;
 	char loc[300];
 	int ret, ret2;
@@ -208,7 +211,8 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		return vmmi_error(-EINVAL, "vmm_device_add: NULL argument");
 	/* Read only what the caller's version of the struct has; later fields keep their zeros. */
 	if (cfg->size < DEVICE_CONFIG_MIN_SIZE)
-		return vmmi_error(-EINVAL, "vmm_device_add: cfg->size %zu is too small (at least %zu)",
+		return vmmi_error(-EINVAL,
+				  "vmm_device_add: cfg->size %zu is too small (at least %zu)",
 				  cfg->size, (size_t)DEVICE_CONFIG_MIN_SIZE);
 	memcpy(&c, cfg, cfg->size < sizeof(c) ? cfg->size : sizeof(c));
 	c.size = sizeof(c);
@@ -328,8 +332,11 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
 		goto out;
 	bus = &vm->bus[vmmi_space_index(dev->space)];
 	cfg = (struct vmm_device_config){
-		.size = sizeof(cfg), .name = dev->name, .space = dev->space,
-		.base = new_base, .length = dev->length,
+	    .size = sizeof(cfg),
+	    .name = dev->name,
+	    .space = dev->space,
+	    .base = new_base,
+	    .length = dev->length,
 	};
 	/* Checked with the window out of the bus, so that it may overlap its own old place. */
 	vmmi_bus_remove(bus, dev->base);
@@ -381,7 +388,8 @@ const char *vmm_device_model(const struct vmm_device *dev)
 	return dev ? dev->desc->name : NULL;
 }
 
-int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length)
+int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base,
+		      uint64_t *length)
 {
 	if (!dev)
 		return vmmi_error(-EINVAL, "vmm_device_window: dev is NULL");
@@ -396,7 +404,7 @@ int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *b
 
 int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats)
 {
-	struct vmm_device_stats st = { .size = sizeof(st) };
+	struct vmm_device_stats st = {.size = sizeof(st)};
 	int ret;
 
 	if (!dev || !stats)

@@ -75,15 +75,15 @@ const char *vmm_strerror(int err)
 const char *vmm_exit_reason_name(enum vmm_exit_reason reason)
 {
 	static const char *const names[] = {
-		[VMM_EXIT_NONE] = "none",
-		[VMM_EXIT_STOPPED] = "stopped",
-		[VMM_EXIT_HLT] = "hlt",
-		[VMM_EXIT_SHUTDOWN] = "shutdown",
-		[VMM_EXIT_GUEST_FAULT] = "guest-fault",
-		[VMM_EXIT_INTERNAL_ERROR] = "internal-error",
-		[VMM_EXIT_FAIL_ENTRY] = "fail-entry",
-		[VMM_EXIT_UNCLAIMED] = "unclaimed-access",
-		[VMM_EXIT_ERROR] = "vmm-error",
+	    [VMM_EXIT_NONE] = "none",
+	    [VMM_EXIT_STOPPED] = "stopped",
+	    [VMM_EXIT_HLT] = "hlt",
+	    [VMM_EXIT_SHUTDOWN] = "shutdown",
+	    [VMM_EXIT_GUEST_FAULT] = "guest-fault",
+	    [VMM_EXIT_INTERNAL_ERROR] = "internal-error",
+	    [VMM_EXIT_FAIL_ENTRY] = "fail-entry",
+	    [VMM_EXIT_UNCLAIMED] = "unclaimed-access",
+	    [VMM_EXIT_ERROR] = "vmm-error",
 	};
 
 	if ((unsigned)reason < sizeof(names) / sizeof(names[0]) && names[reason])
@@ -121,6 +121,6 @@ int vmmi_error_prefix(const struct vmmi_origin *at, int err, const char *what)
 	if (!at)
 		return err;
 	memcpy(msg, last_error, sizeof(msg));
-	return vmmi_error(err, "%s:%u: %s%s", at->file ? at->file : "?", at->line,
-			  what ? what : "", msg);
+	return vmmi_error(err, "%s:%u: %s%s", at->file ? at->file : "?", at->line, what ? what : "",
+			  msg);
 }

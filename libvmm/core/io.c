@@ -24,8 +24,9 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 	if (!is_write)
 		*value = size_mask(size);
 	if (vmmi_log_enabled(vm, VMM_LOG_TRACE))
-		vmmi_log(vm, VMM_LOG_TRACE, "vcpu%u %s %s 0x%llx size %u value 0x%llx -> unclaimed (%s)",
-			 vcpu->index, vmmi_space_name(space), is_write ? "write" : "read",
+		vmmi_log(vm, VMM_LOG_TRACE,
+			 "vcpu%u %s %s 0x%llx size %u value 0x%llx -> unclaimed (%s)", vcpu->index,
+			 vmmi_space_name(space), is_write ? "write" : "read",
 			 (unsigned long long)addr, size, (unsigned long long)*value, why);
 	if (vm->opts.unclaimed == VMM_UNCLAIMED_STOP) {
 		exit->address = addr;
@@ -39,9 +40,9 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 
 		if (n < UNCLAIMED_LOG_LIMIT)
 			vmmi_log(vm, VMM_LOG_WARN,
-				 "vcpu%u: unclaimed %s %s of %u bytes at 0x%llx (%s): %s", vcpu->index,
-				 vmmi_space_name(space), is_write ? "write" : "read", size,
-				 (unsigned long long)addr, why,
+				 "vcpu%u: unclaimed %s %s of %u bytes at 0x%llx (%s): %s",
+				 vcpu->index, vmmi_space_name(space), is_write ? "write" : "read",
+				 size, (unsigned long long)addr, why,
 				 is_write ? "dropped" : "reads all-ones");
 		else if (n == UNCLAIMED_LOG_LIMIT)
 			vmmi_log(vm, VMM_LOG_WARN, "further unclaimed accesses are not logged");

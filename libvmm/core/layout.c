@@ -23,11 +23,10 @@
 int vmmi_layout_slot_clash(const struct vmmi_origin *at, const char *name, uint64_t gpa,
 			   uint64_t size, const struct vmmi_slot *other)
 {
-	return vmmi_error_at(at, -EEXIST,
-			     "memslot '%s' [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
-			     name, (unsigned long long)gpa, (unsigned long long)(gpa + size),
-			     other->name, (unsigned long long)other->gpa,
-			     (unsigned long long)(other->gpa + other->size));
+	return vmmi_error_at(
+	    at, -EEXIST, "memslot '%s' [0x%llx, 0x%llx) overlaps memslot '%s' [0x%llx, 0x%llx)",
+	    name, (unsigned long long)gpa, (unsigned long long)(gpa + size), other->name,
+	    (unsigned long long)other->gpa, (unsigned long long)(other->gpa + other->size));
 }
 
 int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uint64_t base,
@@ -35,11 +34,10 @@ int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uin
 {
 	const char *oname = other->dev && other->dev->name ? other->dev->name : "?";
 
-	return vmmi_error_at(at, -EEXIST,
-			     "device '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx)",
-			     name, (unsigned long long)base, (unsigned long long)(base + length),
-			     oname, (unsigned long long)other->base,
-			     (unsigned long long)(other->base + other->length));
+	return vmmi_error_at(
+	    at, -EEXIST, "device '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, 0x%llx)", name,
+	    (unsigned long long)base, (unsigned long long)(base + length), oname,
+	    (unsigned long long)other->base, (unsigned long long)(other->base + other->length));
 }
 
 int vmmi_layout_slot(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
@@ -64,14 +62,16 @@ int vmmi_layout_slot(const struct vmmi_slot_table *slots, const struct vmmi_bus 
 	for (; s && s < slots->slots + slots->n && s->gpa < gpa + size; s++)
 		if (s != self)
 			return vmmi_layout_slot_clash(at, name, gpa, size, s);
-	/* A window over read-only memory takes its writes; over writable memory it would take nothing. */
+	/* A window over read-only memory takes its writes; over writable memory it would take
+	 * nothing. */
 	w = mmio && !(flags & VMM_MEMSLOT_READONLY) ? vmmi_bus_overlap(mmio, gpa, size) : NULL;
 	if (w)
 		return vmmi_error_at(at, -EEXIST,
 				     "memslot '%s' [0x%llx, 0x%llx) overlaps device '%s' [0x%llx, "
 				     "0x%llx): " UNDER_WINDOW,
-				     name, (unsigned long long)gpa, (unsigned long long)(gpa + size),
-				     w->dev ? w->dev->name : "?", (unsigned long long)w->base,
+				     name, (unsigned long long)gpa,
+				     (unsigned long long)(gpa + size), w->dev ? w->dev->name : "?",
+				     (unsigned long long)w->base,
 				     (unsigned long long)(w->base + w->length));
 	return 0;
 }
@@ -88,10 +88,11 @@ int vmmi_layout_window(const struct vmmi_slot_table *slots, const struct vmmi_bu
 				     "device '%s' window at 0x%llx, size 0x%llx, is empty or wraps",
 				     name, (unsigned long long)base, (unsigned long long)length);
 	if (space == VMM_SPACE_PIO && !vmmi_range_ok(base, length, PIO_END))
-		return vmmi_error_at(at, -ERANGE,
-				     "device '%s' ports at 0x%llx, size 0x%llx, end past port 0xffff",
-				     name, (unsigned long long)base, (unsigned long long)length);
-	/* The guest-physical limit is higher: a window must also be reachable through the boot page tables. */
+		return vmmi_error_at(
+		    at, -ERANGE, "device '%s' ports at 0x%llx, size 0x%llx, end past port 0xffff",
+		    name, (unsigned long long)base, (unsigned long long)length);
+	/* The guest-physical limit is higher: a window must also be reachable through the boot page
+	 * tables. */
 	if (space == VMM_SPACE_MMIO && !vmmi_range_ok(base, length, VMMI_IDENTITY_MAX))
 		return vmmi_error_at(at, -ERANGE,
 				     "device '%s' window at 0x%llx, size 0x%llx, ends past the "
@@ -125,12 +126,13 @@ int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct v
 		const struct vmmi_slot *s = &slots->slots[i];
 
 		if (!vmmi_range_ok(s->gpa, s->size, VMMI_IDENTITY_MAX))
-			return vmmi_error(-ERANGE,
-					  "memslot '%s' [0x%llx, 0x%llx) ends past the boot identity "
-					  "map, which ends at 0x%llx (%llu GiB)",
-					  s->name, (unsigned long long)s->gpa,
-					  (unsigned long long)(s->gpa + s->size), VMMI_IDENTITY_MAX,
-					  VMMI_IDENTITY_MAX / GIB);
+			return vmmi_error(
+			    -ERANGE,
+			    "memslot '%s' [0x%llx, 0x%llx) ends past the boot identity "
+			    "map, which ends at 0x%llx (%llu GiB)",
+			    s->name, (unsigned long long)s->gpa,
+			    (unsigned long long)(s->gpa + s->size), VMMI_IDENTITY_MAX,
+			    VMMI_IDENTITY_MAX / GIB);
 		if (s->gpa + s->size > t)
 			t = s->gpa + s->size;
 	}

@@ -23,7 +23,8 @@ static int dirty_alloc(struct vmmi_slot *s)
 {
 	s->dirty = calloc(vmmi_dirty_words(s->size), sizeof(uint64_t));
 	if (!s->dirty)
-		return vmmi_error(-ENOMEM, "memslot '%s': out of memory for the dirty bitmap", s->name);
+		return vmmi_error(-ENOMEM, "memslot '%s': out of memory for the dirty bitmap",
+				  s->name);
 	return 0;
 }
 
@@ -62,8 +63,8 @@ static int slot_add_locked(struct vmm_vm *vm, const struct vmmi_origin *at, cons
 	return 0;
 }
 
-static int slot_add(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
-		    uint64_t gpa, uint64_t size, void *hva, uint32_t flags, bool owned)
+static int slot_add(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name, uint64_t gpa,
+		    uint64_t size, void *hva, uint32_t flags, bool owned)
 {
 	int ret = vmmi_change_begin(vm, "vmm_memslot_add");
 
@@ -94,10 +95,11 @@ int vmmi_memslot_alloc(struct vmm_vm *vm, const struct vmmi_origin *at, const ch
 	int ret;
 
 	if (!vm || !size || (size & VMMI_PAGE_MASK))
-		return vmmi_error_at(at, -EINVAL,
-				     "vmm_memslot_alloc: size 0x%llx must be a non-zero multiple of "
-				     "4 KiB",
-				     (unsigned long long)size);
+		return vmmi_error_at(
+		    at, -EINVAL,
+		    "vmm_memslot_alloc: size 0x%llx must be a non-zero multiple of "
+		    "4 KiB",
+		    (unsigned long long)size);
 	/* Before allocating: the rules that need no table (the limit). */
 	ret = vmmi_layout_slot(NULL, NULL, at, name, gpa, size, flags, NULL);
 	if (ret < 0)
@@ -181,7 +183,6 @@ static int slot_remove_locked(struct vmm_vm *vm, uint64_t gpa)
 	return 0;
 }
 
-
 /*
  * The backend dropped a slot and could not take it back: forget it as well,
  * so that the table keeps saying what the guest sees.
@@ -192,8 +193,9 @@ static void slot_lost(struct vmm_vm *vm, uint64_t gpa)
 
 	if (vmmi_slots_remove(&vm->slots, gpa, &gone) < 0)
 		return;
-	vmmi_log(vm, VMM_LOG_ERROR, "memslot '%s' [0x%llx, 0x%llx) could not be restored and is gone",
-		 gone.name, (unsigned long long)gone.gpa, (unsigned long long)(gone.gpa + gone.size));
+	vmmi_log(vm, VMM_LOG_ERROR,
+		 "memslot '%s' [0x%llx, 0x%llx) could not be restored and is gone", gone.name,
+		 (unsigned long long)gone.gpa, (unsigned long long)(gone.gpa + gone.size));
 	vmmi_slot_release(&gone);
 	loaded_follow(vm, &gone, NULL);
 }
@@ -247,7 +249,6 @@ err_table:
 	return ret;
 }
 
-
 static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 {
 	struct vmmi_slot *s = slot_at(vm, gpa), old;
@@ -257,9 +258,10 @@ static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 		return -ENOENT;
 	if (!new_hva || ((uintptr_t)new_hva & VMMI_PAGE_MASK) ||
 	    (uintptr_t)new_hva + (s->size - 1) < (uintptr_t)new_hva)
-		return vmmi_error(-EINVAL,
-				  "memslot '%s': new host memory %p must be non-NULL, 4 KiB aligned and not wrap",
-				  s->name, new_hva);
+		return vmmi_error(
+		    -EINVAL,
+		    "memslot '%s': new host memory %p must be non-NULL, 4 KiB aligned and not wrap",
+		    s->name, new_hva);
 	if ((uint8_t *)new_hva == s->hva)
 		return 0;
 	old = *s;
@@ -288,7 +290,6 @@ static int slot_remap_locked(struct vmm_vm *vm, uint64_t gpa, void *new_hva)
 	loaded_follow(vm, &old, NULL);
 	return 0;
 }
-
 
 static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
 {
@@ -319,7 +320,6 @@ static int dirty_log_locked(struct vmm_vm *vm, uint64_t gpa, bool enable)
 	}
 	return ret;
 }
-
 
 /* One change of an existing slot; the public calls below only say which. */
 enum slot_op { SLOT_REMOVE, SLOT_MOVE, SLOT_REMAP, SLOT_DIRTY_LOG };
@@ -395,8 +395,8 @@ int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, siz
 		goto out;
 	}
 	if (words < need) {
-		ret = vmmi_error(-EINVAL, "memslot '%s': the bitmap needs %zu words, not %zu", s->name,
-				 need, words);
+		ret = vmmi_error(-EINVAL, "memslot '%s': the bitmap needs %zu words, not %zu",
+				 s->name, need, words);
 		goto out;
 	}
 	memset(bitmap, 0, words * sizeof(*bitmap));
@@ -419,7 +419,7 @@ int vmm_memslot_count(const struct vmm_vm *vm)
 
 int vmm_memslot_get(const struct vmm_vm *vm, int i, struct vmm_memslot_info *info)
 {
-	struct vmm_memslot_info mi = { .struct_size = sizeof(mi) };
+	struct vmm_memslot_info mi = {.struct_size = sizeof(mi)};
 	const struct vmmi_slot *s;
 	int ret;
 

@@ -26,13 +26,15 @@ int vmmi_mem_read_begin(const struct vmm_vm *vm, const char *what)
 	int err;
 
 	if (tls_changing_vm == vm)
-		return vmmi_error(-EDEADLK,
-				  "%s: called while this thread changes the VM's layout (from the log "
-				  "function?): guest memory is not readable until the change ends",
-				  what);
+		return vmmi_error(
+		    -EDEADLK,
+		    "%s: called while this thread changes the VM's layout (from the log "
+		    "function?): guest memory is not readable until the change ends",
+		    what);
 	err = pthread_rwlock_rdlock(mem_lock(vm));
 	if (err)
-		return vmmi_error(-err, "%s: cannot lock the memory layout: %s", what, strerror(err));
+		return vmmi_error(-err, "%s: cannot lock the memory layout: %s", what,
+				  strerror(err));
 	return 0;
 }
 
@@ -41,8 +43,8 @@ int vmmi_mem_read_end(const struct vmm_vm *vm, const char *what)
 	int err = pthread_rwlock_unlock(mem_lock(vm));
 
 	return err ? vmmi_error(-err, "%s: cannot unlock the memory layout: %s", what,
-				strerror(err)) :
-		     0;
+				strerror(err))
+		   : 0;
 }
 
 static void resume_vcpus(struct vmm_vm *vm, const char *what);
@@ -52,15 +54,17 @@ int vmmi_change_begin(struct vmm_vm *vm, const char *what)
 	int ret;
 
 	if (vmmi_running_vm == vm)
-		return vmmi_error(-EDEADLK,
-				  "%s: called on a vCPU thread of this VM while it runs (a device "
-				  "callback?): the vCPU could never pause; make the change from another thread",
-				  what);
+		return vmmi_error(
+		    -EDEADLK,
+		    "%s: called on a vCPU thread of this VM while it runs (a device "
+		    "callback?): the vCPU could never pause; make the change from another thread",
+		    what);
 	if (tls_changing_vm == vm)
-		return vmmi_error(-EDEADLK,
-				  "%s: called while this thread changes the VM's layout (from the log "
-				  "function?): make the change once the first one has returned",
-				  what);
+		return vmmi_error(
+		    -EDEADLK,
+		    "%s: called while this thread changes the VM's layout (from the log "
+		    "function?): make the change once the first one has returned",
+		    what);
 	ret = VMMI_PT(pthread_mutex_lock(&vm->change_lock), what);
 	if (ret < 0)
 		return ret;

@@ -104,14 +104,14 @@ static void host_param_error(struct vmm_host *ctx, const char *key, const char *
 }
 
 const struct vmm_host_services vmmi_host_services = {
-	.size = sizeof(struct vmm_host_services),
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.mem_read = host_mem_read,
-	.mem_write = host_mem_write,
-	.log = host_log,
-	.stop = host_stop,
-	.param = host_param,
-	.param_error = host_param_error,
+    .size = sizeof(struct vmm_host_services),
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .mem_read = host_mem_read,
+    .mem_write = host_mem_write,
+    .log = host_log,
+    .stop = host_stop,
+    .param = host_param,
+    .param_error = host_param_error,
 };
 
 /* Check a descriptor before calling anything in it; never read past desc->size. */
@@ -125,20 +125,25 @@ int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what)
 	minor = VMM_PLUGIN_ABI_MINOR(desc->abi_version);
 	/* Another major may have moved or retyped anything after abi_version and size. */
 	if (major != VMM_PLUGIN_ABI_VERSION_MAJOR)
-		return vmmi_error(-EPROTO,
-				  "%s: plugin ABI major version %u (%u.%u), but this host speaks major version %u (ABI %u.%u): rebuild the plugin against this libvmm's plugin.h",
-				  what, major, major, minor, VMM_PLUGIN_ABI_VERSION_MAJOR,
-				  VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR);
+		return vmmi_error(
+		    -EPROTO,
+		    "%s: plugin ABI major version %u (%u.%u), but this host speaks major version "
+		    "%u (ABI %u.%u): rebuild the plugin against this libvmm's plugin.h",
+		    what, major, major, minor, VMM_PLUGIN_ABI_VERSION_MAJOR,
+		    VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR);
 	if (desc->size < VMM_PLUGIN_DESC_MIN_SIZE)
-		return vmmi_error(-EPROTO,
-				  "%s: descriptor is %u bytes, smaller than the %zu bytes of ABI version %u.0",
-				  what, desc->size, (size_t)VMM_PLUGIN_DESC_MIN_SIZE,
-				  VMM_PLUGIN_ABI_VERSION_MAJOR);
+		return vmmi_error(
+		    -EPROTO,
+		    "%s: descriptor is %u bytes, smaller than the %zu bytes of ABI version %u.0",
+		    what, desc->size, (size_t)VMM_PLUGIN_DESC_MIN_SIZE,
+		    VMM_PLUGIN_ABI_VERSION_MAJOR);
 	if (!desc->name || !desc->name[0] || !desc->create || !desc->read || !desc->write)
-		return vmmi_error(-EPROTO, "%s: descriptor lacks a name, create, read or write", what);
+		return vmmi_error(-EPROTO, "%s: descriptor lacks a name, create, read or write",
+				  what);
 	if (!(desc->spaces & (VMM_SPACE_MMIO | VMM_SPACE_PIO)) ||
 	    !(desc->access_sizes & (VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8)))
-		return vmmi_error(-EPROTO, "%s: descriptor '%s' declares no address space or access size",
+		return vmmi_error(-EPROTO,
+				  "%s: descriptor '%s' declares no address space or access size",
 				  what, desc->name);
 	return 0;
 }
@@ -172,22 +177,23 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_
 	handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
 	if (!handle) {
 		err = dlerror();
-		return vmmi_device_failed(cfg, vmmi_error(access(path, F_OK) ? -ENOENT : -ENOEXEC, "%s",
-						   err ? err : path));
+		return vmmi_device_failed(cfg, vmmi_error(access(path, F_OK) ? -ENOENT : -ENOEXEC,
+							  "%s", err ? err : path));
 	}
 	dlerror();
 	*(void **)&entry = dlsym(handle, VMM_PLUGIN_ENTRY_SYMBOL);
 	if (!entry) {
 		dlclose(handle);
-		return vmmi_device_failed(cfg, vmmi_error(-ENOEXEC,
-						   "%s: no symbol %s: not a libvmm device plugin",
-						   path, VMM_PLUGIN_ENTRY_SYMBOL));
+		return vmmi_device_failed(
+		    cfg, vmmi_error(-ENOEXEC, "%s: no symbol %s: not a libvmm device plugin", path,
+				    VMM_PLUGIN_ENTRY_SYMBOL));
 	}
 	desc = entry();
 	if (!desc) {
 		dlclose(handle);
-		return vmmi_device_failed(cfg, vmmi_error(-ENOEXEC, "%s: %s() returned no descriptor",
-						   path, VMM_PLUGIN_ENTRY_SYMBOL));
+		return vmmi_device_failed(cfg,
+					  vmmi_error(-ENOEXEC, "%s: %s() returned no descriptor",
+						     path, VMM_PLUGIN_ENTRY_SYMBOL));
 	}
 	ret = vmmi_plugin_check_desc(desc, path);
 	if (ret < 0)
@@ -208,8 +214,9 @@ int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t
 		return vmmi_error(-EINVAL, "vmm_plugin_find: empty name or buffer");
 	if (strchr(name, '/')) {
 		n = snprintf(buf, buflen, "%s", name);
-		return n >= 0 && (size_t)n < buflen ? 0 :
-						      vmmi_error(-ENAMETOOLONG, "%s: path too long", name);
+		return n >= 0 && (size_t)n < buflen
+			   ? 0
+			   : vmmi_error(-ENAMETOOLONG, "%s: path too long", name);
 	}
 	for (p = search_path ? search_path : ""; *p; p = *end ? end + 1 : end) {
 		end = strchrnul(p, ':');
@@ -220,7 +227,8 @@ int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t
 			return 0;
 	}
 	return vmmi_error(-ENOENT, "plugin '%s' not found (searched %s)", name,
-			  search_path && search_path[0] ? search_path : "nothing: empty plugin path");
+			  search_path && search_path[0] ? search_path
+							: "nothing: empty plugin path");
 }
 
 void vmmi_plugins_close(struct vmm_vm *vm)

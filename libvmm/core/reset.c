@@ -97,8 +97,9 @@ int vmm_vm_reset(struct vmm_vm *vm)
 	if (!vm)
 		return vmmi_error(-EINVAL, "vmm_vm_reset: vm is NULL");
 	if (!vm->booted)
-		return vmmi_error(-EINVAL,
-				  "vmm_vm_reset: no boot state to return to: vmm_boot_setup() never succeeded");
+		return vmmi_error(
+		    -EINVAL,
+		    "vmm_vm_reset: no boot state to return to: vmm_boot_setup() never succeeded");
 	/* Checked before the change too, so that a running VM is not paused for nothing. */
 	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_vm_reset: a vCPU is running");

@@ -51,7 +51,7 @@ struct runner {
 	pthread_t thread;
 	bool started;
 	atomic_ulong *finished; /* runners that have finished so far */
-	unsigned long order;    /* when it finished, for "first fatal exit" */
+	unsigned long order;	/* when it finished, for "first fatal exit" */
 	/* vmm_last_error() of this thread when ret < 0: the caller's thread reports it. */
 	char error[VMMI_ERROR_MAX];
 };
@@ -122,8 +122,8 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 		runners[i].finished = &finished;
 		err = pthread_create(&runners[i].thread, NULL, runner_main, &runners[i]);
 		if (err) {
-			ret = vmmi_error(-err, "vmm_vm_run: cannot create a thread for vCPU %u: %s", i,
-					 strerror(err));
+			ret = vmmi_error(-err, "vmm_vm_run: cannot create a thread for vCPU %u: %s",
+					 i, strerror(err));
 			vmmi_vm_abort(vm);
 			break;
 		}
@@ -164,13 +164,13 @@ static int vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 
 int vmm_vm_run(struct vmm_vm *vm, struct vmm_exit *exit)
 {
-	struct vmm_exit ex = { .size = sizeof(ex) };
+	struct vmm_exit ex = {.size = sizeof(ex)};
 	int ret;
 
 	if (!vm || !exit)
 		return vmmi_error(-EINVAL, "vmm_vm_run: NULL argument");
-	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason), "vmm_vm_run: exit",
-			      "vmm_exit");
+	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason),
+			      "vmm_vm_run: exit", "vmm_exit");
 	if (ret < 0)
 		return ret;
 	ret = vm_run(vm, &ex);

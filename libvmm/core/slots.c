@@ -15,7 +15,7 @@
  */
 
 _Static_assert(offsetof(struct vmmi_slot, gpa) == offsetof(struct vmmi_range, base) &&
-		       offsetof(struct vmmi_slot, size) == offsetof(struct vmmi_range, length),
+		   offsetof(struct vmmi_slot, size) == offsetof(struct vmmi_range, length),
 	       "a slot begins with a struct vmmi_range");
 
 #define SLOT_ARGS(t) (t)->slots, (t)->n, sizeof(struct vmmi_slot)
@@ -27,7 +27,8 @@ const struct vmmi_slot *vmmi_slots_find(const struct vmmi_slot_table *t, uint64_
 	return i < t->n ? &t->slots[i] : NULL;
 }
 
-const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t len)
+const struct vmmi_slot *vmmi_slots_overlap(const struct vmmi_slot_table *t, uint64_t gpa,
+					   uint64_t len)
 {
 	size_t i = vmmi_range_overlap(SLOT_ARGS(t), gpa, len);
 
@@ -46,7 +47,8 @@ int vmmi_slots_translate(const struct vmmi_slot_table *t, uint64_t gpa, uint64_t
 
 	s = vmmi_slots_find(t, gpa);
 	if (!s || !vmmi_range_ok(gpa - s->gpa, len, s->size))
-		return vmmi_error(-EFAULT, "guest range [0x%llx, 0x%llx) is not inside one RAM slot",
+		return vmmi_error(-EFAULT,
+				  "guest range [0x%llx, 0x%llx) is not inside one RAM slot",
 				  (unsigned long long)gpa, (unsigned long long)(gpa + len));
 	*hva = s->hva + (gpa - s->gpa);
 	return 0;
@@ -92,9 +94,10 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 		return vmmi_error(-EINVAL, "memslot '%s' at 0x%llx has zero size", name,
 				  (unsigned long long)gpa);
 	if ((gpa | size | (uintptr_t)hva) & VMMI_PAGE_MASK)
-		return vmmi_error(-EINVAL,
-				  "memslot '%s': gpa 0x%llx, size 0x%llx and hva %p must be 4 KiB aligned",
-				  name, (unsigned long long)gpa, (unsigned long long)size, hva);
+		return vmmi_error(
+		    -EINVAL,
+		    "memslot '%s': gpa 0x%llx, size 0x%llx and hva %p must be 4 KiB aligned", name,
+		    (unsigned long long)gpa, (unsigned long long)size, hva);
 	if (!hva)
 		return vmmi_error(-EINVAL, "memslot '%s' has no host memory", name);
 	/* The layout rules that keep the table sorted and disjoint (the VM checked them all). */
@@ -107,7 +110,8 @@ int vmmi_slots_insert(struct vmmi_slot_table *t, const char *name, uint64_t gpa,
 				  (unsigned long long)size);
 	if (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY))
 		return vmmi_error(-EINVAL, "memslot '%s': unknown flags 0x%x", name,
-				  flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY));
+				  flags &
+				      ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY));
 	if (t->n >= max)
 		return vmmi_error(-ENOSPC, "memslot '%s': all %zu memslots are in use", name, max);
 
@@ -138,7 +142,8 @@ int vmmi_slots_remove(struct vmmi_slot_table *t, uint64_t gpa, struct vmmi_slot 
 	return 0;
 }
 
-int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa, struct vmmi_slot **out)
+int vmmi_slots_move(struct vmmi_slot_table *t, uint64_t gpa, uint64_t new_gpa,
+		    struct vmmi_slot **out)
 {
 	struct vmmi_slot s;
 	size_t i = vmmi_range_starting(SLOT_ARGS(t), gpa);

@@ -16,8 +16,8 @@ int vmm_vcpu_create(struct vmm_vm *vm, unsigned index, struct vmm_vcpu **out)
 	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_vcpu_create: the VM is running");
 	if (index >= VMM_GUEST_MAX_VCPUS)
-		return vmmi_error(-EINVAL, "vCPU index %u is out of range (at most %u vCPUs)", index,
-				  VMM_GUEST_MAX_VCPUS);
+		return vmmi_error(-EINVAL, "vCPU index %u is out of range (at most %u vCPUs)",
+				  index, VMM_GUEST_MAX_VCPUS);
 	if (vm->vcpus[index])
 		return vmmi_error(-EEXIST, "vCPU %u already exists", index);
 	vcpu = calloc(1, sizeof(*vcpu));
@@ -212,7 +212,8 @@ static int vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		if (ret < 0)
 			break;
 		while (vm->pausing && ret == 0)
-			ret = VMMI_PT(pthread_cond_wait(&vm->run_cond, &vm->run_lock), "vmm_vcpu_run");
+			ret = VMMI_PT(pthread_cond_wait(&vm->run_cond, &vm->run_lock),
+				      "vmm_vcpu_run");
 		if (ret == 0)
 			vm->active++;
 		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->run_lock), "vmm_vcpu_run");
@@ -241,9 +242,9 @@ static int vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		exit->exit_code = vm->exit_code;
 		if (!exit->detail[0])
 			snprintf(exit->detail, sizeof(exit->detail), "%s",
-				 atomic_load(&vm->stop_requested) == VMMI_STOP_GUEST ?
-					 "stop requested" :
-					 "stopped because another vCPU stopped");
+				 atomic_load(&vm->stop_requested) == VMMI_STOP_GUEST
+				     ? "stop requested"
+				     : "stopped because another vCPU stopped");
 		if (locked)
 			VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vcpu_run");
 	}
@@ -254,13 +255,13 @@ static int vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 
 int vmm_vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
-	struct vmm_exit ex = { .size = sizeof(ex) };
+	struct vmm_exit ex = {.size = sizeof(ex)};
 	int ret;
 
 	if (!vcpu || !exit)
 		return vmmi_error(-EINVAL, "vmm_vcpu_run: NULL argument");
-	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason), "vmm_vcpu_run: exit",
-			      "vmm_exit");
+	ret = vmmi_size_check(exit->size, VMMI_SIZE_MIN(struct vmm_exit, reason),
+			      "vmm_vcpu_run: exit", "vmm_exit");
 	if (ret < 0)
 		return ret;
 	ret = vcpu_run(vcpu, &ex);

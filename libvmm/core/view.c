@@ -4,13 +4,13 @@
 struct vmmi_view_slot vmmi_view_slot(const struct vmmi_slot *s)
 {
 	return (struct vmmi_view_slot){
-		.gpa = s->gpa,
-		.size = s->size,
-		.hva = s->hva,
-		.id = s->id,
-		.flags = s->flags,
-		.dirty = s->dirty,
-		.name = s->name,
+	    .gpa = s->gpa,
+	    .size = s->size,
+	    .hva = s->hva,
+	    .id = s->id,
+	    .flags = s->flags,
+	    .dirty = s->dirty,
+	    .name = s->name,
 	};
 }
 
@@ -44,9 +44,9 @@ struct vmmi_view_window vmmi_view_window_nth(const struct vmm_vm *vm, uint32_t s
 	const struct vmmi_window *w = &vm->bus[vmmi_space_index(space)].w[i];
 
 	return (struct vmmi_view_window){
-		.space = space,
-		.widths = w->dev->desc->access_sizes,
-		.base = w->base,
-		.length = w->length,
+	    .space = space,
+	    .widths = w->dev->desc->access_sizes,
+	    .base = w->base,
+	    .length = w->length,
 	};
 }

@@ -105,9 +105,10 @@ static int kick_signal_check(int *sig)
 		*sig = SIGRTMIN + 6;
 	if (*sig == SIGUSR1 || *sig == SIGUSR2 || (*sig >= SIGRTMIN && *sig <= SIGRTMAX))
 		return 0;
-	return vmmi_error(-EINVAL,
-			  "vmm_vm_create: kick_signal %d is not SIGUSR1, SIGUSR2 or SIGRTMIN..SIGRTMAX (%d..%d)",
-			  *sig, SIGRTMIN, SIGRTMAX);
+	return vmmi_error(
+	    -EINVAL,
+	    "vmm_vm_create: kick_signal %d is not SIGUSR1, SIGUSR2 or SIGRTMIN..SIGRTMAX (%d..%d)",
+	    *sig, SIGRTMIN, SIGRTMAX);
 }
 
 int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
@@ -199,7 +200,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 
 int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats)
 {
-	struct vmm_vm_stats st = { .size = sizeof(st) };
+	struct vmm_vm_stats st = {.size = sizeof(st)};
 	int ret;
 
 	if (!vm || !stats)

@@ -109,7 +109,8 @@ static uint8_t testdev_read_byte(const struct testdev *t, uint64_t off)
 	return (uint8_t)(testdev_word(t, off & ~3ull) >> (8 * (off & 3)));
 }
 
-static void testdev_note_data_access(struct testdev *t, uint64_t offset, uint32_t size, uint32_t dir)
+static void testdev_note_data_access(struct testdev *t, uint64_t offset, uint32_t size,
+				     uint32_t dir)
 {
 	/* Does [offset, offset + size) meet [DATA, DATA + DATA_SIZE)? */
 	if (offset >= TESTDEV_REG_DATA + TESTDEV_DATA_SIZE ||
@@ -156,7 +157,8 @@ static uint32_t testdev_dma(struct testdev *t, uint32_t cmd)
 			t->dma_result = TESTDEV_FNV_OFFSET;
 		return TESTDEV_ERR_NONE;
 	}
-	/* The host refuses wrapping ranges too; checking here keeps the answer independent of it. */
+	/* The host refuses wrapping ranges too; checking here keeps the answer independent of it.
+	 */
 	if (cmd != TESTDEV_CMD_FILL && !dma_range_ok(src, len))
 		return TESTDEV_ERR_RANGE;
 	if (cmd != TESTDEV_CMD_CHECKSUM && !dma_range_ok(dst, len))
@@ -173,7 +175,8 @@ static uint32_t testdev_dma(struct testdev *t, uint32_t cmd)
 		return TESTDEV_ERR_NO_MEMORY;
 	switch (cmd) {
 	case TESTDEV_CMD_COPY:
-		if (t->host->mem_read(t->ctx, src, buf, len) || t->host->mem_write(t->ctx, dst, buf, len))
+		if (t->host->mem_read(t->ctx, src, buf, len) ||
+		    t->host->mem_write(t->ctx, dst, buf, len))
 			err = TESTDEV_ERR_RANGE;
 		break;
 	case TESTDEV_CMD_FILL:
@@ -201,7 +204,8 @@ static void testdev_run_cmd(struct testdev *t, uint32_t cmd)
 	if (!err)
 		t->dma_count++;
 	else
-		t->host->log(t->ctx, VMM_LOG_DEBUG, "dma command %u failed with error %u", cmd, err);
+		t->host->log(t->ctx, VMM_LOG_DEBUG, "dma command %u failed with error %u", cmd,
+			     err);
 }
 
 static int testdev_read(void *state, uint64_t offset, uint32_t size, uint64_t *value)
@@ -291,20 +295,19 @@ static int testdev_create(const struct vmm_host_services *host, struct vmm_host 
 }
 
 static const struct vmm_plugin_desc testdev_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "testdev",
-	.description = "test device: ID, scratch, data window, DMA engine, exit register",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = TESTDEV_WINDOW_MIN,
-	.create = testdev_create,
-	.destroy = testdev_destroy,
-	.reset = testdev_reset,
-	.read = testdev_read,
-	.write = testdev_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "testdev",
+    .description = "test device: ID, scratch, data window, DMA engine, exit register",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = TESTDEV_WINDOW_MIN,
+    .create = testdev_create,
+    .destroy = testdev_destroy,
+    .reset = testdev_reset,
+    .read = testdev_read,
+    .write = testdev_write,
 };
-
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)
 {

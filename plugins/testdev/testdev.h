@@ -12,54 +12,54 @@
 
 #define TESTDEV_WINDOW_MIN 0x100u
 
-#define TESTDEV_ID_VALUE 0x544d4d56u /* "VMMT" as a little-endian u32 */
+#define TESTDEV_ID_VALUE      0x544d4d56u /* "VMMT" as a little-endian u32 */
 #define TESTDEV_VERSION_VALUE 0x00010000u
 
-#define TESTDEV_REG_ID 0x00u       /* r  u32: TESTDEV_ID_VALUE */
-#define TESTDEV_REG_VERSION 0x04u  /* r  u32: TESTDEV_VERSION_VALUE (major << 16 | minor) */
+#define TESTDEV_REG_ID	     0x00u /* r  u32: TESTDEV_ID_VALUE */
+#define TESTDEV_REG_VERSION  0x04u /* r  u32: TESTDEV_VERSION_VALUE (major << 16 | minor) */
 #define TESTDEV_REG_LIVENESS 0x08u /* rw u32: reads ~(last value written); 0xffffffff at reset */
-#define TESTDEV_REG_SCRATCH 0x10u  /* rw u64: plain storage, byte addressable */
+#define TESTDEV_REG_SCRATCH  0x10u /* rw u64: plain storage, byte addressable */
 
 /* The width, offset and direction of the latest access to the data window. */
-#define TESTDEV_REG_LAST_WIDTH 0x18u  /* r u32: 1, 2, 4 or 8; 0 before any access */
+#define TESTDEV_REG_LAST_WIDTH	0x18u /* r u32: 1, 2, 4 or 8; 0 before any access */
 #define TESTDEV_REG_LAST_OFFSET 0x1cu /* r u32: offset from the window base */
-#define TESTDEV_REG_LAST_DIR 0x20u    /* r u32: TESTDEV_DIR_* */
-#define TESTDEV_DIR_NONE 0u
-#define TESTDEV_DIR_READ 1u
-#define TESTDEV_DIR_WRITE 2u
+#define TESTDEV_REG_LAST_DIR	0x20u /* r u32: TESTDEV_DIR_* */
+#define TESTDEV_DIR_NONE	0u
+#define TESTDEV_DIR_READ	1u
+#define TESTDEV_DIR_WRITE	2u
 
-#define TESTDEV_REG_DATA 0x40u /* rw: 64 bytes of storage, any width at any offset */
+#define TESTDEV_REG_DATA  0x40u /* rw: 64 bytes of storage, any width at any offset */
 #define TESTDEV_DATA_SIZE 0x40u
 
 /* DMA engine over guest RAM. Write the parameters, then TESTDEV_REG_DMA_CMD. */
-#define TESTDEV_REG_DMA_SRC 0x80u    /* rw u64: source GPA (copy, checksum) */
-#define TESTDEV_REG_DMA_DST 0x88u    /* rw u64: destination GPA (copy, fill) */
-#define TESTDEV_REG_DMA_LEN 0x90u    /* rw u64: bytes, at most TESTDEV_DMA_MAX */
-#define TESTDEV_REG_DMA_VALUE 0x98u  /* rw u64: fill byte in bits 0-7 */
-#define TESTDEV_REG_DMA_CMD 0xa0u    /* w  u32: TESTDEV_CMD_*; runs to completion */
+#define TESTDEV_REG_DMA_SRC    0x80u /* rw u64: source GPA (copy, checksum) */
+#define TESTDEV_REG_DMA_DST    0x88u /* rw u64: destination GPA (copy, fill) */
+#define TESTDEV_REG_DMA_LEN    0x90u /* rw u64: bytes, at most TESTDEV_DMA_MAX */
+#define TESTDEV_REG_DMA_VALUE  0x98u /* rw u64: fill byte in bits 0-7 */
+#define TESTDEV_REG_DMA_CMD    0xa0u /* w  u32: TESTDEV_CMD_*; runs to completion */
 #define TESTDEV_REG_DMA_STATUS 0xa4u /* r  u32: TESTDEV_STATUS_* of the latest command */
 #define TESTDEV_REG_DMA_RESULT 0xa8u /* r  u64: checksum of the latest TESTDEV_CMD_CHECKSUM */
-#define TESTDEV_REG_DMA_ERROR 0xb0u  /* r  u32: TESTDEV_ERR_* of the latest command */
-#define TESTDEV_REG_DMA_COUNT 0xb4u  /* r  u32: commands completed without error */
+#define TESTDEV_REG_DMA_ERROR  0xb0u /* r  u32: TESTDEV_ERR_* of the latest command */
+#define TESTDEV_REG_DMA_COUNT  0xb4u /* r  u32: commands completed without error */
 
-#define TESTDEV_CMD_COPY 1u     /* copy LEN bytes from SRC to DST (memmove semantics) */
-#define TESTDEV_CMD_FILL 2u     /* set LEN bytes at DST to VALUE & 0xff */
+#define TESTDEV_CMD_COPY     1u /* copy LEN bytes from SRC to DST (memmove semantics) */
+#define TESTDEV_CMD_FILL     2u /* set LEN bytes at DST to VALUE & 0xff */
 #define TESTDEV_CMD_CHECKSUM 3u /* RESULT = FNV-1a 64 of LEN bytes at SRC */
 
-#define TESTDEV_STATUS_IDLE 0u
-#define TESTDEV_STATUS_DONE 1u
+#define TESTDEV_STATUS_IDLE  0u
+#define TESTDEV_STATUS_DONE  1u
 #define TESTDEV_STATUS_ERROR 2u
 
-#define TESTDEV_ERR_NONE 0u
-#define TESTDEV_ERR_BAD_CMD 1u   /* unknown command */
-#define TESTDEV_ERR_RANGE 2u     /* not wholly inside one RAM slot (device windows included) */
-#define TESTDEV_ERR_TOO_LONG 3u  /* LEN > TESTDEV_DMA_MAX */
+#define TESTDEV_ERR_NONE      0u
+#define TESTDEV_ERR_BAD_CMD   1u /* unknown command */
+#define TESTDEV_ERR_RANGE     2u /* not wholly inside one RAM slot (device windows included) */
+#define TESTDEV_ERR_TOO_LONG  3u /* LEN > TESTDEV_DMA_MAX */
 #define TESTDEV_ERR_NO_MEMORY 4u /* the device could not allocate its bounce buffer */
 
 #define TESTDEV_DMA_MAX (16u << 20)
 
 #define TESTDEV_FNV_OFFSET 0xcbf29ce484222325ull
-#define TESTDEV_FNV_PRIME 0x100000001b3ull
+#define TESTDEV_FNV_PRIME  0x100000001b3ull
 
 /* A write stops the VM; the value written (u32, 0 included) is the exit code. */
 #define TESTDEV_REG_EXIT 0xf0u

@@ -67,9 +67,9 @@
 #include "tx.h"
 #include "vmm/plugin.h"
 
-#define UART_NREGS 8
-#define UART_FIFO_SIZE 16
-#define UART_RESET_DIVISOR 12
+#define UART_NREGS	      8
+#define UART_FIFO_SIZE	      16
+#define UART_RESET_DIVISOR    12
 #define UART_FLUSH_MS_DEFAULT 1000
 
 /* Register indices: the offset is index << reg_shift. */
@@ -88,51 +88,51 @@
 
 #define IER_ERBFI 0x01 /* received data available */
 #define IER_ETBEI 0x02 /* THR empty */
-#define IER_ELSI 0x04  /* receiver line status */
+#define IER_ELSI  0x04 /* receiver line status */
 #define IER_EDSSI 0x08 /* modem status */
-#define IER_MASK 0x0f
+#define IER_MASK  0x0f
 
 #define IIR_NONE 0x01
-#define IIR_MSI 0x00
+#define IIR_MSI	 0x00
 #define IIR_THRI 0x02
-#define IIR_RDI 0x04
+#define IIR_RDI	 0x04
 #define IIR_RLSI 0x06
-#define IIR_CTI 0x0c
+#define IIR_CTI	 0x0c
 #define IIR_FIFO 0xc0
 
-#define FCR_ENABLE 0x01
+#define FCR_ENABLE   0x01
 #define FCR_CLEAR_RX 0x02
 #define FCR_CLEAR_TX 0x04
-#define FCR_DMA 0x08
-#define FCR_TRIGGER 0xc0
+#define FCR_DMA	     0x08
+#define FCR_TRIGGER  0xc0
 
 #define LCR_DLAB 0x80
 
-#define MCR_DTR 0x01
-#define MCR_RTS 0x02
+#define MCR_DTR	 0x01
+#define MCR_RTS	 0x02
 #define MCR_OUT1 0x04
 #define MCR_OUT2 0x08
 #define MCR_LOOP 0x10
 #define MCR_MASK 0x1f
 
-#define LSR_DR 0x01
-#define LSR_OE 0x02
-#define LSR_PE 0x04
-#define LSR_FE 0x08
-#define LSR_BI 0x10
-#define LSR_THRE 0x20
-#define LSR_TEMT 0x40
+#define LSR_DR	   0x01
+#define LSR_OE	   0x02
+#define LSR_PE	   0x04
+#define LSR_FE	   0x08
+#define LSR_BI	   0x10
+#define LSR_THRE   0x20
+#define LSR_TEMT   0x40
 #define LSR_ERRORS (LSR_OE | LSR_PE | LSR_FE | LSR_BI)
 
-#define MSR_DCTS 0x01
-#define MSR_DDSR 0x02
-#define MSR_TERI 0x04
-#define MSR_DDCD 0x08
+#define MSR_DCTS   0x01
+#define MSR_DDSR   0x02
+#define MSR_TERI   0x04
+#define MSR_DDCD   0x08
 #define MSR_DELTAS 0x0f
-#define MSR_CTS 0x10
-#define MSR_DSR 0x20
-#define MSR_RI 0x40
-#define MSR_DCD 0x80
+#define MSR_CTS	   0x10
+#define MSR_DSR	   0x20
+#define MSR_RI	   0x40
+#define MSR_DCD	   0x80
 
 struct uart {
 	const struct vmm_host_services *host;
@@ -140,16 +140,16 @@ struct uart {
 	unsigned reg_shift;
 
 	struct uart_tx tx; /* the transmit line: output, buffer, counts */
-	int in_fd;         /* -1: input = none */
+	int in_fd;	   /* -1: input = none */
 	bool in_owned;
 	bool in_regular; /* a regular file is always "ready": skip poll() */
 
 	uint8_t ier, lcr, mcr, scr, dll, dlm;
-	uint8_t fcr;     /* FCR_ENABLE | FCR_DMA | FCR_TRIGGER as last written */
+	uint8_t fcr;	 /* FCR_ENABLE | FCR_DMA | FCR_TRIGGER as last written */
 	uint8_t lsr_err; /* LSR error bits, cleared when LSR is read */
-	uint8_t msr;     /* line states in bits 4-7, deltas in bits 0-3 */
-	uint8_t rbr;     /* last byte taken from RX: RBR repeats it when empty */
-	bool thri;       /* THR-empty interrupt pending */
+	uint8_t msr;	 /* line states in bits 4-7, deltas in bits 0-3 */
+	uint8_t rbr;	 /* last byte taken from RX: RBR repeats it when empty */
+	bool thri;	 /* THR-empty interrupt pending */
 
 	uint8_t rx[UART_FIFO_SIZE];
 	unsigned rx_head, rx_count;
@@ -188,7 +188,8 @@ static void uart_rx_clear(struct uart *u)
 static void uart_rx_push(struct uart *u, uint8_t byte)
 {
 	if (u->rx_count >= uart_rx_capacity(u)) {
-		/* Without FIFOs the holding register is overwritten; with them the FIFO keeps its bytes. */
+		/* Without FIFOs the holding register is overwritten; with them the FIFO keeps its
+		 * bytes. */
 		if (!(u->fcr & FCR_ENABLE))
 			u->rx[u->rx_head] = byte;
 		u->lsr_err |= LSR_OE;
@@ -226,7 +227,7 @@ static void uart_poll_input(struct uart *u)
 		 * poll() rather than O_NONBLOCK on stdin: the flag would be set on
 		 * the open file description that the shell shares with us.
 		 */
-		struct pollfd p = { .fd = u->in_fd, .events = POLLIN };
+		struct pollfd p = {.fd = u->in_fd, .events = POLLIN};
 
 		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			return;
@@ -270,7 +271,7 @@ static void uart_update_msr(struct uart *u)
 
 static uint8_t uart_iir(const struct uart *u)
 {
-	static const uint8_t trigger[4] = { 1, 4, 8, 14 };
+	static const uint8_t trigger[4] = {1, 4, 8, 14};
 	bool fifo = u->fcr & FCR_ENABLE;
 	uint8_t id = IIR_NONE;
 
@@ -483,8 +484,8 @@ static int uart_parse_flush(const struct vmm_host_services *host, struct vmm_hos
 	*ms = n * unit;
 	return 0;
 bad:
-	host->param_error(ctx, "flush-timeout", "'%s' is not a duration (0, N, Ns or Nms, at most a day)",
-			  s);
+	host->param_error(ctx, "flush-timeout",
+			  "'%s' is not a duration (0, N, Ns or Nms, at most a day)", s);
 	return -EINVAL;
 }
 
@@ -502,10 +503,12 @@ static int uart_open_input(struct uart *u, const char *s)
 		u->host->param_error(u->ctx, "input", "is empty (none, stdin or a file path)");
 		return -EINVAL;
 	} else {
-		/* O_NONBLOCK so that opening a FIFO does not wait for a writer, nor reading it for data. */
+		/* O_NONBLOCK so that opening a FIFO does not wait for a writer, nor reading it for
+		 * data. */
 		u->in_fd = open(s, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
 		if (u->in_fd < 0) {
-			u->host->param_error(u->ctx, "input", "cannot open '%s': %s", s, strerror(errno));
+			u->host->param_error(u->ctx, "input", "cannot open '%s': %s", s,
+					     strerror(errno));
 			return -EINVAL;
 		}
 		u->in_owned = true;
@@ -549,8 +552,9 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	if (err)
 		return err;
 	if (info->length < (8u << shift)) {
-		host->param_error(ctx, "reg-shift", "%u needs a window of at least %u bytes, not %llu",
-				  shift, 8u << shift, (unsigned long long)info->length);
+		host->param_error(ctx, "reg-shift",
+				  "%u needs a window of at least %u bytes, not %llu", shift,
+				  8u << shift, (unsigned long long)info->length);
 		return -EINVAL;
 	}
 
@@ -581,20 +585,19 @@ err_free:
 }
 
 static const struct vmm_plugin_desc uart_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "uart16550",
-	.description = "16550A UART with 16-byte FIFOs (serial console)",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
-	.min_length = UART_NREGS, /* for reg-shift 0; create() checks larger shifts */
-	.create = uart_create,
-	.destroy = uart_destroy,
-	.reset = uart_reset,
-	.read = uart_read,
-	.write = uart_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "uart16550",
+    .description = "16550A UART with 16-byte FIFOs (serial console)",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
+    .min_length = UART_NREGS, /* for reg-shift 0; create() checks larger shifts */
+    .create = uart_create,
+    .destroy = uart_destroy,
+    .reset = uart_reset,
+    .read = uart_read,
+    .write = uart_write,
 };
-
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)
 {

@@ -12,7 +12,6 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #include "bench.h"
 
 #ifndef BUILD_DIR
@@ -20,7 +19,7 @@
 #endif
 
 struct bench_opts bench_opts = {
-	.plugin = BUILD_DIR "/tests/bench/nulldev.so",
+    .plugin = BUILD_DIR "/tests/bench/nulldev.so",
 };
 
 /* ---- counters ---- */
@@ -33,7 +32,7 @@ struct bench_opts bench_opts = {
 static struct {
 	int cycles_fd, insns_fd;
 	char name[200];
-} meter = { -1, -1, "" };
+} meter = {-1, -1, ""};
 
 static int perf_open(uint64_t config)
 {
@@ -64,9 +63,9 @@ static void meter_init(void)
 	snprintf(meter.name, sizeof(meter.name),
 		 "clock_gettime(CLOCK_MONOTONIC) (perf_event_open cycles with the kernel: %s%s)",
 		 strerror(err),
-		 err == EACCES || err == EPERM ? ", see /proc/sys/kernel/perf_event_paranoid" :
-		 err == ENOENT			 ? ", no hardware counters here" :
-						   "");
+		 err == EACCES || err == EPERM ? ", see /proc/sys/kernel/perf_event_paranoid"
+		 : err == ENOENT	       ? ", no hardware counters here"
+					       : "");
 }
 
 const char *bench_counter_name(void)
@@ -199,7 +198,7 @@ static double quantile(const double *v, unsigned n, double q)
 
 static struct bench_stats summarize(double *v, unsigned n)
 {
-	struct bench_stats s = { 0 };
+	struct bench_stats s = {0};
 
 	if (!n)
 		return s;
@@ -236,7 +235,7 @@ int bench_compare(struct bench_row *row, unsigned samples, bench_sample_fn a, vo
 		bench_sample_fn fn;
 		void *ctx;
 		double *ns, *cycles;
-	} side[2] = { { a, actx, a_ns, a_cy }, { b, bctx, b_ns, b_cy } };
+	} side[2] = {{a, actx, a_ns, a_cy}, {b, bctx, b_ns, b_cy}};
 	double scratch_ns, scratch_cy;
 	long ops = 0;
 	int ret = 0;
@@ -271,8 +270,8 @@ int bench_compare(struct bench_row *row, unsigned samples, bench_sample_fn a, vo
 		row->b = row->b_ns;
 	}
 	if (row->a.median > 0 && row->b.median > 0)
-		row->ratio = row->throughput ? row->b.median / row->a.median :
-					       row->a.median / row->b.median;
+		row->ratio =
+		    row->throughput ? row->b.median / row->a.median : row->a.median / row->b.median;
 	row->status = BENCH_RAN;
 	free(v);
 	return 0;
@@ -342,15 +341,15 @@ static void iterations(const struct bench_row *r, char *buf, size_t len)
 		snprintf(buf, len, "%u x %lu", r->samples, r->ops);
 }
 
-#define TABLE_HEAD                                                                         \
-	"| figure | accel | unit | libvmm median | p10 | p99 | baseline median | p10 | p99 " \
-	"| ratio | target | iterations | result |\n"                                        \
+#define TABLE_HEAD                                                                                 \
+	"| figure | accel | unit | libvmm median | p10 | p99 | baseline median | p10 | p99 "       \
+	"| ratio | target | iterations | result |\n"                                               \
 	"|---|---|---|--:|--:|--:|--:|--:|--:|--:|---|---|---|\n"
 
 static void print_row(FILE *f, const struct bench_row *r)
 {
 	char u[32], v[6][24], it[48], ratio[24];
-	const struct bench_stats *s[6] = { &r->a, &r->a, &r->a, &r->b, &r->b, &r->b };
+	const struct bench_stats *s[6] = {&r->a, &r->a, &r->a, &r->b, &r->b, &r->b};
 
 	if (r->status != BENCH_RAN) {
 		fprintf(f, "| %s | %s | %s: %s | | | | | | | | %s | | %s |\n", r->figure, r->accel,
@@ -360,7 +359,9 @@ static void print_row(FILE *f, const struct bench_row *r)
 	}
 	for (int i = 0; i < 6; i++)
 		fmt_num(v[i], sizeof(v[i]), s[i],
-			i % 3 == 0 ? s[i]->median : i % 3 == 1 ? s[i]->p10 : s[i]->p99);
+			i % 3 == 0   ? s[i]->median
+			: i % 3 == 1 ? s[i]->p10
+				     : s[i]->p99);
 	if (r->ratio > 0)
 		snprintf(ratio, sizeof(ratio), "%.3fx", r->ratio);
 	else
@@ -482,9 +483,9 @@ static int write_json(const char *path, struct bench_row *rows, size_t n, const 
 		fprintf(f, ", \"accel\": ");
 		json_str(f, r->accel);
 		fprintf(f, ", \"status\": \"%s\", \"reason\": ",
-			r->status == BENCH_RAN	       ? "ran" :
-			r->status == BENCH_SKIPPED ? "skipped" :
-						     "error");
+			r->status == BENCH_RAN	     ? "ran"
+			: r->status == BENCH_SKIPPED ? "skipped"
+						     : "error");
 		json_str(f, r->reason);
 		fprintf(f, ", \"unit\": ");
 		json_str(f, row_unit(r, u, sizeof(u)));
@@ -505,8 +506,9 @@ static int write_json(const char *path, struct bench_row *rows, size_t n, const 
 		fprintf(f, ", \"target\": ");
 		json_str(f, r->target);
 		iterations(r, it, sizeof(it));
-		fprintf(f, ", \"samples\": %u, \"ops_per_sample\": %lu, \"iterations\": ",
-			r->samples, r->ops);
+		fprintf(f,
+			", \"samples\": %u, \"ops_per_sample\": %lu, \"iterations\": ", r->samples,
+			r->ops);
 		json_str(f, it);
 		fprintf(f, ", \"result\": ");
 		json_str(f, row_result(r));
@@ -548,48 +550,101 @@ static const struct {
 	struct bench_row row;
 	void (*run)(struct bench_row *row);
 } table[] = {
-	{ { .id = "mmio-kvm", .figure = "MMIO exit round trip", .accel = "kvm", .unit = "ns/exit",
-	    .target = "<= 1.05x", .max_ratio = 1.05 },
-	  bench_row_mmio_kvm },
-	{ { .id = "pio-kvm", .figure = "PIO exit round trip", .accel = "kvm", .unit = "ns/exit",
-	    .target = "<= 1.05x", .max_ratio = 1.05 },
-	  bench_row_pio_kvm },
-	{ { .id = "mmio-emu", .figure = "MMIO exit round trip", .accel = "emu", .unit = "ns/exit",
-	    .target = "<= 1.5x", .max_ratio = 1.5 },
-	  bench_row_mmio_emu },
-	{ { .id = "mmio8-emu", .figure = "MMIO exit round trip, device taking 8-byte accesses",
-	    .accel = "emu", .unit = "ns/exit", .target = "report" },
-	  bench_row_mmio8_emu },
-	{ { .id = "pio-emu", .figure = "PIO exit round trip", .accel = "emu", .unit = "ns/exit",
-	    .target = "report" },
-	  bench_row_pio_emu },
-	{ { .id = "dispatch-kvm", .figure = "dispatch scaling", .accel = "kvm", .unit = "ns/exit",
-	    .target = "<= 1.1x", .max_ratio = 1.1 },
-	  row_dispatch_kvm },
-	{ { .id = "dispatch-emu", .figure = "dispatch scaling", .accel = "emu", .unit = "ns/exit",
-	    .target = "<= 1.1x", .max_ratio = 1.1 },
-	  row_dispatch_emu },
-	{ { .id = "lifecycle-kvm", .figure = "VM lifecycle", .accel = "kvm", .unit = "ns/VM",
-	    .target = "<= 1.2x, <= 1 ms", .max_ratio = 1.2, .max_abs = 1e6 },
-	  bench_row_lifecycle_kvm },
-	{ { .id = "lifecycle-emu", .figure = "VM lifecycle", .accel = "emu", .unit = "ns/VM",
-	    .target = "report" },
-	  bench_row_lifecycle_emu },
-	{ { .id = "compute-emu", .figure = "guest compute", .accel = "emu", .unit = "ns/iter",
-	    .target = ">= 0.9x throughput", .min_ratio = 0.9, .throughput = true },
-	  bench_row_compute_emu },
-	{ { .id = "compute8-emu", .figure = "guest compute, device taking 8-byte accesses",
-	    .accel = "emu", .unit = "ns/iter", .target = "report", .throughput = true },
-	  bench_row_compute8_emu },
-	{ { .id = "layout-emu", .figure = "layout change with a vCPU: window add and remove",
-	    .accel = "emu", .unit = "ns/change", .target = "report" },
-	  bench_row_layout_emu },
-	{ { .id = "memory-kvm", .figure = "memory per VM", .accel = "kvm", .unit = "KiB/VM",
-	    .target = "<= 1024 KiB/VM", .max_abs = 1024 },
-	  row_memory_kvm },
-	{ { .id = "memory-emu", .figure = "memory per VM", .accel = "emu", .unit = "KiB/VM",
-	    .target = "report" },
-	  row_memory_emu },
+    {{.id = "mmio-kvm",
+      .figure = "MMIO exit round trip",
+      .accel = "kvm",
+      .unit = "ns/exit",
+      .target = "<= 1.05x",
+      .max_ratio = 1.05},
+     bench_row_mmio_kvm},
+    {{.id = "pio-kvm",
+      .figure = "PIO exit round trip",
+      .accel = "kvm",
+      .unit = "ns/exit",
+      .target = "<= 1.05x",
+      .max_ratio = 1.05},
+     bench_row_pio_kvm},
+    {{.id = "mmio-emu",
+      .figure = "MMIO exit round trip",
+      .accel = "emu",
+      .unit = "ns/exit",
+      .target = "<= 1.5x",
+      .max_ratio = 1.5},
+     bench_row_mmio_emu},
+    {{.id = "mmio8-emu",
+      .figure = "MMIO exit round trip, device taking 8-byte accesses",
+      .accel = "emu",
+      .unit = "ns/exit",
+      .target = "report"},
+     bench_row_mmio8_emu},
+    {{.id = "pio-emu",
+      .figure = "PIO exit round trip",
+      .accel = "emu",
+      .unit = "ns/exit",
+      .target = "report"},
+     bench_row_pio_emu},
+    {{.id = "dispatch-kvm",
+      .figure = "dispatch scaling",
+      .accel = "kvm",
+      .unit = "ns/exit",
+      .target = "<= 1.1x",
+      .max_ratio = 1.1},
+     row_dispatch_kvm},
+    {{.id = "dispatch-emu",
+      .figure = "dispatch scaling",
+      .accel = "emu",
+      .unit = "ns/exit",
+      .target = "<= 1.1x",
+      .max_ratio = 1.1},
+     row_dispatch_emu},
+    {{.id = "lifecycle-kvm",
+      .figure = "VM lifecycle",
+      .accel = "kvm",
+      .unit = "ns/VM",
+      .target = "<= 1.2x, <= 1 ms",
+      .max_ratio = 1.2,
+      .max_abs = 1e6},
+     bench_row_lifecycle_kvm},
+    {{.id = "lifecycle-emu",
+      .figure = "VM lifecycle",
+      .accel = "emu",
+      .unit = "ns/VM",
+      .target = "report"},
+     bench_row_lifecycle_emu},
+    {{.id = "compute-emu",
+      .figure = "guest compute",
+      .accel = "emu",
+      .unit = "ns/iter",
+      .target = ">= 0.9x throughput",
+      .min_ratio = 0.9,
+      .throughput = true},
+     bench_row_compute_emu},
+    {{.id = "compute8-emu",
+      .figure = "guest compute, device taking 8-byte accesses",
+      .accel = "emu",
+      .unit = "ns/iter",
+      .target = "report",
+      .throughput = true},
+     bench_row_compute8_emu},
+    {{.id = "layout-emu",
+      .figure = "layout change with a vCPU: window add and remove",
+      .accel = "emu",
+      .unit = "ns/change",
+      .target = "report"},
+     bench_row_layout_emu},
+    {{.id = "memory-kvm",
+      .figure = "memory per VM",
+      .accel = "kvm",
+      .unit = "KiB/VM",
+      .target = "<= 1024 KiB/VM",
+      .max_abs = 1024},
+     row_memory_kvm},
+    {{.id = "memory-emu",
+      .figure = "memory per VM",
+      .accel = "emu",
+      .unit = "KiB/VM",
+      .target = "report"},
+     row_memory_emu},
 };
 #define NROWS (sizeof(table) / sizeof(table[0]))
 
@@ -676,7 +731,8 @@ int main(int argc, char **argv)
 		snprintf(bench_opts.plugin8, sizeof(bench_opts.plugin8), "%.*snulldev8.so", dir,
 			 bench_opts.plugin);
 	}
-	for (const char *p = bench_opts.plugin; p; p = p == bench_opts.plugin8 ? NULL : bench_opts.plugin8) {
+	for (const char *p = bench_opts.plugin; p;
+	     p = p == bench_opts.plugin8 ? NULL : bench_opts.plugin8) {
 		if (access(p, R_OK) != 0) {
 			fprintf(stderr, "bench: the no-op plugin %s: %s (build it with make)\n", p,
 				strerror(errno));
@@ -715,7 +771,8 @@ int main(int argc, char **argv)
 		if (!selected(table[i].row.id))
 			continue;
 		*r = table[i].row;
-		/* A row whose backend this build or host lacks says why (bench.h, BENCH_SKIPPED). */
+		/* A row whose backend this build or host lacks says why (bench.h, BENCH_SKIPPED).
+		 */
 		if (vmm_accel_parse(r->accel, &accel) == 0 &&
 		    vmm_accel_probe(accel, why, sizeof(why)) < 0)
 			bench_skip(r, "%s", why);

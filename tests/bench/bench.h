@@ -35,8 +35,8 @@ struct bench_opts {
 	bool quick;	    /* smoke mode: few, short samples; checks that every row runs */
 	const char *only;   /* run only rows whose id contains one of these comma-separated words */
 	const char *json;   /* also write the results here */
-	const char *plugin;  /* the no-op device plugin (1, 2 and 4-byte accesses) */
-	char plugin8[4096];  /* its twin that takes 8-byte accesses too: nulldev8.so beside it */
+	const char *plugin; /* the no-op device plugin (1, 2 and 4-byte accesses) */
+	char plugin8[4096]; /* its twin that takes 8-byte accesses too: nulldev8.so beside it */
 	unsigned samples;   /* if not 0, samples per side for every row */
 };
 extern struct bench_opts bench_opts;
@@ -128,8 +128,8 @@ struct bench_memcg {
 
 /* What the cgroup is charged, in bytes. */
 struct bench_memcg_usage {
-	uint64_t total;	  /* v1 memory.usage_in_bytes, v2 memory.current: user and kernel */
-	uint64_t kernel;  /* v1 memory.kmem.usage_in_bytes, v2 memory.stat "kernel" */
+	uint64_t total;	 /* v1 memory.usage_in_bytes, v2 memory.current: user and kernel */
+	uint64_t kernel; /* v1 memory.kmem.usage_in_bytes, v2 memory.stat "kernel" */
 	bool have_kernel;
 };
 
@@ -180,14 +180,14 @@ int bench_boot_check(char *msg, size_t len);
 struct bench_vm {
 	struct vmm_vm *vm;
 	struct vmm_vcpu *vcpu;
-	uint8_t *ram;		/* BENCH_RAM_SIZE bytes at GPA 0 */
-	struct vmm_regs regs0;	/* the registers each sample starts from */
-	unsigned long ops;	/* what one run does */
+	uint8_t *ram;	       /* BENCH_RAM_SIZE bytes at GPA 0 */
+	struct vmm_regs regs0; /* the registers each sample starts from */
+	unsigned long ops;     /* what one run does */
 };
 
 /* Which no-op device windows a bench VM gets. */
-#define BENCH_DEV_MMIO 1u
-#define BENCH_DEV_PIO  2u
+#define BENCH_DEV_MMIO	1u
+#define BENCH_DEV_PIO	2u
 #define BENCH_DEV_MMIO8 4u /* the MMIO window's device takes 8-byte accesses (nulldev8.so) */
 
 /* The start of every bench VM: unclaimed accesses stop it, BENCH_RAM_SIZE of RAM at 0. */

@@ -29,7 +29,7 @@ static size_t mov_imm32(uint8_t *code, size_t at, unsigned reg, uint32_t v)
 /* dec ecx; jnz loop; hlt. */
 static size_t loop_end(uint8_t *code, size_t at, size_t loop)
 {
-	static const uint8_t dec_ecx[] = { 0xff, 0xc9 };
+	static const uint8_t dec_ecx[] = {0xff, 0xc9};
 
 	at = put(code, at, dec_ecx, sizeof(dec_ecx));
 	code[at++] = 0x75; /* jnz rel8 */
@@ -41,7 +41,7 @@ static size_t loop_end(uint8_t *code, size_t at, size_t loop)
 
 size_t bench_code_mmio(uint8_t *code, uint64_t addr, uint32_t n)
 {
-	static const uint8_t store[] = { 0x89, 0x08 }; /* mov [rax], ecx */
+	static const uint8_t store[] = {0x89, 0x08}; /* mov [rax], ecx */
 	size_t at = 0, loop;
 
 	at = mov_imm32(code, at, 0, (uint32_t)addr); /* mov eax, addr (zero-extends into rax) */
@@ -66,24 +66,24 @@ size_t bench_code_compute(uint8_t *code, uint32_t n)
 {
 	/* One xorshift64 round into rax, then add rax into the buffer at a pseudo-random slot. */
 	static const uint8_t round[] = {
-		0x48, 0x89, 0xc2,		    /* mov rdx, rax */
-		0x48, 0xc1, 0xe2, 0x0d,		    /* shl rdx, 13 */
-		0x48, 0x31, 0xd0,		    /* xor rax, rdx */
-		0x48, 0x89, 0xc2,		    /* mov rdx, rax */
-		0x48, 0xc1, 0xea, 0x07,		    /* shr rdx, 7 */
-		0x48, 0x31, 0xd0,		    /* xor rax, rdx */
-		0x48, 0x89, 0xc2,		    /* mov rdx, rax */
-		0x48, 0xc1, 0xe2, 0x11,		    /* shl rdx, 17 */
-		0x48, 0x31, 0xd0,		    /* xor rax, rdx */
-		0x89, 0xc3,			    /* mov ebx, eax */
-		0x81, 0xe3, 0xf8, 0xff, 0x00, 0x00, /* and ebx, 0xfff8 */
-		0x48, 0x01, 0x04, 0x1f,		    /* add [rdi+rbx], rax */
+	    0x48, 0x89, 0xc2,			/* mov rdx, rax */
+	    0x48, 0xc1, 0xe2, 0x0d,		/* shl rdx, 13 */
+	    0x48, 0x31, 0xd0,			/* xor rax, rdx */
+	    0x48, 0x89, 0xc2,			/* mov rdx, rax */
+	    0x48, 0xc1, 0xea, 0x07,		/* shr rdx, 7 */
+	    0x48, 0x31, 0xd0,			/* xor rax, rdx */
+	    0x48, 0x89, 0xc2,			/* mov rdx, rax */
+	    0x48, 0xc1, 0xe2, 0x11,		/* shl rdx, 17 */
+	    0x48, 0x31, 0xd0,			/* xor rax, rdx */
+	    0x89, 0xc3,				/* mov ebx, eax */
+	    0x81, 0xe3, 0xf8, 0xff, 0x00, 0x00, /* and ebx, 0xfff8 */
+	    0x48, 0x01, 0x04, 0x1f,		/* add [rdi+rbx], rax */
 	};
-	static const uint8_t seed[] = { 0x48, 0xb8, 0x15, 0x7c, 0x4a, 0x7f, 0xb9, 0x79,
-					0x37, 0x9e }; /* movabs rax, 0x9e3779b97f4a7c15 */
+	static const uint8_t seed[] = {0x48, 0xb8, 0x15, 0x7c, 0x4a, 0x7f,
+				       0xb9, 0x79, 0x37, 0x9e}; /* movabs rax, 0x9e3779b97f4a7c15 */
 	size_t at = 0, loop;
 
-	at = mov_imm32(code, at, 1, n);			/* mov ecx, n */
+	at = mov_imm32(code, at, 1, n);			  /* mov ecx, n */
 	at = mov_imm32(code, at, 7, (uint32_t)BENCH_BUF); /* mov edi, BENCH_BUF */
 	at = put(code, at, seed, sizeof(seed));
 	loop = at;
@@ -99,20 +99,26 @@ size_t bench_code_hlt(uint8_t *code)
 
 /* ---- the boot state, as boot_x86.c builds it for one vCPU and a 4 GiB identity map ---- */
 
-#define GIB	       (1ull << 30)
-#define PAGE	       4096ull
-#define NPD	       4 /* one page directory per GiB of the identity map */
-#define GDT_BYTES      0x28
-#define TSS_OFFSET     0x80
-#define TSS_LIMIT      0x67
-#define AREA_PAGES     (3 + NPD + VMM_GUEST_BOOT_INFO_PAGES) /* GDT, PML4, PDPT, PDs, boot info */
-#define AREA_SIZE      (AREA_PAGES * PAGE + VMM_GUEST_STACK_SIZE)
+#define GIB	   (1ull << 30)
+#define PAGE	   4096ull
+#define NPD	   4 /* one page directory per GiB of the identity map */
+#define GDT_BYTES  0x28
+#define TSS_OFFSET 0x80
+#define TSS_LIMIT  0x67
+#define AREA_PAGES (3 + NPD + VMM_GUEST_BOOT_INFO_PAGES) /* GDT, PML4, PDPT, PDs, boot info */
+#define AREA_SIZE  (AREA_PAGES * PAGE + VMM_GUEST_STACK_SIZE)
 
 static struct vmm_segment flat(uint16_t selector, uint8_t type, bool code)
 {
 	return (struct vmm_segment){
-		.limit = 0xffffffff, .selector = selector, .type = type, .present = 1,
-		.s = 1, .l = code, .db = !code, .g = 1,
+	    .limit = 0xffffffff,
+	    .selector = selector,
+	    .type = type,
+	    .present = 1,
+	    .s = 1,
+	    .l = code,
+	    .db = !code,
+	    .g = 1,
 	};
 }
 
@@ -131,8 +137,8 @@ void bench_boot_write(uint8_t *ram, uint64_t ram_size, uint64_t entry, struct vm
 	memset(ram + base, 0, 3 * PAGE);
 	gdt[VMM_GUEST_SEL_CODE / 8] = 0x00af9b000000ffffull;
 	gdt[VMM_GUEST_SEL_DATA / 8] = 0x00cf93000000ffffull;
-	gdt[VMM_GUEST_SEL_TSS / 8] = TSS_LIMIT | ((tss & 0xffffff) << 16) | (0x89ull << 40) |
-				     (((tss >> 24) & 0xff) << 56);
+	gdt[VMM_GUEST_SEL_TSS / 8] =
+	    TSS_LIMIT | ((tss & 0xffffff) << 16) | (0x89ull << 40) | (((tss >> 24) & 0xff) << 56);
 	gdt[VMM_GUEST_SEL_TSS / 8 + 1] = tss >> 32;
 	memcpy(ram + tss + 0x66, &iomap, sizeof(iomap));
 	pml4[0] = pdpt_gpa | 3;
@@ -145,13 +151,16 @@ void bench_boot_write(uint8_t *ram, uint64_t ram_size, uint64_t entry, struct vm
 	memset(sr, 0, sizeof(*sr));
 	sr->cs = flat(VMM_GUEST_SEL_CODE, 0xb, true);
 	sr->ds = sr->es = sr->fs = sr->gs = sr->ss = flat(VMM_GUEST_SEL_DATA, 0x3, false);
-	sr->tr = (struct vmm_segment){ .base = tss, .limit = TSS_LIMIT,
-				       .selector = VMM_GUEST_SEL_TSS, .type = 0xb, .present = 1 };
-	sr->ldt = (struct vmm_segment){ .type = 0x2 };
-	sr->gdt = (struct vmm_dtable){ .base = gdt_gpa, .limit = GDT_BYTES - 1 };
+	sr->tr = (struct vmm_segment){.base = tss,
+				      .limit = TSS_LIMIT,
+				      .selector = VMM_GUEST_SEL_TSS,
+				      .type = 0xb,
+				      .present = 1};
+	sr->ldt = (struct vmm_segment){.type = 0x2};
+	sr->gdt = (struct vmm_dtable){.base = gdt_gpa, .limit = GDT_BYTES - 1};
 	sr->cr0 = 0x80010033; /* PE MP ET NE WP PG */
 	sr->cr3 = pml4_gpa;
-	sr->cr4 = 0x620; /* PAE OSFXSR OSXMMEXCPT */
+	sr->cr4 = 0x620;  /* PAE OSFXSR OSXMMEXCPT */
 	sr->efer = 0x500; /* LME LMA */
 
 	memset(r, 0, sizeof(*r));
@@ -193,8 +202,8 @@ int bench_boot_check(char *msg, size_t len)
 	uint64_t base = BENCH_RAM_SIZE - AREA_SIZE;
 	int ret = -1;
 
-	mine = mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-		    0);
+	mine =
+	    mmap(NULL, BENCH_RAM_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (mine == MAP_FAILED) {
 		snprintf(msg, len, "mmap failed");
 		return -1;
@@ -227,8 +236,9 @@ int bench_boot_check(char *msg, size_t len)
 	else if (!tables_equal(ram + base + PAGE, mine + base + PAGE, (2 + NPD) * PAGE))
 		snprintf(msg, len, "page tables");
 	else {
-		snprintf(msg, len, "bench_boot_write() gives what vmm_boot_setup() gives"
-				   " (registers, GDT, TSS, page tables)");
+		snprintf(msg, len,
+			 "bench_boot_write() gives what vmm_boot_setup() gives"
+			 " (registers, GDT, TSS, page tables)");
 		ret = 0;
 	}
 out:

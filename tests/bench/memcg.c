@@ -14,7 +14,7 @@
 #include "bench.h"
 
 static void why_set(char *why, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 static void why_set(char *why, size_t len, const char *fmt, ...)
 {
@@ -82,8 +82,8 @@ static int mount_of(int version, char *dir, size_t dlen, char *root, size_t rlen
 		if (!dash || sscanf(line, "%*s %*s %*s %511s %511s", mroot, mpoint) != 2 ||
 		    sscanf(dash + 3, "%63s %255s %511s", fstype, source, opts) != 3)
 			continue;
-		if (version == 2 ? strcmp(fstype, "cgroup2") :
-				   strcmp(fstype, "cgroup") || !strstr(opts, "memory"))
+		if (version == 2 ? strcmp(fstype, "cgroup2")
+				 : strcmp(fstype, "cgroup") || !strstr(opts, "memory"))
 			continue;
 		if (strlen(mpoint) < dlen && strlen(mroot) < rlen) {
 			strcpy(dir, mpoint);
@@ -169,8 +169,10 @@ static int try_create(struct bench_memcg *cg, int version, char *why, size_t len
 			int err = write_str(parent, "cgroup.subtree_control", "+memory");
 
 			if (err < 0) {
-				why_set(why, len, "v2 %s: cannot enable the memory controller for children: %s",
-					parent, strerror(-err));
+				why_set(
+				    why, len,
+				    "v2 %s: cannot enable the memory controller for children: %s",
+				    parent, strerror(-err));
 				return -1;
 			}
 		}

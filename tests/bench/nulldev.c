@@ -32,20 +32,20 @@ static int nulldev_write(void *state, uint64_t offset, uint32_t size, uint64_t v
 }
 
 static const struct vmm_plugin_desc nulldev_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "nulldev",
-	.description = "no-op device for benchmarks: reads 0, ignores writes",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "nulldev",
+    .description = "no-op device for benchmarks: reads 0, ignores writes",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
 #ifdef NULLDEV_WIDE
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
 #else
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
 #endif
-	.min_length = 1,
-	.create = nulldev_create,
-	.read = nulldev_read,
-	.write = nulldev_write,
+    .min_length = 1,
+    .create = nulldev_create,
+    .read = nulldev_read,
+    .write = nulldev_write,
 };
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)

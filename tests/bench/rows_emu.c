@@ -32,13 +32,13 @@ struct bare {
 static uc_x86_mmr mmr_from_seg(const struct vmm_segment *s)
 {
 	return (uc_x86_mmr){
-		.selector = s->selector,
-		.base = s->base,
-		.limit = s->limit,
-		.flags = ((uint32_t)(s->type & 0xf) << 8) | (s->s ? 1u << 12 : 0) |
-			 ((uint32_t)(s->dpl & 3) << 13) | (s->present ? 1u << 15 : 0) |
-			 (s->avl ? 1u << 20 : 0) | (s->l ? 1u << 21 : 0) | (s->db ? 1u << 22 : 0) |
-			 (s->g ? 1u << 23 : 0),
+	    .selector = s->selector,
+	    .base = s->base,
+	    .limit = s->limit,
+	    .flags = ((uint32_t)(s->type & 0xf) << 8) | (s->s ? 1u << 12 : 0) |
+		     ((uint32_t)(s->dpl & 3) << 13) | (s->present ? 1u << 15 : 0) |
+		     (s->avl ? 1u << 20 : 0) | (s->l ? 1u << 21 : 0) | (s->db ? 1u << 22 : 0) |
+		     (s->g ? 1u << 23 : 0),
 	};
 }
 
@@ -48,11 +48,11 @@ static uc_err bare_set_sregs(uc_engine *uc, const struct vmm_sregs *s)
 		int id;
 		uint16_t sel;
 	} segs[] = {
-		{ UC_X86_REG_CS, s->cs.selector }, { UC_X86_REG_SS, s->ss.selector },
-		{ UC_X86_REG_DS, s->ds.selector }, { UC_X86_REG_ES, s->es.selector },
-		{ UC_X86_REG_FS, s->fs.selector }, { UC_X86_REG_GS, s->gs.selector },
+	    {UC_X86_REG_CS, s->cs.selector}, {UC_X86_REG_SS, s->ss.selector},
+	    {UC_X86_REG_DS, s->ds.selector}, {UC_X86_REG_ES, s->es.selector},
+	    {UC_X86_REG_FS, s->fs.selector}, {UC_X86_REG_GS, s->gs.selector},
 	};
-	uc_x86_msr efer = { .rid = 0xc0000080u, .value = s->efer };
+	uc_x86_msr efer = {.rid = 0xc0000080u, .value = s->efer};
 	uc_x86_mmr mmr;
 	uc_err err;
 
@@ -64,7 +64,7 @@ static uc_err bare_set_sregs(uc_engine *uc, const struct vmm_sregs *s)
 	if (!err)
 		err = uc_reg_write(uc, UC_X86_REG_CR0, &s->cr0);
 	if (!err) {
-		mmr = (uc_x86_mmr){ .base = s->gdt.base, .limit = s->gdt.limit };
+		mmr = (uc_x86_mmr){.base = s->gdt.base, .limit = s->gdt.limit};
 		err = uc_reg_write(uc, UC_X86_REG_GDTR, &mmr);
 	}
 	for (size_t i = 0; i < sizeof(segs) / sizeof(segs[0]) && !err; i++) {
@@ -82,16 +82,16 @@ static uc_err bare_set_sregs(uc_engine *uc, const struct vmm_sregs *s)
 static uc_err bare_set_regs(uc_engine *uc, const struct vmm_regs *r)
 {
 	int ids[] = {
-		UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX, UC_X86_REG_RSI,
-		UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP, UC_X86_REG_R8,	UC_X86_REG_R9,
-		UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12, UC_X86_REG_R13, UC_X86_REG_R14,
-		UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
+	    UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX,    UC_X86_REG_RDX, UC_X86_REG_RSI,
+	    UC_X86_REG_RDI, UC_X86_REG_RSP, UC_X86_REG_RBP,    UC_X86_REG_R8,  UC_X86_REG_R9,
+	    UC_X86_REG_R10, UC_X86_REG_R11, UC_X86_REG_R12,    UC_X86_REG_R13, UC_X86_REG_R14,
+	    UC_X86_REG_R15, UC_X86_REG_RIP, UC_X86_REG_RFLAGS,
 	};
 	struct vmm_regs copy = *r;
 	uint64_t *f[] = {
-		&copy.rax, &copy.rbx, &copy.rcx, &copy.rdx, &copy.rsi, &copy.rdi,
-		&copy.rsp, &copy.rbp, &copy.r8,	 &copy.r9,  &copy.r10, &copy.r11,
-		&copy.r12, &copy.r13, &copy.r14, &copy.r15, &copy.rip, &copy.rflags,
+	    &copy.rax, &copy.rbx, &copy.rcx, &copy.rdx, &copy.rsi, &copy.rdi,
+	    &copy.rsp, &copy.rbp, &copy.r8,  &copy.r9,	&copy.r10, &copy.r11,
+	    &copy.r12, &copy.r13, &copy.r14, &copy.r15, &copy.rip, &copy.rflags,
 	};
 
 	return uc_reg_write_batch(uc, ids, (void *const *)f, 18);
@@ -212,8 +212,8 @@ static void exit_row(struct bench_row *row, bool pio, bool wide)
 	/* Many exits per run: a run itself costs about 100 us (README), kept out of the figure. */
 	unsigned long n = bench_opts.quick ? 100 : 100000;
 	uint8_t code[BENCH_CODE_MAX];
-	size_t len = pio ? bench_code_pio(code, BENCH_PORT, (uint32_t)n) :
-			   bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
+	size_t len = pio ? bench_code_pio(code, BENCH_PORT, (uint32_t)n)
+			 : bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
 	unsigned devs = pio ? BENCH_DEV_PIO : wide ? BENCH_DEV_MMIO8 : BENCH_DEV_MMIO;
 	struct bench_vm v;
 	struct bare b;
@@ -304,15 +304,16 @@ static void compute_row(struct bench_row *row, unsigned devs)
 		return;
 	}
 	bench_compare(row, bench_samples(21), bench_vm_sample, &v, bare_sample, &b);
-	if (row->status == BENCH_RAN &&
-	    memcmp(v.ram + BENCH_BUF, b.ram + BENCH_BUF, 0x10000) != 0)
+	if (row->status == BENCH_RAN && memcmp(v.ram + BENCH_BUF, b.ram + BENCH_BUF, 0x10000) != 0)
 		bench_fail(row, "the two guests computed different buffers");
-	bench_note(row, "%lu rounds per sample of xorshift64 and a read-modify-write of a"
-			" 64 KiB buffer (14 instructions); the libvmm VM has %s, the bare engine"
-			" no device.",
-		   n, devs & BENCH_DEV_MMIO8 ? "the MMIO window of a device taking 8-byte accesses"
-					       " (a memory hook on emu)" :
-					       "the no-op device's MMIO window");
+	bench_note(row,
+		   "%lu rounds per sample of xorshift64 and a read-modify-write of a"
+		   " 64 KiB buffer (14 instructions); the libvmm VM has %s, the bare engine"
+		   " no device.",
+		   n,
+		   devs & BENCH_DEV_MMIO8 ? "the MMIO window of a device taking 8-byte accesses"
+					    " (a memory hook on emu)"
+					  : "the no-op device's MMIO window");
 	bare_close(&b);
 	bench_vm_close(&v);
 }
@@ -342,8 +343,11 @@ static long vmm_layout_sample(void *ctx)
 	struct vmm_device *dev;
 	int ret;
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "null-layout", .space = VMM_SPACE_MMIO,
-		.base = l->base, .length = l->len,
+	    .size = sizeof(cfg),
+	    .name = "null-layout",
+	    .space = VMM_SPACE_MMIO,
+	    .base = l->base,
+	    .length = l->len,
 	};
 
 	ret = vmm_device_add_plugin(l->v.vm, bench_opts.plugin8, &cfg, &dev);
@@ -366,7 +370,8 @@ static long bare_layout_sample(void *ctx)
 	err = uc_mem_map_ptr(b->uc, 4ull << 30, sizeof(page), UC_PROT_READ | UC_PROT_WRITE, page);
 	if (!err)
 		err = uc_hook_add(b->uc, &h, UC_HOOK_MEM_READ | UC_HOOK_MEM_WRITE,
-				  (void *)bare_mmio_write, b, 4ull << 30, (4ull << 30) + sizeof(page) - 1);
+				  (void *)bare_mmio_write, b, 4ull << 30,
+				  (4ull << 30) + sizeof(page) - 1);
 	if (!err)
 		err = uc_hook_del(b->uc, h);
 	if (!err)
@@ -382,9 +387,9 @@ void bench_row_layout_emu(struct bench_row *row)
 		uint64_t base, len;
 		const char *what;
 	} more[] = {
-		{ 0xfebf0000ull, 0x1000, "4 KiB at 0xfebf0000" },
-		{ 60ull << 30, 0x1000, "4 KiB at 60 GiB" },
-		{ 4ull << 30, 64ull << 30, "64 GiB at 4 GiB" },
+	    {0xfebf0000ull, 0x1000, "4 KiB at 0xfebf0000"},
+	    {60ull << 30, 0x1000, "4 KiB at 60 GiB"},
+	    {4ull << 30, 64ull << 30, "64 GiB at 4 GiB"},
 	};
 	uint8_t code[BENCH_CODE_MAX];
 	size_t len = bench_code_hlt(code);
@@ -413,7 +418,8 @@ void bench_row_layout_emu(struct bench_row *row)
 	for (size_t i = 0; i < sizeof(more) / sizeof(more[0]) && row->status == BENCH_RAN; i++) {
 		struct bench_row r = *row;
 
-		/* Removing a 64 GiB window costs seconds on emu (its pages' TLB flush): not in --quick. */
+		/* Removing a 64 GiB window costs seconds on emu (its pages' TLB flush): not in
+		 * --quick. */
 		if (bench_opts.quick && more[i].len > (1ull << 30))
 			continue;
 
@@ -424,8 +430,7 @@ void bench_row_layout_emu(struct bench_row *row)
 			bench_fail(row, "%s: %s", more[i].what, r.reason);
 			break;
 		}
-		bench_note(row, "%s: %.3g ms (%.3gx).", more[i].what, r.a_ns.median / 1e6,
-			   r.ratio);
+		bench_note(row, "%s: %.3g ms (%.3gx).", more[i].what, r.a_ns.median / 1e6, r.ratio);
 	}
 	bare_close(&b);
 	bench_vm_close(&l.v);

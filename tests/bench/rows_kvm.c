@@ -67,9 +67,18 @@ static struct kvm_cpuid2 *raw_cpuid(int kvm)
 static void seg_to_kvm(struct kvm_segment *k, const struct vmm_segment *s)
 {
 	*k = (struct kvm_segment){
-		.base = s->base, .limit = s->limit, .selector = s->selector, .type = s->type,
-		.present = s->present, .dpl = s->dpl, .db = s->db, .s = s->s, .l = s->l,
-		.g = s->g, .avl = s->avl, .unusable = !s->present,
+	    .base = s->base,
+	    .limit = s->limit,
+	    .selector = s->selector,
+	    .type = s->type,
+	    .present = s->present,
+	    .dpl = s->dpl,
+	    .db = s->db,
+	    .s = s->s,
+	    .l = s->l,
+	    .g = s->g,
+	    .avl = s->avl,
+	    .unusable = !s->present,
 	};
 }
 
@@ -112,8 +121,10 @@ static int raw_open(struct raw *r, uint64_t ram_size, const uint8_t *code, size_
 	if (!cpuid)
 		RAW_FAIL("KVM_GET_SUPPORTED_CPUID");
 	region = (struct kvm_userspace_memory_region){
-		.slot = 0, .guest_phys_addr = 0, .memory_size = ram_size,
-		.userspace_addr = (uintptr_t)r->ram,
+	    .slot = 0,
+	    .guest_phys_addr = 0,
+	    .memory_size = ram_size,
+	    .userspace_addr = (uintptr_t)r->ram,
 	};
 	if (ioctl(r->vm, KVM_SET_USER_MEMORY_REGION, &region) < 0)
 		RAW_FAIL("KVM_SET_USER_MEMORY_REGION");
@@ -159,8 +170,8 @@ static int raw_open(struct raw *r, uint64_t ram_size, const uint8_t *code, size_
 	ks.efer = sr.efer;
 	if (ioctl(r->vcpu, KVM_SET_SREGS, &ks) < 0)
 		RAW_FAIL("KVM_SET_SREGS");
-	r->regs0 = (struct kvm_regs){ .rip = vr.rip, .rsp = vr.rsp, .rdi = vr.rdi,
-				      .rflags = vr.rflags };
+	r->regs0 =
+	    (struct kvm_regs){.rip = vr.rip, .rsp = vr.rsp, .rdi = vr.rdi, .rflags = vr.rflags};
 	if (ioctl(r->vcpu, KVM_SET_REGS, &r->regs0) < 0)
 		RAW_FAIL("KVM_SET_REGS");
 	return 0;
@@ -225,8 +236,8 @@ static void exit_row(struct bench_row *row, bool pio)
 {
 	unsigned long n = bench_opts.quick ? 20 : 2000;
 	uint8_t code[BENCH_CODE_MAX];
-	size_t len = pio ? bench_code_pio(code, BENCH_PORT, (uint32_t)n) :
-			   bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
+	size_t len = pio ? bench_code_pio(code, BENCH_PORT, (uint32_t)n)
+			 : bench_code_mmio(code, BENCH_DEV_BASE, (uint32_t)n);
 	const char *missing = bench_kvm_missing();
 	unsigned long want;
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
@@ -260,8 +271,9 @@ static void exit_row(struct bench_row *row, bool pio)
 		else if (r.calls != want)
 			bench_fail(row, "raw KVM handled %lu exits, not %lu", r.calls, want);
 	}
-	bench_note(row, "%s%lu exits per sample; no-op device: the plugin (dlopen) vs inline in"
-			" the KVM_RUN loop.",
+	bench_note(row,
+		   "%s%lu exits per sample; no-op device: the plugin (dlopen) vs inline in"
+		   " the KVM_RUN loop.",
 		   pio ? "guest `out dx, eax` loop, " : "guest `mov [rax], ecx` loop, ", n);
 	raw_close(&r);
 	bench_vm_close(&v);

@@ -11,8 +11,8 @@
 
 /* ---- dispatch scaling ---- */
 
-#define DISPATCH_WINDOWS   4096u
-#define DISPATCH_SLOTS	   4096u
+#define DISPATCH_WINDOWS 4096u
+#define DISPATCH_SLOTS	 4096u
 /*
  * emu: Unicorn 2.0.1 aborts the process (an assertion in QEMU's
  * phys_section_add()) once guest-physical space has 4096 sections, and each
@@ -21,7 +21,7 @@
  * rebuilds Unicorn's flat view), so emu gets 1024.
  */
 #define DISPATCH_SLOTS_EMU 1024u
-#define DISPATCH_STRIDE	   0x2000ull     /* windows and slots: 4 KiB, then a 4 KiB hole */
+#define DISPATCH_STRIDE	   0x2000ull	 /* windows and slots: 4 KiB, then a 4 KiB hole */
 #define DISPATCH_WIN_BASE  0xc0000000ull /* windows: [3 GiB, 3 GiB + 32 MiB) */
 #define DISPATCH_SLOT_BASE 0x80000000ull /* extra slots: [2 GiB, 2 GiB + 32 MiB) */
 /* The window the guest stores to: in the middle of the big VM's, alone in the small VM. */
@@ -111,16 +111,19 @@ void bench_row_dispatch(struct bench_row *row, enum vmm_accel accel)
 			bench_fail(row, "the small VM made %llu exits, not %lu",
 				   (unsigned long long)st.mmio_exits, want);
 	}
-	bench_note(row, "libvmm: %u windows and %u memslots, baseline: 1 window and 1 memslot"
-			" (libvmm too); %lu stores per sample to the same window.",
+	bench_note(row,
+		   "libvmm: %u windows and %u memslots, baseline: 1 window and 1 memslot"
+		   " (libvmm too); %lu stores per sample to the same window.",
 		   DISPATCH_WINDOWS, big_slots, n);
 	if (!kvm)
-		bench_note(row, "emu gets %u memslots, not %u: more abort the process in Unicorn"
-				" 2.0.1 (4096 memory sections; see rows_vmm.c).",
+		bench_note(row,
+			   "emu gets %u memslots, not %u: more abort the process in Unicorn"
+			   " 2.0.1 (4096 memory sections; see rows_vmm.c).",
 			   DISPATCH_SLOTS_EMU, DISPATCH_SLOTS);
 	if (big_slots < want_slots)
-		bench_note(row, "Only %u memslots: the VM refused more with -ENOSPC"
-				" (VMM_MEMSLOT_MAX is %d in this build).",
+		bench_note(row,
+			   "Only %u memslots: the VM refused more with -ENOSPC"
+			   " (VMM_MEMSLOT_MAX is %d in this build).",
 			   big_slots, VMM_MEMSLOT_MAX);
 	bench_vm_close(&small);
 	bench_vm_close(&big);
@@ -220,7 +223,7 @@ void bench_row_memory(struct bench_row *row, enum vmm_accel accel)
 {
 	unsigned nvms = bench_opts.quick ? 5 : 100;
 	const char *missing = accel == VMM_ACCEL_KVM ? bench_kvm_missing() : NULL;
-	struct mem_result r = { 0 };
+	struct mem_result r = {0};
 	struct bench_memcg cg;
 	char why[600];
 	int fds[2], status;
@@ -278,17 +281,20 @@ void bench_row_memory(struct bench_row *row, enum vmm_accel accel)
 		return;
 	}
 	row->status = BENCH_RAN;
-	row->a = (struct bench_stats){ .median = per_vm_kib(r.u1.total, r.un.total, nvms),
-				       .p10 = NAN, .p99 = NAN, .valid = true };
+	row->a = (struct bench_stats){.median = per_vm_kib(r.u1.total, r.un.total, nvms),
+				      .p10 = NAN,
+				      .p99 = NAN,
+				      .valid = true};
 	row->a_ns = row->a;
 	row->samples = 1;
 	row->ops = nvms;
 	snprintf(row->iterations, sizeof(row->iterations), "1 -> %u VMs", nvms);
 	snprintf(why, sizeof(why), ", of which kernel memory %.1f KiB/VM",
 		 r.un.have_kernel ? per_vm_kib(r.u1.kernel, r.un.kernel, nvms) : NAN);
-	bench_note(row, "Charged to a memory cgroup of its own (v%d) over 1 -> %u VMs, each a"
-			" 64 MiB slot (untouched), 1 vCPU, booted and run to its first hlt: %.1f"
-			" KiB/VM%s; the first VM %.0f KiB. The process's RSS grew %.1f KiB/VM.",
+	bench_note(row,
+		   "Charged to a memory cgroup of its own (v%d) over 1 -> %u VMs, each a"
+		   " 64 MiB slot (untouched), 1 vCPU, booted and run to its first hlt: %.1f"
+		   " KiB/VM%s; the first VM %.0f KiB. The process's RSS grew %.1f KiB/VM.",
 		   cg.version, nvms, row->a.median, r.un.have_kernel ? why : "",
 		   ((double)r.u1.total - (double)r.u0.total) / 1024.0,
 		   per_vm_kib(r.rss1, r.rssn, nvms));

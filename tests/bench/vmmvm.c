@@ -8,7 +8,11 @@ int bench_add_nulldev(struct vmm_vm *vm, const char *name, uint32_t space, uint6
 		      uint64_t len, bool wide)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = name, .space = space, .base = base, .length = len,
+	    .size = sizeof(cfg),
+	    .name = name,
+	    .space = space,
+	    .base = base,
+	    .length = len,
 	};
 
 	return vmm_device_add_plugin(vm, wide ? bench_opts.plugin8 : bench_opts.plugin, &cfg, NULL);

@@ -133,27 +133,27 @@ const char *e2e_write_elf(const char *name, const uint8_t *code, size_t len)
 	const char *path = e2e_strf("%s/%s", e2e_tmpdir(), name);
 	const size_t hdrs = sizeof(Elf64_Ehdr) + sizeof(Elf64_Phdr);
 	Elf64_Ehdr eh = {
-		.e_ident = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT,
+	    .e_ident = {ELFMAG0, ELFMAG1, ELFMAG2, ELFMAG3, ELFCLASS64, ELFDATA2LSB, EV_CURRENT,
 			ELFOSABI_SYSV},
-		.e_type = ET_EXEC,
-		.e_machine = EM_X86_64,
-		.e_version = EV_CURRENT,
-		.e_entry = E2E_GUEST_BASE + hdrs,
-		.e_phoff = sizeof(Elf64_Ehdr),
-		.e_ehsize = sizeof(Elf64_Ehdr),
-		.e_phentsize = sizeof(Elf64_Phdr),
-		.e_phnum = 1,
-		.e_shentsize = sizeof(Elf64_Shdr),
+	    .e_type = ET_EXEC,
+	    .e_machine = EM_X86_64,
+	    .e_version = EV_CURRENT,
+	    .e_entry = E2E_GUEST_BASE + hdrs,
+	    .e_phoff = sizeof(Elf64_Ehdr),
+	    .e_ehsize = sizeof(Elf64_Ehdr),
+	    .e_phentsize = sizeof(Elf64_Phdr),
+	    .e_phnum = 1,
+	    .e_shentsize = sizeof(Elf64_Shdr),
 	};
 	Elf64_Phdr ph = {
-		.p_type = PT_LOAD,
-		.p_flags = PF_R | PF_X,
-		.p_offset = 0,
-		.p_vaddr = E2E_GUEST_BASE,
-		.p_paddr = E2E_GUEST_BASE,
-		.p_filesz = hdrs + len,
-		.p_memsz = hdrs + len,
-		.p_align = 0x1000,
+	    .p_type = PT_LOAD,
+	    .p_flags = PF_R | PF_X,
+	    .p_offset = 0,
+	    .p_vaddr = E2E_GUEST_BASE,
+	    .p_paddr = E2E_GUEST_BASE,
+	    .p_filesz = hdrs + len,
+	    .p_memsz = hdrs + len,
+	    .p_align = 0x1000,
 	};
 	uint8_t *image = malloc(hdrs + len);
 

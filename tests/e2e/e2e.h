@@ -24,7 +24,7 @@
 struct e2e_spawn {
 	const char *const *argv; /* argv[0] is the program's path; NULL-terminated */
 	const char
-		*plugin_path_env; /* VMM_PLUGIN_PATH for the child; NULL: unset, for hermetic runs */
+	    *plugin_path_env; /* VMM_PLUGIN_PATH for the child; NULL: unset, for hermetic runs */
 	int signal;	      /* if non-zero, sent to the child ... */
 	unsigned signal_after_ms; /* ... this long after it started */
 	unsigned limit_s;	  /* wall-clock limit; 0 means E2E_LIMIT_S */
@@ -55,7 +55,7 @@ const char *e2e_tmpdir(void);
 const char *e2e_strf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Write a file in the temporary folder; returns its absolute path. */
 const char *e2e_write_file(const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 /*
  * Write an ELF64 x86-64 executable holding code as its only PT_LOAD segment,
  * loaded (and entered) at E2E_GUEST_BASE. Returns its path.

@@ -14,11 +14,11 @@ static void check_embed(const char *accel)
 	const char *argv[] = {EMBED, accel, NULL};
 	struct e2e_spawn spec = {.argv = argv};
 	static const char *const want[] = {
-		"doorbell: created 'doorbell0' at 0xfe000000\n",
-		"doorbell: read  offset 0x0 size 4 -> 0\n",
-		"doorbell: write offset 0x0 size 8 <- 42\n",
-		"embed: exit stopped, code 42\n",
-		"doorbell: 1 read(s), 1 write(s)\n",
+	    "doorbell: created 'doorbell0' at 0xfe000000\n",
+	    "doorbell: read  offset 0x0 size 4 -> 0\n",
+	    "doorbell: write offset 0x0 size 8 <- 42\n",
+	    "embed: exit stopped, code 42\n",
+	    "doorbell: 1 read(s), 1 write(s)\n",
 	};
 	struct e2e_result r;
 	size_t i;

@@ -11,7 +11,7 @@
 
 TestSuite(helgrind, .fini = e2e_cleanup, .timeout = 300);
 
-static const uint8_t hlt_code[] = { 0xf4 }; /* hlt with interrupts off: ends the run, 125 */
+static const uint8_t hlt_code[] = {0xf4}; /* hlt with interrupts off: ends the run, 125 */
 
 /*
  * DMA from create() once took the layout lock for reading while
@@ -21,13 +21,13 @@ static const uint8_t hlt_code[] = { 0xf4 }; /* hlt with interrupts off: ends the
 Test(helgrind, vmm_run_with_a_plugin_whose_create_uses_dma_has_no_lock_errors)
 {
 	const char *fw = e2e_write_elf("hlt.elf", hlt_code, sizeof(hlt_code));
-	const char *cfg = e2e_guest_config(
-		"dma.ini", fw, "emu", "120s",
-		"\n[device \"dma0\"]\nplugin = " BUILD_DIR "/tests/plugins/dma-create.so\n"
-		"mmio = 0xfebf0000\nsize = 0x1000\ngpa = 0x2000\n");
-	const char *argv[] = { "/usr/bin/valgrind", "--tool=helgrind", "--error-exitcode=99",
-			       E2E_VMM_RUN,	    cfg,		NULL };
-	struct e2e_spawn spec = { .argv = argv, .limit_s = 280 };
+	const char *cfg = e2e_guest_config("dma.ini", fw, "emu", "120s",
+					   "\n[device \"dma0\"]\nplugin = " BUILD_DIR
+					   "/tests/plugins/dma-create.so\n"
+					   "mmio = 0xfebf0000\nsize = 0x1000\ngpa = 0x2000\n");
+	const char *argv[] = {
+	    "/usr/bin/valgrind", "--tool=helgrind", "--error-exitcode=99", E2E_VMM_RUN, cfg, NULL};
+	struct e2e_spawn spec = {.argv = argv, .limit_s = 280};
 	struct e2e_result r;
 
 	if (access(argv[0], X_OK))

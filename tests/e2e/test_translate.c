@@ -18,7 +18,6 @@
 
 TestSuite(translate, .fini = e2e_cleanup);
 
-
 /* The output split into lines with their words: what a reader of the tables sees. */
 #define MAX_LINES 256
 struct lines {

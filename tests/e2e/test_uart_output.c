@@ -85,13 +85,13 @@ static const char *make_fifo(void)
 /* Run vmm-run on ini, optionally signalling it, with a short wall-clock limit. */
 static void run(struct e2e_result *r, const char *ini, int sig, unsigned sig_ms, int out_fd)
 {
-	const char *argv[] = { E2E_VMM_RUN, ini, NULL };
+	const char *argv[] = {E2E_VMM_RUN, ini, NULL};
 	struct e2e_spawn spec = {
-		.argv = argv,
-		.signal = sig,
-		.signal_after_ms = sig_ms,
-		.limit_s = HANG_LIMIT_S,
-		.stdout_fd = out_fd,
+	    .argv = argv,
+	    .signal = sig,
+	    .signal_after_ms = sig_ms,
+	    .limit_s = HANG_LIMIT_S,
+	    .stdout_fd = out_fd,
 	};
 
 	e2e_spawn(&spec, r);
@@ -174,8 +174,8 @@ Test(uart, fifo_reader_that_comes_late_gets_the_output)
 {
 	const char *fifo = make_fifo();
 	const char *ini = flood_config("emu", polled_flood, sizeof(polled_flood), "2s", fifo);
-	const char *argv[] = { E2E_VMM_RUN, "-v", ini, NULL };
-	struct e2e_spawn spec = { .argv = argv, .limit_s = HANG_LIMIT_S };
+	const char *argv[] = {E2E_VMM_RUN, "-v", ini, NULL};
+	struct e2e_spawn spec = {.argv = argv, .limit_s = HANG_LIMIT_S};
 	struct e2e_result r;
 	uint64_t delivered = 0, dropped = 0, got = 0;
 	int status, res[2];
@@ -186,7 +186,7 @@ Test(uart, fifo_reader_that_comes_late_gets_the_output)
 	reader = fork();
 	cr_assert_geq(reader, 0);
 	if (reader == 0) {
-		struct timespec late = { 0, 500 * 1000 * 1000 }, tick = { 0, 10 * 1000 * 1000 };
+		struct timespec late = {0, 500 * 1000 * 1000}, tick = {0, 10 * 1000 * 1000};
 		int fd, waits = 0;
 
 		nanosleep(&late, NULL);
@@ -198,7 +198,8 @@ Test(uart, fifo_reader_that_comes_late_gets_the_output)
 
 			if (n > 0)
 				got += (uint64_t)n;
-			else if ((n == 0 && got) || (n == 0 && ++waits > 1000) || (n < 0 && errno != EAGAIN))
+			else if ((n == 0 && got) || (n == 0 && ++waits > 1000) ||
+				 (n < 0 && errno != EAGAIN))
 				break;
 			else
 				nanosleep(&tick, NULL);
@@ -238,7 +239,8 @@ static void check_stalled_reader_times_out(const char *accel)
 	run(&r, flood_config(accel, blind_flood, sizeof(blind_flood), "2s", fifo), 0, 0, -1);
 	assert_exit(&r, 124);
 	cr_assert_lt(r.seconds, 2 + SLACK_S, "%s", e2e_describe(&r));
-	/* Every byte the device counts as delivered is in the pipe; the rest are counted as dropped. */
+	/* Every byte the device counts as delivered is in the pipe; the rest are counted as
+	 * dropped. */
 	cr_assert(delivered_dropped(&r, &delivered, &dropped), "%s", e2e_describe(&r));
 	cr_assert_gt(dropped, 0, "%s", e2e_describe(&r));
 	cr_assert_eq(drain(fd), delivered, "%s", e2e_describe(&r));
@@ -290,13 +292,14 @@ Test(uart, stalled_stdout_pipe_does_not_hold_the_timeout)
 
 Test(uart, slow_reader_gets_every_byte_the_guest_wrote)
 {
-	/* A guest that waits for THRE loses nothing: what waited is flushed when the reader is back. */
+	/* A guest that waits for THRE loses nothing: what waited is flushed when the reader is
+	 * back. */
 	const char *fifo = make_fifo();
 	int fd = stalled_reader(fifo);
 	const char *ini =
-		flood_config_flush("emu", polled_flood, sizeof(polled_flood), "1s", fifo, "30s");
-	const char *argv[] = { E2E_VMM_RUN, "-v", ini, NULL };
-	struct e2e_spawn spec = { .argv = argv, .limit_s = HANG_LIMIT_S };
+	    flood_config_flush("emu", polled_flood, sizeof(polled_flood), "1s", fifo, "30s");
+	const char *argv[] = {E2E_VMM_RUN, "-v", ini, NULL};
+	struct e2e_spawn spec = {.argv = argv, .limit_s = HANG_LIMIT_S};
 	uint64_t delivered = 0, dropped = 0, got = 0;
 	struct e2e_result r;
 	int status, res[2];
@@ -307,7 +310,7 @@ Test(uart, slow_reader_gets_every_byte_the_guest_wrote)
 	cr_assert_geq(reader, 0);
 	if (reader == 0) {
 		/* Past the timeout: the VM has stopped and vmm-run is flushing. */
-		struct timespec late = { 2, 500 * 1000 * 1000 };
+		struct timespec late = {2, 500 * 1000 * 1000};
 		char buf[4096];
 		ssize_t n;
 
@@ -345,7 +348,7 @@ Test(uart, reader_that_closes_early_is_reported_and_the_run_goes_on)
 	reader = fork();
 	cr_assert_geq(reader, 0);
 	if (reader == 0) {
-		struct timespec tick = { 0, 10 * 1000 * 1000 };
+		struct timespec tick = {0, 10 * 1000 * 1000};
 		char buf[100];
 
 		/* Wait for the first bytes (EOF only says no writer yet), take a few, and go. */
@@ -374,7 +377,7 @@ TestSuite(setup, .fini = e2e_cleanup);
 
 static void check_signal_during_create(int sig, int status)
 {
-	static const uint8_t spin[] = { 0xeb, 0xfe }; /* jmp . */
+	static const uint8_t spin[] = {0xeb, 0xfe}; /* jmp . */
 	const char *fw = e2e_write_elf("spin.elf", spin, sizeof(spin));
 	const char *ini = e2e_guest_config("hang.ini", fw, "emu", "1s",
 					   "\n[device \"stuck0\"]\n"

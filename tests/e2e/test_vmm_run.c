@@ -42,8 +42,9 @@ TestSuite(guest, .fini = e2e_cleanup);
 Test(cli, help_lists_every_option_and_the_exit_codes)
 {
 	static const char *const want[] = {
-		"--accel=", "--timeout=", "--plugin-path=", "--verbose", "--trace", "--translate=", "--help",
-		"--version", "VMM_PLUGIN_PATH", "124", "125", "126", "130", "143",
+	    "--accel=", "--timeout=", "--plugin-path=",	 "--verbose", "--trace", "--translate=",
+	    "--help",	"--version",  "VMM_PLUGIN_PATH", "124",	      "125",	 "126",
+	    "130",	"143",
 	};
 	struct e2e_result r;
 	size_t i;
@@ -137,7 +138,7 @@ Test(cli, config_error_exits_2_with_file_and_line)
 Test(cli, config_without_firmware_exits_2)
 {
 	const char *ini =
-		e2e_write_file("nofw.ini", "[vm]\nvcpus = 1\n\n[ram \"low\"]\ngpa = 0\nsize = 16M\n");
+	    e2e_write_file("nofw.ini", "[vm]\nvcpus = 1\n\n[ram \"low\"]\ngpa = 0\nsize = 16M\n");
 	struct e2e_result r;
 
 	e2e_vmm_run(&r, "--accel=emu", ini, NULL);
@@ -199,12 +200,12 @@ static void demo_with_four_vcpus(const char *accel)
 {
 	struct e2e_result r;
 	const char *ini = e2e_write_file(
-		"demo4.ini",
-		"[vm]\nfirmware = %s/guest-firmware/selftest.elf\nvcpus = 4\ntimeout = 20s\n"
-		"[ram \"low\"]\ngpa = 0\nsize = 64M\n"
-		"[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\n"
-		"[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n",
-		BUILD_DIR);
+	    "demo4.ini",
+	    "[vm]\nfirmware = %s/guest-firmware/selftest.elf\nvcpus = 4\ntimeout = 20s\n"
+	    "[ram \"low\"]\ngpa = 0\nsize = 64M\n"
+	    "[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\n"
+	    "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n",
+	    BUILD_DIR);
 
 	e2e_vmm_run(&r, accel, ini, NULL);
 	check_selftest_output(&r);
@@ -232,8 +233,8 @@ Test(demo, accel_auto_says_which_backend_and_why)
 	if (no_kvm && strstr(no_kvm, "not built in"))
 		assert_contains(r.err, "vmm-run: backend emu (auto: ", &r);
 	else if (no_kvm)
-		assert_contains(r.err, e2e_strf("vmm-run: backend emu (auto: %s, using emu)", no_kvm),
-				&r);
+		assert_contains(r.err,
+				e2e_strf("vmm-run: backend emu (auto: %s, using emu)", no_kvm), &r);
 	else
 		assert_contains(r.err, "vmm-run: backend kvm", &r);
 }
@@ -385,8 +386,8 @@ Test(plugins, plugin_of_another_major_abi_version_is_refused_naming_both)
 
 	check_bad_plugin("bad-abi.so", true);
 	e2e_vmm_run(&r, plugin_config("bad.ini", path, ""), NULL);
-	assert_contains(r.err, "plugin ABI major version 2 (2.0), but this host speaks major version 1",
-			&r);
+	assert_contains(
+	    r.err, "plugin ABI major version 2 (2.0), but this host speaks major version 1", &r);
 }
 
 /* Accepted plugins: the guest halts, so 125 proves the device was added and the guest ran. */
@@ -600,7 +601,7 @@ Test(guest, faulting_guest_exits_126_with_a_register_dump_on_kvm)
  */
 static void check_lcall_register(const char *accel)
 {
-	static const uint8_t lcall_rax[] = { 0xff, 0xd8 };
+	static const uint8_t lcall_rax[] = {0xff, 0xd8};
 	const char *fw = e2e_write_elf("lcall.elf", lcall_rax, sizeof(lcall_rax));
 	const char *ini = e2e_guest_config("lcall.ini", fw, accel, "20s", "");
 	struct e2e_result r;
@@ -608,8 +609,9 @@ static void check_lcall_register(const char *accel)
 	e2e_vmm_run(&r, ini, NULL);
 	if (!strcmp(accel, "emu") && !r.exited && r.signal == SIGABRT &&
 	    strstr(r.err, "tcg fatal error"))
-		cr_skip_test("emu: this Unicorn aborts the process on lcall through a register "
-			     "(fixed upstream after 2.0.1); a hostile guest can end vmm-run on emu");
+		cr_skip_test(
+		    "emu: this Unicorn aborts the process on lcall through a register "
+		    "(fixed upstream after 2.0.1); a hostile guest can end vmm-run on emu");
 	assert_exit(&r, 126);
 	assert_contains(r.err, "vmm-run: guest fault on vcpu 0: ", &r);
 }

@@ -4,8 +4,8 @@
  */
 #include "fixture.h"
 
-static const struct vmm_plugin_desc desc =
-	FIXTURE_DESC(VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR + 1, 0), sizeof(struct vmm_plugin_desc));
+static const struct vmm_plugin_desc desc = FIXTURE_DESC(
+    VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR + 1, 0), sizeof(struct vmm_plugin_desc));
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)
 {

@@ -9,15 +9,15 @@ static int failing_create(const struct vmm_host_services *host, struct vmm_host 
 }
 
 static const struct vmm_plugin_desc desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "create-fails",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = 1,
-	.min_length = 1,
-	.create = failing_create,
-	.read = fixture_read,
-	.write = fixture_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "create-fails",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = 1,
+    .min_length = 1,
+    .create = failing_create,
+    .read = fixture_read,
+    .write = fixture_write,
 };
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)

@@ -28,13 +28,12 @@ static int fixture_write(void *state, uint64_t offset, uint32_t size, uint64_t v
 	return 0;
 }
 
-#define FIXTURE_DESC(abi, sz)                                                  \
-	{                                                                      \
-		.abi_version = (abi), .size = (sz), .name = "fixture",         \
-		.description = "a test fixture", .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO, \
-		.access_sizes = 1 | 2 | 4 | 8, .min_length = 1,                \
-		.create = fixture_create, .read = fixture_read,                \
-		.write = fixture_write,                                        \
+#define FIXTURE_DESC(abi, sz)                                                                      \
+	{                                                                                          \
+		.abi_version = (abi), .size = (sz), .name = "fixture",                             \
+		.description = "a test fixture", .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,         \
+		.access_sizes = 1 | 2 | 4 | 8, .min_length = 1, .create = fixture_create,          \
+		.read = fixture_read, .write = fixture_write,                                      \
 	}
 
 #endif

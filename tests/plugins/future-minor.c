@@ -46,20 +46,21 @@ static const struct {
 	void (*suspend)(void *state);
 	uint64_t irq_lines;
 } desc = {
-	.base = {
-		.abi_version = VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, FUTURE_MINOR),
-		.size = sizeof(desc),
-		.name = "future-minor",
-		.description = "a plugin built for ABI 1.7",
-		.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-		.access_sizes = 1 | 2 | 4 | 8,
-		.min_length = 1,
-		.create = future_create,
-		.read = fixture_read,
-		.write = fixture_write,
+    .base =
+	{
+	    .abi_version = VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, FUTURE_MINOR),
+	    .size = sizeof(desc),
+	    .name = "future-minor",
+	    .description = "a plugin built for ABI 1.7",
+	    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+	    .access_sizes = 1 | 2 | 4 | 8,
+	    .min_length = 1,
+	    .create = future_create,
+	    .read = fixture_read,
+	    .write = fixture_write,
 	},
-	.suspend = future_suspend,
-	.irq_lines = 0xffffffffffffffffull,
+    .suspend = future_suspend,
+    .irq_lines = 0xffffffffffffffffull,
 };
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)

@@ -9,8 +9,8 @@ static const struct {
 	struct vmm_plugin_desc base;
 	uint64_t extra[8];
 } desc = {
-	.base = FIXTURE_DESC(VMM_PLUGIN_ABI_VERSION, sizeof(desc)),
-	.extra = { 0xdeadbeefdeadbeefull, 1, 2, 3, 4, 5, 6, 7 },
+    .base = FIXTURE_DESC(VMM_PLUGIN_ABI_VERSION, sizeof(desc)),
+    .extra = {0xdeadbeefdeadbeefull, 1, 2, 3, 4, 5, 6, 7},
 };
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)

@@ -30,16 +30,16 @@ static void pc_destroy(void *state)
 }
 
 static const struct vmm_plugin_desc desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "param-check",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = 1 | 2 | 4 | 8,
-	.min_length = 1,
-	.create = pc_create,
-	.destroy = pc_destroy,
-	.read = fixture_read,
-	.write = fixture_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "param-check",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = 1 | 2 | 4 | 8,
+    .min_length = 1,
+    .create = pc_create,
+    .destroy = pc_destroy,
+    .read = fixture_read,
+    .write = fixture_write,
 };
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)

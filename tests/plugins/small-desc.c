@@ -4,7 +4,7 @@
 #include "fixture.h"
 
 static const struct vmm_plugin_desc desc =
-	FIXTURE_DESC(VMM_PLUGIN_ABI_VERSION, offsetof(struct vmm_plugin_desc, create));
+    FIXTURE_DESC(VMM_PLUGIN_ABI_VERSION, offsetof(struct vmm_plugin_desc, create));
 
 VMM_PLUGIN_EXPORT const struct vmm_plugin_desc *VMM_PLUGIN_ENTRY(void)
 {

@@ -24,10 +24,10 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define SPARE 0x2000000ull
-#define NVCPUS 2
+#define SPARE	 0x2000000ull
+#define NVCPUS	 2
 
 /* A short spin, then hlt: each run is brief, and kicks find vCPUs inside KVM_RUN too. */
 extern const unsigned char guest_start[], guest_end[];
@@ -100,7 +100,7 @@ static void *changer_main(void *arg)
 		MUST(vmm_memslot_remove(vm, SPARE));
 		n++;
 		/* Room for runs to end and begin between the pauses. */
-		nanosleep(&(struct timespec){ .tv_nsec = 200000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 200000}, NULL);
 	}
 	return (void *)n;
 }
@@ -120,7 +120,8 @@ static void phase_changes(enum vmm_accel accel, double seconds)
 	while (now() < end) {
 		struct vmm_exit ex = VMM_EXIT_INIT;
 
-		/* vmm_vm_run() makes new vCPU threads each time and joins them before it returns. */
+		/* vmm_vm_run() makes new vCPU threads each time and joins them before it returns.
+		 */
 		MUST(vmm_vm_run(m.vm, &ex));
 		CHECK(ex.reason == VMM_EXIT_HLT, "run %lu: exit %s: %s", runs,
 		      vmm_exit_reason_name(ex.reason), ex.detail);
@@ -148,7 +149,7 @@ static void *stopper_main(void *arg)
 	struct stop_arg *s = arg;
 
 	if (s->delay_us)
-		nanosleep(&(struct timespec){ .tv_nsec = (long)s->delay_us * 1000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = (long)s->delay_us * 1000}, NULL);
 	vmm_vm_stop(s->vm, 3);
 	return NULL;
 }
@@ -166,7 +167,7 @@ static void phase_stops(enum vmm_accel accel, double seconds)
 
 		machine_open(&m, accel);
 		/* Spread the stops over the run: before, during, and after its end. */
-		s = (struct stop_arg){ .vm = m.vm, .delay_us = (unsigned)(runs * 397 % 6000) };
+		s = (struct stop_arg){.vm = m.vm, .delay_us = (unsigned)(runs * 397 % 6000)};
 		CHECK(pthread_create(&stopper, NULL, stopper_main, &s) == 0, "pthread_create");
 		MUST(vmm_vm_run(m.vm, &ex));
 		CHECK(ex.reason == VMM_EXIT_HLT || ex.reason == VMM_EXIT_STOPPED,

@@ -21,18 +21,18 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define CNT 0x200000ull  /* vCPU i counts at CNT + 64 * i */
-#define FLAG 0x1ff000ull /* the host sets it: guests leave their loops */
-#define M1 0x1000000ull  /* "mover" goes back and forth between M1 and M2 */
-#define M2 0x1400000ull
+#define ENTRY	   0x100000ull
+#define LOW_SIZE   (16ull << 20)
+#define CNT	   0x200000ull	/* vCPU i counts at CNT + 64 * i */
+#define FLAG	   0x1ff000ull	/* the host sets it: guests leave their loops */
+#define M1	   0x1000000ull /* "mover" goes back and forth between M1 and M2 */
+#define M2	   0x1400000ull
 #define MOVER_SIZE 0x100000ull
-#define CHURN 0x2000000ull /* "churn" is added and removed */
+#define CHURN	   0x2000000ull /* "churn" is added and removed */
 #define CHURN_SIZE 0x10000ull
-#define D1 0x3000000ull /* the device goes between D1 and D2, and away */
-#define D2 0x3100000ull
-#define DEV_LEN 0x1000ull
+#define D1	   0x3000000ull /* the device goes between D1 and D2, and away */
+#define D2	   0x3100000ull
+#define DEV_LEN	   0x1000ull
 
 /*
  * Each vCPU: count in memory and in rcx; read both places of "mover";
@@ -121,24 +121,27 @@ static int dev_write(void *state, uint64_t off, uint32_t size, uint64_t value)
 }
 
 static const struct vmm_plugin_desc dev_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "counter",
-	.description = "counts accesses; writes copy the value into guest RAM",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 8,
-	.create = dev_create,
-	.destroy = dev_destroy,
-	.read = dev_read,
-	.write = dev_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "counter",
+    .description = "counts accesses; writes copy the value into guest RAM",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 8,
+    .create = dev_create,
+    .destroy = dev_destroy,
+    .read = dev_read,
+    .write = dev_write,
 };
 
 static struct vmm_device *add_device(uint64_t base)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "counter", .space = VMM_SPACE_MMIO,
-		.base = base, .length = DEV_LEN,
+	    .size = sizeof(cfg),
+	    .name = "counter",
+	    .space = VMM_SPACE_MMIO,
+	    .base = base,
+	    .length = DEV_LEN,
 	};
 	struct vmm_device *dev;
 
@@ -160,21 +163,23 @@ static void *runner(void *arg)
 /* Host reads and writes racing the changes: each either copies or fails with -EFAULT. */
 static void *host_io(void *arg)
 {
-	static const uint64_t where[] = { M1, M2, CHURN, CHURN + CHURN_SIZE - 8, D1 };
-	struct vmm_translation t = { .size = sizeof(t) };
+	static const uint64_t where[] = {M1, M2, CHURN, CHURN + CHURN_SIZE - 8, D1};
+	struct vmm_translation t = {.size = sizeof(t)};
 	uint64_t v = 0;
 	unsigned i = 0;
 
 	while (!atomic_load(&done)) {
 		uint64_t gpa = where[i++ % (sizeof(where) / sizeof(where[0]))];
-		int r = i % 2 ? vmm_guest_read(vm, gpa, &v, 8) : vmm_guest_write(vm, gpa + 8, &v, 8);
+		int r =
+		    i % 2 ? vmm_guest_read(vm, gpa, &v, 8) : vmm_guest_write(vm, gpa + 8, &v, 8);
 
 		if (r == 0)
 			host_ok++;
 		else if (r == -EFAULT)
 			host_fault++;
 		else
-			CHECK(0, "host copy at 0x%llx: %s", (unsigned long long)gpa, vmm_strerror(r));
+			CHECK(0, "host copy at 0x%llx: %s", (unsigned long long)gpa,
+			      vmm_strerror(r));
 		if (vmm_translate(vm, gpa, &t) == 0 && t.kind == VMM_XLATE_RAM)
 			CHECK(t.hva != NULL, "RAM without a host address");
 	}
@@ -214,7 +219,8 @@ int main(int argc, char **argv)
 		} else if (!strncmp(argv[a], "--vcpus=", 8)) {
 			nvcpus = strtoul(argv[a] + 8, NULL, 0);
 		} else {
-			fprintf(stderr, "usage: stress [--accel=auto|kvm|emu] [--changes=N] [--vcpus=N]\n");
+			fprintf(stderr,
+				"usage: stress [--accel=auto|kvm|emu] [--changes=N] [--vcpus=N]\n");
 			return 2;
 		}
 	}
@@ -287,7 +293,8 @@ int main(int argc, char **argv)
 			if (!logging)
 				MUST(vmm_memslot_set_dirty_log(vm, mover_at, 1));
 			else
-				MUST(vmm_memslot_get_dirty(vm, mover_at, bm, sizeof(bm) / sizeof(bm[0])));
+				MUST(vmm_memslot_get_dirty(vm, mover_at, bm,
+							   sizeof(bm) / sizeof(bm[0])));
 			if (logging)
 				MUST(vmm_memslot_set_dirty_log(vm, mover_at, 0));
 			logging = !logging;
@@ -297,7 +304,7 @@ int main(int argc, char **argv)
 	t0 = now() - t0;
 
 	/* Let the guests finish their loops: they halt, and vmm_vm_run() returns. */
-	MUST(vmm_guest_write(vm, FLAG, &(uint64_t){ 1 }, 8));
+	MUST(vmm_guest_write(vm, FLAG, &(uint64_t){1}, 8));
 	pthread_join(run_thread, NULL);
 	atomic_store(&done, true);
 	pthread_join(io_thread, NULL);
@@ -310,9 +317,10 @@ int main(int argc, char **argv)
 
 		MUST(vmm_vcpu_get_regs(vmm_vcpu_get(vm, v), &regs));
 		MUST(vmm_guest_read(vm, CNT + 64 * v, &count, 8));
-		CHECK(count == regs.rcx && count > 0,
-		      "vCPU %u counted %llu in memory and %llu in rcx: a pause repeated or lost work",
-		      v, (unsigned long long)count, (unsigned long long)regs.rcx);
+		CHECK(
+		    count == regs.rcx && count > 0,
+		    "vCPU %u counted %llu in memory and %llu in rcx: a pause repeated or lost work",
+		    v, (unsigned long long)count, (unsigned long long)regs.rcx);
 		printf("stress: vCPU %u: %llu loops\n", v, (unsigned long long)count);
 	}
 	CHECK(dev_reads > 0 && dev_writes > 0, "the device was never reached");

@@ -23,7 +23,7 @@ Test(backend, every_name_parses_back_to_its_accel)
 	static const enum vmm_accel all[] = {VMM_ACCEL_AUTO, VMM_ACCEL_KVM, VMM_ACCEL_EMU};
 
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		enum vmm_accel got = (enum vmm_accel)-1;
+		enum vmm_accel got = (enum vmm_accel) - 1;
 
 		cr_assert_not_null(vmm_accel_name(all[i]));
 		OK(vmm_accel_parse(vmm_accel_name(all[i]), &got));
@@ -113,8 +113,9 @@ Test(backend, kvm_where_it_is_unusable_fails_saying_why_and_what_to_try)
 	cr_assert_eq(vmm_vm_create(&opts, &vm), -ENODEV);
 	cr_assert_null(vm);
 	cr_assert(strstr(vmm_last_error(), why), "%s", vmm_last_error());
-	cr_assert(strstr(vmm_last_error(), built_in(VMM_ACCEL_EMU) ? "(try accel = emu)" :
-								      "(no other backend is usable here)"),
+	cr_assert(strstr(vmm_last_error(), built_in(VMM_ACCEL_EMU)
+					       ? "(try accel = emu)"
+					       : "(no other backend is usable here)"),
 		  "%s", vmm_last_error());
 }
 

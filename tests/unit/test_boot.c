@@ -16,38 +16,38 @@
 #include "vmm/guest.h"
 #include "vmm/vmm.h"
 
-#define GIB (1ull << 30)
-#define PAGE ((uint64_t)VMM_GUEST_PAGE_SIZE)
-#define STACK ((uint64_t)VMM_GUEST_STACK_SIZE)
+#define GIB	   (1ull << 30)
+#define PAGE	   ((uint64_t)VMM_GUEST_PAGE_SIZE)
+#define STACK	   ((uint64_t)VMM_GUEST_STACK_SIZE)
 #define INFO_BYTES ((uint64_t)VMM_GUEST_BOOT_INFO_PAGES * PAGE)
 
 /* The standard machine: "high" is added before "low", so "lowest" is not "first added". */
-#define LOW_SIZE 0x200000ull
-#define HIGH_GPA 0x40000000ull
-#define HIGH_SIZE 0x400000ull /* larger than "low": the boot area must not pick the biggest */
-#define ENTRY 0x100000ull
-#define UART_PORT 0x3f8ull
-#define UART_PORTS 8ull
-#define TESTDEV_A 0xfe000000ull
-#define TESTDEV_B 0xfe001000ull
+#define LOW_SIZE    0x200000ull
+#define HIGH_GPA    0x40000000ull
+#define HIGH_SIZE   0x400000ull /* larger than "low": the boot area must not pick the biggest */
+#define ENTRY	    0x100000ull
+#define UART_PORT   0x3f8ull
+#define UART_PORTS  8ull
+#define TESTDEV_A   0xfe000000ull
+#define TESTDEV_B   0xfe001000ull
 #define TESTDEV_LEN 0x1000ull
 
-#define PTE_P 0x1ull
-#define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
+#define PTE_P	 0x1ull
+#define PTE_RW	 0x2ull
+#define PTE_PS	 0x80ull
 #define PTE_ADDR 0x000ffffffffff000ull
 
-#define CR0_PE 0x1ull
-#define CR0_MP 0x2ull
-#define CR0_ET 0x10ull
-#define CR0_NE 0x20ull
-#define CR0_WP 0x10000ull
-#define CR0_PG 0x80000000ull
-#define CR4_PAE 0x20ull
-#define CR4_OSFXSR 0x200ull
+#define CR0_PE	       0x1ull
+#define CR0_MP	       0x2ull
+#define CR0_ET	       0x10ull
+#define CR0_NE	       0x20ull
+#define CR0_WP	       0x10000ull
+#define CR0_PG	       0x80000000ull
+#define CR4_PAE	       0x20ull
+#define CR4_OSFXSR     0x200ull
 #define CR4_OSXMMEXCPT 0x400ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
+#define EFER_LME       0x100ull
+#define EFER_LMA       0x400ull
 
 static struct vmm_vm *vm;
 static struct elfb elf;
@@ -100,13 +100,13 @@ static void add_plugin(const char *plugin, const char *name, uint32_t space, uin
 		       uint64_t len, const struct vmm_device_param *params, size_t nparams)
 {
 	struct vmm_device_config c = {
-		.size = sizeof(c),
-		.name = name,
-		.space = space,
-		.base = base,
-		.length = len,
-		.params = params,
-		.nparams = nparams,
+	    .size = sizeof(c),
+	    .name = name,
+	    .space = space,
+	    .base = base,
+	    .length = len,
+	    .params = params,
+	    .nparams = nparams,
 	};
 
 	OK(vmm_device_add_plugin(vm, plugin, &c, NULL));
@@ -121,7 +121,7 @@ static void add_testdev(const char *name, uint64_t base)
 /* Two RAM slots, a PIO uart added before two MMIO testdevs (the higher one first), n vCPUs. */
 static void standard_vm(unsigned nvcpus)
 {
-	static const struct vmm_device_param quiet[] = { { "output", "none", NULL, 0 } };
+	static const struct vmm_device_param quiet[] = {{"output", "none", NULL, 0}};
 
 	add_ram("high", HIGH_GPA, HIGH_SIZE);
 	add_ram("low", 0, LOW_SIZE);
@@ -182,7 +182,7 @@ static uint64_t read_u64(uint64_t gpa)
 static bool translate(uint64_t va, uint64_t *pa)
 {
 	uint64_t table = sregs_of(0).cr3 & PTE_ADDR;
-	static const unsigned shifts[] = { 39, 30, 21, 12 };
+	static const unsigned shifts[] = {39, 30, 21, 12};
 
 	for (unsigned level = 0; level < 4; level++) {
 		uint64_t e = read_u64(table + ((va >> shifts[level]) & 511) * 8);
@@ -328,9 +328,9 @@ Test(boot, boot_info_lists_mmio_devices_by_base_then_pio_devices)
 		uint32_t kind;
 		uint64_t base, size;
 	} want[] = {
-		{ "tdev-a", "testdev", VMM_GUEST_DEV_MMIO, TESTDEV_A, TESTDEV_LEN },
-		{ "tdev-b", "testdev", VMM_GUEST_DEV_MMIO, TESTDEV_B, TESTDEV_LEN },
-		{ "com1", "uart16550", VMM_GUEST_DEV_PIO, UART_PORT, UART_PORTS },
+	    {"tdev-a", "testdev", VMM_GUEST_DEV_MMIO, TESTDEV_A, TESTDEV_LEN},
+	    {"tdev-b", "testdev", VMM_GUEST_DEV_MMIO, TESTDEV_B, TESTDEV_LEN},
+	    {"com1", "uart16550", VMM_GUEST_DEV_PIO, UART_PORT, UART_PORTS},
 	};
 
 	standard_vm(1);
@@ -393,8 +393,8 @@ Test(boot, rflags_is_2_with_interrupts_off)
 
 Test(boot, other_general_registers_are_zero)
 {
-	static const char *const names[14] = { "rax", "rbx", "rcx", "rdx", "rsi", "rbp", "r8",
-						"r9",  "r10", "r11", "r12", "r13", "r14", "r15" };
+	static const char *const names[14] = {"rax", "rbx", "rcx", "rdx", "rsi", "rbp", "r8",
+					      "r9",  "r10", "r11", "r12", "r13", "r14", "r15"};
 	struct vmm_regs junk, r;
 	uint64_t others[14];
 
@@ -405,8 +405,9 @@ Test(boot, other_general_registers_are_zero)
 	OK(vmm_vcpu_set_regs(vmm_vcpu_get(vm, 0), &junk));
 	OK(vmm_boot_setup(vm, ENTRY));
 	r = regs_of(0);
-	memcpy(others, (uint64_t[]){ r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rbp, r.r8, r.r9, r.r10,
-				     r.r11, r.r12, r.r13, r.r14, r.r15 },
+	memcpy(others,
+	       (uint64_t[]){r.rax, r.rbx, r.rcx, r.rdx, r.rsi, r.rbp, r.r8, r.r9, r.r10, r.r11,
+			    r.r12, r.r13, r.r14, r.r15},
 	       sizeof(others));
 	for (size_t i = 0; i < 14; i++)
 		cr_assert_eq(others[i], 0, "%s is 0x%llx", names[i], (unsigned long long)others[i]);
@@ -487,12 +488,12 @@ static uint64_t desc_base(uint64_t d)
 }
 
 #define desc_type(d) desc_bits(d, 40, 4)
-#define desc_s(d) desc_bits(d, 44, 1)
-#define desc_dpl(d) desc_bits(d, 45, 2)
-#define desc_p(d) desc_bits(d, 47, 1)
-#define desc_l(d) desc_bits(d, 53, 1)
-#define desc_db(d) desc_bits(d, 54, 1)
-#define desc_g(d) desc_bits(d, 55, 1)
+#define desc_s(d)    desc_bits(d, 44, 1)
+#define desc_dpl(d)  desc_bits(d, 45, 2)
+#define desc_p(d)    desc_bits(d, 47, 1)
+#define desc_l(d)    desc_bits(d, 53, 1)
+#define desc_db(d)   desc_bits(d, 54, 1)
+#define desc_g(d)    desc_bits(d, 55, 1)
 
 Test(boot, gdt_null_descriptor_is_zero)
 {
@@ -544,8 +545,8 @@ Test(boot, gdt_tss_descriptor_points_at_the_tss_tr_names)
 	cr_assert_eq(desc_type(lo), 0x9, "not an available 64-bit TSS: 0x%016llx",
 		     (unsigned long long)lo);
 	base = desc_base(lo) | (hi << 32);
-	cr_assert_eq(base, s.tr.base, "descriptor base 0x%llx, tr 0x%llx",
-		     (unsigned long long)base, (unsigned long long)s.tr.base);
+	cr_assert_eq(base, s.tr.base, "descriptor base 0x%llx, tr 0x%llx", (unsigned long long)base,
+		     (unsigned long long)s.tr.base);
 	cr_assert_geq(desc_limit(lo), 0x67, "limit 0x%x", desc_limit(lo));
 	cr_assert_eq(s.tr.limit, desc_limit(lo));
 	/* The TSS shares the GDT's page. */
@@ -732,7 +733,7 @@ Test(boot, lowest_slot_too_small_for_the_boot_area_is_enospc)
 /* A one-segment ELF with its code in [gpa, gpa + len), loaded into the VM. */
 static void load_elf_at(uint64_t gpa, uint64_t len)
 {
-	static const uint8_t code[] = { 0xfa, 0xf4 }; /* cli; hlt */
+	static const uint8_t code[] = {0xfa, 0xf4}; /* cli; hlt */
 	uint64_t entry = 0;
 
 	elfb_init(&elf, gpa);

@@ -12,7 +12,7 @@ static struct vmm_device devs[4];
 
 static void setup(void)
 {
-	static char *names[] = { "uart0", "rtc", "testdev", "timer" };
+	static char *names[] = {"uart0", "rtc", "testdev", "timer"};
 	size_t i;
 
 	memset(&bus, 0, sizeof(bus));
@@ -48,8 +48,8 @@ static void refused(uint64_t base, uint64_t length, int err, const struct vmmi_w
 	if (n)
 		memcpy(before, bus.w, n * sizeof(before[0]));
 	ret = vmmi_bus_insert(&bus, base, length, &devs[3], &clash);
-	cr_assert_eq(ret, err, "insert [0x%llx, +0x%llx): got %d, want %d", (unsigned long long)base,
-		     (unsigned long long)length, ret, err);
+	cr_assert_eq(ret, err, "insert [0x%llx, +0x%llx): got %d, want %d",
+		     (unsigned long long)base, (unsigned long long)length, ret, err);
 	cr_assert_eq(clash, want_clash);
 	cr_assert_neq(vmm_last_error()[0], '\0');
 	cr_assert_eq(bus.n, n);
@@ -294,7 +294,7 @@ Test(bus, removed_range_can_be_claimed_again)
 
 Test(bus, free_accepts_a_zeroed_bus)
 {
-	struct vmmi_bus z = { 0 };
+	struct vmmi_bus z = {0};
 
 	vmmi_bus_free(&z);
 	vmmi_bus_free(&z);
@@ -420,6 +420,7 @@ Test(bus, overlap_queries_among_4096_windows_match_a_linear_scan)
 		if (at + (len - 1) < at)
 			len = UINT64_MAX - at + 1;
 		cr_assert_eq(vmmi_bus_overlap(&bus, at, len), oracle_overlap(at, len),
-			     "overlap 0x%llx + 0x%llx", (unsigned long long)at, (unsigned long long)len);
+			     "overlap 0x%llx + 0x%llx", (unsigned long long)at,
+			     (unsigned long long)len);
 	}
 }

@@ -662,7 +662,9 @@ Test(config_format, lines_count_past_comments_and_blank_lines)
 
 Test(config_format, header_longer_than_inih_keeps_is_an_error)
 {
-	expect_parse_error("[ram" "                                                  " "\"a\"]\n",
+	expect_parse_error("[ram"
+			   "                                                  "
+			   "\"a\"]\n",
 			   "1: bad section header: longer than 49 characters between its brackets");
 }
 

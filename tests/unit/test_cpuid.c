@@ -8,18 +8,18 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define OUT 0x200000ull /* vCPU i writes struct seen at OUT + 64 * i */
-#define NVCPUS 3
+#define OUT	 0x200000ull /* vCPU i writes struct seen at OUT + 64 * i */
+#define NVCPUS	 3
 
 /* What one vCPU saw, in the order the guest stores it. */
 struct seen {
-	uint32_t index;    /* boot info's vcpu_index */
+	uint32_t index;	   /* boot info's vcpu_index */
 	uint32_t max_leaf; /* CPUID 0: EAX */
 	uint32_t max_ext;  /* CPUID 0x80000000: EAX */
 	uint32_t leaf1_ebx;
-	uint32_t leafb_edx[2];  /* subleaves 0 and 1 */
+	uint32_t leafb_edx[2];	/* subleaves 0 and 1 */
 	uint32_t leaf1f_edx[2]; /* subleaves 0 and 1 */
 	uint32_t ext1e_eax;
 	uint32_t done;
@@ -28,23 +28,26 @@ struct seen {
 
 /* Each vCPU runs CPUID on the leaves that carry an APIC id and stores what it read. */
 extern const uint8_t g_cpuid_start[], g_cpuid_end[];
-__asm__(".pushsection .rodata\n.globl g_cpuid_start\ng_cpuid_start:\n"
-	"	movl 16(%rdi), %r8d\n" /* boot info: vcpu_index */
-	"	movq %r8, %r9\n"
-	"	shlq $6, %r9\n"
-	"	addq $0x200000, %r9\n"
-	"	movl %r8d, 0(%r9)\n"
-	"	xorl %eax, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 4(%r9)\n"
-	"	movl $0x80000000, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 8(%r9)\n"
-	"	movl $1, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %ebx, 12(%r9)\n"
-	"	movl $0xb, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %edx, 16(%r9)\n"
-	"	movl $0xb, %eax\n	movl $1, %ecx\n	cpuid\n	movl %edx, 20(%r9)\n	movl %ecx, 40(%r9)\n"
-	"	movl $0x1f, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %edx, 24(%r9)\n"
-	"	movl $0x1f, %eax\n	movl $1, %ecx\n	cpuid\n	movl %edx, 28(%r9)\n	movl %ecx, 44(%r9)\n"
-	"	movl $0x8000001e, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 32(%r9)\n"
-	"	movl $1, 36(%r9)\n"
-	"	hlt\n"
-	".globl g_cpuid_end\ng_cpuid_end:\n.popsection\n");
+__asm__(
+    ".pushsection .rodata\n.globl g_cpuid_start\ng_cpuid_start:\n"
+    "	movl 16(%rdi), %r8d\n" /* boot info: vcpu_index */
+    "	movq %r8, %r9\n"
+    "	shlq $6, %r9\n"
+    "	addq $0x200000, %r9\n"
+    "	movl %r8d, 0(%r9)\n"
+    "	xorl %eax, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 4(%r9)\n"
+    "	movl $0x80000000, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 8(%r9)\n"
+    "	movl $1, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %ebx, 12(%r9)\n"
+    "	movl $0xb, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %edx, 16(%r9)\n"
+    "	movl $0xb, %eax\n	movl $1, %ecx\n	cpuid\n	movl %edx, 20(%r9)\n	movl %ecx, "
+    "40(%r9)\n"
+    "	movl $0x1f, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %edx, 24(%r9)\n"
+    "	movl $0x1f, %eax\n	movl $1, %ecx\n	cpuid\n	movl %edx, 28(%r9)\n	movl %ecx, "
+    "44(%r9)\n"
+    "	movl $0x8000001e, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 32(%r9)\n"
+    "	movl $1, 36(%r9)\n"
+    "	hlt\n"
+    ".globl g_cpuid_end\ng_cpuid_end:\n.popsection\n");
 
 static struct vmm_vm *vm;
 

@@ -13,9 +13,9 @@
 #include "vmm/vmm.h"
 
 #define RAM_SIZE (1ull << 20)
-#define CELL 0x1000ull  /* the word create() reads and bumps */
-#define DEV 0x10000000ull
-#define SPARE 0x20000000ull
+#define CELL	 0x1000ull /* the word create() reads and bumps */
+#define DEV	 0x10000000ull
+#define SPARE	 0x20000000ull
 
 static struct vmm_vm *vm;
 static uint8_t *ram;
@@ -24,8 +24,8 @@ static uint8_t *ram;
 static struct {
 	int read_ret, write_ret;
 	uint64_t seen;
-	int change_ret;      /* a layout change made from another thread during create() */
-	bool change_done;    /* ... and whether it finished while create() still ran */
+	int change_ret;	  /* a layout change made from another thread during create() */
+	bool change_done; /* ... and whether it finished while create() still ran */
 	int destroyed;
 } got;
 
@@ -57,7 +57,7 @@ static int waiting_create(const struct vmm_host_services *host, struct vmm_host 
 	if (pthread_create(&t, NULL, add_spare, NULL))
 		return -EAGAIN;
 	for (int i = 0; i < 1000 && !__atomic_load_n(&got.change_done, __ATOMIC_ACQUIRE); i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 10 * 1000 * 1000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 10 * 1000 * 1000}, NULL);
 	got.change_done = __atomic_load_n(&got.change_done, __ATOMIC_ACQUIRE);
 	pthread_join(t, NULL);
 	return 0;
@@ -68,23 +68,23 @@ static void count_destroy(void *state)
 	got.destroyed++;
 }
 
-#define DESC(create_fn)                                                                       \
-	{                                                                                     \
-		.abi_version = VMM_PLUGIN_ABI_VERSION, .size = sizeof(struct vmm_plugin_desc), \
-		.name = "host-user", .spaces = VMM_SPACE_MMIO, .access_sizes = VMM_ACCESS_4,  \
-		.min_length = 4, .create = create_fn, .destroy = count_destroy,               \
-		.read = test_null_read, .write = test_null_write,                             \
+#define DESC(create_fn)                                                                            \
+	{                                                                                          \
+		.abi_version = VMM_PLUGIN_ABI_VERSION, .size = sizeof(struct vmm_plugin_desc),     \
+		.name = "host-user", .spaces = VMM_SPACE_MMIO, .access_sizes = VMM_ACCESS_4,       \
+		.min_length = 4, .create = create_fn, .destroy = count_destroy,                    \
+		.read = test_null_read, .write = test_null_write,                                  \
 	}
 static const struct vmm_plugin_desc dma_desc = DESC(dma_create);
 static const struct vmm_plugin_desc waiting_desc = DESC(waiting_create);
 
 static struct vmm_device_config window(uint64_t base, uint64_t length)
 {
-	return (struct vmm_device_config){ .size = sizeof(struct vmm_device_config),
-					   .name = "dev",
-					   .space = VMM_SPACE_MMIO,
-					   .base = base,
-					   .length = length };
+	return (struct vmm_device_config){.size = sizeof(struct vmm_device_config),
+					  .name = "dev",
+					  .space = VMM_SPACE_MMIO,
+					  .base = base,
+					  .length = length};
 }
 
 static void setup(void)

@@ -11,20 +11,20 @@
 #include "elf_builder.h"
 #include "vmm/vmm.h"
 
-#define RAM_SIZE 0x200000ull  /* "low": [0, 2 MiB) */
-#define HIGH_GPA RAM_SIZE     /* "high": [2 MiB, 4 MiB), only where a test adds it */
+#define RAM_SIZE  0x200000ull /* "low": [0, 2 MiB) */
+#define HIGH_GPA  RAM_SIZE    /* "high": [2 MiB, 4 MiB), only where a test adds it */
 #define HIGH_SIZE 0x200000ull
-#define RAM_FILL 0xaa
+#define RAM_FILL  0xaa
 
-#define CODE_GPA 0x100000ull
-#define ENTRY (CODE_GPA + 4)
-#define DATA_GPA 0x180000ull
+#define CODE_GPA    0x100000ull
+#define ENTRY	    (CODE_GPA + 4)
+#define DATA_GPA    0x180000ull
 #define DATA_FILESZ 0x20ull
-#define DATA_MEMSZ 0x1000ull /* the rest is bss */
+#define DATA_MEMSZ  0x1000ull /* the rest is bss */
 
 static const uint8_t code[16] = {
-	0x90, 0x90, 0x90, 0x90, 0xfa, 0xf4, 0xeb, 0xfc, /* nops; cli; hlt; jmp back */
-	0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
+    0x90, 0x90, 0x90, 0x90, 0xfa, 0xf4, 0xeb, 0xfc, /* nops; cli; hlt; jmp back */
+    0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08,
 };
 
 static struct vmm_vm *vm;
@@ -396,7 +396,7 @@ Test(elf, non_load_segments_are_not_copied)
 {
 	good_image();
 	elfb_add(&elf, PT_NOTE, PF_R, 0x1000, code, sizeof(code), sizeof(code));
-	cr_assert_eq(vmm_load_elf(vm, elfb_write(&elf, "note.elf"), &(uint64_t){ 0 }), 0, "%s",
+	cr_assert_eq(vmm_load_elf(vm, elfb_write(&elf, "note.elf"), &(uint64_t){0}), 0, "%s",
 		     vmm_last_error());
 	cr_assert_eq(first_changed(ram + 0x1000, sizeof(code)), -1);
 }

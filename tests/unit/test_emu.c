@@ -14,15 +14,15 @@
 #include "vmm/guest.h"
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define HIGH_GPA 0x2000000ull
-#define HIGH_SIZE 0x100000ull
-#define DEV_BASE 0xfe000000ull
-#define DEV_LEN 0x100ull
+#define ENTRY	     0x100000ull
+#define LOW_SIZE     (16ull << 20)
+#define HIGH_GPA     0x2000000ull
+#define HIGH_SIZE    0x100000ull
+#define DEV_BASE     0xfe000000ull
+#define DEV_LEN	     0x100ull
 #define DEV_REG_STOP 0xf0 /* a write stops the VM with the value as exit code */
-#define PORT 0x510
-#define NPORTS 8
+#define PORT	     0x510
+#define NPORTS	     8
 
 /* ---- a device that records what it sees ---- */
 
@@ -47,7 +47,7 @@ static struct recorder rec[2];
 static void rec_log(struct recorder *r, uint64_t off, uint32_t size, bool write, uint64_t value)
 {
 	if (r->n < sizeof(r->log) / sizeof(r->log[0]))
-		r->log[r->n] = (struct access){ off, size, write, value };
+		r->log[r->n] = (struct access){off, size, write, value};
 	r->n++;
 }
 
@@ -82,30 +82,31 @@ static int rec_write(void *state, uint64_t offset, uint32_t size, uint64_t value
 }
 
 static const struct vmm_plugin_desc rec_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "recorder",
-	.description = "logs every access",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = rec_create,
-	.read = rec_read,
-	.write = rec_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "recorder",
+    .description = "logs every access",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 1,
+    .create = rec_create,
+    .read = rec_read,
+    .write = rec_write,
 };
 
-/* The same model taking at most 4-byte accesses: emu serves its window with Unicorn's MMIO callbacks. */
+/* The same model taking at most 4-byte accesses: emu serves its window with Unicorn's MMIO
+ * callbacks. */
 static const struct vmm_plugin_desc rec_narrow_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "recorder-narrow",
-	.description = "logs every access of 1, 2 or 4 bytes",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
-	.min_length = 1,
-	.create = rec_create,
-	.read = rec_read,
-	.write = rec_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "recorder-narrow",
+    .description = "logs every access of 1, 2 or 4 bytes",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
+    .min_length = 1,
+    .create = rec_create,
+    .read = rec_read,
+    .write = rec_write,
 };
 
 /* ---- building a guest ---- */
@@ -125,7 +126,11 @@ TestSuite(emu, .fini = teardown, .timeout = 60);
 static void add_device(const char *name, uint32_t space, uint64_t base, uint64_t len)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = name, .space = space, .base = base, .length = len,
+	    .size = sizeof(cfg),
+	    .name = name,
+	    .space = space,
+	    .base = base,
+	    .length = len,
 	};
 
 	OK(vmm_device_add(vm, &rec_desc, &cfg, NULL));
@@ -186,12 +191,11 @@ static void expect_access(const struct recorder *r, unsigned i, uint64_t off, ui
 Test(emu, mmio_8_byte_store_and_load_reach_the_device_whole)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe,	    /* mov eax, 0xfe000000 */
-		0x48, 0xbb, 0x88, 0x77, 0x66, 0x55, /* movabs rbx, 0x1122334455667788 */
-		0x44, 0x33, 0x22, 0x11,
-		0x48, 0x89, 0x58, 0x10,		    /* mov [rax+0x10], rbx */
-		0x48, 0x8b, 0x48, 0x18,		    /* mov rcx, [rax+0x18] */
-		0xf4,				    /* hlt */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe,		    /* mov eax, 0xfe000000 */
+	    0x48, 0xbb, 0x88, 0x77, 0x66, 0x55,		    /* movabs rbx, 0x1122334455667788 */
+	    0x44, 0x33, 0x22, 0x11, 0x48, 0x89, 0x58, 0x10, /* mov [rax+0x10], rbx */
+	    0x48, 0x8b, 0x48, 0x18,			    /* mov rcx, [rax+0x18] */
+	    0xf4,					    /* hlt */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -215,19 +219,21 @@ Test(emu, mmio_8_byte_store_and_load_reach_the_device_whole)
 Test(emu, mmio_device_without_8_byte_accesses_sees_widths_and_halves_of_8)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe,		  /* mov eax, 0xfe000000 */
-		0xc6, 0x40, 0x01, 0xab,			  /* mov byte [rax+1], 0xab */
-		0x66, 0xc7, 0x40, 0x02, 0xef, 0xbe,	  /* mov word [rax+2], 0xbeef */
-		0xc7, 0x40, 0x04, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+4], 0xdeadbeef */
-		0x8b, 0x50, 0x0c,			  /* mov edx, [rax+12] */
-		0x48, 0xbb, 0x88, 0x77, 0x66, 0x55,	  /* movabs rbx, 0x1122334455667788 */
-		0x44, 0x33, 0x22, 0x11,
-		0x48, 0x89, 0x58, 0x10,			  /* mov [rax+0x10], rbx */
-		0xf4,					  /* hlt */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe,		    /* mov eax, 0xfe000000 */
+	    0xc6, 0x40, 0x01, 0xab,			    /* mov byte [rax+1], 0xab */
+	    0x66, 0xc7, 0x40, 0x02, 0xef, 0xbe,		    /* mov word [rax+2], 0xbeef */
+	    0xc7, 0x40, 0x04, 0xef, 0xbe, 0xad, 0xde,	    /* mov dword [rax+4], 0xdeadbeef */
+	    0x8b, 0x50, 0x0c,				    /* mov edx, [rax+12] */
+	    0x48, 0xbb, 0x88, 0x77, 0x66, 0x55,		    /* movabs rbx, 0x1122334455667788 */
+	    0x44, 0x33, 0x22, 0x11, 0x48, 0x89, 0x58, 0x10, /* mov [rax+0x10], rbx */
+	    0xf4,					    /* hlt */
 	};
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "narrow", .space = VMM_SPACE_MMIO,
-		.base = DEV_BASE, .length = DEV_LEN,
+	    .size = sizeof(cfg),
+	    .name = "narrow",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV_BASE,
+	    .length = DEV_LEN,
 	};
 
 	create(VMM_UNCLAIMED_IGNORE);
@@ -255,18 +261,20 @@ Test(emu, mmio_device_without_8_byte_accesses_sees_widths_and_halves_of_8)
 Test(emu, mmio_unaligned_accesses_reach_a_narrow_device_whole)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe,		  /* mov eax, 0xfe000000 */
-		0xc7, 0x40, 0x01, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+1], 0xdeadbeef */
-		0x8b, 0x50, 0x05,			  /* mov edx, [rax+5] */
-		0x66, 0x8b, 0x48, 0x0b,			  /* mov cx, [rax+11] */
-		0x8b, 0x98, 0xfe, 0x00, 0x00, 0x00,	  /* mov ebx, [rax+0xfe]: crosses the end */
-		0x66, 0xc7, 0x80, 0xff, 0x00, 0x00, 0x00, /* mov word [rax+0xff], 0x1234: too */
-		0x34, 0x12,
-		0xf4,					  /* hlt */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe,	      /* mov eax, 0xfe000000 */
+	    0xc7, 0x40, 0x01, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+1], 0xdeadbeef */
+	    0x8b, 0x50, 0x05,			      /* mov edx, [rax+5] */
+	    0x66, 0x8b, 0x48, 0x0b,		      /* mov cx, [rax+11] */
+	    0x8b, 0x98, 0xfe, 0x00, 0x00, 0x00,	      /* mov ebx, [rax+0xfe]: crosses the end */
+	    0x66, 0xc7, 0x80, 0xff, 0x00, 0x00, 0x00, /* mov word [rax+0xff], 0x1234: too */
+	    0x34, 0x12, 0xf4,			      /* hlt */
 	};
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "narrow", .space = VMM_SPACE_MMIO,
-		.base = DEV_BASE, .length = DEV_LEN,
+	    .size = sizeof(cfg),
+	    .name = "narrow",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV_BASE,
+	    .length = DEV_LEN,
 	};
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
@@ -296,15 +304,15 @@ Test(emu, mmio_unaligned_accesses_reach_a_narrow_device_whole)
 Test(emu, unclaimed_reads_over_many_pieces_of_space_read_all_ones)
 {
 	static const uint8_t code[] = {
-		0x48, 0xbb, 0x00, 0x00, 0x00, 0x40, 0, 0, 0, 0, /* movabs rbx, 0x40000000 */
-		0xb9, 0x2c, 0x01, 0x00, 0x00,			/* mov ecx, 300 */
-		0x31, 0xd2,					/* xor edx, edx */
-		0x8b, 0x03,					/* 1: mov eax, [rbx] */
-		0x48, 0x01, 0xc2,				/* add rdx, rax */
-		0x48, 0x81, 0xc3, 0x00, 0x00, 0x20, 0x00,	/* add rbx, 2 MiB */
-		0xff, 0xc9,					/* dec ecx */
-		0x75, 0xf0,					/* jnz 1b */
-		0xf4,						/* hlt */
+	    0x48, 0xbb, 0x00, 0x00, 0x00, 0x40, 0,    0, 0, 0, /* movabs rbx, 0x40000000 */
+	    0xb9, 0x2c, 0x01, 0x00, 0x00,		       /* mov ecx, 300 */
+	    0x31, 0xd2,					       /* xor edx, edx */
+	    0x8b, 0x03,					       /* 1: mov eax, [rbx] */
+	    0x48, 0x01, 0xc2,				       /* add rdx, rax */
+	    0x48, 0x81, 0xc3, 0x00, 0x00, 0x20, 0x00,	       /* add rbx, 2 MiB */
+	    0xff, 0xc9,					       /* dec ecx */
+	    0x75, 0xf0,					       /* jnz 1b */
+	    0xf4,					       /* hlt */
 	};
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
@@ -332,10 +340,13 @@ Test(emu, unclaimed_reads_over_many_pieces_of_space_read_all_ones)
 Test(emu, window_add_and_remove_far_up_with_a_vcpu_is_cheap)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "far", .space = VMM_SPACE_MMIO,
-		.base = 60ull << 30, .length = 0x1000,
+	    .size = sizeof(cfg),
+	    .name = "far",
+	    .space = VMM_SPACE_MMIO,
+	    .base = 60ull << 30,
+	    .length = 0x1000,
 	};
-	static const uint8_t code[] = { 0xf4 };
+	static const uint8_t code[] = {0xf4};
 	struct timespec t0, t1;
 	struct vmm_device *dev;
 	double ms;
@@ -363,17 +374,17 @@ Test(emu, window_add_and_remove_far_up_with_a_vcpu_is_cheap)
 Test(emu, pages_written_after_code_ran_from_them_leak_nothing)
 {
 	static const uint8_t code[] = {
-		0x48, 0xbb, 0x00, 0x00, 0x30, 0x00, 0, 0, 0, 0, /* movabs rbx, 0x300000 */
-		0xb9, 0x40, 0x00, 0x00, 0x00,			/* mov ecx, 64 */
-		0xff, 0xd3,					/* 1: call rbx (a ret) */
-		0xba, 0x0c, 0x00, 0x00, 0x00,			/* mov edx, 12 */
-		0x89, 0x93, 0x00, 0x08, 0x00, 0x00,		/* 2: mov [rbx+0x800], edx */
-		0xff, 0xca,					/* dec edx */
-		0x75, 0xf6,					/* jnz 2b */
-		0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,	/* add rbx, 0x1000 */
-		0xff, 0xc9,					/* dec ecx */
-		0x75, 0xe4,					/* jnz 1b */
-		0xf4,						/* hlt */
+	    0x48, 0xbb, 0x00, 0x00, 0x30, 0x00, 0,    0, 0, 0, /* movabs rbx, 0x300000 */
+	    0xb9, 0x40, 0x00, 0x00, 0x00,		       /* mov ecx, 64 */
+	    0xff, 0xd3,					       /* 1: call rbx (a ret) */
+	    0xba, 0x0c, 0x00, 0x00, 0x00,		       /* mov edx, 12 */
+	    0x89, 0x93, 0x00, 0x08, 0x00, 0x00,		       /* 2: mov [rbx+0x800], edx */
+	    0xff, 0xca,					       /* dec edx */
+	    0x75, 0xf6,					       /* jnz 2b */
+	    0x48, 0x81, 0xc3, 0x00, 0x10, 0x00, 0x00,	       /* add rbx, 0x1000 */
+	    0xff, 0xc9,					       /* dec ecx */
+	    0x75, 0xe4,					       /* jnz 1b */
+	    0xf4,					       /* hlt */
 	};
 	struct mallinfo2 m0, m1;
 	long leaked;
@@ -407,14 +418,14 @@ Test(emu, pages_written_after_code_ran_from_them_leak_nothing)
 Test(emu, mmio_1_2_4_byte_accesses_keep_their_width)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe,		  /* mov eax, 0xfe000000 */
-		0xc6, 0x40, 0x01, 0xab,			  /* mov byte [rax+1], 0xab */
-		0x66, 0xc7, 0x40, 0x02, 0xef, 0xbe,	  /* mov word [rax+2], 0xbeef */
-		0xc7, 0x40, 0x04, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+4], 0xdeadbeef */
-		0x0f, 0xb6, 0x58, 0x08,			  /* movzx ebx, byte [rax+8] */
-		0x0f, 0xb7, 0x48, 0x0a,			  /* movzx ecx, word [rax+10] */
-		0x8b, 0x50, 0x0c,			  /* mov edx, [rax+12] */
-		0xf4,					  /* hlt */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe,	      /* mov eax, 0xfe000000 */
+	    0xc6, 0x40, 0x01, 0xab,		      /* mov byte [rax+1], 0xab */
+	    0x66, 0xc7, 0x40, 0x02, 0xef, 0xbe,	      /* mov word [rax+2], 0xbeef */
+	    0xc7, 0x40, 0x04, 0xef, 0xbe, 0xad, 0xde, /* mov dword [rax+4], 0xdeadbeef */
+	    0x0f, 0xb6, 0x58, 0x08,		      /* movzx ebx, byte [rax+8] */
+	    0x0f, 0xb7, 0x48, 0x0a,		      /* movzx ecx, word [rax+10] */
+	    0x8b, 0x50, 0x0c,			      /* mov edx, [rax+12] */
+	    0xf4,				      /* hlt */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -436,19 +447,19 @@ Test(emu, mmio_1_2_4_byte_accesses_keep_their_width)
 Test(emu, out_and_in_reach_a_pio_device)
 {
 	static const uint8_t code[] = {
-		0x66, 0xba, 0x10, 0x05,	      /* mov dx, 0x510 */
-		0xb0, 0x5a,		      /* mov al, 0x5a */
-		0xee,			      /* out dx, al */
-		0x66, 0xb8, 0x34, 0x12,	      /* mov ax, 0x1234 */
-		0x66, 0xef,		      /* out dx, ax */
-		0xb8, 0xef, 0xbe, 0xad, 0xde, /* mov eax, 0xdeadbeef */
-		0xef,			      /* out dx, eax */
-		0xec,			      /* in al, dx */
-		0x0f, 0xb6, 0xd8,	      /* movzx ebx, al */
-		0x66, 0xed,		      /* in ax, dx */
-		0x0f, 0xb7, 0xc8,	      /* movzx ecx, ax */
-		0xed,			      /* in eax, dx */
-		0xf4,			      /* hlt */
+	    0x66, 0xba, 0x10, 0x05,	  /* mov dx, 0x510 */
+	    0xb0, 0x5a,			  /* mov al, 0x5a */
+	    0xee,			  /* out dx, al */
+	    0x66, 0xb8, 0x34, 0x12,	  /* mov ax, 0x1234 */
+	    0x66, 0xef,			  /* out dx, ax */
+	    0xb8, 0xef, 0xbe, 0xad, 0xde, /* mov eax, 0xdeadbeef */
+	    0xef,			  /* out dx, eax */
+	    0xec,			  /* in al, dx */
+	    0x0f, 0xb6, 0xd8,		  /* movzx ebx, al */
+	    0x66, 0xed,			  /* in ax, dx */
+	    0x0f, 0xb7, 0xc8,		  /* movzx ecx, ax */
+	    0xed,			  /* in eax, dx */
+	    0xf4,			  /* hlt */
 	};
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
@@ -474,9 +485,9 @@ Test(emu, out_and_in_reach_a_pio_device)
 Test(emu, mmio_load_across_a_page_reaches_the_device_once)
 {
 	static const uint8_t code[] = {
-		0xb8, 0xfc, 0x0f, 0x00, 0xfe, /* mov eax, 0xfe000ffc */
-		0x48, 0x8b, 0x00,	      /* mov rax, [rax] */
-		0xf4,			      /* hlt */
+	    0xb8, 0xfc, 0x0f, 0x00, 0xfe, /* mov eax, 0xfe000ffc */
+	    0x48, 0x8b, 0x00,		  /* mov rax, [rax] */
+	    0xf4,			  /* hlt */
 	};
 
 	create(VMM_UNCLAIMED_IGNORE);
@@ -495,10 +506,10 @@ Test(emu, mmio_load_across_a_page_reaches_the_device_once)
 /* ---- unclaimed addresses ---- */
 
 static const uint8_t unclaimed_read[] = {
-	0xb8, 0x00, 0x00, 0x00, 0x80, /* mov eax, 0x80000000 (no RAM, no device) */
-	0x48, 0x8b, 0x00,	      /* mov rax, [rax] */
-	0xbb, 0x01, 0x00, 0x00, 0x00, /* mov ebx, 1 */
-	0xf4,			      /* hlt */
+    0xb8, 0x00, 0x00, 0x00, 0x80, /* mov eax, 0x80000000 (no RAM, no device) */
+    0x48, 0x8b, 0x00,		  /* mov rax, [rax] */
+    0xbb, 0x01, 0x00, 0x00, 0x00, /* mov ebx, 1 */
+    0xf4,			  /* hlt */
 };
 
 Test(emu, unclaimed_read_returns_all_ones_and_the_guest_continues)
@@ -520,9 +531,10 @@ Test(emu, unclaimed_read_returns_all_ones_and_the_guest_continues)
 Test(emu, unclaimed_access_beside_a_window_keeps_its_width)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x08, 0x00, 0xfe, /* mov eax, 0xfe000800 (the window's page, past its end) */
-		0x48, 0x8b, 0x00,	      /* mov rax, [rax] */
-		0xf4,			      /* hlt */
+	    0xb8, 0x00, 0x08,
+	    0x00, 0xfe,	      /* mov eax, 0xfe000800 (the window's page, past its end) */
+	    0x48, 0x8b, 0x00, /* mov rax, [rax] */
+	    0xf4,	      /* hlt */
 	};
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
@@ -550,8 +562,8 @@ Test(emu, unclaimed_access_stops_the_vm_under_the_stop_policy)
 Test(emu, hlt_exits_with_rip_after_the_hlt)
 {
 	static const uint8_t code[] = {
-		0x90, /* nop */
-		0xf4, /* hlt */
+	    0x90, /* nop */
+	    0xf4, /* hlt */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -565,12 +577,12 @@ Test(emu, hlt_exits_with_rip_after_the_hlt)
 Test(emu, guest_code_at_address_0_runs_rather_than_ending_the_run)
 {
 	static const uint8_t at0[] = {
-		0xb8, 0x2a, 0x00, 0x00, 0x00, /* mov $42, %eax */
-		0xf4,                         /* hlt */
+	    0xb8, 0x2a, 0x00, 0x00, 0x00, /* mov $42, %eax */
+	    0xf4,			  /* hlt */
 	};
 	uint8_t code[] = {
-		0x31, 0xc0,                   /* xor %eax, %eax */
-		0xe9, 0, 0, 0, 0,             /* jmp 0 (rel32 filled below) */
+	    0x31, 0xc0,		 /* xor %eax, %eax */
+	    0xe9, 0,	0, 0, 0, /* jmp 0 (rel32 filled below) */
 	};
 	int32_t rel = -(int32_t)(ENTRY + sizeof(code));
 
@@ -588,9 +600,9 @@ Test(emu, guest_code_at_address_0_runs_rather_than_ending_the_run)
 Test(emu, running_again_after_hlt_continues_after_the_hlt)
 {
 	static const uint8_t code[] = {
-		0xf4,			      /* hlt */
-		0xbb, 0x07, 0x00, 0x00, 0x00, /* mov ebx, 7 */
-		0xf4,			      /* hlt */
+	    0xf4,			  /* hlt */
+	    0xbb, 0x07, 0x00, 0x00, 0x00, /* mov ebx, 7 */
+	    0xf4,			  /* hlt */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -606,7 +618,7 @@ Test(emu, running_again_after_hlt_continues_after_the_hlt)
 Test(emu, ud2_is_a_guest_fault)
 {
 	static const uint8_t code[] = {
-		0x0f, 0x0b, /* ud2 */
+	    0x0f, 0x0b, /* ud2 */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -620,10 +632,10 @@ Test(emu, ud2_is_a_guest_fault)
 Test(emu, read_through_a_non_present_page_is_a_guest_fault)
 {
 	static const uint8_t code[] = {
-		0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, /* movabs rax, 0x4000000000 (256 GiB: */
-		0x40, 0x00, 0x00, 0x00,		    /*   past the 4 GiB identity map) */
-		0x48, 0x8b, 0x00,		    /* mov rax, [rax] */
-		0xf4,				    /* hlt */
+	    0x48, 0xb8, 0x00, 0x00, 0x00, 0x00, /* movabs rax, 0x4000000000 (256 GiB: */
+	    0x40, 0x00, 0x00, 0x00,		/*   past the 4 GiB identity map) */
+	    0x48, 0x8b, 0x00,			/* mov rax, [rax] */
+	    0xf4,				/* hlt */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -631,16 +643,15 @@ Test(emu, read_through_a_non_present_page_is_a_guest_fault)
 	cr_assert_eq(ex.reason, VMM_EXIT_GUEST_FAULT, "exit %s: %s",
 		     vmm_exit_reason_name(ex.reason), ex.detail);
 	cr_expect(strstr(ex.detail, "#PF"), "%s", ex.detail);
-	cr_expect_eq(ex.address, 0x4000000000ull, "address 0x%llx",
-		     (unsigned long long)ex.address);
+	cr_expect_eq(ex.address, 0x4000000000ull, "address 0x%llx", (unsigned long long)ex.address);
 	cr_expect_eq(ex.sregs.cr2, 0x4000000000ull);
 }
 
 Test(emu, instruction_fetch_from_a_device_page_is_a_guest_fault)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe, /* mov eax, 0xfe000000 */
-		0xff, 0xe0,		      /* jmp rax */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe, /* mov eax, 0xfe000000 */
+	    0xff, 0xe0,			  /* jmp rax */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -654,7 +665,7 @@ Test(emu, instruction_fetch_from_a_device_page_is_a_guest_fault)
 /* ---- stopping ---- */
 
 static const uint8_t spin[] = {
-	0xeb, 0xfe, /* jmp . */
+    0xeb, 0xfe, /* jmp . */
 };
 
 struct stopper {
@@ -665,7 +676,7 @@ struct stopper {
 static void *stopper_main(void *arg)
 {
 	struct stopper *s = arg;
-	const struct timespec ms100 = { 0, 100 * 1000 * 1000 };
+	const struct timespec ms100 = {0, 100 * 1000 * 1000};
 
 	/*
 	 * Stop again and again, wherever the first lands: emu's kick is never
@@ -729,10 +740,9 @@ Test(emu, vm_stop_before_run_makes_run_return_stopped_at_once)
 Test(emu, device_stop_ends_the_run_with_its_exit_code)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe,		    /* 1: mov eax, 0xfe000000 */
-		0xc7, 0x80, 0xf0, 0x00, 0x00, 0x00, 0x2a, /* mov dword [rax+0xf0], 42 */
-		0x00, 0x00, 0x00,
-		0xeb, 0xef,				    /* jmp 1b */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe,	      /* 1: mov eax, 0xfe000000 */
+	    0xc7, 0x80, 0xf0, 0x00, 0x00, 0x00, 0x2a, /* mov dword [rax+0xf0], 42 */
+	    0x00, 0x00, 0x00, 0xeb, 0xef,	      /* jmp 1b */
 	};
 
 	guest(code, sizeof(code), VMM_UNCLAIMED_IGNORE);
@@ -747,11 +757,10 @@ Test(emu, device_stop_ends_the_run_with_its_exit_code)
 /* ---- memory ---- */
 
 static const uint8_t high_rw[] = {
-	0xb8, 0x00, 0x00, 0x00, 0x02,		  /* mov eax, 0x2000000 (HIGH_GPA) */
-	0x48, 0x8b, 0x18,			  /* mov rbx, [rax] */
-	0x48, 0xc7, 0x40, 0x08, 0x55, 0x00, 0x00, /* mov qword [rax+8], 0x55 */
-	0x00,
-	0xf4,					  /* hlt */
+    0xb8, 0x00, 0x00, 0x00, 0x02,	      /* mov eax, 0x2000000 (HIGH_GPA) */
+    0x48, 0x8b, 0x18,			      /* mov rbx, [rax] */
+    0x48, 0xc7, 0x40, 0x08, 0x55, 0x00, 0x00, /* mov qword [rax+8], 0x55 */
+    0x00, 0xf4,				      /* hlt */
 };
 
 Test(emu, memslot_added_after_the_vcpu_is_shared_with_the_host)
@@ -760,7 +769,7 @@ Test(emu, memslot_added_after_the_vcpu_is_shared_with_the_host)
 	OK(vmm_vcpu_create(vm, 0, NULL));
 	add_device("mmio0", VMM_SPACE_MMIO, DEV_BASE, DEV_LEN);
 	OK(vmm_memslot_alloc(vm, "high", HIGH_GPA, HIGH_SIZE, (void **)&high));
-	memcpy(high, &(uint64_t){ 0x0123456789abcdefull }, 8);
+	memcpy(high, &(uint64_t){0x0123456789abcdefull}, 8);
 	boot(high_rw, sizeof(high_rw));
 	run();
 	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "%s", ex.detail);
@@ -787,12 +796,12 @@ Test(emu, removed_memslot_reads_as_unclaimed)
 Test(emu, code_written_by_the_host_between_runs_is_executed)
 {
 	static const uint8_t first[] = {
-		0xbb, 0x01, 0x00, 0x00, 0x00, /* mov ebx, 1 */
-		0xf4,			      /* hlt */
+	    0xbb, 0x01, 0x00, 0x00, 0x00, /* mov ebx, 1 */
+	    0xf4,			  /* hlt */
 	};
 	static const uint8_t second[] = {
-		0xbb, 0x02, 0x00, 0x00, 0x00, /* mov ebx, 2 */
-		0xf4,			      /* hlt */
+	    0xbb, 0x02, 0x00, 0x00, 0x00, /* mov ebx, 2 */
+	    0xf4,			  /* hlt */
 	};
 	struct vmm_regs r;
 
@@ -811,13 +820,13 @@ Test(emu, code_written_by_the_host_between_runs_is_executed)
 Test(emu, devices_far_apart_and_ram_between_them_all_work)
 {
 	static const uint8_t code[] = {
-		0xb8, 0x00, 0x00, 0x00, 0xfe, /* mov eax, 0xfe000000 */
-		0x48, 0x89, 0x00,	      /* mov [rax], rax */
-		0xb8, 0x00, 0x00, 0x00, 0x40, /* mov eax, 0x40000000 */
-		0x48, 0x89, 0x00,	      /* mov [rax], rax */
-		0xb8, 0x00, 0x00, 0x00, 0x02, /* mov eax, 0x2000000 (RAM between) */
-		0x48, 0x89, 0x00,	      /* mov [rax], rax */
-		0xf4,			      /* hlt */
+	    0xb8, 0x00, 0x00, 0x00, 0xfe, /* mov eax, 0xfe000000 */
+	    0x48, 0x89, 0x00,		  /* mov [rax], rax */
+	    0xb8, 0x00, 0x00, 0x00, 0x40, /* mov eax, 0x40000000 */
+	    0x48, 0x89, 0x00,		  /* mov [rax], rax */
+	    0xb8, 0x00, 0x00, 0x00, 0x02, /* mov eax, 0x2000000 (RAM between) */
+	    0x48, 0x89, 0x00,		  /* mov [rax], rax */
+	    0xf4,			  /* hlt */
 	};
 
 	create(VMM_UNCLAIMED_IGNORE);
@@ -839,12 +848,12 @@ Test(emu, devices_far_apart_and_ram_between_them_all_work)
 Test(emu, every_vcpu_runs_on_its_own_engine)
 {
 	static const uint8_t code[] = {
-		0x8b, 0x47, 0x10,	      /* mov eax, [rdi+16] (boot info: vcpu_index) */
-		0xb9, 0x00, 0x00, 0x00, 0xfe, /* mov ecx, 0xfe000000 */
-		0x48, 0x89, 0x04, 0xc1,	      /* mov [rcx+rax*8], rax */
-		0xf4,			      /* hlt */
+	    0x8b, 0x47, 0x10,		  /* mov eax, [rdi+16] (boot info: vcpu_index) */
+	    0xb9, 0x00, 0x00, 0x00, 0xfe, /* mov ecx, 0xfe000000 */
+	    0x48, 0x89, 0x04, 0xc1,	  /* mov [rcx+rax*8], rax */
+	    0xf4,			  /* hlt */
 	};
-	bool seen[2] = { false, false };
+	bool seen[2] = {false, false};
 
 	create(VMM_UNCLAIMED_IGNORE);
 	add_device("mmio0", VMM_SPACE_MMIO, DEV_BASE, DEV_LEN);

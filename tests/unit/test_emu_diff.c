@@ -37,19 +37,19 @@
  * at seed S; LIBVMM_DIFF_VERBOSE=1 prints each differing seed's guest.
  */
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define DATA 0x200000ull
-#define DATA_LEN 0x2000ull /* two pages */
-#define NBASE 0xfe000100ull /* narrow device: 1, 2, 4-byte accesses */
-#define NLEN 0x80ull
-#define WBASE 0xfe010100ull /* wide device: 1, 2, 4, 8-byte accesses */
-#define WLEN 0x80ull
-#define OPS 24
-#define LOG_MAX 64
+#define DATA	 0x200000ull
+#define DATA_LEN 0x2000ull     /* two pages */
+#define NBASE	 0xfe000100ull /* narrow device: 1, 2, 4-byte accesses */
+#define NLEN	 0x80ull
+#define WBASE	 0xfe010100ull /* wide device: 1, 2, 4, 8-byte accesses */
+#define WLEN	 0x80ull
+#define OPS	 24
+#define LOG_MAX	 64
 
 enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI, R8, R9, R10, R11, R12, R13, R14, R15 };
-static const int data_regs[] = { RBX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14 };
+static const int data_regs[] = {RBX, RCX, RDX, RSI, RDI, R8, R9, R10, R11, R12, R13, R14};
 #define NDATA (sizeof(data_regs) / sizeof(data_regs[0]))
 
 /* ---- the recording devices ---- */
@@ -86,8 +86,8 @@ static int drec_create(const struct vmm_host_services *host, struct vmm_host *ct
 static void drec_log(void *state, uint64_t off, uint32_t size, bool write, uint64_t value)
 {
 	if (cur->n < LOG_MAX)
-		cur->log[cur->n] = (struct dlog){ (uint8_t)(uintptr_t)state, (uint8_t)size, write,
-						  off, value };
+		cur->log[cur->n] =
+		    (struct dlog){(uint8_t)(uintptr_t)state, (uint8_t)size, write, off, value};
 	cur->n++;
 }
 
@@ -105,29 +105,29 @@ static int drec_write(void *state, uint64_t offset, uint32_t size, uint64_t valu
 }
 
 static const struct vmm_plugin_desc narrow_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "diff-narrow",
-	.description = "logs accesses of 1, 2 or 4 bytes",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
-	.min_length = 1,
-	.create = drec_create,
-	.read = drec_read,
-	.write = drec_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "diff-narrow",
+    .description = "logs accesses of 1, 2 or 4 bytes",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4,
+    .min_length = 1,
+    .create = drec_create,
+    .read = drec_read,
+    .write = drec_write,
 };
 
 static const struct vmm_plugin_desc wide_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "diff-wide",
-	.description = "logs accesses of 1, 2, 4 or 8 bytes",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = drec_create,
-	.read = drec_read,
-	.write = drec_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "diff-wide",
+    .description = "logs accesses of 1, 2, 4 or 8 bytes",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 1,
+    .create = drec_create,
+    .read = drec_read,
+    .write = drec_write,
 };
 
 /* ---- the guest generator ---- */
@@ -227,7 +227,7 @@ static int pick_reg(struct gen *g)
 /* An address of the chosen target for an access of size bytes. */
 static uint64_t pick_addr(struct gen *g, unsigned *size, const char **what)
 {
-	static const unsigned sizes[] = { 1, 2, 4, 8 };
+	static const unsigned sizes[] = {1, 2, 4, 8};
 	unsigned t = below(g, 8);
 
 	*size = sizes[below(g, 4)];
@@ -259,8 +259,8 @@ static void generate(struct gen *g, uint64_t seed)
 		uint64_t addr;
 
 		if (kind < 3) {
-			static const unsigned ops[] = { 0x01, 0x29, 0x31 }; /* add, sub, xor */
-			static const char *const names[] = { "add", "sub", "xor" };
+			static const unsigned ops[] = {0x01, 0x29, 0x31}; /* add, sub, xor */
+			static const char *const names[] = {"add", "sub", "xor"};
 			unsigned k = below(g, 4);
 
 			if (k < 3) {
@@ -287,10 +287,12 @@ static void generate(struct gen *g, uint64_t seed)
 			note(g, "ld%u %s 0x%llx -> r%d; ", size, what, (unsigned long long)addr, r);
 		} else {
 			mem_op(g, 0x00, 0x01, size, r); /* add [r15], r: a read, then a write */
-			note(g, "add%u %s 0x%llx += r%d; ", size, what, (unsigned long long)addr, r);
+			note(g, "add%u %s 0x%llx += r%d; ", size, what, (unsigned long long)addr,
+			     r);
 		}
 	}
-	reg_reg(g, 0x01, R8, R9); /* the last flags all defined (rol and imul leave some undefined) */
+	reg_reg(g, 0x01, R8,
+		R9); /* the last flags all defined (rol and imul leave some undefined) */
 	emit1(g, 0xf4);
 }
 
@@ -310,12 +312,18 @@ struct side {
 static int side_open(struct side *s, enum vmm_accel accel)
 {
 	struct vmm_device_config n = {
-		.size = sizeof(n), .name = "narrow", .space = VMM_SPACE_MMIO,
-		.base = NBASE, .length = NLEN,
+	    .size = sizeof(n),
+	    .name = "narrow",
+	    .space = VMM_SPACE_MMIO,
+	    .base = NBASE,
+	    .length = NLEN,
 	};
 	struct vmm_device_config w = {
-		.size = sizeof(w), .name = "wide", .space = VMM_SPACE_MMIO,
-		.base = WBASE, .length = WLEN,
+	    .size = sizeof(w),
+	    .name = "wide",
+	    .space = VMM_SPACE_MMIO,
+	    .base = WBASE,
+	    .length = WLEN,
 	};
 	struct vmm_vm_options opts;
 	int ret;
@@ -358,9 +366,9 @@ static void side_run(struct side *s, const struct gen *g)
 static int first_diff(const struct side *a, const struct side *b, char *why, size_t len)
 {
 	const uint64_t *ra = &a->ex.regs.rax, *rb = &b->ex.regs.rax;
-	static const char *const names[] = { "rax", "rbx", "rcx", "rdx", "rsi", "rdi",
-					     "rsp", "rbp", "r8",  "r9",	 "r10", "r11",
-					     "r12", "r13", "r14", "r15", "rip" };
+	static const char *const names[] = {"rax", "rbx", "rcx", "rdx", "rsi", "rdi",
+					    "rsp", "rbp", "r8",	 "r9",	"r10", "r11",
+					    "r12", "r13", "r14", "r15", "rip"};
 
 	if (a->ex.reason != VMM_EXIT_HLT || b->ex.reason != VMM_EXIT_HLT)
 		return snprintf(why, len, "exits: emu %s (%s), kvm %s (%s)",
@@ -421,7 +429,8 @@ TestSuite(emu_diff, .fini = diff_fini, .timeout = 60);
 
 Test(emu_diff, generated_guests_agree_on_emu_and_kvm)
 {
-	uint64_t nseeds = env_u64("LIBVMM_DIFF_SEEDS", 300), seed0 = env_u64("LIBVMM_DIFF_SEED0", 1);
+	uint64_t nseeds = env_u64("LIBVMM_DIFF_SEEDS", 300),
+		 seed0 = env_u64("LIBVMM_DIFF_SEED0", 1);
 	bool verbose = env_u64("LIBVMM_DIFF_VERBOSE", 0) != 0;
 	uint64_t agree = 0, first_bad = 0;
 	char why[256], first_why[256] = "";
@@ -432,7 +441,8 @@ Test(emu_diff, generated_guests_agree_on_emu_and_kvm)
 	cr_assert_eq(offsetof(struct vmm_regs, rip), 16 * sizeof(uint64_t));
 	ret = side_open(&kvm_side, VMM_ACCEL_KVM);
 	if (ret < 0)
-		cr_skip_test("no kvm to compare with: %s (%s)", vmm_strerror(ret), vmm_last_error());
+		cr_skip_test("no kvm to compare with: %s (%s)", vmm_strerror(ret),
+			     vmm_last_error());
 	OK(side_open(&emu_side, VMM_ACCEL_EMU));
 	for (uint64_t seed = seed0; seed < seed0 + nseeds; seed++) {
 		generate(&g, seed);
@@ -447,14 +457,15 @@ Test(emu_diff, generated_guests_agree_on_emu_and_kvm)
 			snprintf(first_why, sizeof(first_why), "%s", why);
 		}
 		if (verbose)
-			fprintf(stderr, "seed %llu: %s\n  guest: %s\n", (unsigned long long)seed, why,
-				g.text);
+			fprintf(stderr, "seed %llu: %s\n  guest: %s\n", (unsigned long long)seed,
+				why, g.text);
 	}
 	fprintf(stderr, "emu_diff: %llu of %llu seeds (from %llu) agree on emu and kvm\n",
 		(unsigned long long)agree, (unsigned long long)nseeds, (unsigned long long)seed0);
-	cr_expect_eq(agree, nseeds,
-		     "%llu of %llu seeds differ; the first, seed %llu: %s "
-		     "(rerun with LIBVMM_DIFF_SEED0=%llu LIBVMM_DIFF_SEEDS=1 LIBVMM_DIFF_VERBOSE=1)",
-		     (unsigned long long)(nseeds - agree), (unsigned long long)nseeds,
-		     (unsigned long long)first_bad, first_why, (unsigned long long)first_bad);
+	cr_expect_eq(
+	    agree, nseeds,
+	    "%llu of %llu seeds differ; the first, seed %llu: %s "
+	    "(rerun with LIBVMM_DIFF_SEED0=%llu LIBVMM_DIFF_SEEDS=1 LIBVMM_DIFF_VERBOSE=1)",
+	    (unsigned long long)(nseeds - agree), (unsigned long long)nseeds,
+	    (unsigned long long)first_bad, first_why, (unsigned long long)first_bad);
 }

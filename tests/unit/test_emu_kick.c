@@ -15,9 +15,9 @@
 #include "unit.h"
 #include "vmm_internal.h"
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define COUNTER 0x2000ull
+#define COUNTER	 0x2000ull
 #define DEV_BASE 0xfe000000ull
 
 /* jmp . */
@@ -73,24 +73,27 @@ static int kicker_write(void *state, uint64_t offset, uint32_t size, uint64_t va
 
 /* A device whose every write kicks the vCPU that made it: a kick from inside the engine. */
 static const struct vmm_plugin_desc kicker_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "kicker",
-	.description = "kicks the vCPU that writes to it",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = test_null_create,
-	.read = test_null_read,
-	.write = kicker_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "kicker",
+    .description = "kicks the vCPU that writes to it",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 1,
+    .create = test_null_create,
+    .read = test_null_read,
+    .write = kicker_write,
 };
 
 static void guest(const uint8_t *code, const uint8_t *end)
 {
 	struct vmm_vm_options opts;
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "kicker", .space = VMM_SPACE_MMIO,
-		.base = DEV_BASE, .length = 0x1000,
+	    .size = sizeof(cfg),
+	    .name = "kicker",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV_BASE,
+	    .length = 0x1000,
 	};
 
 	vmm_vm_options_init(&opts);
@@ -163,7 +166,7 @@ struct kicker {
 static void *kicker_main(void *arg)
 {
 	struct kicker *k = arg;
-	const struct timespec ms1 = { 0, 1000 * 1000 };
+	const struct timespec ms1 = {0, 1000 * 1000};
 	volatile uint64_t *counter = (volatile uint64_t *)(low + COUNTER);
 
 	while (*counter < k->target)
@@ -175,7 +178,7 @@ static void *kicker_main(void *arg)
 /* Run while another thread kicks once the guest has counted to target; the count run() ended at. */
 static uint64_t run_until_kicked(uint64_t target)
 {
-	struct kicker k = { .target = target };
+	struct kicker k = {.target = target};
 	uint64_t r;
 
 	cr_assert_eq(pthread_create(&k.thread, NULL, kicker_main, &k), 0);

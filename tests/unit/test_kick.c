@@ -21,10 +21,10 @@
 #include "vmm/vmm.h"
 #include "vmm_internal.h" /* pause_req: when a change has asked vCPUs to pause */
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define SPARE 0x2000000ull
-#define DEV 0x3000000ull
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define SPARE	  0x2000000ull
+#define DEV	  0x3000000ull
 #define STOP_CODE 9
 
 /* Count in memory forever: only a kick gets the vCPU out of the guest. */
@@ -75,7 +75,7 @@ static void count_kick(int sig)
 
 static void sleep_ms(long ms)
 {
-	nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000 }, NULL);
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000}, NULL);
 }
 
 /* ---- the moment just before the guest is entered ---- */
@@ -218,9 +218,12 @@ static void pause_before_guest(void)
 static void machine_n(enum vmm_accel accel, const uint8_t *start, const uint8_t *end,
 		      const struct vmm_plugin_desc *dev, unsigned nvcpus)
 {
-	struct sigaction sa = { .sa_handler = count_kick };
-	struct vmm_device_config cfg = { .size = sizeof(cfg), .name = "dev",
-					 .space = VMM_SPACE_MMIO, .base = DEV, .length = 0x1000 };
+	struct sigaction sa = {.sa_handler = count_kick};
+	struct vmm_device_config cfg = {.size = sizeof(cfg),
+					.name = "dev",
+					.space = VMM_SPACE_MMIO,
+					.base = DEV,
+					.length = 0x1000};
 	struct vmm_vm_options opts;
 	uint8_t *low;
 
@@ -301,7 +304,7 @@ static atomic_bool in_read;
 
 static int slow_read(void *state, uint64_t off, uint32_t size, uint64_t *value)
 {
-	struct timespec left = { .tv_nsec = 200000000 };
+	struct timespec left = {.tv_nsec = 200000000};
 
 	atomic_store(&in_read, true);
 	while (nanosleep(&left, &left) < 0)
@@ -311,15 +314,15 @@ static int slow_read(void *state, uint64_t off, uint32_t size, uint64_t *value)
 }
 
 static const struct vmm_plugin_desc slow_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "slow",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_4,
-	.min_length = 4,
-	.create = test_null_create,
-	.read = slow_read,
-	.write = test_null_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "slow",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_4,
+    .min_length = 4,
+    .create = test_null_create,
+    .read = slow_read,
+    .write = test_null_write,
 };
 
 static void wait_in_read(void)
@@ -422,15 +425,15 @@ static int kicker_write(void *state, uint64_t off, uint32_t size, uint64_t value
 
 /* Every write kicks the vCPU making it: a kick on the vCPU thread, outside KVM_RUN. */
 static const struct vmm_plugin_desc kicker_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "kicker",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_4,
-	.min_length = 4,
-	.create = test_null_create,
-	.read = test_null_read,
-	.write = kicker_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "kicker",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_4,
+    .min_length = 4,
+    .create = test_null_create,
+    .read = test_null_read,
+    .write = kicker_write,
 };
 
 /* What vmm_vcpu_run() does for the backend: this thread is the vCPU's, with the signal let in. */

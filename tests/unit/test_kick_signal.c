@@ -15,9 +15,9 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define CNT 0x200000ull
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define CNT	  0x200000ull
 #define STOP_CODE 7
 
 /* Count in memory forever: only a kick gets the vCPU out of the guest. */
@@ -25,7 +25,7 @@ extern const uint8_t g_spin_start[], g_spin_end[];
 __asm__(".pushsection .rodata\n.globl g_spin_start\ng_spin_start:\n"
 	"1:	incq 0x200000\n	jmp 1b\n"
 	".globl g_spin_end\ng_spin_end:\n.popsection\n");
-static const uint8_t g_hlt[] = { 0xf4 };
+static const uint8_t g_hlt[] = {0xf4};
 
 /* Criterion runs each test in a process of its own: dispositions and masks do not leak. */
 static struct vmm_vm *vm;
@@ -93,10 +93,10 @@ static void *stopper_main(void *arg)
 		/* A failed read leaves n 0: poll on, and the test's timeout reports it. */
 		if (vmm_guest_read(vm, CNT, &n, 8) < 0)
 			n = 0;
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	}
 	/* Let the guest get deep into KVM_RUN: only the signal can end it. */
-	nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
 	vmm_vm_stop(vm, STOP_CODE);
 	return NULL;
 }
@@ -200,7 +200,7 @@ static void embedder_handler(int sig)
 
 BOTH(an_embedders_own_handler_on_the_kick_signal_stays_and_sees_the_kicks)
 {
-	struct sigaction sa = { .sa_handler = embedder_handler }, now;
+	struct sigaction sa = {.sa_handler = embedder_handler}, now;
 	struct vmm_exit ex = VMM_EXIT_INIT;
 
 	sigemptyset(&sa.sa_mask);
@@ -219,7 +219,7 @@ BOTH(an_embedders_own_handler_on_the_kick_signal_stays_and_sees_the_kicks)
 
 BOTH(a_kick_signal_libvmm_cannot_use_is_refused)
 {
-	static const int bad[] = { -1, SIGKILL, SIGSTOP, SIGSEGV, SIGINT, SIGCHLD, 65, 1000 };
+	static const int bad[] = {-1, SIGKILL, SIGSTOP, SIGSEGV, SIGINT, SIGCHLD, 65, 1000};
 	struct vmm_vm_options opts;
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -17,8 +17,8 @@
 
 #define RAM "[ram \"low\"]\ngpa = 0\nsize = 4K\n"
 
-#define UNDER "only a read-only memslot may lie under a device window"
-#define IDENTITY "ends past the boot identity map, which ends at 0x8000000000 (512 GiB)"
+#define UNDER	  "only a read-only memslot may lie under a device window"
+#define IDENTITY  "ends past the boot identity map, which ends at 0x8000000000 (512 GiB)"
 #define GPA_LIMIT "ends past the guest-physical limit 0x400000000000"
 
 static struct vmm_config *cfg;
@@ -152,13 +152,15 @@ Test(layout_config, overlapping_ram)
 
 Test(layout_config, rom_overlapping_ram)
 {
-	load_error(FIXTURE("overlap-rom"), -EEXIST,
-		   "6: memslot 'boot' [0xff0000, 0x1000000) overlaps memslot 'low' [0x0, 0x1000000)");
+	load_error(
+	    FIXTURE("overlap-rom"), -EEXIST,
+	    "6: memslot 'boot' [0xff0000, 0x1000000) overlaps memslot 'low' [0x0, 0x1000000)");
 }
 
 Test(layout_config, ram_overlapping_a_rom_sized_by_its_file)
 {
-	text_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH "\n[ram \"b\"]\ngpa = 0x101000\nsize = 4K\n",
+	text_error(RAM "[rom \"r\"]\ngpa = 1M\nfile = " FLASH
+		       "\n[ram \"b\"]\ngpa = 0x101000\nsize = 4K\n",
 		   -EEXIST,
 		   "7: memslot 'b' [0x101000, 0x102000) overlaps memslot 'r' [0x100000, 0x102000)");
 }
@@ -191,8 +193,9 @@ Test(layout_api, ram_moved_over_its_own_old_place_is_accepted)
 
 Test(layout_config, mmio_window_inside_ram)
 {
-	load_error(FIXTURE("overlap-device-ram"), -EEXIST,
-		   "6: device 'test0' [0x1000, 0x2000) overlaps memslot 'low' [0x0, 0x4000000): " UNDER);
+	load_error(
+	    FIXTURE("overlap-device-ram"), -EEXIST,
+	    "6: device 'test0' [0x1000, 0x2000) overlaps memslot 'low' [0x0, 0x4000000): " UNDER);
 }
 
 Test(layout_config, window_over_writable_ram_is_refused_even_when_readonly_is_off)
@@ -206,7 +209,8 @@ Test(layout_config, window_over_read_only_and_writable_ram_is_refused)
 {
 	text_error(RAM "[ram \"flash\"]\ngpa = 4K\nsize = 4K\nreadonly = 1\n"
 		       "[device \"d\"]\nplugin = testdev\nmmio = 0x800\nsize = 4K\n",
-		   -EEXIST, "8: device 'd' [0x800, 0x1800) overlaps memslot 'low' [0x0, 0x1000): " UNDER);
+		   -EEXIST,
+		   "8: device 'd' [0x800, 0x1800) overlaps memslot 'low' [0x0, 0x1000): " UNDER);
 }
 
 Test(layout_config, window_declared_before_the_ram_under_it_is_refused)
@@ -248,8 +252,9 @@ Test(layout_api, writable_ram_moved_under_a_window)
 	api_vm();
 	OK(vmm_device_add_plugin(vm, TESTDEV, &c, NULL));
 	OK(vmm_memslot_alloc(vm, "low", 0, 0x10000, NULL));
-	api_error(vmm_memslot_move(vm, 0, 0x18000), -EEXIST,
-		  "memslot 'low' [0x18000, 0x28000) overlaps device 't' [0x20000, 0x21000): " UNDER);
+	api_error(
+	    vmm_memslot_move(vm, 0, 0x18000), -EEXIST,
+	    "memslot 'low' [0x18000, 0x28000) overlaps device 't' [0x20000, 0x21000): " UNDER);
 }
 
 Test(layout_api, window_over_read_only_ram_is_accepted)

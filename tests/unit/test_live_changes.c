@@ -15,25 +15,25 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define CNT 0x200000ull    /* in "low": the guest's counter */
-#define FLAG 0x200008ull   /* in "low": the host sets it to end the guest's loop */
-#define SLOT_A 0x1000000ull
-#define SLOT_B 0x1400000ull
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define CNT	  0x200000ull /* in "low": the guest's counter */
+#define FLAG	  0x200008ull /* in "low": the host sets it to end the guest's loop */
+#define SLOT_A	  0x1000000ull
+#define SLOT_B	  0x1400000ull
 #define SLOT_SIZE 0x100000ull
-#define SPARE 0x2000000ull /* a slot the host adds and removes */
-#define DEV 0x3000000ull
-#define DEV2 0x3100000ull
-#define MARK 0x0123456789abcdefull
+#define SPARE	  0x2000000ull /* a slot the host adds and removes */
+#define DEV	  0x3000000ull
+#define DEV2	  0x3100000ull
+#define MARK	  0x0123456789abcdefull
 
 /*
  * Guests, assembled with the test (absolute addresses, relative jumps: the
  * bytes run wherever they are copied). Each ends in hlt.
  */
-#define GUEST(name, body)                                                                     \
-	extern const uint8_t name##_start[], name##_end[];                                    \
-	__asm__(".pushsection .rodata\n.globl " #name "_start\n" #name "_start:\n" body       \
+#define GUEST(name, body)                                                                          \
+	extern const uint8_t name##_start[], name##_end[];                                         \
+	__asm__(".pushsection .rodata\n.globl " #name "_start\n" #name "_start:\n" body            \
 		"\n.globl " #name "_end\n" #name "_end:\n.popsection\n")
 
 /* Count in memory and in rcx until FLAG is set: the two agree unless a pause repeated work. */
@@ -80,16 +80,16 @@ static void dev_destroy(void *state)
 }
 
 static const struct vmm_plugin_desc dev_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "answer",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_4,
-	.min_length = 4,
-	.create = dev_create,
-	.destroy = dev_destroy,
-	.read = dev_read,
-	.write = dev_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "answer",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_4,
+    .min_length = 4,
+    .create = dev_create,
+    .destroy = dev_destroy,
+    .read = dev_read,
+    .write = dev_write,
 };
 
 /* ---- the machine, run on a thread of its own ---- */
@@ -136,7 +136,7 @@ static void machine(enum vmm_accel accel, const uint8_t *start, const uint8_t *e
 	OK(vmm_vm_create(&opts, &vm));
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, (void **)&low));
 	OK(vmm_memslot_alloc(vm, "a", SLOT_A, SLOT_SIZE, (void **)&slot));
-	memcpy(slot, &(uint64_t){ MARK }, 8);
+	memcpy(slot, &(uint64_t){MARK}, 8);
 	OK(vmm_vcpu_create(vm, 0, NULL));
 	memcpy(low + ENTRY, start, (size_t)(end - start));
 	OK(vmm_boot_setup(vm, ENTRY));
@@ -158,7 +158,7 @@ static void expect_halted(void)
 
 static void nap(long ms)
 {
-	nanosleep(&(struct timespec){ .tv_nsec = ms * 1000000 }, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = ms * 1000000}, NULL);
 }
 
 /* Wait (up to 20 s) for a guest-visible counter to pass a value. */
@@ -172,7 +172,8 @@ static void wait_reads_past(const struct vmm_device *dev, uint64_t n)
 			return;
 		nap(1);
 	}
-	cr_assert_fail("the guest never read the device (%llu reads)", (unsigned long long)st.reads);
+	cr_assert_fail("the guest never read the device (%llu reads)",
+		       (unsigned long long)st.reads);
 }
 
 /* ---- pauses ---- */
@@ -191,12 +192,13 @@ BOTH(pauses_for_changes_are_invisible_to_the_guest)
 		OK(vmm_memslot_move(vm, SLOT_B, SLOT_A));
 		OK(vmm_memslot_remove(vm, SPARE));
 	}
-	OK(vmm_guest_write(vm, FLAG, &(uint64_t){ 1 }, 8));
+	OK(vmm_guest_write(vm, FLAG, &(uint64_t){1}, 8));
 	expect_halted();
 	OK(vmm_guest_read(vm, CNT, &count, 8));
 	OK(vmm_vcpu_get_regs(vmm_vcpu_get(vm, 0), &regs));
 	cr_expect_gt(count, 0);
-	cr_expect_eq(count, regs.rcx, "memory counted %llu, rcx %llu: a pause repeated or lost work",
+	cr_expect_eq(count, regs.rcx,
+		     "memory counted %llu, rcx %llu: a pause repeated or lost work",
 		     (unsigned long long)count, (unsigned long long)regs.rcx);
 }
 
@@ -225,20 +227,21 @@ BOTH(slot_moved_while_running_is_seen_at_its_new_place)
 
 BOTH(dirty_log_switched_while_running)
 {
-	uint64_t bm[64] = { 0 }, small[4];
+	uint64_t bm[64] = {0}, small[4];
 	const uint64_t page = CNT / 4096, want = 1ull << (page % 64);
 
 	machine(accel, g_count_start, g_count_end);
 	start_run();
 	OK(vmm_memslot_set_dirty_log(vm, 0, 1));
-	cr_expect_eq(vmm_memslot_get_dirty(vm, 0, small, 4), -EINVAL, "a 16 MiB slot needs 64 words");
+	cr_expect_eq(vmm_memslot_get_dirty(vm, 0, small, 4), -EINVAL,
+		     "a 16 MiB slot needs 64 words");
 	for (int i = 0; i < 20000 && !(bm[page / 64] & want); i++) {
 		nap(1);
 		OK(vmm_memslot_get_dirty(vm, 0, bm, 64));
 	}
 	cr_expect(bm[page / 64] & want, "the counter's page was never dirty");
 	OK(vmm_memslot_set_dirty_log(vm, 0, 0));
-	OK(vmm_guest_write(vm, FLAG, &(uint64_t){ 1 }, 8));
+	OK(vmm_guest_write(vm, FLAG, &(uint64_t){1}, 8));
 	expect_halted();
 }
 
@@ -247,8 +250,11 @@ BOTH(dirty_log_switched_while_running)
 BOTH(devices_added_moved_and_removed_while_running)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "answer", .space = VMM_SPACE_MMIO,
-		.base = DEV, .length = 0x1000,
+	    .size = sizeof(cfg),
+	    .name = "answer",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV,
+	    .length = 0x1000,
 	};
 	struct vmm_device_stats st = VMM_DEVICE_STATS_INIT;
 	struct vmm_device *dev;
@@ -272,8 +278,11 @@ BOTH(devices_added_moved_and_removed_while_running)
 BOTH(device_move_is_checked_like_an_add)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "answer", .space = VMM_SPACE_MMIO,
-		.base = DEV, .length = 0x1000,
+	    .size = sizeof(cfg),
+	    .name = "answer",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV,
+	    .length = 0x1000,
 	};
 	struct vmm_device *dev;
 	uint32_t space;
@@ -283,7 +292,7 @@ BOTH(device_move_is_checked_like_an_add)
 	OK(vmm_device_add(vm, &dev_desc, &cfg, &dev));
 	cr_expect_eq(vmm_device_move(dev, 0x1000), -EEXIST, "onto RAM");
 	cr_expect_eq(vmm_device_move(dev, 600ull << 30), -ERANGE, "past the identity map");
-	OK(vmm_device_move(dev, DEV + 0x800));  /* overlapping its own old window */
+	OK(vmm_device_move(dev, DEV + 0x800)); /* overlapping its own old window */
 	OK(vmm_device_window(dev, &space, &base, &len));
 	cr_expect_eq(base, DEV + 0x800);
 	cr_expect_eq(vmm_device_remove(NULL), -EINVAL);
@@ -292,14 +301,18 @@ BOTH(device_move_is_checked_like_an_add)
 BOTH(changes_from_a_device_callback_are_refused)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "answer", .space = VMM_SPACE_MMIO,
-		.base = DEV, .length = 0x1000,
+	    .size = sizeof(cfg),
+	    .name = "answer",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV,
+	    .length = 0x1000,
 	};
 
 	machine(accel, g_poke_start, g_poke_end);
 	OK(vmm_device_add(vm, &dev_desc, &cfg, NULL));
 	start_run();
 	expect_halted();
-	cr_expect_eq(callback_ret, -EDEADLK, "vmm_memslot_remove() from a callback: %d", callback_ret);
+	cr_expect_eq(callback_ret, -EDEADLK, "vmm_memslot_remove() from a callback: %d",
+		     callback_ret);
 	cr_expect_eq(vmm_memslot_count(vm), 2);
 }

@@ -34,11 +34,11 @@ static void teardown(void)
 static struct vmm_device_config mmio_cfg(const char *name, uint64_t base, uint64_t len)
 {
 	return (struct vmm_device_config){
-		.size = sizeof(struct vmm_device_config),
-		.name = name,
-		.space = VMM_SPACE_MMIO,
-		.base = base,
-		.length = len,
+	    .size = sizeof(struct vmm_device_config),
+	    .name = name,
+	    .space = VMM_SPACE_MMIO,
+	    .base = base,
+	    .length = len,
 	};
 }
 
@@ -124,7 +124,7 @@ Test(loader, good_plugin_is_added_and_listed)
 
 Test(loader, unknown_key_is_refused_with_its_line)
 {
-	struct vmm_device_param p[] = { { "colour", "blue", "vm.ini", 12 } };
+	struct vmm_device_param p[] = {{"colour", "blue", "vm.ini", 12}};
 	struct vmm_device_config c = mmio_cfg("t0", 0xfe000000, 0x1000);
 
 	c.params = p;
@@ -138,7 +138,7 @@ Test(loader, unknown_key_is_refused_with_its_line)
 
 Test(loader, param_error_is_reported_at_the_key_and_the_instance_destroyed)
 {
-	struct vmm_device_param p[] = { { "mode", "warp", "vm.ini", 4 } };
+	struct vmm_device_param p[] = {{"mode", "warp", "vm.ini", 4}};
 	struct vmm_device_config c = mmio_cfg("pc", 0xfe000000, 0x1000);
 	void *h;
 	int *live;
@@ -151,7 +151,8 @@ Test(loader, param_error_is_reported_at_the_key_and_the_instance_destroyed)
 	c.params = p;
 	c.nparams = 1;
 	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("param-check"), &c, NULL), -EINVAL);
-	cr_assert_str_eq(vmm_last_error(), "vm.ini:4: device 'pc': mode: 'warp' is not fast or slow");
+	cr_assert_str_eq(vmm_last_error(),
+			 "vm.ini:4: device 'pc': mode: 'warp' is not fast or slow");
 	cr_assert_eq(*live, 0, "create() ran %d more times than destroy()", *live);
 	dlclose(h);
 }
@@ -188,7 +189,8 @@ Test(loader, pio_window_past_0xffff_is_erange)
 	struct vmm_device_config c = mmio_cfg("u", 0xfffc, 8);
 
 	c.space = VMM_SPACE_PIO;
-	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/uart16550.so", &c, NULL), -ERANGE);
+	cr_assert_eq(vmm_device_add_plugin(vm, BUILD_DIR "/plugins/uart16550.so", &c, NULL),
+		     -ERANGE);
 }
 
 Test(loader, pio_window_ending_at_port_0xffff_is_accepted)
@@ -252,8 +254,8 @@ Test(loader, plugin_find_searches_each_directory_for_name_so)
 {
 	char buf[4096];
 
-	cr_assert_eq(vmm_plugin_find("testdev", "/nonexistent:" BUILD_DIR "/plugins", buf,
-				     sizeof(buf)), 0);
+	cr_assert_eq(
+	    vmm_plugin_find("testdev", "/nonexistent:" BUILD_DIR "/plugins", buf, sizeof(buf)), 0);
 	cr_assert_str_eq(buf, BUILD_DIR "/plugins/testdev.so");
 	cr_assert_eq(vmm_plugin_find("nosuch", BUILD_DIR "/plugins", buf, sizeof(buf)), -ENOENT);
 	cr_assert(strstr(vmm_last_error(), "plugin 'nosuch' not found"), "%s", vmm_last_error());

@@ -14,7 +14,8 @@
 
 static struct vmmi_slot_table t;
 
-/* Host addresses are never dereferenced here: a fake, page-aligned base keeps translations easy to predict. */
+/* Host addresses are never dereferenced here: a fake, page-aligned base keeps translations easy to
+ * predict. */
 #define HVA_BASE 0x200000000000ull
 static void *hva_for(uint64_t gpa)
 {
@@ -279,8 +280,9 @@ Test(memslot, overlap_message_names_both_slots)
 {
 	add("low", 0, 4 * MB);
 	refused("high", MB, MB, hva_for(0), -EEXIST);
-	cr_assert_str_eq(vmm_last_error(),
-			 "memslot 'high' [0x100000, 0x200000) overlaps memslot 'low' [0x0, 0x400000)");
+	cr_assert_str_eq(
+	    vmm_last_error(),
+	    "memslot 'high' [0x100000, 0x200000) overlaps memslot 'low' [0x0, 0x400000)");
 }
 
 Test(memslot, range_is_checked_before_overlap)
@@ -345,7 +347,8 @@ Test(memslot, translate_of_range_crossing_the_slot_end_is_efault)
 	add("a", MB, MB);
 	cr_assert_eq(vmmi_slots_translate(&t, 2 * MB - 4, 8, &hva), -EFAULT);
 	cr_assert_eq(hva, (void *)1, "*hva untouched on failure");
-	cr_assert_str_eq(vmm_last_error(), "guest range [0x1ffffc, 0x200004) is not inside one RAM slot");
+	cr_assert_str_eq(vmm_last_error(),
+			 "guest range [0x1ffffc, 0x200004) is not inside one RAM slot");
 }
 
 Test(memslot, translate_of_range_spanning_two_adjacent_slots_is_efault)
@@ -395,7 +398,7 @@ Test(memslot, translate_with_len_0_is_treated_as_len_1)
 
 Test(memslot, translate_reaches_real_memory)
 {
-	struct vmmi_slot_table own = { 0 };
+	struct vmmi_slot_table own = {0};
 	uint8_t *mem = aligned_alloc(PG, 2 * PG);
 	void *hva;
 
@@ -485,7 +488,8 @@ Test(memslot, memslot_max_slots_fit_then_enospc)
 		cr_assert(t.used_ids[t.slots[i].id / 64] & (1ull << (t.slots[i].id % 64)));
 	}
 
-	cr_assert_eq(vmmi_slots_insert(&t, "x", 2 * VMM_MEMSLOT_MAX * PG, PG, hva_for(0), 0, NULL), -ENOSPC);
+	cr_assert_eq(vmmi_slots_insert(&t, "x", 2 * VMM_MEMSLOT_MAX * PG, PG, hva_for(0), 0, NULL),
+		     -ENOSPC);
 	cr_assert_eq(t.n, VMM_MEMSLOT_MAX);
 }
 
@@ -514,7 +518,7 @@ Test(memslot, full_table_accepts_again_after_a_remove)
 
 Test(memslot, free_accepts_a_zeroed_table)
 {
-	struct vmmi_slot_table z = { 0 };
+	struct vmmi_slot_table z = {0};
 
 	vmmi_slots_free(&z);
 	vmmi_slots_free(&z);
@@ -600,8 +604,8 @@ Test(memslot, lookups_in_a_full_table_match_a_linear_scan)
 				     (unsigned long long)len);
 			cr_assert_eq(hva, want->hva + (at - want->gpa));
 		} else {
-			cr_assert_eq(ret, -EFAULT, "translate 0x%llx + 0x%llx", (unsigned long long)at,
-				     (unsigned long long)len);
+			cr_assert_eq(ret, -EFAULT, "translate 0x%llx + 0x%llx",
+				     (unsigned long long)at, (unsigned long long)len);
 		}
 	}
 }

@@ -13,13 +13,13 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define SLOT_A 0x1000000ull /* the slot under test: 16 MiB */
-#define SLOT_SIZE 0x200000ull /* 512 pages: a dirty bitmap of 8 words */
-#define WORDS (SLOT_SIZE / 4096 / 64)
-#define PAGE 0x1000u
-#define MARK 0x0123456789abcdefull
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define SLOT_A	  0x1000000ull /* the slot under test: 16 MiB */
+#define SLOT_SIZE 0x200000ull  /* 512 pages: a dirty bitmap of 8 words */
+#define WORDS	  (SLOT_SIZE / 4096 / 64)
+#define PAGE	  0x1000u
+#define MARK	  0x0123456789abcdefull
 
 /* ---- a device that records the writes it receives ---- */
 
@@ -53,15 +53,15 @@ static int rec_write(void *state, uint64_t off, uint32_t size, uint64_t value)
 }
 
 static const struct vmm_plugin_desc rec_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "recorder",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
-	.min_length = 1,
-	.create = rec_create,
-	.read = rec_read,
-	.write = rec_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "recorder",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8,
+    .min_length = 1,
+    .create = rec_create,
+    .read = rec_read,
+    .write = rec_write,
 };
 
 /* ---- the machine ---- */
@@ -77,7 +77,8 @@ static void teardown(void)
 }
 
 TestSuite(memslot_flags_emu, .fini = teardown, .timeout = 60);
-TestSuite(memslot_flags_kvm, .fini = teardown, .timeout = 300); /* 32764 KVM slots on an older kernel: seconds */
+TestSuite(memslot_flags_kvm, .fini = teardown,
+	  .timeout = 300); /* 32764 KVM slots on an older kernel: seconds */
 #define BOTH(name) TWIN_TESTS(memslot_flags_emu, memslot_flags_kvm, name)
 
 /* RAM at 0 (boot area at its top), slot "a" of SLOT_SIZE at SLOT_A with flags, MARK first. */
@@ -92,7 +93,7 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy policy, uint
 	OK(vmm_vm_create(&opts, &vm));
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, (void **)&low));
 	OK(vmm_memslot_alloc_flags(vm, "a", SLOT_A, SLOT_SIZE, flags, (void **)&slot));
-	memcpy(slot, &(uint64_t){ MARK }, 8);
+	memcpy(slot, &(uint64_t){MARK}, 8);
 	OK(vmm_vcpu_create(vm, 0, NULL));
 	memcpy(low + ENTRY, p->b, p->n);
 	OK(vmm_boot_setup(vm, ENTRY));
@@ -102,8 +103,11 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy policy, uint
 static void recorder_at(uint64_t base, uint64_t len)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "rec", .space = VMM_SPACE_MMIO,
-		.base = base, .length = len,
+	    .size = sizeof(cfg),
+	    .name = "rec",
+	    .space = VMM_SPACE_MMIO,
+	    .base = base,
+	    .length = len,
 	};
 
 	OK(vmm_device_add(vm, &rec_desc, &cfg, NULL));
@@ -129,7 +133,7 @@ static void rom_store_program(struct prog *p)
 
 BOTH(rom_write_goes_to_the_device_over_it_and_memory_keeps_its_bytes)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	rom_store_program(&p);
 	machine(accel, VMM_UNCLAIMED_STOP, VMM_MEMSLOT_READONLY, &p);
@@ -148,7 +152,7 @@ BOTH(rom_write_goes_to_the_device_over_it_and_memory_keeps_its_bytes)
 
 BOTH(rom_write_with_no_device_is_unclaimed_and_dropped)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	struct vmm_vm_stats st = VMM_VM_STATS_INIT;
 
 	rom_store_program(&p);
@@ -162,7 +166,7 @@ BOTH(rom_write_with_no_device_is_unclaimed_and_dropped)
 
 BOTH(rom_write_stops_the_vm_under_the_stop_policy)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	rom_store_program(&p);
 	machine(accel, VMM_UNCLAIMED_STOP, VMM_MEMSLOT_READONLY, &p);
@@ -175,9 +179,9 @@ BOTH(rom_write_stops_the_vm_under_the_stop_policy)
 
 BOTH(code_runs_from_rom_and_host_writes_to_rom_are_seen)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	/* mov ebx, imm; hlt; jmp back to SLOT_A */
-	uint8_t code[] = { 0xbb, 1, 0, 0, 0, 0xf4, 0xeb, 0xf8 };
+	uint8_t code[] = {0xbb, 1, 0, 0, 0, 0xf4, 0xeb, 0xf8};
 
 	jump(&p, SLOT_A);
 	machine(accel, VMM_UNCLAIMED_STOP, VMM_MEMSLOT_READONLY, &p);
@@ -187,18 +191,22 @@ BOTH(code_runs_from_rom_and_host_writes_to_rom_are_seen)
 	code[1] = 2;
 	OK(vmm_guest_write(vm, SLOT_A, code, sizeof(code)));
 	run_to_hlt();
-	cr_expect_eq(ex.regs.rbx, 2, "rbx %llu: stale ROM code ran", (unsigned long long)ex.regs.rbx);
+	cr_expect_eq(ex.regs.rbx, 2, "rbx %llu: stale ROM code ran",
+		     (unsigned long long)ex.regs.rbx);
 }
 
 BOTH(windows_may_overlap_read_only_slots_only)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "over-ram", .space = VMM_SPACE_MMIO,
-		.base = 0x1000, .length = PAGE,
+	    .size = sizeof(cfg),
+	    .name = "over-ram",
+	    .space = VMM_SPACE_MMIO,
+	    .base = 0x1000,
+	    .length = PAGE,
 	};
 	struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
-	struct vmm_translation t = { .size = sizeof(t) };
+	struct vmm_translation t = {.size = sizeof(t)};
 
 	hlt(&p);
 	machine(accel, VMM_UNCLAIMED_STOP, VMM_MEMSLOT_READONLY, &p);
@@ -225,7 +233,7 @@ BOTH(windows_may_overlap_read_only_slots_only)
 
 BOTH(unknown_slot_flags_are_refused)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	hlt(&p);
 	machine(accel, VMM_UNCLAIMED_STOP, 0, &p);
@@ -250,14 +258,14 @@ static void expect_bitmap(const uint64_t *got, const uint64_t *want)
  */
 BOTH(dirty_bitmap_holds_the_pages_the_guest_wrote)
 {
-	struct prog p = { .n = 0 };
-	uint64_t bm[WORDS], want[WORDS] = { 0 };
+	struct prog p = {.n = 0};
+	uint64_t bm[WORDS], want[WORDS] = {0};
 
-	store(&p, SLOT_A, 1);                  /* page 0 */
-	store(&p, SLOT_A + 3 * PAGE + 8, 2);   /* page 3 */
-	store(&p, SLOT_A + 6 * PAGE - 4, 3);   /* pages 5 and 6: crosses */
-	store(&p, SLOT_A + 511 * PAGE, 4);     /* the last page */
-	load(&p, RBX, SLOT_A + 100 * PAGE);    /* a read: not dirty */
+	store(&p, SLOT_A, 1);		     /* page 0 */
+	store(&p, SLOT_A + 3 * PAGE + 8, 2); /* page 3 */
+	store(&p, SLOT_A + 6 * PAGE - 4, 3); /* pages 5 and 6: crosses */
+	store(&p, SLOT_A + 511 * PAGE, 4);   /* the last page */
+	load(&p, RBX, SLOT_A + 100 * PAGE);  /* a read: not dirty */
 	hlt(&p);
 	store(&p, SLOT_A + 200 * PAGE, 5);
 	hlt(&p);
@@ -286,8 +294,8 @@ BOTH(dirty_bitmap_holds_the_pages_the_guest_wrote)
 
 BOTH(device_and_host_writes_are_logged_and_logging_can_stop)
 {
-	struct prog p = { .n = 0 };
-	uint64_t bm[WORDS], want[WORDS] = { 0 };
+	struct prog p = {.n = 0};
+	uint64_t bm[WORDS], want[WORDS] = {0};
 
 	store(&p, SLOT_A + 9 * PAGE, 1);
 	hlt(&p);
@@ -306,7 +314,7 @@ BOTH(device_and_host_writes_are_logged_and_logging_can_stop)
 
 BOTH(dirty_log_arguments_are_checked)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	uint64_t bm[WORDS];
 
 	hlt(&p);
@@ -329,7 +337,8 @@ static void skip_slow_under_asan(enum vmm_accel accel)
 {
 #if defined(__SANITIZE_ADDRESS__)
 	if (accel == VMM_ACCEL_EMU)
-		cr_skip_test("a 1000-region emu layout takes minutes under ASan; the plain build runs this");
+		cr_skip_test(
+		    "a 1000-region emu layout takes minutes under ASan; the plain build runs this");
 #endif
 	(void)accel;
 }
@@ -383,8 +392,11 @@ Test(memslot_flags_emu, layouts_too_large_for_the_emulator_are_refused_not_fatal
 		uint64_t at = (1ull << 30) + 4ull * PAGE * n;
 		char name[16];
 		struct vmm_device_config cfg = {
-			.size = sizeof(cfg), .name = name, .space = VMM_SPACE_MMIO,
-			.base = at + 2 * PAGE, .length = PAGE,
+		    .size = sizeof(cfg),
+		    .name = name,
+		    .space = VMM_SPACE_MMIO,
+		    .base = at + 2 * PAGE,
+		    .length = PAGE,
 		};
 
 		snprintf(name, sizeof(name), "d%u", n);

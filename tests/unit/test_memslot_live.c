@@ -17,16 +17,15 @@
 #include "vmm/guest.h"
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define SLOT_A 0x1000000ull /* where the slot under test starts: 16 MiB */
-#define SLOT_B 0x3000000ull /* where it moves to: 48 MiB */
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define SLOT_A	  0x1000000ull /* where the slot under test starts: 16 MiB */
+#define SLOT_B	  0x3000000ull /* where it moves to: 48 MiB */
 #define SLOT_SIZE 0x100000ull
-#define DEV_BASE 0xfe000000ull
-#define DEV_LEN 0x1000ull
-#define MARK 0x0123456789abcdefull
-#define MARK2 0xfedcba9876543210ull
-
+#define DEV_BASE  0xfe000000ull
+#define DEV_LEN	  0x1000ull
+#define MARK	  0x0123456789abcdefull
+#define MARK2	  0xfedcba9876543210ull
 
 /* ---- the machine ---- */
 
@@ -77,8 +76,11 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy policy, cons
 		    size_t len)
 {
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "dev", .space = VMM_SPACE_MMIO,
-		.base = DEV_BASE, .length = DEV_LEN,
+	    .size = sizeof(cfg),
+	    .name = "dev",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV_BASE,
+	    .length = DEV_LEN,
 	};
 	struct vmm_vm_options opts;
 
@@ -88,7 +90,7 @@ static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy policy, cons
 	OK(vmm_vm_create(&opts, &vm));
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, (void **)&low));
 	OK(vmm_memslot_alloc(vm, "a", SLOT_A, SLOT_SIZE, (void **)&slot));
-	memcpy(slot, &(uint64_t){ MARK }, 8);
+	memcpy(slot, &(uint64_t){MARK}, 8);
 	OK(vmm_device_add(vm, &test_null_desc, &cfg, NULL));
 	OK(vmm_vcpu_create(vm, 0, NULL));
 	memcpy(low + ENTRY, code, len);
@@ -107,7 +109,7 @@ static void run_to_hlt(void)
 
 BOTH(moved_slot_shows_the_same_memory_at_its_new_place_and_leaves_the_old_one_unbacked)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	struct vmm_memslot_info info = VMM_MEMSLOT_INFO_INIT;
 	uint8_t *before = NULL;
 
@@ -134,7 +136,7 @@ BOTH(moved_slot_shows_the_same_memory_at_its_new_place_and_leaves_the_old_one_un
 BOTH(move_may_overlap_the_slots_own_old_range)
 {
 	const uint64_t half = SLOT_A + SLOT_SIZE / 2;
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	hlt(&p);
 	load(&p, RBX, (uint32_t)half);
@@ -150,7 +152,7 @@ BOTH(move_may_overlap_the_slots_own_old_range)
 
 BOTH(refused_moves_leave_the_slot_where_it_was)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	hlt(&p);
 	load(&p, RBX, SLOT_A);
@@ -185,7 +187,7 @@ static void removed_slot_program(struct prog *p)
 
 BOTH(removed_slot_reads_as_all_ones_after_the_guest_used_it)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	removed_slot_program(&p);
 	machine(accel, VMM_UNCLAIMED_IGNORE, p.b, p.n);
@@ -199,7 +201,7 @@ BOTH(removed_slot_reads_as_all_ones_after_the_guest_used_it)
 
 BOTH(removed_slot_access_stops_the_vm_under_the_stop_policy)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	removed_slot_program(&p);
 	machine(accel, VMM_UNCLAIMED_STOP, p.b, p.n);
@@ -217,7 +219,7 @@ BOTH(removed_slot_access_stops_the_vm_under_the_stop_policy)
 
 BOTH(remapped_slot_is_read_and_written_in_the_new_memory_only)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	uint64_t *old, *new;
 
 	load(&p, RBX, SLOT_A);
@@ -242,7 +244,7 @@ BOTH(remapped_slot_is_read_and_written_in_the_new_memory_only)
 
 BOTH(memory_mapped_over_the_slots_host_range_is_seen_at_the_next_run)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	uint64_t got = 0;
 	void *at;
 	int fd;
@@ -259,7 +261,7 @@ BOTH(memory_mapped_over_the_slots_host_range_is_seen_at_the_next_run)
 	fd = memfd_create("memslot-live", MFD_CLOEXEC);
 	cr_assert_geq(fd, 0);
 	OK(ftruncate(fd, SLOT_SIZE));
-	cr_assert_eq(pwrite(fd, &(uint64_t){ MARK2 }, 8, 0), 8);
+	cr_assert_eq(pwrite(fd, &(uint64_t){MARK2}, 8, 0), 8);
 	at = mmap(slot, SLOT_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
 	cr_assert_eq(at, (void *)slot);
 	run_to_hlt();
@@ -277,7 +279,7 @@ BOTH(memory_mapped_over_the_slots_host_range_is_seen_at_the_next_run)
  */
 static void slot_code(uint8_t *at, uint32_t imm)
 {
-	static const uint8_t tail[] = { 0xf4, 0xeb, 0xf8 }; /* hlt; jmp -8 */
+	static const uint8_t tail[] = {0xf4, 0xeb, 0xf8}; /* hlt; jmp -8 */
 
 	at[0] = 0xbb;
 	memcpy(at + 1, &imm, 4);
@@ -286,7 +288,7 @@ static void slot_code(uint8_t *at, uint32_t imm)
 
 static void code_machine(enum vmm_accel accel)
 {
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	jump(&p, SLOT_A);
 	machine(accel, VMM_UNCLAIMED_IGNORE, p.b, p.n);

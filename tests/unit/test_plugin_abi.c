@@ -45,11 +45,11 @@ static void teardown(void)
 static struct vmm_device_config cfg(const char *name)
 {
 	return (struct vmm_device_config){
-		.size = sizeof(struct vmm_device_config),
-		.name = name,
-		.space = VMM_SPACE_MMIO,
-		.base = 0xfe000000,
-		.length = 0x1000,
+	    .size = sizeof(struct vmm_device_config),
+	    .name = name,
+	    .space = VMM_SPACE_MMIO,
+	    .base = 0xfe000000,
+	    .length = 0x1000,
 	};
 }
 

@@ -97,7 +97,7 @@ Test(pthread_failures, a_guest_read_that_cannot_lock_the_layout_fails_and_says_w
 
 Test(pthread_failures, a_translation_that_cannot_lock_the_layout_fails)
 {
-	struct vmm_translation t = { .size = sizeof(t) };
+	struct vmm_translation t = {.size = sizeof(t)};
 	int ret;
 
 	emu_vm();

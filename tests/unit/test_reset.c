@@ -17,13 +17,13 @@
 #include "unit.h"
 #include "vmm/vmm.h"
 
-#define LOW_SIZE (16ull << 20)
-#define ENTRY 0x100000ull
-#define DATA (ENTRY + 0x800) /* firmware .data: a u32, then .bss: a u32 */
+#define LOW_SIZE   (16ull << 20)
+#define ENTRY	   0x100000ull
+#define DATA	   (ENTRY + 0x800) /* firmware .data: a u32, then .bss: a u32 */
 #define DATA_VALUE 0x11223344u
-#define ELSEWHERE 0x500000ull /* RAM outside the firmware */
-#define TD 0x2000000ull       /* testdev window */
-#define UART 0x3f8
+#define ELSEWHERE  0x500000ull	/* RAM outside the firmware */
+#define TD	   0x2000000ull /* testdev window */
+#define UART	   0x3f8
 
 /*
  * The guest checks that it sees the machine at power-on, then changes
@@ -68,7 +68,7 @@ __asm__(".pushsection .rodata\n"
 	".popsection\n");
 
 /* A guest that never stops by itself. */
-static const uint8_t spin_code[] = { 0xeb, 0xfe }; /* jmp . */
+static const uint8_t spin_code[] = {0xeb, 0xfe}; /* jmp . */
 
 static struct vmm_vm *vm;
 static struct elfb elf;
@@ -107,9 +107,13 @@ static void new_vm(enum vmm_accel accel)
 static void add_plugin(const char *model, const char *name, uint32_t space, uint64_t base,
 		       uint64_t len)
 {
-	static const struct vmm_device_param quiet[] = { { "output", "none", NULL, 0 } };
+	static const struct vmm_device_param quiet[] = {{"output", "none", NULL, 0}};
 	struct vmm_device_config c = {
-		.size = sizeof(c), .name = name, .space = space, .base = base, .length = len,
+	    .size = sizeof(c),
+	    .name = name,
+	    .space = space,
+	    .base = base,
+	    .length = len,
 	};
 
 	if (!strcmp(model, "uart16550")) {
@@ -143,8 +147,9 @@ static void run_expect_stop(int code)
 	OK(vmm_vm_run(vm, &ex));
 	cr_assert_eq(ex.reason, VMM_EXIT_STOPPED, "exit %s: %s", vmm_exit_reason_name(ex.reason),
 		     ex.detail);
-	cr_assert_eq(ex.exit_code, code, "exit code %d, want %d (bits: what was not as at power-on)",
-		     ex.exit_code, code);
+	cr_assert_eq(ex.exit_code, code,
+		     "exit code %d, want %d (bits: what was not as at power-on)", ex.exit_code,
+		     code);
 }
 
 TestSuite(reset_emu, .fini = teardown, .timeout = 60);
@@ -154,8 +159,8 @@ TestSuite(reset, .fini = teardown, .timeout = 60);
 
 BOTH(a_guest_run_again_after_a_reset_sees_the_machine_as_at_power_on)
 {
-	static const uint8_t junk[16] = { 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4,
-					  0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4 };
+	static const uint8_t junk[16] = {0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4,
+					 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4, 0xf4};
 	uint8_t code[16], elsewhere[8];
 	struct vmm_regs r;
 
@@ -172,7 +177,7 @@ BOTH(a_guest_run_again_after_a_reset_sees_the_machine_as_at_power_on)
 	OK(vmm_guest_read(vm, ENTRY, code, sizeof(code)));
 	cr_assert_arr_eq(code, g_power_on_start, sizeof(code), "the firmware was not reloaded");
 	OK(vmm_guest_read(vm, ELSEWHERE, elsewhere, sizeof(elsewhere)));
-	cr_assert_arr_eq(elsewhere, (uint8_t[8]){ 0 }, 8, "allocated RAM was not zeroed");
+	cr_assert_arr_eq(elsewhere, (uint8_t[8]){0}, 8, "allocated RAM was not zeroed");
 	OK(vmm_vcpu_get_regs(vmm_vcpu_get(vm, 0), &r));
 	cr_assert_eq(r.rip, ENTRY);
 	cr_assert_eq(r.rbx, 0);
@@ -246,8 +251,8 @@ static void *run_thread(void *arg)
 
 BOTH(reset_while_a_vcpu_runs_is_ebusy)
 {
-	struct timespec ms = { 0, 1000000 };
-	struct runner r = { .ex = VMM_EXIT_INIT, .ret = 1 };
+	struct timespec ms = {0, 1000000};
+	struct runner r = {.ex = VMM_EXIT_INIT, .ret = 1};
 	uint8_t *low;
 	pthread_t t;
 	int ret = 0;
@@ -313,22 +318,26 @@ static int resetting_read(void *state, uint64_t offset, uint32_t size, uint64_t 
 }
 
 static const struct vmm_plugin_desc recording_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "recording",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_4,
-	.min_length = 4,
-	.create = saving_create,
-	.reset = recording_reset,
-	.read = resetting_read,
-	.write = test_null_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "recording",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_4,
+    .min_length = 4,
+    .create = saving_create,
+    .reset = recording_reset,
+    .read = resetting_read,
+    .write = test_null_write,
 };
 
 static void add_desc(const struct vmm_plugin_desc *d, const char *name, uint64_t base)
 {
 	struct vmm_device_config c = {
-		.size = sizeof(c), .name = name, .space = VMM_SPACE_MMIO, .base = base, .length = 0x1000,
+	    .size = sizeof(c),
+	    .name = name,
+	    .space = VMM_SPACE_MMIO,
+	    .base = base,
+	    .length = 0x1000,
 	};
 
 	OK(vmm_device_add(vm, d, &c, NULL));
@@ -395,7 +404,7 @@ Test(reset, a_devices_reset_may_write_guest_ram_and_its_bytes_stay)
 Test(reset, from_a_device_callback_is_ebusy)
 {
 	struct vmm_exit ex = VMM_EXIT_INIT;
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 
 	new_vm(VMM_ACCEL_EMU);
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, NULL));
@@ -412,8 +421,8 @@ Test(reset, from_a_device_callback_is_ebusy)
 
 Test(reset, memory_the_caller_gave_keeps_its_bytes_except_the_firmware)
 {
-	uint8_t *low = mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *low =
+	    mmap(NULL, LOW_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t entry;
 
 	cr_assert(low != MAP_FAILED);
@@ -464,8 +473,8 @@ Test(reset, a_slot_moved_after_the_load_takes_its_firmware_to_its_new_place)
 
 Test(reset, a_slot_remapped_after_the_load_gets_no_firmware)
 {
-	uint8_t *mem = mmap(NULL, 0x100000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-			    -1, 0);
+	uint8_t *mem =
+	    mmap(NULL, 0x100000, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	uint64_t entry;
 
 	cr_assert(mem != MAP_FAILED);

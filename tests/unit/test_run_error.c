@@ -14,9 +14,9 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define DEV 0x2000000ull
+#define DEV	 0x2000000ull
 
 static struct vmm_vm *vm;
 static atomic_int started; /* the guest has reached its loop */
@@ -38,24 +38,27 @@ static int mark_write(void *state, uint64_t off, uint32_t size, uint64_t value)
 }
 
 static const struct vmm_plugin_desc mark_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "mark",
-	.spaces = VMM_SPACE_MMIO,
-	.access_sizes = VMM_ACCESS_8,
-	.min_length = 1,
-	.create = test_null_create,
-	.read = test_null_read,
-	.write = mark_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "mark",
+    .spaces = VMM_SPACE_MMIO,
+    .access_sizes = VMM_ACCESS_8,
+    .min_length = 1,
+    .create = test_null_create,
+    .read = test_null_read,
+    .write = mark_write,
 };
 
 /* One vCPU that writes the mark device, then spins until stopped. */
 static void machine(enum vmm_accel accel)
 {
-	struct vmm_device_config cfg = { .size = sizeof(cfg), .name = "mark",
-					 .space = VMM_SPACE_MMIO, .base = DEV, .length = 0x1000 };
+	struct vmm_device_config cfg = {.size = sizeof(cfg),
+					.name = "mark",
+					.space = VMM_SPACE_MMIO,
+					.base = DEV,
+					.length = 0x1000};
 	struct vmm_vm_options opts;
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	uint8_t *low;
 
 	store(&p, DEV, 1);
@@ -94,11 +97,11 @@ BOTH(a_failure_on_a_vcpu_thread_is_the_callers_last_error_and_the_exit_detail)
 	machine(accel);
 	cr_assert_eq(pthread_create(&holder, NULL, holder_main, NULL), 0);
 	for (int i = 0; i < 10000 && !atomic_load(&started); i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+		nanosleep(&(struct timespec){.tv_nsec = 1000000}, NULL);
 	cr_assert(atomic_load(&started), "the guest never reached its loop");
 
 	/* Something else in the caller's last error first. */
-	cr_assert_eq(vmm_accel_parse("no-such-accel", &(enum vmm_accel){ 0 }), -EINVAL);
+	cr_assert_eq(vmm_accel_parse("no-such-accel", &(enum vmm_accel){0}), -EINVAL);
 	ret = vmm_vm_run(vm, &ex);
 
 	vmm_vm_stop(vm, 0);

@@ -13,10 +13,10 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
+#define ENTRY	 0x100000ull
 #define LOW_SIZE (16ull << 20)
-#define DEV 0x2000000ull
-#define FILL 0xa5 /* what the caller's memory held before the call */
+#define DEV	 0x2000000ull
+#define FILL	 0xa5 /* what the caller's memory held before the call */
 
 static struct vmm_vm *vm;
 static struct vmm_device *dev;
@@ -31,13 +31,17 @@ TestSuite(size_tags_emu, .fini = teardown, .timeout = 60);
 TestSuite(size_tags_kvm, .fini = teardown, .timeout = 60);
 #define BOTH(name) TWIN_TESTS(size_tags_emu, size_tags_kvm, name)
 
-/* One vCPU that writes the null device at DEV, reads it back, and halts: two device exits, then HLT. */
+/* One vCPU that writes the null device at DEV, reads it back, and halts: two device exits, then
+ * HLT. */
 static void machine(enum vmm_accel accel)
 {
-	struct vmm_device_config cfg = { .size = sizeof(cfg), .name = "null",
-					 .space = VMM_SPACE_MMIO, .base = DEV, .length = 0x1000 };
+	struct vmm_device_config cfg = {.size = sizeof(cfg),
+					.name = "null",
+					.space = VMM_SPACE_MMIO,
+					.base = DEV,
+					.length = 0x1000};
 	struct vmm_vm_options opts;
-	struct prog p = { .n = 0 };
+	struct prog p = {.n = 0};
 	uint8_t *low;
 
 	store(&p, DEV, 0x55);
@@ -68,8 +72,9 @@ static void expect_untouched(const void *buf, size_t from, size_t to, const char
 	const uint8_t *b = buf;
 
 	for (size_t i = from; i < to; i++)
-		cr_assert_eq(b[i], FILL, "%s: byte %zu was written (0x%02x), past the caller's size %zu",
-			     what, i, b[i], from);
+		cr_assert_eq(b[i], FILL,
+			     "%s: byte %zu was written (0x%02x), past the caller's size %zu", what,
+			     i, b[i], from);
 }
 
 static void expect_zero(const void *buf, size_t from, size_t to, const char *what)
@@ -91,7 +96,8 @@ static void expect_too_small(int ret, const char *what)
 
 BOTH(a_vm_stats_caller_with_an_older_size_gets_only_its_fields)
 {
-	const size_t old = offsetof(struct vmm_vm_stats, mmio_exits); /* a version with exits only */
+	const size_t old =
+	    offsetof(struct vmm_vm_stats, mmio_exits); /* a version with exits only */
 	struct vmm_vm_stats st;
 
 	machine(accel);
@@ -266,8 +272,11 @@ BOTH(a_run_with_an_exit_size_too_small_is_refused_before_the_guest_runs)
 Test(size_tags_emu, a_device_config_as_long_as_its_first_version_is_accepted)
 {
 	const size_t first = offsetof(struct vmm_device_config, line) + sizeof(unsigned);
-	struct vmm_device_config cfg = { .size = first, .name = "first", .space = VMM_SPACE_MMIO,
-					 .base = DEV + 0x1000, .length = 0x1000 };
+	struct vmm_device_config cfg = {.size = first,
+					.name = "first",
+					.space = VMM_SPACE_MMIO,
+					.base = DEV + 0x1000,
+					.length = 0x1000};
 	int ret;
 
 	machine(VMM_ACCEL_EMU);

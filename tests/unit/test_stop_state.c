@@ -11,12 +11,12 @@
 
 #include "vmm/vmm.h"
 
-#define ENTRY 0x100000ull
-#define LOW_SIZE (16ull << 20)
-#define DEV 0x3000000ull
+#define ENTRY	  0x100000ull
+#define LOW_SIZE  (16ull << 20)
+#define DEV	  0x3000000ull
 #define UNCLAIMED 0x3100000ull
-#define PORT 0x510
-#define VALUE 0x5a5a1234u
+#define PORT	  0x510
+#define VALUE	  0x5a5a1234u
 #define STOP_CODE 42
 
 /*
@@ -24,14 +24,14 @@
  * (the stop comes first). NAME_after marks the instruction after the
  * access: RIP must be there once the vCPU has stopped.
  */
-#define GUEST(name, access)                                                                   \
-	extern const uint8_t name##_start[], name##_after[], name##_end[];                    \
-	__asm__(".pushsection .rodata\n.globl " #name "_start\n" #name "_start:\n"            \
-		"	movl $0x0f0f0f0f, %ebx\n"                                              \
-		"	movl $0x0f0f0f0f, %eax\n"                                              \
+#define GUEST(name, access)                                                                        \
+	extern const uint8_t name##_start[], name##_after[], name##_end[];                         \
+	__asm__(".pushsection .rodata\n.globl " #name "_start\n" #name "_start:\n"                 \
+		"	movl $0x0f0f0f0f, %ebx\n"                                                        \
+		"	movl $0x0f0f0f0f, %eax\n"                                                        \
 		"	movl $0x510, %edx\n" access "\n.globl " #name "_after\n" #name "_after:\n" \
-		"	movl $1, %esi\n"                                                       \
-		"	hlt\n"                                                                 \
+		"	movl $1, %esi\n"                                                                 \
+		"	hlt\n"                                                                           \
 		".globl " #name "_end\n" #name "_end:\n.popsection\n")
 
 GUEST(g_mmio_read, "movl 0x3000000, %ebx");
@@ -62,15 +62,15 @@ static int stop_write(void *state, uint64_t off, uint32_t size, uint64_t value)
 }
 
 static const struct vmm_plugin_desc stop_desc = {
-	.abi_version = VMM_PLUGIN_ABI_VERSION,
-	.size = sizeof(struct vmm_plugin_desc),
-	.name = "stopper",
-	.spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
-	.access_sizes = VMM_ACCESS_4,
-	.min_length = 4,
-	.create = test_null_create,
-	.read = stop_read,
-	.write = stop_write,
+    .abi_version = VMM_PLUGIN_ABI_VERSION,
+    .size = sizeof(struct vmm_plugin_desc),
+    .name = "stopper",
+    .spaces = VMM_SPACE_MMIO | VMM_SPACE_PIO,
+    .access_sizes = VMM_ACCESS_4,
+    .min_length = 4,
+    .create = test_null_create,
+    .read = stop_read,
+    .write = stop_write,
 };
 
 static void teardown(void)
@@ -93,18 +93,22 @@ TestSuite(stop_state_kvm, .fini = teardown, .timeout = 60);
 static void emu_known_difference(enum vmm_accel accel)
 {
 	if (accel == VMM_ACCEL_EMU)
-		cr_skip_test("emu: a stop at a device access leaves RIP at the block start or runs "
-			     "the rest of the block (Unicorn 2.0.1; backend/emu.c known differences)");
+		cr_skip_test(
+		    "emu: a stop at a device access leaves RIP at the block start or runs "
+		    "the rest of the block (Unicorn 2.0.1; backend/emu.c known differences)");
 }
 
-static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy unclaimed,
-		    const uint8_t *start, const uint8_t *end)
+static void machine(enum vmm_accel accel, enum vmm_unclaimed_policy unclaimed, const uint8_t *start,
+		    const uint8_t *end)
 {
 	struct vmm_vm_options opts;
-	struct vmm_device_config mmio = { .size = sizeof(mmio), .name = "mmio",
-					  .space = VMM_SPACE_MMIO, .base = DEV, .length = 0x2000 };
-	struct vmm_device_config pio = { .size = sizeof(pio), .name = "pio",
-					 .space = VMM_SPACE_PIO, .base = PORT, .length = 4 };
+	struct vmm_device_config mmio = {.size = sizeof(mmio),
+					 .name = "mmio",
+					 .space = VMM_SPACE_MMIO,
+					 .base = DEV,
+					 .length = 0x2000};
+	struct vmm_device_config pio = {
+	    .size = sizeof(pio), .name = "pio", .space = VMM_SPACE_PIO, .base = PORT, .length = 4};
 	uint8_t *low;
 
 	vmm_vm_options_init(&opts);

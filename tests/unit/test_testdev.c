@@ -67,7 +67,8 @@ Test(testdev, descriptor_declares_name_spaces_widths_and_minimum_window)
 	cr_assert_geq(fh->desc->size, VMM_PLUGIN_DESC_MIN_SIZE);
 	cr_assert_str_eq(fh->desc->name, "testdev");
 	cr_assert_eq(fh->desc->spaces, VMM_SPACE_MMIO | VMM_SPACE_PIO);
-	cr_assert_eq(fh->desc->access_sizes, VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8);
+	cr_assert_eq(fh->desc->access_sizes,
+		     VMM_ACCESS_1 | VMM_ACCESS_2 | VMM_ACCESS_4 | VMM_ACCESS_8);
 	cr_assert_eq(fh->desc->min_length, TESTDEV_WINDOW_MIN);
 }
 
@@ -81,7 +82,7 @@ Test(testdev, id_and_version_read_their_documented_values)
 
 Test(testdev, id_spells_vmmt_one_byte_at_a_time)
 {
-	char id[5] = { 0 };
+	char id[5] = {0};
 
 	for (int i = 0; i < 4; i++)
 		id[i] = (char)fake_rd(fh, TESTDEV_REG_ID + i, 1);
@@ -123,8 +124,8 @@ static void check_scratch_at_width(uint32_t width)
 		fake_wr(fh, TESTDEV_REG_SCRATCH + off, width, (want >> (8 * off)) & mask);
 	cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH, 8), want, "width %u", width);
 	for (uint32_t off = 0; off < 8; off += width)
-		cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH + off, width), (want >> (8 * off)) & mask,
-			     "width %u offset %u", width, off);
+		cr_assert_eq(fake_rd(fh, TESTDEV_REG_SCRATCH + off, width),
+			     (want >> (8 * off)) & mask, "width %u offset %u", width, off);
 }
 
 Test(testdev, scratch_stores_bytes)
@@ -165,7 +166,7 @@ Test(testdev, wide_read_across_registers_assembles_little_endian_bytes)
 
 Test(testdev, unused_offsets_read_zero_and_ignore_writes)
 {
-	static const uint32_t unused[] = { 0x0c, 0x24, 0x3c, 0xb8, 0xe8, 0xf4, 0xf8 };
+	static const uint32_t unused[] = {0x0c, 0x24, 0x3c, 0xb8, 0xe8, 0xf4, 0xf8};
 
 	for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
 		fake_wr(fh, unused[i], 4, 0xffffffff);
@@ -292,7 +293,8 @@ Test(testdev, dma_copy_copies_guest_memory_and_reports_done)
 	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_ERROR, 4), TESTDEV_ERR_NONE);
 	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_COUNT, 4), 1);
 	/* The byte after the destination still holds the pattern. */
-	cr_assert_eq(fh->ram[0x8000 + sizeof(before)], (uint8_t)((0x8000 + sizeof(before)) * 7 + 3));
+	cr_assert_eq(fh->ram[0x8000 + sizeof(before)],
+		     (uint8_t)((0x8000 + sizeof(before)) * 7 + 3));
 }
 
 Test(testdev, dma_copy_of_overlapping_ranges_moves_like_memmove)
@@ -325,7 +327,8 @@ Test(testdev, dma_checksum_is_fnv1a_64_of_the_source_range)
 	fill_ram_pattern();
 	dma(RAM(0x123), 0, 0x4567, 0, TESTDEV_CMD_CHECKSUM);
 	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
-	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8), reference_fnv1a64(fh->ram + 0x123, 0x4567));
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_RESULT, 8),
+		     reference_fnv1a64(fh->ram + 0x123, 0x4567));
 }
 
 Test(testdev, dma_checksum_of_a_known_string)

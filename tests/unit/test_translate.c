@@ -17,25 +17,27 @@
 
 #include "vmm/vmm.h"
 
-#define LOW_GPA 0x0ull
-#define LOW_SIZE (1ull << 20)
-#define HIGH_GPA 0x400000ull
+#define LOW_GPA	  0x0ull
+#define LOW_SIZE  (1ull << 20)
+#define HIGH_GPA  0x400000ull
 #define HIGH_SIZE 0x10000ull
-#define DEV_BASE 0xfe000000ull
-#define DEV_LEN 0x1000ull
-#define NOWHERE 0x50000000ull /* neither RAM nor a device window */
+#define DEV_BASE  0xfe000000ull
+#define DEV_LEN	  0x1000ull
+#define NOWHERE	  0x50000000ull /* neither RAM nor a device window */
 
 static struct vmm_vm *vm;
 static uint8_t *low, *high;
-
 
 /* An emu VM (no /dev/kvm needed) with two RAM slots and one MMIO device. */
 static void setup(void)
 {
 	struct vmm_vm_options opts;
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg), .name = "test0", .space = VMM_SPACE_MMIO,
-		.base = DEV_BASE, .length = DEV_LEN,
+	    .size = sizeof(cfg),
+	    .name = "test0",
+	    .space = VMM_SPACE_MMIO,
+	    .base = DEV_BASE,
+	    .length = DEV_LEN,
 	};
 
 	vmm_vm_options_init(&opts);
@@ -65,7 +67,6 @@ static struct vmm_translation xlate(uint64_t gpa)
 	cr_assert_eq(t.gpa, gpa);
 	return t;
 }
-
 
 static bool pagemap_readable(void)
 {
@@ -176,8 +177,8 @@ Test(translate, two_gpas_in_one_page_have_hpas_as_far_apart_as_their_offsets)
 	b = xlate(LOW_GPA + 0x5ff8);
 	cr_assert_eq(a.hpa_status, VMM_HPA_OK);
 	cr_assert_eq(b.hpa_status, VMM_HPA_OK);
-	cr_assert_eq(b.hpa - a.hpa, 0x5ff8 - 0x5010, "0x%llx and 0x%llx",
-		     (unsigned long long)a.hpa, (unsigned long long)b.hpa);
+	cr_assert_eq(b.hpa - a.hpa, 0x5ff8 - 0x5010, "0x%llx and 0x%llx", (unsigned long long)a.hpa,
+		     (unsigned long long)b.hpa);
 }
 
 Test(translate, two_slots_on_the_same_host_page_share_its_hpa)
@@ -186,7 +187,8 @@ Test(translate, two_slots_on_the_same_host_page_share_its_hpa)
 
 	if (!test_pfns_visible())
 		cr_skip_test("PFNs are hidden here (needs root with CAP_SYS_ADMIN)");
-	/* The memslot is the only indirection: another GPA for the same host page is the same frame. */
+	/* The memslot is the only indirection: another GPA for the same host page is the same
+	 * frame. */
 	OK(vmm_memslot_add(vm, "alias", 0x800000, 0x1000, low + 0x7000));
 	low[0x7000] = 1;
 	a = xlate(LOW_GPA + 0x7008);
@@ -265,7 +267,8 @@ Test(translate, first_version_size_is_served_without_writing_past_it)
 	cr_assert_eq(t.kind, VMM_XLATE_RAM);
 	cr_assert_eq(t.size, v1);
 	for (size_t i = v1; i < sizeof(t); i++)
-		cr_assert_eq(((unsigned char *)&t)[i], 0x5a, "byte %zu past the caller's struct was written", i);
+		cr_assert_eq(((unsigned char *)&t)[i], 0x5a,
+			     "byte %zu past the caller's struct was written", i);
 }
 
 Test(translate, larger_size_zeroes_what_this_version_does_not_know)
@@ -286,7 +289,7 @@ Test(translate, larger_size_zeroes_what_this_version_does_not_know)
 
 Test(translate, null_arguments_are_refused)
 {
-	struct vmm_translation t = { .size = sizeof(t) };
+	struct vmm_translation t = {.size = sizeof(t)};
 
 	cr_assert_eq(vmm_translate(NULL, 0, &t), -EINVAL);
 	cr_assert_eq(vmm_translate(vm, 0, NULL), -EINVAL);

@@ -32,8 +32,8 @@
 #define MSR 6
 #define SCR 7
 
-#define LSR_DR 0x01
-#define LSR_OE 0x02
+#define LSR_DR	 0x01
+#define LSR_OE	 0x02
 #define LSR_THRE 0x20
 #define LSR_TEMT 0x40
 #define LCR_DLAB 0x80
@@ -282,8 +282,8 @@ Test(uart16550, loopback_mode_wires_modem_outputs_to_modem_inputs)
 {
 	create_with_output_file();
 	wr(MCR, MCR_LOOP);
-	rd(MSR); /* drop the deltas of entering loopback */
-	wr(MCR, MCR_LOOP | 0x0f); /* DTR, RTS, OUT1, OUT2 */
+	rd(MSR);			    /* drop the deltas of entering loopback */
+	wr(MCR, MCR_LOOP | 0x0f);	    /* DTR, RTS, OUT1, OUT2 */
 	cr_assert_eq(rd(MSR), 0xf0 | 0x0b); /* all lines; DCTS, DDSR, DDCD (RI rose: no TERI) */
 	cr_assert_eq(rd(MSR), 0xf0, "reading MSR clears the deltas");
 	wr(MCR, MCR_LOOP | 0x0b); /* OUT1 off: RI falls */
@@ -309,7 +309,8 @@ Test(uart16550, rx_fifo_holds_16_bytes_and_sets_oe_on_overflow)
 	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), LSR_DR | LSR_OE);
 	for (int i = 0; i < 16; i++)
 		cr_assert_eq(rd(RBR), 'a' + i, "byte %d", i);
-	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), 0, "FIFO empty, OE cleared by the earlier LSR read");
+	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), 0,
+		     "FIFO empty, OE cleared by the earlier LSR read");
 }
 
 Test(uart16550, rx_fifo_of_16_bytes_does_not_overflow_when_full)
@@ -664,7 +665,7 @@ static unsigned fill_until_busy(unsigned limit)
 
 static void nap_ms(long ms)
 {
-	nanosleep(&(struct timespec){ .tv_nsec = ms * 1000000L }, NULL);
+	nanosleep(&(struct timespec){.tv_nsec = ms * 1000000L}, NULL);
 }
 
 static void destroy_now(void)
@@ -675,7 +676,7 @@ static void destroy_now(void)
 
 Test(uart16550, fifo_with_no_reader_is_accepted_and_its_output_waits_for_one, .timeout = 30)
 {
-	char buf[8] = { 0 };
+	char buf[8] = {0};
 	int fd;
 
 	fake_set_param(fh, "output", make_fifo());
@@ -715,7 +716,8 @@ Test(uart16550, full_pipe_clears_thre_and_temt_and_the_bytes_follow_in_order, .t
 			continue;
 		}
 		for (ssize_t i = 0; i < n; i++)
-			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u", got + (unsigned)i);
+			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u",
+				     got + (unsigned)i);
 		got += (unsigned)n;
 	}
 	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);
@@ -844,7 +846,7 @@ Test(uart16550, stdout_pipe_is_written_without_making_stdout_non_blocking, .time
 
 Test(uart16550, flush_timeout_takes_seconds_or_milliseconds)
 {
-	static const char *const good[] = { "0", "250ms", "3", "3s", "86400s" };
+	static const char *const good[] = {"0", "250ms", "3", "3s", "86400s"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct fake_host *f = fake_host_new("uart16550");
@@ -859,7 +861,8 @@ Test(uart16550, flush_timeout_takes_seconds_or_milliseconds)
 
 Test(uart16550, bad_flush_timeout_is_refused_naming_flush_timeout)
 {
-	static const char *const bad[] = { "", "soon", "-1", "1m", "5 s", "86401s", "99999999999999999999" };
+	static const char *const bad[] = {
+	    "", "soon", "-1", "1m", "5 s", "86401s", "99999999999999999999"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct fake_host *f = fake_host_new("uart16550");
@@ -897,7 +900,8 @@ Test(uart16550, stdout_socket_is_written_without_waiting, .timeout = 30)
 			continue;
 		}
 		for (ssize_t i = 0; i < n; i++)
-			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u", got + (unsigned)i);
+			cr_assert_eq(buf[i], 'a' + (got + (unsigned)i) % 26, "byte %u",
+				     got + (unsigned)i);
 		got += (unsigned)n;
 	}
 	cr_assert_eq(rd(LSR) & (LSR_THRE | LSR_TEMT), LSR_THRE | LSR_TEMT);

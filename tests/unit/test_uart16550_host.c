@@ -74,21 +74,22 @@ TestSuite(uart_host_emu, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(uart_host_kvm, .init = setup, .fini = teardown, .timeout = 60);
 #define BOTH(name) TWIN_TESTS(uart_host_emu, uart_host_kvm, name)
 
-/* A VM running blind_writes, with uart0 at port 0x3f8 writing to fifo; the device is added by descriptor. */
+/* A VM running blind_writes, with uart0 at port 0x3f8 writing to fifo; the device is added by
+ * descriptor. */
 static void machine(enum vmm_accel accel)
 {
 	struct vmm_device_param params[] = {
-		{ .key = "output", .value = fifo },
-		{ .key = "flush-timeout", .value = "0" },
+	    {.key = "output", .value = fifo},
+	    {.key = "flush-timeout", .value = "0"},
 	};
 	struct vmm_device_config cfg = {
-		.size = sizeof(cfg),
-		.name = "uart0",
-		.space = VMM_SPACE_PIO,
-		.base = 0x3f8,
-		.length = 8,
-		.params = params,
-		.nparams = 2,
+	    .size = sizeof(cfg),
+	    .name = "uart0",
+	    .space = VMM_SPACE_PIO,
+	    .base = 0x3f8,
+	    .length = 8,
+	    .params = params,
+	    .nparams = 2,
 	};
 	struct vmm_vm_options opts;
 	vmm_plugin_entry_fn entry;
@@ -130,8 +131,8 @@ static void counts(unsigned long long *delivered, unsigned long long *dropped)
 	cr_assert_not_null(p, "no end-of-run line in:\n%s", logbuf);
 	while (p > logbuf && p[-1] != ':')
 		p--;
-	cr_assert_eq(sscanf(p, " %llu bytes delivered, %llu dropped", delivered, dropped), 2,
-		     "%s", logbuf);
+	cr_assert_eq(sscanf(p, " %llu bytes delivered, %llu dropped", delivered, dropped), 2, "%s",
+		     logbuf);
 }
 
 BOTH(fifo_with_no_reader_is_added_at_once_and_its_bytes_are_counted)

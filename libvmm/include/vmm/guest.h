@@ -23,36 +23,34 @@
  *     registers are zero.
  *
  * The boot area (GDT, TSS, page tables, boot info blocks, stacks) is placed at
- * the top of the lowest writable RAM slot (never in a read-only one, a ROM): [boot_area_gpa, boot_area_gpa +
- * boot_area_size). The VMM refuses to boot firmware whose PT_LOAD segments
- * overlap it. Its layout inside, in this order, page aligned:
- *   one page: GDT (null, code, data, 16-byte TSS descriptor) and the TSS;
- *   one page: PML4; one page: PDPT; identity_limit / 1 GiB pages: PDs;
- *   per vCPU: VMM_GUEST_BOOT_INFO_PAGES pages of boot info;
- *   per vCPU: VMM_GUEST_STACK_SIZE bytes of stack.
- * The guest may reuse the boot area once it no longer needs what is in it.
+ * the top of the lowest writable RAM slot (never in a read-only one, a ROM): [boot_area_gpa,
+ * boot_area_gpa + boot_area_size). The VMM refuses to boot firmware whose PT_LOAD segments overlap
+ * it. Its layout inside, in this order, page aligned: one page: GDT (null, code, data, 16-byte TSS
+ * descriptor) and the TSS; one page: PML4; one page: PDPT; identity_limit / 1 GiB pages: PDs; per
+ * vCPU: VMM_GUEST_BOOT_INFO_PAGES pages of boot info; per vCPU: VMM_GUEST_STACK_SIZE bytes of
+ * stack. The guest may reuse the boot area once it no longer needs what is in it.
  */
 
 #include <stdint.h>
 
 #define VMM_GUEST_ABI_VERSION 1u
-#define VMM_GUEST_BOOT_MAGIC 0x31544f4f424d4d56ull /* "VMMBOOT1", little endian */
+#define VMM_GUEST_BOOT_MAGIC  0x31544f4f424d4d56ull /* "VMMBOOT1", little endian */
 
 #define VMM_GUEST_SEL_CODE 0x08
 #define VMM_GUEST_SEL_DATA 0x10
-#define VMM_GUEST_SEL_TSS 0x18
+#define VMM_GUEST_SEL_TSS  0x18
 
-#define VMM_GUEST_PAGE_SIZE 4096u
-#define VMM_GUEST_STACK_SIZE 0x10000u
+#define VMM_GUEST_PAGE_SIZE	  4096u
+#define VMM_GUEST_STACK_SIZE	  0x10000u
 #define VMM_GUEST_BOOT_INFO_PAGES 2u
-#define VMM_GUEST_MAX_RAM 16u
-#define VMM_GUEST_MAX_DEVICES 48u
-#define VMM_GUEST_MAX_VCPUS 64u
-#define VMM_GUEST_NAME_MAX 32u /* bytes, including the terminating NUL */
+#define VMM_GUEST_MAX_RAM	  16u
+#define VMM_GUEST_MAX_DEVICES	  48u
+#define VMM_GUEST_MAX_VCPUS	  64u
+#define VMM_GUEST_NAME_MAX	  32u /* bytes, including the terminating NUL */
 
 /* enum vmm_guest_device_kind: the address space of a device window. */
 #define VMM_GUEST_DEV_MMIO 1u /* base/size are guest-physical addresses */
-#define VMM_GUEST_DEV_PIO 2u  /* base/size are x86 I/O ports */
+#define VMM_GUEST_DEV_PIO  2u /* base/size are x86 I/O ports */
 
 struct vmm_guest_ram {
 	uint64_t gpa;
@@ -60,26 +58,26 @@ struct vmm_guest_ram {
 };
 
 struct vmm_guest_device {
-	char name[VMM_GUEST_NAME_MAX];   /* the config's section name, NUL terminated */
+	char name[VMM_GUEST_NAME_MAX];	 /* the config's section name, NUL terminated */
 	char plugin[VMM_GUEST_NAME_MAX]; /* the device model's descriptor name */
-	uint32_t kind;                   /* VMM_GUEST_DEV_MMIO or VMM_GUEST_DEV_PIO */
+	uint32_t kind;			 /* VMM_GUEST_DEV_MMIO or VMM_GUEST_DEV_PIO */
 	uint32_t reserved;
 	uint64_t base;
 	uint64_t size;
 };
 
 struct vmm_guest_boot_info {
-	uint64_t magic;        /* VMM_GUEST_BOOT_MAGIC */
-	uint32_t abi_version;  /* VMM_GUEST_ABI_VERSION */
-	uint32_t size;         /* sizeof(struct vmm_guest_boot_info) the VMM wrote */
-	uint32_t vcpu_index;   /* this vCPU, 0 .. vcpu_count - 1 */
+	uint64_t magic;	      /* VMM_GUEST_BOOT_MAGIC */
+	uint32_t abi_version; /* VMM_GUEST_ABI_VERSION */
+	uint32_t size;	      /* sizeof(struct vmm_guest_boot_info) the VMM wrote */
+	uint32_t vcpu_index;  /* this vCPU, 0 .. vcpu_count - 1 */
 	uint32_t vcpu_count;
 	uint32_t ram_count;    /* valid entries in ram[], sorted by gpa */
 	uint32_t device_count; /* valid entries in devices[], sorted by kind then base */
 	uint64_t boot_area_gpa;
 	uint64_t boot_area_size;
 	uint64_t identity_limit; /* [0, identity_limit) is identity mapped */
-	uint32_t ram_readonly;   /* bit i set: ram[i] is read-only (ROM: writes leave it unchanged) */
+	uint32_t ram_readonly; /* bit i set: ram[i] is read-only (ROM: writes leave it unchanged) */
 	uint32_t reserved0;
 	uint64_t reserved[3];
 	struct vmm_guest_ram ram[VMM_GUEST_MAX_RAM];

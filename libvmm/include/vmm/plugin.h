@@ -60,20 +60,20 @@ extern "C" {
 
 /* abi_version of major.minor, and its two halves. */
 #define VMM_PLUGIN_ABI(major, minor) (((minor) << 16) | (major))
-#define VMM_PLUGIN_ABI_MAJOR(v) ((v) & 0xffffu)
-#define VMM_PLUGIN_ABI_MINOR(v) ((v) >> 16)
+#define VMM_PLUGIN_ABI_MAJOR(v)	     ((v)&0xffffu)
+#define VMM_PLUGIN_ABI_MINOR(v)	     ((v) >> 16)
 
 /* The version this header describes: what a plugin stores, and what a host of it speaks. */
 #define VMM_PLUGIN_ABI_VERSION_MAJOR 1u
 #define VMM_PLUGIN_ABI_VERSION_MINOR 0u
-#define VMM_PLUGIN_ABI_VERSION \
+#define VMM_PLUGIN_ABI_VERSION                                                                     \
 	VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR)
-#define VMM_PLUGIN_ENTRY vmm_plugin_entry
+#define VMM_PLUGIN_ENTRY	vmm_plugin_entry
 #define VMM_PLUGIN_ENTRY_SYMBOL "vmm_plugin_entry"
 
 /* Address spaces a device window can live in (vmm_plugin_desc.spaces is a mask of these). */
 #define VMM_SPACE_MMIO 1u /* guest-physical addresses */
-#define VMM_SPACE_PIO 2u  /* x86 I/O ports, 0 .. 0xffff */
+#define VMM_SPACE_PIO  2u /* x86 I/O ports, 0 .. 0xffff */
 
 /*
  * Access widths, as a mask (vmm_plugin_desc.access_sizes). Declare
@@ -87,8 +87,8 @@ extern "C" {
 
 /* Log levels, shared with the embedding API. */
 #define VMM_LOG_ERROR 0
-#define VMM_LOG_WARN 1
-#define VMM_LOG_INFO 2
+#define VMM_LOG_WARN  1
+#define VMM_LOG_INFO  2
 #define VMM_LOG_DEBUG 3
 #define VMM_LOG_TRACE 4
 
@@ -111,7 +111,7 @@ struct vmm_host; /* opaque: the host's context for one device instance */
  * report what was lost, say); none may be called after destroy() returns.
  */
 struct vmm_host_services {
-	uint32_t size;        /* sizeof the table the host filled in */
+	uint32_t size;	      /* sizeof the table the host filled in */
 	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION of the host: major and minor */
 
 	/*
@@ -132,7 +132,7 @@ struct vmm_host_services {
 	 * Thread-safety: any thread, from create() until destroy() returns.
 	 */
 	void (*log)(struct vmm_host *ctx, int level, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4)));
 
 	/*
 	 * Stop the VM: every vCPU returns from its run loop as soon as it can and
@@ -158,14 +158,14 @@ struct vmm_host_services {
 	 */
 	const char *(*param)(struct vmm_host *ctx, const char *key);
 	void (*param_error)(struct vmm_host *ctx, const char *key, const char *fmt, ...)
-		__attribute__((format(printf, 3, 4)));
+	    __attribute__((format(printf, 3, 4)));
 };
 
 /*
  * True if the host's services table has member (the table's size covers
  * it). host is the const struct vmm_host_services * given to create().
  */
-#define VMM_HOST_HAS(host, member) \
+#define VMM_HOST_HAS(host, member)                                                                 \
 	((host)->size >= offsetof(struct vmm_host_services, member) + sizeof((host)->member))
 
 /*
@@ -174,8 +174,8 @@ struct vmm_host_services {
  * a later minor appends.
  */
 struct vmm_device_info {
-	uint32_t size;  /* sizeof this struct as the host filled it */
-	uint32_t space; /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint32_t size;	  /* sizeof this struct as the host filled it */
+	uint32_t space;	  /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
 	const char *name; /* the instance's name, e.g. "uart0" */
 	uint64_t base;
 	uint64_t length;
@@ -183,7 +183,7 @@ struct vmm_device_info {
 
 struct vmm_plugin_desc {
 	uint32_t abi_version; /* VMM_PLUGIN_ABI_VERSION the plugin was built with */
-	uint32_t size;        /* sizeof(struct vmm_plugin_desc) the plugin was built with */
+	uint32_t size;	      /* sizeof(struct vmm_plugin_desc) the plugin was built with */
 	const char *name;     /* short model name, e.g. "uart16550" */
 	const char *description;
 	uint32_t spaces;       /* mask of VMM_SPACE_*: where a window may be placed */

@@ -84,9 +84,9 @@ extern "C" {
 #define VMM_MUST_CHECK
 #endif
 
-#define VMM_VERSION_MAJOR 0
-#define VMM_VERSION_MINOR 2
-#define VMM_VERSION_PATCH 0
+#define VMM_VERSION_MAJOR  0
+#define VMM_VERSION_MINOR  2
+#define VMM_VERSION_PATCH  0
 #define VMM_VERSION_STRING "0.2.0"
 
 /*
@@ -147,7 +147,7 @@ int vmm_accel_probe(enum vmm_accel accel, char *why, size_t len);
 
 enum vmm_unclaimed_policy {
 	VMM_UNCLAIMED_IGNORE = 0, /* reads all-ones, writes dropped, logged; guest continues */
-	VMM_UNCLAIMED_STOP = 1,   /* the VM stops with VMM_EXIT_UNCLAIMED */
+	VMM_UNCLAIMED_STOP = 1,	  /* the VM stops with VMM_EXIT_UNCLAIMED */
 };
 
 /*
@@ -163,7 +163,8 @@ struct vmm_vm_options {
 	enum vmm_unclaimed_policy unclaimed;
 	vmm_log_fn log; /* NULL: no messages */
 	void *log_opaque;
-	int log_level;  /* highest VMM_LOG_* passed to log; VMM_LOG_TRACE adds one line per device or unclaimed access */
+	/* highest VMM_LOG_* passed to log; VMM_LOG_TRACE: a line per device or unclaimed access */
+	int log_level;
 	/*
 	 * Ignored. It fills what was the padding at the end of the first
 	 * version of this struct (40 bytes on LP64, log_level its last field),
@@ -247,7 +248,7 @@ const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 #define VMM_MEMSLOT_MAX 32764
 
 /* Memslot flags: vmm_memslot_add_flags(), struct vmm_memslot_info. */
-#define VMM_MEMSLOT_READONLY (1u << 0)  /* ROM / flash: guest writes exit (see below) */
+#define VMM_MEMSLOT_READONLY  (1u << 0) /* ROM / flash: guest writes exit (see below) */
 #define VMM_MEMSLOT_LOG_DIRTY (1u << 1) /* record the pages written: vmm_memslot_get_dirty() */
 
 struct vmm_memslot_info {
@@ -261,9 +262,11 @@ struct vmm_memslot_info {
 	uint64_t size;
 	void *hva;
 	const char *name; /* valid until the next memslot add, remove or move */
-	uint32_t flags;   /* VMM_MEMSLOT_* */
+	uint32_t flags;	  /* VMM_MEMSLOT_* */
 };
+/* clang-format off */
 #define VMM_MEMSLOT_INFO_INIT { .struct_size = sizeof(struct vmm_memslot_info) }
+/* clang-format on */
 
 /*
  * How many memslots this VM can hold: KVM_CAP_NR_MEMSLOTS on kvm (at most
@@ -289,7 +292,8 @@ int vmm_memslot_max(const struct vmm_vm *vm);
  * or its log callback during a layout change (-EDEADLK); not concurrently with
  * the configuration calls or the unlocked queries.
  */
-int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void *hva) VMM_MUST_CHECK;
+int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+		    void *hva) VMM_MUST_CHECK;
 
 /*
  * vmm_memslot_add() with flags (VMM_MEMSLOT_*). While the VM runs too.
@@ -318,7 +322,8 @@ int vmm_memslot_add_flags(struct vmm_vm *vm, const char *name, uint64_t gpa, uin
  * receives its address.
  * Thread-safety: live, as vmm_memslot_add().
  */
-int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size, void **hva) VMM_MUST_CHECK;
+int vmm_memslot_alloc(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t size,
+		      void **hva) VMM_MUST_CHECK;
 /*
  * vmm_memslot_alloc() with flags, as vmm_memslot_add_flags().
  * Thread-safety: live, as vmm_memslot_add().
@@ -354,7 +359,8 @@ int vmm_memslot_set_dirty_log(struct vmm_vm *vm, uint64_t gpa, int enable) VMM_M
  * its layout changes too (it holds the layout still for reading); not from the
  * log callback during a layout change (-EDEADLK).
  */
-int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap, size_t words) VMM_MUST_CHECK;
+int vmm_memslot_get_dirty(struct vmm_vm *vm, uint64_t gpa, uint64_t *bitmap,
+			  size_t words) VMM_MUST_CHECK;
 
 /*
  * Remove the slot that starts at gpa. -ENOENT if none does. While the VM
@@ -445,14 +451,14 @@ int vmm_guest_write(struct vmm_vm *vm, uint64_t gpa, const void *buf, uint64_t l
 /* What a guest-physical address is, for struct vmm_translation.kind. */
 enum vmm_xlate_kind {
 	VMM_XLATE_UNCLAIMED = 0, /* no memslot backs it and no MMIO window claims it */
-	VMM_XLATE_RAM = 1,       /* inside a memslot: slot, hva and the hpa fields are set */
-	VMM_XLATE_DEVICE = 2,    /* inside an MMIO device window: the device fields are set */
+	VMM_XLATE_RAM = 1,	 /* inside a memslot: slot, hva and the hpa fields are set */
+	VMM_XLATE_DEVICE = 2,	 /* inside an MMIO device window: the device fields are set */
 };
 
 /* Whether struct vmm_translation.hpa holds the host-physical address. */
 enum vmm_hpa_status {
-	VMM_HPA_NONE = 0,        /* not RAM: there is no host page */
-	VMM_HPA_OK = 1,          /* hpa is valid (at the time of the call) */
+	VMM_HPA_NONE = 0,	 /* not RAM: there is no host page */
+	VMM_HPA_OK = 1,		 /* hpa is valid (at the time of the call) */
 	VMM_HPA_NOT_PRESENT = 2, /* no host page yet (never touched) or swapped out */
 	VMM_HPA_UNAVAILABLE = 3, /* /proc/self/pagemap cannot say: see hpa_error */
 };
@@ -467,15 +473,16 @@ struct vmm_translation {
 	/* VMM_XLATE_RAM: the memslot and the host addresses behind gpa. */
 	char slot[VMM_XLATE_NAME_MAX]; /* the slot's name ("" if unnamed) */
 	uint64_t slot_gpa, slot_size;  /* the slot's guest-physical range */
-	void *hva;                     /* host-virtual address of gpa */
-	int hpa_status;                /* enum vmm_hpa_status */
-	int hpa_error; /* VMM_HPA_UNAVAILABLE: positive errno; EPERM = PFNs hidden (no CAP_SYS_ADMIN) */
-	uint64_t hpa;  /* VMM_HPA_OK: host-physical address of gpa */
+	void *hva;		       /* host-virtual address of gpa */
+	int hpa_status;		       /* enum vmm_hpa_status */
+	/* VMM_HPA_UNAVAILABLE: positive errno; EPERM = PFNs hidden (no CAP_SYS_ADMIN) */
+	int hpa_error;
+	uint64_t hpa; /* VMM_HPA_OK: host-physical address of gpa */
 
 	/* VMM_XLATE_DEVICE: the device whose window contains gpa (names truncated). */
 	char device[VMM_XLATE_NAME_MAX]; /* instance name */
-	char model[VMM_XLATE_NAME_MAX];  /* the model's descriptor name */
-	uint32_t space;                  /* VMM_SPACE_MMIO */
+	char model[VMM_XLATE_NAME_MAX];	 /* the model's descriptor name */
+	uint32_t space;			 /* VMM_SPACE_MMIO */
 	uint64_t device_base, device_length;
 
 	/*
@@ -506,7 +513,8 @@ struct vmm_translation {
  * its layout changes too; not from the log callback during a layout change
  * (-EDEADLK).
  */
-int vmm_translate(const struct vmm_vm *vm, uint64_t gpa, struct vmm_translation *out) VMM_MUST_CHECK;
+int vmm_translate(const struct vmm_vm *vm, uint64_t gpa,
+		  struct vmm_translation *out) VMM_MUST_CHECK;
 
 /* ---- Devices ---- */
 
@@ -518,11 +526,11 @@ struct vmm_device_param {
 };
 
 struct vmm_device_config {
-	size_t size;      /* sizeof(struct vmm_device_config) */
-	const char *name; /* instance name, unique in the VM */
-	uint32_t space;   /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
-	uint64_t base;    /* GPA or port */
-	uint64_t length;  /* window length in bytes (ports for PIO) */
+	size_t size;			       /* sizeof(struct vmm_device_config) */
+	const char *name;		       /* instance name, unique in the VM */
+	uint32_t space;			       /* VMM_SPACE_MMIO or VMM_SPACE_PIO */
+	uint64_t base;			       /* GPA or port */
+	uint64_t length;		       /* window length in bytes (ports for PIO) */
 	const struct vmm_device_param *params; /* keys for the model's param() */
 	size_t nparams;
 	const char *file; /* where the device was declared, for messages; may be NULL */
@@ -558,8 +566,8 @@ int vmm_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  * version or too small a descriptor), or what create() returned.
  * Thread-safety: live, as vmm_device_add().
  */
-int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
-			  const struct vmm_device_config *cfg, struct vmm_device **out) VMM_MUST_CHECK;
+int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_device_config *cfg,
+			  struct vmm_device **out) VMM_MUST_CHECK;
 
 /*
  * Resolve a plugin name to a path. A name containing '/' is returned as is.
@@ -567,14 +575,17 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path,
  * NAME.so. Returns 0 and writes the path to buf, or -ENOENT.
  * Thread-safety: any thread (it only looks at files).
  */
-int vmm_plugin_find(const char *name, const char *search_path, char *buf, size_t buflen) VMM_MUST_CHECK;
+int vmm_plugin_find(const char *name, const char *search_path, char *buf,
+		    size_t buflen) VMM_MUST_CHECK;
 
 struct vmm_device_stats {
-	size_t size;     /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
-	uint64_t reads;  /* guest reads the model answered */
+	size_t size; /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
+	uint64_t reads;	 /* guest reads the model answered */
 	uint64_t writes; /* guest writes the model accepted */
 };
+/* clang-format off */
 #define VMM_DEVICE_STATS_INIT { .size = sizeof(struct vmm_device_stats) }
+/* clang-format on */
 
 /*
  * Give up dev's window and destroy the device: from the vCPUs' next
@@ -607,7 +618,8 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base) VMM_MUST_CHECK;
  * Thread-safety: any thread, device callbacks included, while the VM runs too;
  * not concurrently with vmm_device_remove() of dev.
  */
-int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *stats) VMM_MUST_CHECK;
+int vmm_device_get_stats(const struct vmm_device *dev,
+			 struct vmm_device_stats *stats) VMM_MUST_CHECK;
 
 /*
  * The device's name, model name and window; strings valid while the VM lives.
@@ -616,7 +628,8 @@ int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *
  */
 const char *vmm_device_name(const struct vmm_device *dev);
 const char *vmm_device_model(const struct vmm_device *dev);
-int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base, uint64_t *length) VMM_MUST_CHECK;
+int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *base,
+		      uint64_t *length) VMM_MUST_CHECK;
 /*
  * Devices, sorted by space, then base.
  * Thread-safety: unlocked query: any thread, while the VM runs too, but not
@@ -711,14 +724,14 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
 
 enum vmm_exit_reason {
 	VMM_EXIT_NONE = 0,
-	VMM_EXIT_STOPPED,        /* vmm_vm_stop() or a device's stop(); exit_code is set */
-	VMM_EXIT_HLT,            /* HLT with interrupts off: the vCPU can never resume */
-	VMM_EXIT_SHUTDOWN,       /* triple fault (kvm) */
-	VMM_EXIT_GUEST_FAULT,    /* a CPU exception the emulator cannot deliver (emu) */
+	VMM_EXIT_STOPPED,	 /* vmm_vm_stop() or a device's stop(); exit_code is set */
+	VMM_EXIT_HLT,		 /* HLT with interrupts off: the vCPU can never resume */
+	VMM_EXIT_SHUTDOWN,	 /* triple fault (kvm) */
+	VMM_EXIT_GUEST_FAULT,	 /* a CPU exception the emulator cannot deliver (emu) */
 	VMM_EXIT_INTERNAL_ERROR, /* KVM_EXIT_INTERNAL_ERROR, emulation failure */
-	VMM_EXIT_FAIL_ENTRY,     /* the hardware refused to enter the guest */
-	VMM_EXIT_UNCLAIMED,      /* an unclaimed access under VMM_UNCLAIMED_STOP */
-	VMM_EXIT_ERROR,          /* the VMM itself failed (see detail) */
+	VMM_EXIT_FAIL_ENTRY,	 /* the hardware refused to enter the guest */
+	VMM_EXIT_UNCLAIMED,	 /* an unclaimed access under VMM_UNCLAIMED_STOP */
+	VMM_EXIT_ERROR,		 /* the VMM itself failed (see detail) */
 };
 
 /*
@@ -728,17 +741,20 @@ enum vmm_exit_reason {
 const char *vmm_exit_reason_name(enum vmm_exit_reason reason);
 
 struct vmm_exit {
-	size_t size;       /* sizeof(struct vmm_exit): set by the caller (size tag, see above) */
+	size_t size; /* sizeof(struct vmm_exit): set by the caller (size tag, see above) */
 	enum vmm_exit_reason reason;
-	int exit_code;     /* for VMM_EXIT_STOPPED */
-	unsigned vcpu;     /* the vCPU that exited */
-	uint64_t hw_code;  /* backend detail: KVM hardware_entry_failure_reason or suberror, Unicorn uc_err */
-	uint64_t address;  /* faulting or unclaimed address, where known */
-	char detail[160];  /* a one-line human explanation */
-	struct vmm_regs regs;   /* the vCPU's registers at the exit */
+	int exit_code; /* for VMM_EXIT_STOPPED */
+	unsigned vcpu; /* the vCPU that exited */
+	/* backend detail: KVM hardware_entry_failure_reason or suberror, Unicorn uc_err */
+	uint64_t hw_code;
+	uint64_t address;     /* faulting or unclaimed address, where known */
+	char detail[160];     /* a one-line human explanation */
+	struct vmm_regs regs; /* the vCPU's registers at the exit */
 	struct vmm_sregs sregs;
 };
+/* clang-format off */
 #define VMM_EXIT_INIT { .size = sizeof(struct vmm_exit) }
+/* clang-format on */
 
 /*
  * Run one vCPU on the calling thread until an exit libvmm does not handle
@@ -831,13 +847,15 @@ int vmm_vm_reset(struct vmm_vm *vm) VMM_MUST_CHECK;
 
 /* Counters, for -v and tests: vmm_vm_get_stats(). */
 struct vmm_vm_stats {
-	size_t size;             /* sizeof(struct vmm_vm_stats): set by the caller (size tag, see above) */
-	uint64_t exits;          /* all exits to the VMM */
+	size_t size;	/* sizeof(struct vmm_vm_stats): set by the caller (size tag, see above) */
+	uint64_t exits; /* all exits to the VMM */
 	uint64_t mmio_exits;
 	uint64_t pio_exits;
-	uint64_t unclaimed;      /* unclaimed accesses */
+	uint64_t unclaimed; /* unclaimed accesses */
 };
+/* clang-format off */
 #define VMM_VM_STATS_INIT { .size = sizeof(struct vmm_vm_stats) }
+/* clang-format on */
 /*
  * Sum the counters of every vCPU into *stats, whose size the caller sets
  * (VMM_VM_STATS_INIT; see "Size tags"; -EINVAL if too small). Values may
@@ -859,10 +877,10 @@ int vmm_vm_get_stats(const struct vmm_vm *vm, struct vmm_vm_stats *stats) VMM_MU
 struct vmm_config_ram {
 	char *name;
 	uint64_t gpa;
-	uint64_t size;  /* a [rom] without size: its file's size rounded up to 4 KiB */
-	unsigned line;  /* of the section header */
+	uint64_t size;	/* a [rom] without size: its file's size rounded up to 4 KiB */
+	unsigned line;	/* of the section header */
 	uint32_t flags; /* VMM_MEMSLOT_READONLY for [rom] and readonly = true */
-	char *file;     /* [rom] file, resolved against the config's folder; NULL if none */
+	char *file;	/* [rom] file, resolved against the config's folder; NULL if none */
 };
 
 struct vmm_config_device {
@@ -877,7 +895,7 @@ struct vmm_config_device {
 };
 
 struct vmm_config {
-	char *path;     /* the file read */
+	char *path; /* the file read */
 	enum vmm_accel accel;
 	char *firmware; /* resolved against the config file's folder; NULL if none */
 	unsigned firmware_line;
@@ -904,7 +922,8 @@ int vmm_config_load(const char *path, struct vmm_config **out) VMM_MUST_CHECK;
  * Same, from a string; name is used in messages.
  * Thread-safety: any thread, as vmm_config_load().
  */
-int vmm_config_parse_string(const char *text, const char *name, struct vmm_config **out) VMM_MUST_CHECK;
+int vmm_config_parse_string(const char *text, const char *name,
+			    struct vmm_config **out) VMM_MUST_CHECK;
 /*
  * Free what vmm_config_load() or vmm_config_parse_string() returned. Accepts
  * NULL.
