@@ -1037,53 +1037,56 @@ err_close:
 
 /* ---- registers: x86-64 marshalling (emu_x86_64.c) under the engine's lock ---- */
 
-static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
+enum emu_regs_op { EMU_GET_REGS, EMU_SET_REGS, EMU_GET_SREGS, EMU_SET_SREGS };
+
+/*
+ * Every register access holds the engine's lock: loading a selector reads
+ * its descriptor from guest memory, so no layout change may remap it
+ * meanwhile.
+ */
+static int emu_regs_locked(struct vmm_vcpu *vcpu, enum emu_regs_op op, void *p)
 {
 	struct emu_vcpu *ev = emu_vcpu(vcpu);
 	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
 
 	if (ret < 0)
 		return ret;
-	ret = vmmi_emu_get_regs(vcpu, regs);
+	switch (op) {
+	case EMU_GET_REGS:
+		ret = vmmi_emu_get_regs(vcpu, p);
+		break;
+	case EMU_SET_REGS:
+		ret = vmmi_emu_set_regs(vcpu, p);
+		break;
+	case EMU_GET_SREGS:
+		ret = vmmi_emu_get_sregs(vcpu, p);
+		break;
+	case EMU_SET_SREGS:
+		ret = vmmi_emu_set_sregs(vcpu, p);
+		break;
+	}
 	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
 	return ret;
+}
+
+static int emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs)
+{
+	return emu_regs_locked(vcpu, EMU_GET_REGS, regs);
 }
 
 static int emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs)
 {
-	struct emu_vcpu *ev = emu_vcpu(vcpu);
-	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: registers");
-
-	if (ret < 0)
-		return ret;
-	ret = vmmi_emu_set_regs(vcpu, regs);
-	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: registers");
-	return ret;
+	return emu_regs_locked(vcpu, EMU_SET_REGS, (void *)regs);
 }
 
 static int emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs)
 {
-	struct emu_vcpu *ev = emu_vcpu(vcpu);
-	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
-
-	if (ret < 0)
-		return ret;
-	ret = vmmi_emu_get_sregs(vcpu, sregs);
-	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
-	return ret;
+	return emu_regs_locked(vcpu, EMU_GET_SREGS, sregs);
 }
 
-/* Loading a selector reads its descriptor from guest memory: no layout change meanwhile. */
 static int emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs)
 {
-	struct emu_vcpu *ev = emu_vcpu(vcpu);
-	int ret = VMMI_PT(pthread_mutex_lock(&ev->lock), "emu: system registers");
-
-	if (ret < 0)
-		return ret;
-	ret = vmmi_emu_set_sregs(vcpu, sregs);
-	VMMI_PT_LOG(vcpu->vm, pthread_mutex_unlock(&ev->lock), "emu: system registers");
-	return ret;
+	return emu_regs_locked(vcpu, EMU_SET_SREGS, (void *)sregs);
 }
 
 /* ---- running ---- */
