@@ -475,9 +475,6 @@ struct vmm_vm {
  * wait for themselves. */
 extern __thread const struct vmm_vm *vmmi_running_vm;
 
-/* A condition variable whose timed waits use CLOCK_MONOTONIC (immune to clock changes). */
-int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what);
-
 /* Forget vm->loaded[i] (its memory left the guest); the last record takes its place (core/reset.c).
  */
 void vmmi_loaded_forget(struct vmm_vm *vm, size_t i);

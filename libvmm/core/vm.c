@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vmm_internal.h"
 
@@ -35,21 +34,6 @@ void vmmi_log(const struct vmm_vm *vm, int level, const char *fmt, ...)
 	vm->opts.log(vm->opts.log_opaque, level, msg);
 }
 
-int vmmi_cond_init_monotonic(pthread_cond_t *cond, const char *what)
-{
-	pthread_condattr_t ca;
-	int ret;
-
-	ret = VMMI_PT(pthread_condattr_init(&ca), what);
-	if (ret < 0)
-		return ret;
-	ret = VMMI_PT(pthread_condattr_setclock(&ca, CLOCK_MONOTONIC), what);
-	if (ret == 0)
-		ret = VMMI_PT(pthread_cond_init(cond, &ca), what);
-	VMMI_PT_LOG(NULL, pthread_condattr_destroy(&ca), what);
-	return ret;
-}
-
 static int vm_locks_init(struct vmm_vm *vm)
 {
 	const char *what = "vmm_vm_create";
@@ -64,7 +48,7 @@ static int vm_locks_init(struct vmm_vm *vm)
 	ret = VMMI_PT(pthread_mutex_init(&vm->run_lock, NULL), what);
 	if (ret < 0)
 		goto err_change;
-	ret = vmmi_cond_init_monotonic(&vm->run_cond, what);
+	ret = VMMI_PT(pthread_cond_init(&vm->run_cond, NULL), what);
 	if (ret < 0)
 		goto err_run;
 	ret = VMMI_PT(pthread_rwlock_init(&vm->mem_lock, NULL), what);
