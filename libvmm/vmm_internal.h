@@ -222,8 +222,6 @@ int vmmi_plugin_check_desc(const struct vmm_plugin_desc *desc, const char *what)
 void vmmi_plugin_desc_copy(struct vmm_plugin_desc *dst, const struct vmm_plugin_desc *src);
 /* dlclose() the plugins vm opened, once no device of theirs is left. */
 void vmmi_plugins_close(struct vmm_vm *vm);
-/* "file:line: " for messages, or "" when the caller gave no location. */
-void vmmi_where(char *buf, size_t len, const char *file, unsigned line);
 
 static inline const char *vmmi_space_name(uint32_t space)
 {
@@ -563,6 +561,8 @@ struct vmmi_origin {
 	unsigned line;
 };
 
+/* "file:line: " for messages (core/error.c), or "" when the caller gave no location. */
+void vmmi_where(char *buf, size_t len, const char *file, unsigned line);
 /* vmmi_error() with "FILE:LINE: " in front when at is not NULL. */
 int vmmi_error_at(const struct vmmi_origin *at, int err, const char *fmt, ...) VMMI_FORMAT(3, 4);
 /*

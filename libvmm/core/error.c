@@ -101,26 +101,43 @@ void vmmi_exit_set(struct vmm_exit *exit, enum vmm_exit_reason reason, const cha
 	va_end(ap);
 }
 
+/* "file:line: " for messages, or "" when the caller gave no location. */
+void vmmi_where(char *buf, size_t len, const char *file, unsigned line)
+{
+	if (file && line)
+		snprintf(buf, len, "%s:%u: ", file, line);
+	else if (file)
+		snprintf(buf, len, "%s: ", file);
+	else
+		buf[0] = '\0';
+}
+
+/* "FILE:LINE: " for an origin, in buf. */
+static const char *origin_text(char *buf, size_t len, const struct vmmi_origin *at)
+{
+	vmmi_where(buf, len, at->file ? at->file : "?", at->line);
+	return buf;
+}
+
 int vmmi_error_at(const struct vmmi_origin *at, int err, const char *fmt, ...)
 {
-	char msg[sizeof(last_error)];
+	char msg[sizeof(last_error)], loc[300];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	if (at)
-		return vmmi_error(err, "%s:%u: %s", at->file ? at->file : "?", at->line, msg);
+		return vmmi_error(err, "%s%s", origin_text(loc, sizeof(loc), at), msg);
 	return vmmi_error(err, "%s", msg);
 }
 
 int vmmi_error_prefix(const struct vmmi_origin *at, int err, const char *what)
 {
-	char msg[sizeof(last_error)];
+	char msg[sizeof(last_error)], loc[300];
 
 	if (!at)
 		return err;
 	memcpy(msg, last_error, sizeof(msg));
-	return vmmi_error(err, "%s:%u: %s%s", at->file ? at->file : "?", at->line, what ? what : "",
-			  msg);
+	return vmmi_error(err, "%s%s%s", origin_text(loc, sizeof(loc), at), what ? what : "", msg);
 }

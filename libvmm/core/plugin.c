@@ -11,17 +11,6 @@
 
 #include "vmm_internal.h"
 
-/* "file:line: " for messages, or "" when the caller gave no location. */
-void vmmi_where(char *buf, size_t len, const char *file, unsigned line)
-{
-	if (file && line)
-		snprintf(buf, len, "%s:%u: ", file, line);
-	else if (file)
-		snprintf(buf, len, "%s: ", file);
-	else
-		buf[0] = '\0';
-}
-
 /* DMA goes through the same checked translation as the embedding API: RAM slots only. */
 static int host_mem_read(struct vmm_host *ctx, uint64_t gpa, void *buf, uint64_t len)
 {
