@@ -117,6 +117,24 @@ static inline __attribute__((noreturn)) void halt_forever(void)
 		__asm__ volatile("cli; hlt" : : : "memory");
 }
 
+/*
+ * idt.c, isr.S: the IDT. Every vector has a stub that saves the general
+ * registers and calls the handler set for it with the frame below; a
+ * handler may change the frame (rip, to skip a faulting instruction, say)
+ * and the stub resumes there with iretq. The IDT is shared: every vCPU
+ * that takes interrupts calls idt_load(). Vectors without a handler print
+ * what happened and park the vCPU.
+ */
+struct irq_frame {
+	uint64_t r15, r14, r13, r12, r11, r10, r9, r8, rbp, rdi, rsi, rdx, rcx, rbx, rax;
+	uint64_t vector, error; /* error: the CPU's error code, or 0 if it pushes none */
+	uint64_t rip, cs, rflags, rsp, ss;
+};
+typedef void (*irq_handler_t)(struct irq_frame *f);
+#define IDT_TRAP 0x8u /* a trap gate (IF stays as it was); flags & 7 is the IST index */
+void idt_set(uint8_t vector, irq_handler_t h, unsigned flags);
+void idt_load(void);
+
 /* lib.c: what the compiler may emit calls to, plus the few helpers we need. */
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *dst, const void *src, size_t n);

@@ -36,6 +36,7 @@ int vmmi_error(int err, const char *fmt, ...) VMMI_FORMAT(2, 3);
 void vmmi_clear_error(void);
 
 struct vmm_vm;
+struct vmmi_origin;
 
 /*
  * pthread calls return 0 or an errno value, and none is ignored.
@@ -189,6 +190,13 @@ struct vmm_device {
 	uint64_t length;
 	struct vmm_host host;
 	pthread_mutex_t lock; /* serialises calls into the model (taken with 2+ vCPUs) */
+	/* Interrupt lines: I/O APIC pins; bit i of irq_high: line i is high (under vm->irq.lock).
+	 */
+	uint32_t *irqs;
+	uint32_t nirqs;
+	uint32_t irq_high;
+	_Atomic bool msi_logged; /* a bad MSI was logged once */
+	bool builtin;		 /* part of the machine (the I/O APIC): not listed by the API */
 	_Atomic uint64_t reads, writes;
 };
 
@@ -334,6 +342,24 @@ struct vmmi_backend_ops {
 	void (*kick)(struct vmm_vcpu *vcpu);
 	/* kick() sends vm->opts.kick_signal: vmm_vcpu_run() unblocks it for the run. */
 	bool kick_signals;
+
+	/*
+	 * Deliver a message-signalled interrupt to the local APICs its address
+	 * names (vmmi_irq_msi() has checked addr and data; the I/O APIC's
+	 * messages may also carry the level-trigger bit 15 and the assert bit
+	 * 14). Any thread, often with vm->irq.lock held: it must not call back
+	 * into core/irq.c. Returns 0 or a negative errno (logged by the core).
+	 */
+	int (*msi)(struct vmm_vm *vm, uint64_t addr, uint32_t data);
+	/*
+	 * The I/O APIC's redirection entries changed: a backend whose local
+	 * APICs need to know which vectors are level-triggered (kvm's EOI exits)
+	 * reads them with vmmi_ioapic_route(&vm->irq.io, ...). Called with
+	 * vm->irq.lock held, on any thread. May be NULL.
+	 */
+	void (*irq_routes)(struct vmm_vm *vm);
+	/* vcpu's local APIC to power-on state (vmm_vm_reset(), no vCPU running). May be NULL. */
+	int (*irq_reset)(struct vmm_vcpu *vcpu);
 };
 
 /*
@@ -371,6 +397,102 @@ void vmmi_accel_names(char *buf, size_t len);
  */
 int vmmi_backend_choose(enum vmm_accel accel, const struct vmmi_backend **out, char *reason,
 			size_t len) VMMI_WARN_UNUSED;
+
+/* ---- interrupts: the I/O APIC model (core/ioapic.c) and the layer around it (core/irq.c) ---- */
+
+#define VMMI_IOAPIC_PINS     VMM_GUEST_IOAPIC_PINS
+#define VMMI_IOAPIC_VERSION  0x00170011u /* 24 entries (23 in bits 23-16), version 0x11 */
+#define VMMI_IOAPIC_WINDOW   0x1000ull	 /* the MMIO window it claims at VMM_GUEST_IOAPIC_BASE */
+#define VMMI_LAPIC_PAGE_SIZE 0x1000ull	 /* the local APIC page at VMM_GUEST_LAPIC_BASE */
+#define VMMI_MSI_BASE	     0xfee00000ull
+#define VMMI_MSI_END	     0xfef00000ull
+#define VMMI_DEVICE_MAX_IRQS 8u /* lines one device may have */
+
+/*
+ * The 82093AA I/O APIC, shared by both backends (pure code, no locks: the
+ * caller holds vm->irq.lock). Registers: IOREGSEL at 0x00 and IOWIN at 0x10,
+ * 32-bit; through them ID (0), version (1), arbitration (2) and the
+ * redirection table (0x10 + 2 * pin: low, high). A redirection entry:
+ * vector 7-0, delivery mode 10-8 (fixed, lowest priority, SMI, NMI, INIT,
+ * ExtINT), destination mode 11, delivery status 12 (read-only), polarity
+ * 13, remote IRR 14 (read-only, level entries), trigger mode 15 (1: level),
+ * mask 16, destination 63-56.
+ *
+ * An entry sends its message through send(): when its pin rises (edge), or
+ * while its pin is high and remote IRR is clear (level: remote IRR is then
+ * set until an EOI of its vector, vmmi_ioapic_eoi()). Unmasking an entry
+ * whose level pin is high sends it. Polarity 1 (active low) inverts the
+ * pin level it sees. The message is the MSI a PCI device would send:
+ * address 0xfee00000 | dest << 12 | destmode << 2, data vector |
+ * delivery mode << 8 | trigger << 15 | 1 << 14 (assert).
+ */
+struct vmmi_ioapic {
+	uint32_t id;	 /* the ID register (bits 27-24) */
+	uint32_t regsel; /* IOREGSEL */
+	uint64_t rte[VMMI_IOAPIC_PINS];
+	uint32_t level; /* bit p: pin p is high (the wire, before polarity) */
+	/* Send one message (called with the caller's lock held). */
+	void (*send)(void *opaque, uint64_t addr, uint32_t data);
+	/* An entry was written (the vector, trigger or destination may have changed). */
+	void (*routes_changed)(void *opaque);
+	void *opaque;
+};
+
+/* Power-on state: ID 0, every entry masked (0x10000), levels kept (they are the devices'). */
+void vmmi_ioapic_reset(struct vmmi_ioapic *io);
+/* A 4-byte guest access at offset of the window (other offsets read 0, ignore writes). */
+uint32_t vmmi_ioapic_read(struct vmmi_ioapic *io, uint64_t offset);
+void vmmi_ioapic_write(struct vmmi_ioapic *io, uint64_t offset, uint32_t value);
+/* Pin's wire goes to level; sends what its entry says (see above). pin < VMMI_IOAPIC_PINS. */
+void vmmi_ioapic_set_pin(struct vmmi_ioapic *io, unsigned pin, bool level);
+/* A local APIC's EOI of a level-triggered vector: clears remote IRR of its entries, resends. */
+void vmmi_ioapic_eoi(struct vmmi_ioapic *io, uint8_t vector);
+/*
+ * The message pin's entry sends, into *addr and *data, and whether the entry
+ * is masked; for kvm's routes.
+ */
+void vmmi_ioapic_route(const struct vmmi_ioapic *io, unsigned pin, uint64_t *addr, uint32_t *data,
+		       bool *masked);
+
+/*
+ * The VM's interrupt layer: the I/O APIC (a built-in device, "ioapic"), the
+ * sources of each pin (devices and vmm_irq_set()), and the checks of MSIs.
+ * lock guards all of it and is taken by every caller, from any thread; it
+ * is innermost but for the backend's local APIC locks (backend msi()),
+ * which never call back here with their own lock held.
+ */
+struct vmmi_irq {
+	pthread_mutex_t lock;
+	bool lock_ok;
+	struct vmmi_ioapic io;
+	uint16_t sources[VMMI_IOAPIC_PINS]; /* high sources of each pin */
+	uint32_t api_high;		    /* pins vmm_irq_set() holds high */
+	struct vmm_device *dev;		    /* the I/O APIC's window */
+	_Atomic uint64_t msis, irqs;	    /* messages sent; pin rises seen */
+};
+
+/* Set up vm->irq and add the I/O APIC's window (vmm_vm_create(), once the backend is up). */
+int vmmi_irq_init(struct vmm_vm *vm) VMMI_WARN_UNUSED;
+void vmmi_irq_fini(struct vmm_vm *vm);
+/* vmm_vm_reset(): the I/O APIC to power-on state (the devices' levels stay). */
+void vmmi_irq_reset(struct vmm_vm *vm);
+/*
+ * One source of pin changed from high to low or back (only transitions:
+ * the caller keeps its own level). Any thread.
+ */
+void vmmi_irq_source(struct vmm_vm *vm, unsigned pin, bool level);
+/* Check and send an MSI; -EINVAL with the detail set for a bad one. Any thread. */
+int vmmi_irq_msi(struct vmm_vm *vm, uint64_t addr, uint32_t data) VMMI_WARN_UNUSED;
+/* A vCPU's local APIC took an EOI of a level-triggered vector (backends, vCPU threads). */
+void vmmi_irq_eoi(struct vmm_vm *vm, uint8_t vector);
+/* A device's lines (plugin services irq_set, irq_pulse): -ENOENT past its last line. */
+int vmmi_irq_device_set(struct vmm_device *dev, uint32_t line, int level);
+int vmmi_irq_device_pulse(struct vmm_device *dev, uint32_t line);
+/* Lower every line dev holds high (it is being destroyed). */
+void vmmi_irq_device_gone(struct vmm_device *dev);
+/* The pin rules: each of irqs[] below VMMI_IOAPIC_PINS, none twice; with at's file:line. */
+int vmmi_irq_check_pins(const struct vmmi_origin *at, const char *name, const uint32_t *irqs,
+			size_t n) VMMI_WARN_UNUSED;
 
 /* ---- VM and vCPU ---- */
 
@@ -428,6 +550,8 @@ struct vmm_vm {
 	size_t ndevices;
 	void **dl_handles; /* plugins dlopen()ed for this VM */
 	size_t ndl;
+
+	struct vmmi_irq irq; /* the I/O APIC and the pins' sources */
 
 	struct vmm_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
 	unsigned nvcpus; /* highest index + 1 */

@@ -171,6 +171,11 @@ static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned 
 	bi->boot_area_gpa = l->base;
 	bi->boot_area_size = l->size;
 	bi->identity_limit = l->identity_limit;
+	bi->apic_id = index;
+	bi->lapic_base = VMM_GUEST_LAPIC_BASE;
+	bi->ioapic_base = VMM_GUEST_IOAPIC_BASE;
+	bi->lapic_timer_hz = VMM_GUEST_LAPIC_TIMER_HZ;
+	bi->ioapic_pins = VMM_GUEST_IOAPIC_PINS;
 	for (size_t i = 0; i < vm->slots.n && i < VMM_GUEST_MAX_RAM; i++) {
 		bi->ram[i].gpa = vm->slots.slots[i].gpa;
 		bi->ram[i].size = vm->slots.slots[i].size;
@@ -179,15 +184,20 @@ static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned 
 		bi->ram_count++;
 	}
 	for (unsigned sp = 0; sp < 2; sp++) {
-		for (size_t i = 0; i < vm->bus[sp].n && nd < VMM_GUEST_MAX_DEVICES; i++, nd++) {
+		for (size_t i = 0; i < vm->bus[sp].n && nd < VMM_GUEST_MAX_DEVICES; i++) {
 			const struct vmmi_window *w = &vm->bus[sp].w[i];
 			struct vmm_guest_device *d = &bi->devices[nd];
+
+			if (w->dev->builtin)
+				continue; /* the I/O APIC: boot info has its own field */
+			nd++;
 
 			strncpy(d->name, w->dev->name, sizeof(d->name) - 1);
 			strncpy(d->plugin, w->dev->desc->name, sizeof(d->plugin) - 1);
 			d->kind = sp ? VMM_GUEST_DEV_PIO : VMM_GUEST_DEV_MMIO;
 			d->base = w->base;
 			d->size = w->length;
+			d->irq = w->dev->nirqs ? w->dev->irqs[0] : VMM_GUEST_IRQ_NONE;
 		}
 	}
 	bi->device_count = nd;

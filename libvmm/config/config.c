@@ -56,7 +56,7 @@ struct parser {
 /* Indexes into the key tables, for the checks that need a whole section. */
 enum { RAM_GPA, RAM_SIZE, RAM_READONLY };
 enum { ROM_GPA = RAM_GPA, ROM_SIZE = RAM_SIZE, ROM_FILE };
-enum { DEV_PLUGIN, DEV_MMIO, DEV_PIO, DEV_SIZE };
+enum { DEV_PLUGIN, DEV_MMIO, DEV_PIO, DEV_SIZE, DEV_IRQ };
 
 static int fail(struct parser *p, unsigned line, int err, const char *fmt, ...) VMMI_FORMAT(4, 5);
 
@@ -460,12 +460,42 @@ static int set_dev_size(struct parser *p, const char *value, unsigned line)
 	return 0;
 }
 
+/* `irq = 4` or `irq = 4, 9`: a list of numbers; which pins exist is the core's rule. */
+static int set_dev_irq(struct parser *p, const char *value, unsigned line)
+{
+	struct vmm_config_device *d = cur_dev(p);
+	const char *c = value;
+
+	for (;;) {
+		uint32_t *n;
+		uint64_t v;
+
+		while (*c == ' ' || *c == '\t')
+			c++;
+		if (parse_digits(&c, &v) < 0 || v > UINT32_MAX)
+			return fail(p, line, -EINVAL,
+				    "irq = '%s' is not a list of numbers: expected e.g. 4 or 4, 9",
+				    value);
+		n = realloc(d->irqs, (d->nirqs + 1) * sizeof(*n));
+		if (!n)
+			return fail_nomem(p);
+		d->irqs = n;
+		d->irqs[d->nirqs++] = (uint32_t)v;
+		while (*c == ' ' || *c == '\t')
+			c++;
+		if (!*c)
+			return 0;
+		if (*c++ != ',')
+			return fail(p, line, -EINVAL,
+				    "irq = '%s' is not a list of numbers: expected e.g. 4 or 4, 9",
+				    value);
+	}
+}
+
 static const struct key device_keys[] = {
-    [DEV_PLUGIN] = {"plugin", set_dev_plugin},
-    [DEV_MMIO] = {"mmio", set_dev_mmio},
-    [DEV_PIO] = {"pio", set_dev_pio},
-    [DEV_SIZE] = {"size", set_dev_size},
-    {NULL, NULL},
+    [DEV_PLUGIN] = {"plugin", set_dev_plugin}, [DEV_MMIO] = {"mmio", set_dev_mmio},
+    [DEV_PIO] = {"pio", set_dev_pio},	       [DEV_SIZE] = {"size", set_dev_size},
+    [DEV_IRQ] = {"irq", set_dev_irq},	       {NULL, NULL},
 };
 
 /* Keys the core does not know belong to the device model, which checks them at create(). */
@@ -922,6 +952,7 @@ void vmm_config_free(struct vmm_config *cfg)
 			free((char *)d->params[j].value);
 		}
 		free(d->params);
+		free(d->irqs);
 		free(d->name);
 		free(d->plugin);
 	}

@@ -101,6 +101,8 @@ static int add_devices(struct vmm_vm *vm, const struct vmm_config *cfg, const ch
 		    .nparams = d->nparams,
 		    .file = cfg->path,
 		    .line = d->line,
+		    .irqs = d->irqs,
+		    .nirqs = d->nirqs,
 		};
 
 		snprintf(what, sizeof(what), "device '%s': ", d->name);

@@ -13,7 +13,10 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 			const struct vmm_device_config *cfg, const char *loc)
 {
 	const struct vmmi_origin at = {cfg->file, cfg->line};
+	int ret = vmmi_irq_check_pins(cfg->file ? &at : NULL, cfg->name, cfg->irqs, cfg->nirqs);
 
+	if (ret < 0)
+		return ret;
 	if (cfg->space != VMM_SPACE_MMIO && cfg->space != VMM_SPACE_PIO)
 		return vmmi_error(-EINVAL, "%sdevice '%s': unknown address space %u", loc,
 				  cfg->name, cfg->space);
@@ -33,6 +36,8 @@ static int check_window(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 
 static void device_free(struct vmm_device *dev)
 {
+	vmmi_irq_device_gone(dev);
+	free(dev->irqs);
 	VMMI_PT_LOG(dev->vm, pthread_mutex_destroy(&dev->lock), dev->name);
 	free(dev->name);
 	free(dev);
@@ -87,6 +92,15 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 				  strerror(ret));
 	}
 
+	if (cfg->nirqs) {
+		dev->irqs = malloc(cfg->nirqs * sizeof(*dev->irqs));
+		if (!dev->irqs) {
+			device_free(dev);
+			return vmmi_error(-ENOMEM, "%sdevice '%s': out of memory", loc, cfg->name);
+		}
+		memcpy(dev->irqs, cfg->irqs, cfg->nirqs * sizeof(*dev->irqs));
+		dev->nirqs = (uint32_t)cfg->nirqs;
+	}
 	dev->host.cfg = cfg;
 	dev->host.param_used = calloc(cfg->nparams ? cfg->nparams : 1, sizeof(bool));
 	if (!dev->host.param_used) {
@@ -99,6 +113,8 @@ static int device_create(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 	    .name = dev->name,
 	    .base = cfg->base,
 	    .length = cfg->length,
+	    .irqs = dev->irqs,
+	    .nirqs = dev->nirqs,
 	};
 	vmmi_clear_error();
 	ret = desc->create(&vmmi_host_services, &dev->host, &info, &dev->state);
@@ -421,15 +437,24 @@ int vmm_device_get_stats(const struct vmm_device *dev, struct vmm_device_stats *
 
 int vmm_device_count(const struct vmm_vm *vm)
 {
-	return vm ? (int)(vm->bus[0].n + vm->bus[1].n) : -EINVAL;
+	int n = 0;
+
+	if (!vm)
+		return -EINVAL;
+	for (unsigned sp = 0; sp < 2; sp++)
+		for (size_t i = 0; i < vm->bus[sp].n; i++)
+			n += !vm->bus[sp].w[i].dev->builtin;
+	return n;
 }
 
+/* The machine's own devices (the I/O APIC) are not listed: the embedder did not add them. */
 struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i)
 {
 	if (!vm || i < 0)
 		return NULL;
-	if ((size_t)i < vm->bus[0].n)
-		return vm->bus[0].w[i].dev;
-	i -= (int)vm->bus[0].n;
-	return (size_t)i < vm->bus[1].n ? vm->bus[1].w[i].dev : NULL;
+	for (unsigned sp = 0; sp < 2; sp++)
+		for (size_t j = 0; j < vm->bus[sp].n; j++)
+			if (!vm->bus[sp].w[j].dev->builtin && i-- == 0)
+				return vm->bus[sp].w[j].dev;
+	return NULL;
 }

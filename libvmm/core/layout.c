@@ -20,6 +20,19 @@
 
 #define UNDER_WINDOW "only a read-only memslot may lie under a device window"
 
+/* Every vCPU's local APIC answers on this page, whatever else lies there (guest.h). */
+static int lapic_clash(const struct vmmi_origin *at, const char *what, const char *name,
+		       uint64_t base, uint64_t length)
+{
+	if (!length || base >= VMM_GUEST_LAPIC_BASE + VMMI_LAPIC_PAGE_SIZE ||
+	    base + length <= VMM_GUEST_LAPIC_BASE)
+		return 0;
+	return vmmi_error_at(
+	    at, -EEXIST, "%s '%s' [0x%llx, 0x%llx) overlaps the local APIC page [0x%llx, 0x%llx)",
+	    what, name, (unsigned long long)base, (unsigned long long)(base + length),
+	    VMM_GUEST_LAPIC_BASE, VMM_GUEST_LAPIC_BASE + VMMI_LAPIC_PAGE_SIZE);
+}
+
 int vmmi_layout_slot_clash(const struct vmmi_origin *at, const char *name, uint64_t gpa,
 			   uint64_t size, const struct vmmi_slot *other)
 {
@@ -55,6 +68,8 @@ int vmmi_layout_slot(const struct vmmi_slot_table *slots, const struct vmmi_bus 
 				     "guest-physical limit 0x%llx",
 				     name, (unsigned long long)gpa, (unsigned long long)size,
 				     VMMI_GPA_LIMIT);
+	if (lapic_clash(at, "memslot", name, gpa, size))
+		return -EEXIST;
 	if (!size || !slots)
 		return 0; /* nothing to overlap (the table refuses an empty slot), or no table */
 	/* Sorted and disjoint: walk the slots in the range, skipping the one that moves. */
@@ -99,6 +114,8 @@ int vmmi_layout_window(const struct vmmi_slot_table *slots, const struct vmmi_bu
 				     "boot identity map, which ends at 0x%llx (%llu GiB)",
 				     name, (unsigned long long)base, (unsigned long long)length,
 				     VMMI_IDENTITY_MAX, VMMI_IDENTITY_MAX / GIB);
+	if (space == VMM_SPACE_MMIO && lapic_clash(at, "device", name, base, length))
+		return -EEXIST;
 	w = vmmi_bus_overlap(bus, base, length);
 	if (w)
 		return vmmi_layout_window_clash(at, name, base, length, w);

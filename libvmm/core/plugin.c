@@ -92,6 +92,26 @@ static void host_param_error(struct vmm_host *ctx, const char *key, const char *
 				    key ? key : "(null)", msg);
 }
 
+static int host_irq_set(struct vmm_host *ctx, uint32_t line, int level)
+{
+	return vmmi_irq_device_set(ctx->dev, line, level);
+}
+
+static int host_irq_pulse(struct vmm_host *ctx, uint32_t line)
+{
+	return vmmi_irq_device_pulse(ctx->dev, line);
+}
+
+/* A bad message is the plugin's bug: logged once per device, then only refused. */
+static int host_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
+{
+	int ret = vmmi_irq_msi(ctx->dev->vm, addr, data);
+
+	if (ret == -EINVAL && !atomic_exchange(&ctx->dev->msi_logged, true))
+		vmmi_log(ctx->dev->vm, VMM_LOG_ERROR, "%s: %s", ctx->dev->name, vmm_last_error());
+	return ret;
+}
+
 const struct vmm_host_services vmmi_host_services = {
     .size = sizeof(struct vmm_host_services),
     .abi_version = VMM_PLUGIN_ABI_VERSION,
@@ -101,6 +121,9 @@ const struct vmm_host_services vmmi_host_services = {
     .stop = host_stop,
     .param = host_param,
     .param_error = host_param_error,
+    .irq_set = host_irq_set,
+    .irq_pulse = host_irq_pulse,
+    .msi_send = host_msi_send,
 };
 
 /* Check a descriptor before calling anything in it; never read past desc->size. */

@@ -70,6 +70,14 @@ static int reset_locked(struct vmm_vm *vm)
 	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_vm_reset: a vCPU is running");
 	ram_reset(vm);
+	/* The interrupt controllers: the I/O APIC here, each local APIC in its backend. */
+	vmmi_irq_reset(vm);
+	for (unsigned i = 0; i < vm->nvcpus; i++) {
+		int ret = vm->vcpus[i] && vm->ops->irq_reset ? vm->ops->irq_reset(vm->vcpus[i]) : 0;
+
+		if (ret < 0)
+			return ret;
+	}
 	/* The boot area and every vCPU's registers, as guest.h's boot state. */
 	return vmm_boot_setup(vm, vm->boot_entry);
 }

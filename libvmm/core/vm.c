@@ -141,6 +141,14 @@ int vmm_vm_create(const struct vmm_vm_options *opts, struct vmm_vm **out)
 	if (ret < 0)
 		goto err_free;
 	vmmi_log(vm, VMM_LOG_INFO, "backend %s (%s)", vm->backend->name, vm->accel_reason);
+	ret = vmmi_irq_init(vm);
+	if (ret < 0) {
+		vmmi_devices_destroy(vm);
+		vmmi_bus_free(&vm->bus[0]);
+		vmmi_irq_fini(vm);
+		vm->ops->vm_fini(vm);
+		goto err_free;
+	}
 	*out = vm;
 	return 0;
 
@@ -176,6 +184,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 			vmmi_slot_release(&s);
 	}
 	vmmi_slots_free(&vm->slots);
+	vmmi_irq_fini(vm);
 	vm->ops->vm_fini(vm);
 	vmmi_loaded_free(vm);
 	vm_locks_destroy(vm);

@@ -58,7 +58,9 @@ TestSuite(plugin_abi, .init = setup, .fini = teardown);
 /* Every plugin built before versions had two halves stored 1: it must read as 1.0. */
 Test(plugin_abi, the_1_stored_by_every_existing_plugin_is_version_1_0)
 {
-	cr_assert_eq(VMM_PLUGIN_ABI_VERSION, 1u);
+	cr_assert_eq(VMM_PLUGIN_ABI_MAJOR(VMM_PLUGIN_ABI_VERSION), 1u);
+	cr_assert_eq(VMM_PLUGIN_ABI_MINOR(VMM_PLUGIN_ABI_VERSION), 1u,
+		     "1.1: the interrupt services");
 	cr_assert_eq(VMM_PLUGIN_ABI(1u, 0u), 1u);
 	cr_assert_eq(VMM_PLUGIN_ABI_MAJOR(1u), 1u);
 	cr_assert_eq(VMM_PLUGIN_ABI_MINOR(1u), 0u);
@@ -80,7 +82,7 @@ Test(plugin_abi, another_major_is_refused_naming_the_plugins_major_and_the_hosts
 	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("bad-abi"), &c, NULL), -EPROTO);
 	cr_assert(strstr(vmm_last_error(),
 			 "bad-abi.so: plugin ABI major version 2 (2.0), but this host speaks major "
-			 "version 1 (ABI 1.0)"),
+			 "version 1 (ABI 1.1)"),
 		  "%s", vmm_last_error());
 	cr_assert_eq(vmm_device_count(vm), 0);
 }
@@ -143,7 +145,7 @@ Test(plugin_abi, a_plugin_finds_a_service_of_a_later_minor_missing_by_the_tables
 	struct vmm_device_config c = cfg("fut0");
 
 	OK(vmm_device_add_plugin(vm, FIXTURE("future-minor"), &c, NULL));
-	cr_assert(strstr(logbuf, "fut0: host ABI 1.0 has no raise_irq (services table "),
+	cr_assert(strstr(logbuf, "fut0: host ABI 1.1 has no raise_irq (services table "),
 		  "log:\n%s", logbuf);
 	cr_assert(strstr(logbuf, "polling instead"), "log:\n%s", logbuf);
 }

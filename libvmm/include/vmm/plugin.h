@@ -1,5 +1,5 @@
 /*
- * plugin.h - the device plugin ABI (version 1.0): what
+ * plugin.h - the device plugin ABI (version 1.1): what
  * a device model exports and what the host offers it.
  */
 #ifndef VMM_PLUGIN_H
@@ -46,8 +46,21 @@
  * without something a later minor added checks for it in create() (see
  * VMM_HOST_HAS()) and fails with -ENOTSUP after log()ging why.
  *
- * ABI history: 1.0 is everything below. reset() has been in it from the
- * start; hosts before vmm_vm_reset() existed never called it.
+ * ABI history: 1.0 is everything below up to param_error() and
+ * vmm_device_info.length. reset() has been in it from the start; hosts
+ * before vmm_vm_reset() existed never called it. 1.1 appends the interrupt
+ * services (irq_set, irq_pulse, msi_send) and vmm_device_info.irqs/nirqs.
+ *
+ * Interrupts (1.1). A device's config names its lines, `irq = 4` or
+ * `irq = 4, 9`: I/O APIC pins (guest.h). The device refers to them by
+ * index, 0 for the first, and sees the pins in info->irqs. Several devices
+ * may share a pin: its level is the OR of theirs (a wired-OR, as on PCI).
+ * A level-triggered device holds its line up while it wants service and
+ * lowers it when the guest acknowledges (irq_set(ctx, 0, 1) ... 0); an
+ * edge device pulses it (irq_pulse()). Whether the guest sees an edge or a
+ * level is the I/O APIC redirection entry's choice, as on a PC. A device
+ * may also send an MSI (msi_send()), with or without lines. When a device
+ * is destroyed or removed, the host lowers its lines.
  */
 
 #include <stdarg.h>
@@ -65,7 +78,7 @@ extern "C" {
 
 /* The version this header describes: what a plugin stores, and what a host of it speaks. */
 #define VMM_PLUGIN_ABI_VERSION_MAJOR 1u
-#define VMM_PLUGIN_ABI_VERSION_MINOR 0u
+#define VMM_PLUGIN_ABI_VERSION_MINOR 1u
 #define VMM_PLUGIN_ABI_VERSION                                                                     \
 	VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR)
 #define VMM_PLUGIN_ENTRY	vmm_plugin_entry
@@ -159,6 +172,42 @@ struct vmm_host_services {
 	const char *(*param)(struct vmm_host *ctx, const char *key);
 	void (*param_error)(struct vmm_host *ctx, const char *key, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
+
+	/* ---- 1.1: interrupts (check VMM_HOST_HAS(host, irq_set) etc.) ---- */
+
+	/*
+	 * Set the level of the device's line number line (an index into
+	 * info->irqs) to level (0 low, non-zero high). Returns 0, or -ENOENT
+	 * if the device has no such line. Raising a line that is already high
+	 * changes nothing; the I/O APIC sends its interrupt when the pin's
+	 * level goes up (edge entries) or while it is up and the guest has
+	 * acknowledged the last one (level entries, remote IRR).
+	 * Thread-safety: any thread (read() and write() on vCPU threads, reset(),
+	 * the device's own threads), from create() until destroy() returns;
+	 * it takes only the interrupt controller's lock, never the device's or
+	 * the layout's, so it never waits for a vCPU or a layout change and
+	 * may be called while either is in progress. Not from a signal handler.
+	 */
+	int (*irq_set)(struct vmm_host *ctx, uint32_t line, int level);
+	/*
+	 * Raise and lower the line at once: one edge. For an edge-triggered
+	 * redirection entry that is one interrupt; a level-triggered entry may
+	 * miss it (use irq_set() for level devices). Returns as irq_set().
+	 * Thread-safety: as irq_set().
+	 */
+	int (*irq_pulse)(struct vmm_host *ctx, uint32_t line);
+	/*
+	 * Send a message-signalled interrupt: write data to addr, as a PCI
+	 * device's MSI does. addr must lie in [0xfee00000, 0xfef00000)
+	 * (destination APIC ID in bits 19-12, bit 2 logical destination);
+	 * data holds the vector (bits 7-0, 16 or more), the delivery mode
+	 * (bits 10-8: fixed 0, lowest priority 1, NMI 4) and the trigger
+	 * (bit 15, must be 0: edge). Returns 0 or -EINVAL (bad address or
+	 * data, logged once per device). The message reaches every local
+	 * APIC its destination names; none is not an error (as on a PC).
+	 * Thread-safety: as irq_set().
+	 */
+	int (*msi_send)(struct vmm_host *ctx, uint64_t addr, uint32_t data);
 };
 
 /*
@@ -179,6 +228,9 @@ struct vmm_device_info {
 	const char *name; /* the instance's name, e.g. "uart0" */
 	uint64_t base;
 	uint64_t length;
+	/* 1.1: the device's interrupt lines (I/O APIC pins), from its `irq` key. */
+	const uint32_t *irqs; /* nirqs pins; line i of irq_set() is irqs[i] */
+	uint32_t nirqs;	      /* 0: the device has no line (it may still send MSIs) */
 };
 
 struct vmm_plugin_desc {

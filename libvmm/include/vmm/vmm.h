@@ -535,6 +535,14 @@ struct vmm_device_config {
 	size_t nparams;
 	const char *file; /* where the device was declared, for messages; may be NULL */
 	unsigned line;
+	/*
+	 * Its interrupt lines: I/O APIC pins 0 .. VMM_GUEST_IOAPIC_PINS - 1, in
+	 * the order the model numbers them (vmm-plugin(7)); may be shared
+	 * with other devices. A config's `irq = 4, 9`. Appended in 0.3: a
+	 * caller built against 0.2 has a smaller size, and no lines.
+	 */
+	const uint32_t *irqs;
+	size_t nirqs;
 };
 
 /*
@@ -637,6 +645,31 @@ int vmm_device_window(const struct vmm_device *dev, uint32_t *space, uint64_t *b
  */
 int vmm_device_count(const struct vmm_vm *vm);
 struct vmm_device *vmm_device_get(const struct vmm_vm *vm, int i);
+
+/* ---- Interrupts ---- */
+
+/*
+ * The VM's interrupt controllers are those of guest.h: a local APIC per
+ * vCPU and one I/O APIC of VMM_GUEST_IOAPIC_PINS pins (its window, named
+ * "ioapic", is among the VM's devices), on both backends. Devices raise
+ * their lines through the plugin host services (vmm-plugin(7)); a program
+ * that models a device itself, without a plugin, uses these.
+ *
+ * Set I/O APIC pin gsi to level (0 low, else high), as one more source of
+ * that pin (the pin's level is the OR of every source's). Errors: -EINVAL
+ * (gsi past the last pin).
+ * Thread-safety: any thread, while the VM runs too, device callbacks
+ * included; never waits for a vCPU or a layout change. Not from a signal
+ * handler.
+ */
+int vmm_irq_set(struct vmm_vm *vm, uint32_t gsi, int level) VMM_MUST_CHECK;
+/*
+ * Send a message-signalled interrupt (addr in [0xfee00000, 0xfef00000),
+ * data: vector, delivery mode, edge trigger; see the plugin's msi_send()).
+ * Errors: -EINVAL (bad address or data; the detail says which).
+ * Thread-safety: as vmm_irq_set().
+ */
+int vmm_msi_send(struct vmm_vm *vm, uint64_t addr, uint32_t data) VMM_MUST_CHECK;
 
 /* ---- vCPUs and registers ---- */
 
@@ -892,6 +925,8 @@ struct vmm_config_device {
 	struct vmm_device_param *params; /* keys for the model */
 	size_t nparams;
 	unsigned line;
+	uint32_t *irqs; /* `irq = 4, 9`: I/O APIC pins */
+	size_t nirqs;
 };
 
 struct vmm_config {
