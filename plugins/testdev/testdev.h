@@ -61,6 +61,28 @@
 #define TESTDEV_FNV_OFFSET 0xcbf29ce484222325ull
 #define TESTDEV_FNV_PRIME  0x100000001b3ull
 
+/*
+ * Interrupts (version 1.1), after QEMU's edu device: STATUS holds pending
+ * interrupt bits. In line mode (the device's first `irq` line) the line is
+ * high while STATUS & the enabled bits is not zero; in MSI mode each write
+ * of RAISE that sets a new bit, and each completed DMA command, sends the
+ * message MSI_ADDR/MSI_DATA. The register semantics are the plugin's
+ * (plugins/testdev/testdev.c); the offsets are fixed here.
+ */
+#define TESTDEV_REG_IRQ_STATUS 0xc0u /* r  u32: pending interrupt bits */
+#define TESTDEV_REG_IRQ_RAISE  0xc4u /* w  u32: set these bits in STATUS */
+#define TESTDEV_REG_IRQ_ACK    0xc8u /* w  u32: clear these bits in STATUS */
+#define TESTDEV_REG_IRQ_CTRL   0xccu /* rw u32: TESTDEV_IRQ_CTRL_* */
+#define TESTDEV_REG_MSI_ADDR   0xd0u /* rw u64: the MSI's address */
+#define TESTDEV_REG_MSI_DATA   0xd8u /* rw u32: the MSI's data */
+#define TESTDEV_REG_CLOCK_NS   0xe0u /* r  u64: the host's CLOCK_MONOTONIC in ns (timing checks) */
+
+#define TESTDEV_IRQ_DMA_DONE 0x100u /* STATUS bit a completed DMA command sets (if enabled) */
+
+#define TESTDEV_IRQ_CTRL_ENABLE	  1u /* interrupts on (line or MSI); off: STATUS only */
+#define TESTDEV_IRQ_CTRL_MSI	  2u /* MSI mode instead of the line */
+#define TESTDEV_IRQ_CTRL_DMA_DONE 4u /* a completed DMA command sets TESTDEV_IRQ_DMA_DONE */
+
 /* A write stops the VM; the value written (u32, 0 included) is the exit code. */
 #define TESTDEV_REG_EXIT 0xf0u
 
