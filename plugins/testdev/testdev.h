@@ -13,7 +13,7 @@
 #define TESTDEV_WINDOW_MIN 0x100u
 
 #define TESTDEV_ID_VALUE      0x544d4d56u /* "VMMT" as a little-endian u32 */
-#define TESTDEV_VERSION_VALUE 0x00010000u
+#define TESTDEV_VERSION_VALUE 0x00010001u /* 1.1: interrupts and CLOCK_NS */
 
 #define TESTDEV_REG_ID	     0x00u /* r  u32: TESTDEV_ID_VALUE */
 #define TESTDEV_REG_VERSION  0x04u /* r  u32: TESTDEV_VERSION_VALUE (major << 16 | minor) */
@@ -62,26 +62,45 @@
 #define TESTDEV_FNV_PRIME  0x100000001b3ull
 
 /*
- * Interrupts (version 1.1), after QEMU's edu device: STATUS holds pending
- * interrupt bits. In line mode (the device's first `irq` line) the line is
- * high while STATUS & the enabled bits is not zero; in MSI mode each write
- * of RAISE that sets a new bit, and each completed DMA command, sends the
- * message MSI_ADDR/MSI_DATA. The register semantics are the plugin's
- * (plugins/testdev/testdev.c); the offsets are fixed here.
+ * Interrupts (version 1.1), after QEMU's edu device. STATUS holds pending
+ * interrupt bits: RAISE sets bits, ACK clears them, and a DMA command that
+ * ends (done or failed) sets TESTDEV_IRQ_DMA_DONE when CTRL asks for it.
+ * What the guest sees depends on CTRL:
+ *   - ENABLE clear: nothing; STATUS still changes, and can be polled.
+ *   - ENABLE, line mode (MSI clear): the device's first line (its config's
+ *     `irq`, devices[].irq in the boot info) is high while STATUS is not
+ *     zero, a level the guest lowers by ACKing every bit. A device with no
+ *     line raises nothing.
+ *   - ENABLE and MSI: the device sends the message (MSI_ADDR, MSI_DATA) once
+ *     for each RAISE that sets a bit that was clear, and once for each DMA
+ *     command that ends; bits already pending send nothing. The line stays
+ *     low. A message the host refuses (an address outside the LAPIC's range,
+ *     a vector below 16, a level trigger: plugin.h's msi_send()) is not sent
+ *     and IRQ_ERROR says why.
+ * Reset clears STATUS, CTRL, MSI_ADDR, MSI_DATA, IRQ_ERROR and MSI_COUNT
+ * and lowers the line.
  */
 #define TESTDEV_REG_IRQ_STATUS 0xc0u /* r  u32: pending interrupt bits */
-#define TESTDEV_REG_IRQ_RAISE  0xc4u /* w  u32: set these bits in STATUS */
-#define TESTDEV_REG_IRQ_ACK    0xc8u /* w  u32: clear these bits in STATUS */
-#define TESTDEV_REG_IRQ_CTRL   0xccu /* rw u32: TESTDEV_IRQ_CTRL_* */
-#define TESTDEV_REG_MSI_ADDR   0xd0u /* rw u64: the MSI's address */
-#define TESTDEV_REG_MSI_DATA   0xd8u /* rw u32: the MSI's data */
+#define TESTDEV_REG_IRQ_RAISE  0xc4u /* w  u32: set these bits in STATUS (reads 0) */
+#define TESTDEV_REG_IRQ_ACK    0xc8u /* w  u32: clear these bits in STATUS (reads 0) */
+#define TESTDEV_REG_IRQ_CTRL   0xccu /* rw u32: TESTDEV_IRQ_CTRL_*; other bits read 0 */
+#define TESTDEV_REG_MSI_ADDR   0xd0u /* rw u64: the MSI's address, 0xfee00000 | apic_id << 12 */
+#define TESTDEV_REG_MSI_DATA   0xd8u /* rw u32: the MSI's data: the vector in bits 0-7 */
 #define TESTDEV_REG_CLOCK_NS   0xe0u /* r  u64: the host's CLOCK_MONOTONIC in ns (timing checks) */
+#define TESTDEV_REG_IRQ_ERROR  0xe8u /* r  u32: TESTDEV_IRQ_ERR_* of the latest MSI */
+#define TESTDEV_REG_MSI_COUNT  0xecu /* r  u32: MSIs the host accepted */
 
-#define TESTDEV_IRQ_DMA_DONE 0x100u /* STATUS bit a completed DMA command sets (if enabled) */
+#define TESTDEV_IRQ_DMA_DONE 0x100u /* STATUS bit a DMA command that ends sets (if enabled) */
 
 #define TESTDEV_IRQ_CTRL_ENABLE	  1u /* interrupts on (line or MSI); off: STATUS only */
 #define TESTDEV_IRQ_CTRL_MSI	  2u /* MSI mode instead of the line */
-#define TESTDEV_IRQ_CTRL_DMA_DONE 4u /* a completed DMA command sets TESTDEV_IRQ_DMA_DONE */
+#define TESTDEV_IRQ_CTRL_DMA_DONE 4u /* a DMA command that ends sets TESTDEV_IRQ_DMA_DONE */
+#define TESTDEV_IRQ_CTRL_MASK	  7u /* the bits CTRL keeps */
+
+#define TESTDEV_IRQ_ERR_NONE	0u /* the latest MSI was sent (or none was tried) */
+#define TESTDEV_IRQ_ERR_REFUSED 1u /* the host refused the address or data (-EINVAL) */
+#define TESTDEV_IRQ_ERR_NO_MSI	2u /* the host cannot send MSIs (ABI 1.0, or its backend) */
+#define TESTDEV_IRQ_ERR_HOST	3u /* the host failed otherwise (its log says why) */
 
 /* A write stops the VM; the value written (u32, 0 included) is the exit code. */
 #define TESTDEV_REG_EXIT 0xf0u

@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fake_host.h"
@@ -159,14 +160,14 @@ Test(testdev, wide_read_across_registers_assembles_little_endian_bytes)
 {
 	fake_wr(fh, TESTDEV_REG_LIVENESS, 4, 0xffff0000);
 	/* VERSION in the low half, LIVENESS (0x0000ffff) in the high half. */
-	cr_assert_eq(fake_rd(fh, TESTDEV_REG_VERSION, 8), 0x0000ffff00010000ull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_VERSION, 8), 0x0000ffff00010001ull);
 	/* Unaligned: bytes 2..3 of ID, then VERSION's bytes 0..1. */
-	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID + 2, 4), 0x0000544du);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_ID + 2, 4), 0x0001544du);
 }
 
 Test(testdev, unused_offsets_read_zero_and_ignore_writes)
 {
-	static const uint32_t unused[] = {0x0c, 0x24, 0x3c, 0xb8, 0xe8, 0xf4, 0xf8};
+	static const uint32_t unused[] = {0x0c, 0x24, 0x3c, 0xb8, 0xbc, 0xdc, 0xf4, 0xf8};
 
 	for (size_t i = 0; i < sizeof(unused) / sizeof(unused[0]); i++) {
 		fake_wr(fh, unused[i], 4, 0xffffffff);
@@ -549,4 +550,499 @@ Test(testdev, create_asks_for_no_parameters)
 	fake_set_param(fh, "output", "stdout");
 	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
 	cr_assert_not(fake_param_asked(fh, "output"));
+}
+
+/* ---- interrupts: a host whose lines and MSIs are recorded ---- */
+
+#define MSI_ADDR_CPU0 0xfee00000ull
+
+/*
+ * What the host saw of the device's interrupts. Criterion runs each test in
+ * its own process, so one static record serves every test.
+ */
+static struct {
+	int level;	   /* line 0, as last set */
+	unsigned sets;	   /* irq_set() calls */
+	unsigned rises;	   /* of those, low -> high */
+	unsigned pulses;   /* irq_pulse() calls: the testdev is a level device */
+	unsigned bad_line; /* calls naming a line other than 0 */
+	unsigned msis;	   /* msi_send() calls, accepted or not */
+	uint64_t msi_addr; /* of the latest */
+	uint32_t msi_data;
+	int msi_ret; /* what msi_send() answers */
+} hw;
+
+static int rec_irq_set(struct vmm_host *ctx, uint32_t line, int level)
+{
+	if (line >= fake_of(ctx)->info.nirqs) {
+		hw.bad_line++;
+		return -ENOENT;
+	}
+	hw.sets++;
+	if (level && !hw.level)
+		hw.rises++;
+	hw.level = level != 0;
+	return 0;
+}
+
+static int rec_irq_pulse(struct vmm_host *ctx, uint32_t line)
+{
+	(void)ctx;
+	(void)line;
+	hw.pulses++;
+	return 0;
+}
+
+static int rec_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
+{
+	(void)ctx;
+	hw.msis++;
+	hw.msi_addr = addr;
+	hw.msi_data = data;
+	return hw.msi_ret;
+}
+
+static const uint32_t one_pin[] = {10};
+static const uint32_t two_pins[] = {10, 11};
+
+/* A testdev whose config gave it nirqs lines, on a host of ABI 1.1 that records them. */
+static void irq_device(const uint32_t *pins, uint32_t nirqs)
+{
+	fake_host_free(fh);
+	memset(&hw, 0, sizeof(hw));
+	fh = fake_host_new("testdev");
+	fh->svc.irq_set = rec_irq_set;
+	fh->svc.irq_pulse = rec_irq_pulse;
+	fh->svc.msi_send = rec_msi_send;
+	fh->info.irqs = pins;
+	fh->info.nirqs = nirqs;
+	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+}
+
+static void irq_setup(void)
+{
+	irq_device(one_pin, 1);
+}
+
+TestSuite(testdev_irq, .init = irq_setup, .fini = teardown);
+
+static uint32_t status(void)
+{
+	return (uint32_t)fake_rd(fh, TESTDEV_REG_IRQ_STATUS, 4);
+}
+
+static void ctrl(uint32_t v)
+{
+	fake_wr(fh, TESTDEV_REG_IRQ_CTRL, 4, v);
+}
+
+static void raise_bits(uint32_t v)
+{
+	fake_wr(fh, TESTDEV_REG_IRQ_RAISE, 4, v);
+}
+
+static void ack_bits(uint32_t v)
+{
+	fake_wr(fh, TESTDEV_REG_IRQ_ACK, 4, v);
+}
+
+/* MSI mode, sending vector to vCPU 0. */
+static void msi_mode(uint32_t vector)
+{
+	fake_wr(fh, TESTDEV_REG_MSI_ADDR, 8, MSI_ADDR_CPU0);
+	fake_wr(fh, TESTDEV_REG_MSI_DATA, 4, vector);
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_MSI | TESTDEV_IRQ_CTRL_DMA_DONE);
+}
+
+static uint64_t host_now_ns(void)
+{
+	struct timespec ts;
+
+	cr_assert_eq(clock_gettime(CLOCK_MONOTONIC, &ts), 0);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* -- registers -- */
+
+Test(testdev_irq, version_says_1_1)
+{
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_VERSION, 4), 0x00010001u);
+}
+
+Test(testdev_irq, interrupt_registers_read_zero_at_power_on)
+{
+	static const uint32_t regs[] = {TESTDEV_REG_IRQ_STATUS, TESTDEV_REG_IRQ_CTRL,
+					TESTDEV_REG_MSI_DATA,	TESTDEV_REG_IRQ_ERROR,
+					TESTDEV_REG_MSI_COUNT,	TESTDEV_REG_IRQ_RAISE,
+					TESTDEV_REG_IRQ_ACK};
+
+	for (size_t i = 0; i < sizeof(regs) / sizeof(regs[0]); i++)
+		cr_assert_eq(fake_rd(fh, regs[i], 4), 0, "offset 0x%x", regs[i]);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_ADDR, 8), 0);
+}
+
+Test(testdev_irq, raise_sets_the_bits_written_and_keeps_the_others)
+{
+	raise_bits(0x5);
+	cr_assert_eq(status(), 0x5);
+	raise_bits(0x2);
+	cr_assert_eq(status(), 0x7);
+}
+
+Test(testdev_irq, ack_clears_only_the_bits_written)
+{
+	raise_bits(0xf0f0);
+	ack_bits(0x00f0);
+	cr_assert_eq(status(), 0xf000);
+	ack_bits(0xffffffff);
+	cr_assert_eq(status(), 0);
+}
+
+Test(testdev_irq, raise_and_ack_read_zero_and_status_ignores_writes)
+{
+	raise_bits(0x3);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_RAISE, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ACK, 4), 0);
+	fake_wr(fh, TESTDEV_REG_IRQ_STATUS, 4, 0);
+	cr_assert_eq(status(), 0x3);
+}
+
+Test(testdev_irq, a_1_byte_raise_at_offset_1_sets_bit_8)
+{
+	fake_wr(fh, TESTDEV_REG_IRQ_RAISE + 1, 1, 0x01);
+	cr_assert_eq(status(), 0x100);
+}
+
+Test(testdev_irq, one_8_byte_write_raises_then_acks)
+{
+	/* RAISE 0x3 in the low half, ACK 0x1 in the high half. */
+	fake_wr(fh, TESTDEV_REG_IRQ_RAISE, 8, 0x0000000100000003ull);
+	cr_assert_eq(status(), 0x2);
+}
+
+Test(testdev_irq, ctrl_keeps_only_its_defined_bits)
+{
+	ctrl(0xffffffff);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_CTRL, 4), TESTDEV_IRQ_CTRL_MASK);
+	fake_wr(fh, TESTDEV_REG_IRQ_CTRL, 1, TESTDEV_IRQ_CTRL_MSI);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_CTRL, 4), TESTDEV_IRQ_CTRL_MSI);
+}
+
+Test(testdev_irq, msi_address_and_data_read_back)
+{
+	fake_wr(fh, TESTDEV_REG_MSI_ADDR, 8, 0xfee01000ull);
+	fake_wr(fh, TESTDEV_REG_MSI_DATA, 4, 0x4041);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_ADDR, 8), 0xfee01000ull);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_DATA, 4), 0x4041);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_DATA + 4, 4), 0, "MSI_DATA is a u32");
+}
+
+Test(testdev_irq, clock_ns_is_the_hosts_monotonic_clock)
+{
+	uint64_t before = host_now_ns();
+	uint64_t a = fake_rd(fh, TESTDEV_REG_CLOCK_NS, 8);
+	uint64_t b = fake_rd(fh, TESTDEV_REG_CLOCK_NS, 8);
+	uint64_t after = host_now_ns();
+
+	cr_assert(before <= a && a <= b && b <= after, "%llu <= %llu <= %llu <= %llu",
+		  (unsigned long long)before, (unsigned long long)a, (unsigned long long)b,
+		  (unsigned long long)after);
+}
+
+Test(testdev_irq, clock_ns_ignores_writes)
+{
+	uint64_t before = host_now_ns();
+
+	fake_wr(fh, TESTDEV_REG_CLOCK_NS, 8, 0);
+	cr_assert_geq(fake_rd(fh, TESTDEV_REG_CLOCK_NS, 8), before);
+}
+
+/* -- the line -- */
+
+Test(testdev_irq, line_stays_low_while_interrupts_are_disabled)
+{
+	raise_bits(0x1);
+	ctrl(TESTDEV_IRQ_CTRL_DMA_DONE);
+	cr_assert_eq(hw.sets, 0);
+	cr_assert_eq(hw.level, 0);
+}
+
+Test(testdev_irq, line_goes_high_on_a_raise_and_low_when_the_last_bit_is_acked)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	cr_assert_eq(hw.sets, 0, "nothing pending: the line is not touched");
+	raise_bits(0x3);
+	cr_assert_eq(hw.level, 1);
+	ack_bits(0x1);
+	cr_assert_eq(hw.level, 1, "bit 1 still pending");
+	ack_bits(0x2);
+	cr_assert_eq(hw.level, 0);
+	cr_assert_eq(hw.bad_line, 0);
+	cr_assert_eq(hw.pulses, 0);
+}
+
+Test(testdev_irq, line_is_set_only_when_its_level_changes)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	raise_bits(0x1);
+	raise_bits(0x2);
+	raise_bits(0x1);
+	ack_bits(0x1);
+	cr_assert_eq(hw.rises, 1);
+	cr_assert_eq(hw.sets, 1);
+}
+
+Test(testdev_irq, enabling_with_bits_pending_raises_the_line_and_disabling_lowers_it)
+{
+	raise_bits(0x4);
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	cr_assert_eq(hw.level, 1);
+	ctrl(0);
+	cr_assert_eq(hw.level, 0);
+	cr_assert_eq(status(), 0x4, "disabling keeps STATUS");
+}
+
+Test(testdev_irq, msi_mode_keeps_the_line_low)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	raise_bits(0x1);
+	cr_assert_eq(hw.level, 1);
+	msi_mode(0x41);
+	cr_assert_eq(hw.level, 0);
+	raise_bits(0x2);
+	cr_assert_eq(hw.level, 0);
+	cr_assert_eq(hw.rises, 1);
+}
+
+Test(testdev_irq, a_dma_command_that_ends_sets_dma_done_and_raises_the_line)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
+	dma(RAM(0), RAM(0x100), 16, 0, TESTDEV_CMD_COPY);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_DONE);
+	cr_assert_eq(status(), TESTDEV_IRQ_DMA_DONE);
+	cr_assert_eq(hw.level, 1);
+	ack_bits(TESTDEV_IRQ_DMA_DONE);
+	cr_assert_eq(hw.level, 0);
+}
+
+Test(testdev_irq, a_failed_dma_command_sets_dma_done_too)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
+	dma(0, 0, 16, 0, 99);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_DMA_STATUS, 4), TESTDEV_STATUS_ERROR);
+	cr_assert_eq(status(), TESTDEV_IRQ_DMA_DONE);
+	cr_assert_eq(hw.level, 1);
+}
+
+Test(testdev_irq, dma_sets_no_bit_unless_ctrl_asks_for_it)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	dma(RAM(0), RAM(0x100), 16, 0, TESTDEV_CMD_COPY);
+	cr_assert_eq(status(), 0);
+	cr_assert_eq(hw.sets, 0);
+}
+
+Test(testdev_irq, only_line_0_is_used_when_the_config_names_two)
+{
+	irq_device(two_pins, 2);
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	raise_bits(0x1);
+	cr_assert_eq(hw.level, 1);
+	cr_assert_eq(hw.sets, 1);
+	cr_assert_eq(hw.bad_line, 0);
+}
+
+Test(testdev_irq, a_device_without_a_line_keeps_status_and_raises_nothing)
+{
+	irq_device(NULL, 0);
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
+	raise_bits(0x1);
+	dma(RAM(0), RAM(0x100), 16, 0, TESTDEV_CMD_COPY);
+	cr_assert_eq(status(), 0x1 | TESTDEV_IRQ_DMA_DONE);
+	cr_assert_eq(hw.sets + hw.bad_line + hw.pulses + hw.msis, 0);
+}
+
+/* -- MSIs -- */
+
+Test(testdev_irq, a_raise_of_a_new_bit_sends_msi_addr_and_data)
+{
+	msi_mode(0x41);
+	raise_bits(0x1);
+	cr_assert_eq(hw.msis, 1);
+	cr_assert_eq(hw.msi_addr, MSI_ADDR_CPU0);
+	cr_assert_eq(hw.msi_data, 0x41);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 1);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_NONE);
+}
+
+Test(testdev_irq, a_raise_of_bits_already_pending_sends_nothing)
+{
+	msi_mode(0x41);
+	raise_bits(0x1);
+	raise_bits(0x1);
+	raise_bits(0);
+	cr_assert_eq(hw.msis, 1);
+	raise_bits(0x3); /* bit 1 is new */
+	cr_assert_eq(hw.msis, 2);
+	ack_bits(0x3);
+	raise_bits(0x1);
+	cr_assert_eq(hw.msis, 3);
+}
+
+Test(testdev_irq, each_dma_command_that_ends_sends_one_msi)
+{
+	msi_mode(0x42);
+	dma(RAM(0), RAM(0x100), 16, 0, TESTDEV_CMD_COPY);
+	cr_assert_eq(hw.msis, 1);
+	cr_assert_eq(hw.msi_data, 0x42);
+	/* DMA_DONE still pending: a command is an event of its own. */
+	dma(RAM(0), 0, 16, 0, TESTDEV_CMD_CHECKSUM);
+	cr_assert_eq(hw.msis, 2);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 2);
+}
+
+Test(testdev_irq, msi_mode_without_enable_sends_nothing)
+{
+	msi_mode(0x41);
+	ctrl(TESTDEV_IRQ_CTRL_MSI | TESTDEV_IRQ_CTRL_DMA_DONE);
+	raise_bits(0x1);
+	dma(RAM(0), RAM(0x100), 16, 0, TESTDEV_CMD_COPY);
+	cr_assert_eq(hw.msis, 0);
+	cr_assert_eq(status(), 0x1 | TESTDEV_IRQ_DMA_DONE);
+}
+
+Test(testdev_irq, turning_msi_mode_on_sends_nothing_for_bits_already_pending)
+{
+	raise_bits(0x1);
+	msi_mode(0x41);
+	cr_assert_eq(hw.msis, 0);
+}
+
+Test(testdev_irq, a_refused_msi_sets_irq_error_and_is_not_counted)
+{
+	msi_mode(0x05); /* a vector below 16: the real host refuses it */
+	hw.msi_ret = -EINVAL;
+	raise_bits(0x1);
+	cr_assert_eq(hw.msis, 1);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_REFUSED);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 0);
+	cr_assert_eq(status(), 0x1, "the bit is pending all the same");
+
+	/* The latest message decides: a good one clears the error. */
+	hw.msi_ret = 0;
+	fake_wr(fh, TESTDEV_REG_MSI_DATA, 4, 0x41);
+	raise_bits(0x2);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_NONE);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 1);
+}
+
+Test(testdev_irq, a_host_that_cannot_deliver_msis_reads_as_no_msi)
+{
+	msi_mode(0x41);
+	hw.msi_ret = -ENOSYS;
+	raise_bits(0x1);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_NO_MSI);
+}
+
+Test(testdev_irq, another_host_error_reads_as_host)
+{
+	msi_mode(0x41);
+	hw.msi_ret = -EIO;
+	raise_bits(0x1);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_HOST);
+}
+
+/* -- reset, and a host of ABI 1.0 -- */
+
+Test(testdev_irq, reset_clears_the_interrupt_registers_and_lowers_the_line)
+{
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	raise_bits(0x1);
+	fake_wr(fh, TESTDEV_REG_MSI_ADDR, 8, MSI_ADDR_CPU0);
+	fake_wr(fh, TESTDEV_REG_MSI_DATA, 4, 0x41);
+	cr_assert_eq(hw.level, 1);
+
+	fh->desc->reset(fh->state);
+
+	cr_assert_eq(hw.level, 0);
+	cr_assert_eq(status(), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_CTRL, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_ADDR, 8), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_DATA, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 0);
+}
+
+Test(testdev_irq, reset_clears_msi_error_and_count)
+{
+	msi_mode(0x41);
+	raise_bits(0x1);
+	hw.msi_ret = -EINVAL;
+	raise_bits(0x2);
+	fh->desc->reset(fh->state);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), 0);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_MSI_COUNT, 4), 0);
+}
+
+static int forbidden_irq_set(struct vmm_host *ctx, uint32_t line, int level)
+{
+	cr_assert_fail("irq_set called past the 1.0 table's size");
+	return 0;
+}
+
+static int forbidden_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
+{
+	cr_assert_fail("msi_send called past the 1.0 table's size");
+	return 0;
+}
+
+Test(testdev_irq, on_a_1_0_host_registers_work_and_nothing_is_sent)
+{
+	fake_host_free(fh);
+	fh = fake_host_new("testdev");
+	/* A 1.0 table ends at param_error; what lies beyond must not be called. */
+	fh->svc.size = offsetof(struct vmm_host_services, irq_set);
+	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 0);
+	fh->svc.irq_set = forbidden_irq_set;
+	fh->svc.msi_send = forbidden_msi_send;
+	fh->info.irqs = one_pin;
+	fh->info.nirqs = 1;
+	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
+	raise_bits(0x1);
+	cr_assert_eq(status(), 0x1);
+	msi_mode(0x41);
+	raise_bits(0x2);
+	cr_assert_eq(fake_rd(fh, TESTDEV_REG_IRQ_ERROR, 4), TESTDEV_IRQ_ERR_NO_MSI);
+	fh->desc->reset(fh->state);
+	cr_assert_eq(status(), 0);
+}
+
+Test(testdev_irq, a_1_0_device_info_without_lines_is_accepted)
+{
+	fake_host_free(fh);
+	memset(&hw, 0, sizeof(hw));
+	fh = fake_host_new("testdev");
+	fh->svc.irq_set = rec_irq_set;
+	fh->svc.msi_send = rec_msi_send;
+	fh->info.irqs = one_pin;
+	fh->info.nirqs = 1;
+	/* fake_create() sets info.size; a 1.0 host's struct ends at length. */
+	cr_assert_eq(fake_create(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN), 0);
+	fh->desc->destroy(fh->state);
+	fh->state = NULL;
+	fh->info.size = offsetof(struct vmm_device_info, irqs);
+	cr_assert_eq(fh->desc->create(&fh->svc, fake_ctx(fh), &fh->info, &fh->state), 0);
+	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
+	raise_bits(0x1);
+	cr_assert_eq(hw.sets, 0, "nirqs past info.size was read");
+}
+
+Test(testdev_irq, a_host_table_smaller_than_1_0_is_refused)
+{
+	void *state = NULL;
+
+	fh->svc.size = offsetof(struct vmm_host_services, param_error);
+	cr_assert_eq(fh->desc->create(&fh->svc, fake_ctx(fh), &fh->info, &state), -EPROTO);
 }
