@@ -175,6 +175,31 @@ void boot_checks(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
 /* testdev_checks.c: registers, data window, DMA and unclaimed accesses. */
 void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
 
+/*
+ * ioapic_checks.c: the I/O APIC checks, and the plumbing the device interrupt
+ * checks share: the testdev's pin, a handler per DEVIRQ_VEC_* that counts,
+ * EOIs and (from the ack_at-th interrupt on) ACKs the testdev, and a wait
+ * on the testdev's CLOCK_NS. devirq_init() loads the IDT and software-enables
+ * the LAPIC (spurious vector 0xff); it returns -1 if the boot info puts the
+ * controllers elsewhere. Interrupts are on only inside devirq_wait().
+ */
+#define DEVIRQ_VEC_LINE	 0x50u
+#define DEVIRQ_VEC_LINE2 0x51u
+#define DEVIRQ_VEC_MSI	 0x60u
+void ioapic_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
+int devirq_init(const struct vmm_guest_boot_info *bi, uint64_t td);
+uint32_t devirq_pin(void); /* the testdev's I/O APIC pin, or VMM_GUEST_IRQ_NONE */
+void devirq_reset(unsigned ack_at);
+unsigned devirq_hits(uint8_t vector);
+unsigned devirq_wait(uint8_t vector, unsigned want, uint64_t ns); /* returns the hits */
+uint64_t devirq_now_ns(void);
+uint32_t ioapic_read(uint32_t reg);
+void ioapic_write(uint32_t reg, uint32_t v);
+void ioapic_route(uint32_t pin, uint32_t low, uint8_t dest);
+
+/* testdev_irq_checks.c: the testdev's interrupt registers, DMA-done interrupt, MSIs, clock. */
+void testdev_irq_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
+
 /* Symbols from selftest.ld. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
 

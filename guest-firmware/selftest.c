@@ -95,6 +95,8 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 
 	boot_checks(bi, entry_rsp);
 	testdev_checks(bi, td->base);
+	ioapic_checks(bi, td->base);
+	testdev_irq_checks(bi, td->base);
 
 	fw_printf("1..%u\n", checks_run);
 	fw_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed, checks_failed);

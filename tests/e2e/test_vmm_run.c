@@ -204,7 +204,7 @@ static void demo_with_four_vcpus(const char *accel)
 	    "[vm]\nfirmware = %s/guest-firmware/selftest.elf\nvcpus = 4\ntimeout = 20s\n"
 	    "[ram \"low\"]\ngpa = 0\nsize = 64M\n"
 	    "[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\n"
-	    "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n",
+	    "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\nirq = 10\n",
 	    BUILD_DIR);
 
 	e2e_vmm_run(&r, accel, ini, NULL);

@@ -1,0 +1,299 @@
+/* ioapic_checks.c - the I/O APIC (82093AA) checks, and the interrupt plumbing device checks share.
+ */
+#include "fw.h"
+#include "testdev.h"
+
+/*
+ * The testdev is the interrupt source the guest controls: RAISE puts its
+ * line up and ACK takes it down (line mode), so every I/O APIC rule can be
+ * driven from here. Its pin is the boot info's devices[].irq.
+ *
+ * Waiting: interrupts are enabled only inside devirq_wait(), which polls
+ * the testdev's clock, so a check either sees its interrupts arrive within
+ * a deadline or proves none came during a quiet window. Output never
+ * depends on timing: a check prints only the count it wanted.
+ */
+
+#define LAPIC_EOI 0xb0u
+#define LAPIC_SVR 0xf0u
+#define LAPIC_TPR 0x80u
+
+#define SVR_ENABLE	   0x100u
+#define VEC_SPURIOUS	   0xffu
+#define RTE_DELIVS	   (1u << 12)
+#define RTE_REMOTE_IRR	   (1u << 14)
+#define RTE_LEVEL	   (1u << 15)
+#define RTE_MASKED	   (1u << 16)
+#define IOAPIC_REG_ID	   0x00u
+#define IOAPIC_REG_VERSION 0x01u
+#define IOAPIC_REG_TABLE   0x10u
+
+/* How long a check waits for an interrupt that must come, and proves one that must not. */
+#define WAIT_NS	 (200ull * 1000 * 1000)
+#define QUIET_NS (10ull * 1000 * 1000)
+
+static uint64_t lapic, ioapic, td;
+static uint32_t pin = VMM_GUEST_IRQ_NONE; /* the testdev's */
+static volatile unsigned hits[256];
+static volatile unsigned ack_at;	 /* ACK the testdev at this hit of any vector (0: never) */
+static volatile uint32_t rte_in_handler; /* the pin's entry as the last handler saw it */
+
+uint32_t ioapic_read(uint32_t reg)
+{
+	mmio_write32(ioapic, reg);
+	return mmio_read32(ioapic + 0x10);
+}
+
+void ioapic_write(uint32_t reg, uint32_t v)
+{
+	mmio_write32(ioapic, reg);
+	mmio_write32(ioapic + 0x10, v);
+}
+
+/* A redirection entry: the destination in the high word first, so the low word unmasks last. */
+void ioapic_route(uint32_t p, uint32_t low, uint8_t dest)
+{
+	ioapic_write(IOAPIC_REG_TABLE + 2 * p, RTE_MASKED);
+	ioapic_write(IOAPIC_REG_TABLE + 2 * p + 1, (uint32_t)dest << 24);
+	ioapic_write(IOAPIC_REG_TABLE + 2 * p, low);
+}
+
+static uint32_t rte_low(void)
+{
+	return ioapic_read(IOAPIC_REG_TABLE + 2 * pin);
+}
+
+uint64_t devirq_now_ns(void)
+{
+	return mmio_read64(td + TESTDEV_REG_CLOCK_NS);
+}
+
+static void on_interrupt(struct irq_frame *f)
+{
+	unsigned n = ++hits[f->vector & 0xff];
+
+	if (pin != VMM_GUEST_IRQ_NONE)
+		rte_in_handler = rte_low();
+	if (ack_at && n >= ack_at)
+		mmio_write32(td + TESTDEV_REG_IRQ_ACK, 0xffffffffu);
+	mmio_write32(lapic + LAPIC_EOI, 0);
+}
+
+/* A spurious interrupt takes no EOI. */
+static void on_spurious(struct irq_frame *f)
+{
+	hits[f->vector & 0xff]++;
+}
+
+int devirq_init(const struct vmm_guest_boot_info *bi, uint64_t td_base)
+{
+	const struct vmm_guest_device *d = fw_find_device(bi, "testdev");
+
+	td = td_base;
+	lapic = bi->lapic_base;
+	ioapic = bi->ioapic_base;
+	if (lapic != VMM_GUEST_LAPIC_BASE || ioapic != VMM_GUEST_IOAPIC_BASE)
+		return -1;
+	pin = d && d->irq < bi->ioapic_pins && d->irq < VMM_GUEST_IOAPIC_PINS ? d->irq
+									      : VMM_GUEST_IRQ_NONE;
+	idt_set(DEVIRQ_VEC_LINE, on_interrupt, 0);
+	idt_set(DEVIRQ_VEC_LINE2, on_interrupt, 0);
+	idt_set(DEVIRQ_VEC_MSI, on_interrupt, 0);
+	idt_set(VEC_SPURIOUS, on_spurious, 0);
+	idt_load();
+	mmio_write32(lapic + LAPIC_TPR, 0);
+	mmio_write32(lapic + LAPIC_SVR, SVR_ENABLE | VEC_SPURIOUS);
+	return 0;
+}
+
+uint32_t devirq_pin(void)
+{
+	return pin;
+}
+
+unsigned devirq_hits(uint8_t vector)
+{
+	return hits[vector];
+}
+
+void devirq_reset(unsigned ack_at_hit)
+{
+	for (unsigned v = 0; v < 256; v++)
+		hits[v] = 0;
+	ack_at = ack_at_hit;
+	rte_in_handler = 0;
+}
+
+unsigned devirq_wait(uint8_t vector, unsigned want, uint64_t ns)
+{
+	uint64_t end = devirq_now_ns() + ns;
+
+	__asm__ volatile("sti" : : : "memory");
+	while (hits[vector] < want && devirq_now_ns() < end)
+		__asm__ volatile("pause" : : : "memory");
+	__asm__ volatile("cli" : : : "memory");
+	return hits[vector];
+}
+
+/* Every vector but the spurious one: what a quiet window must not see. */
+static unsigned all_hits(void)
+{
+	unsigned n = 0;
+
+	for (unsigned v = 0; v < VEC_SPURIOUS; v++)
+		n += hits[v];
+	return n;
+}
+
+static void td_wr(uint32_t reg, uint32_t v)
+{
+	mmio_write32(td + reg, v);
+}
+
+/* Quiet the testdev: line mode, disabled, nothing pending, and the pin masked. */
+static void quiesce(void)
+{
+	td_wr(TESTDEV_REG_IRQ_CTRL, 0);
+	td_wr(TESTDEV_REG_IRQ_ACK, 0xffffffffu);
+	if (pin != VMM_GUEST_IRQ_NONE)
+		ioapic_route(pin, RTE_MASKED, 0);
+}
+
+static void check_registers(const struct vmm_guest_boot_info *bi)
+{
+	uint32_t ver = ioapic_read(IOAPIC_REG_VERSION);
+
+	check(ioapic_read(IOAPIC_REG_ID), 0, "ioapic: ID register reads 0 at boot");
+	check(ver, 0x00170011u, "ioapic: version register (version 0x11, 24 entries)");
+	check(((ver >> 16) & 0xff) + 1, bi->ioapic_pins,
+	      "ioapic: entry count agrees with boot info ioapic_pins");
+	mmio_write32(ioapic, IOAPIC_REG_VERSION);
+	check(mmio_read32(ioapic), IOAPIC_REG_VERSION, "ioapic: IOREGSEL reads back");
+
+	ioapic_write(IOAPIC_REG_ID, 0x0f000000u);
+	check(ioapic_read(IOAPIC_REG_ID), 0x0f000000u, "ioapic: ID bits 27-24 are writable");
+	ioapic_write(IOAPIC_REG_ID, 0);
+	ioapic_write(IOAPIC_REG_VERSION, 0);
+	check(ioapic_read(IOAPIC_REG_VERSION), 0x00170011u,
+	      "ioapic: version register is read-only");
+}
+
+static void check_entry_bits(void)
+{
+	uint32_t lo = IOAPIC_REG_TABLE + 2 * pin;
+
+	check(rte_low() & RTE_MASKED, RTE_MASKED, "ioapic: testdev pin's entry starts masked");
+	/* Masked, so nothing is sent while the entry holds every bit the guest may set. */
+	ioapic_write(lo, 0xffffffffu);
+	ioapic_write(lo + 1, 0xffffffffu);
+	check(ioapic_read(lo), 0x1ffffu & ~(RTE_DELIVS | RTE_REMOTE_IRR),
+	      "ioapic: entry low word keeps its writable bits, not delivery status or remote IRR");
+	check(ioapic_read(lo + 1), 0xff000000u,
+	      "ioapic: entry high word keeps only the destination");
+	ioapic_route(pin, RTE_MASKED, 0);
+}
+
+/* Edge entry to vector, destination this vCPU; a RAISE gives one rising edge. */
+static void check_routing(uint8_t apic_id)
+{
+	devirq_reset(0);
+	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
+	ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
+	      "ioapic: edge entry delivers the testdev's raise at its vector");
+	td_wr(TESTDEV_REG_IRQ_ACK, 1);
+
+	ioapic_route(pin, DEVIRQ_VEC_LINE2, apic_id);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	check(devirq_wait(DEVIRQ_VEC_LINE2, 1, WAIT_NS), 1,
+	      "ioapic: the entry's new vector takes the next raise");
+	check(devirq_hits(DEVIRQ_VEC_LINE), 1, "ioapic: the old vector takes nothing more");
+
+	/* The line is still high: an edge entry sends nothing more, EOI or not. */
+	devirq_wait(DEVIRQ_VEC_LINE2, 2, QUIET_NS);
+	check(all_hits(), 2, "ioapic: edge entry sends once per rising edge");
+	td_wr(TESTDEV_REG_IRQ_ACK, 1);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	check(devirq_wait(DEVIRQ_VEC_LINE2, 2, WAIT_NS), 2,
+	      "ioapic: edge entry sends again after the line falls and rises");
+	quiesce();
+}
+
+static void check_masking(uint8_t apic_id)
+{
+	/* Edge: a rise while masked is lost. */
+	devirq_reset(0);
+	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
+	ioapic_route(pin, RTE_MASKED | DEVIRQ_VEC_LINE, apic_id);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
+	check(all_hits(), 0, "ioapic: masked edge entry delivers nothing");
+	ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
+	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
+	check(all_hits(), 0, "ioapic: an edge that came while masked is lost on unmask");
+	quiesce();
+
+	/* Level: the pin's state is what counts, so unmasking an asserted pin delivers. */
+	devirq_reset(1);
+	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
+	ioapic_route(pin, RTE_MASKED | RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
+	check(all_hits(), 0, "ioapic: masked level entry delivers nothing");
+	ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
+	      "ioapic: unmasking a level entry whose line is high delivers");
+	quiesce();
+}
+
+/* ack_at: the handler ACKs the testdev at that interrupt, so the level line drops. */
+static void level_round(uint8_t apic_id, unsigned acked_at)
+{
+	devirq_reset(acked_at);
+	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
+	ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
+	devirq_wait(DEVIRQ_VEC_LINE, acked_at, WAIT_NS);
+	devirq_wait(DEVIRQ_VEC_LINE, acked_at + 1, QUIET_NS);
+}
+
+static void check_level(uint8_t apic_id)
+{
+	level_round(apic_id, 1);
+	check(devirq_hits(DEVIRQ_VEC_LINE), 1,
+	      "ioapic: level entry, ACKed in the handler: one interrupt");
+	check(rte_in_handler & (RTE_REMOTE_IRR | RTE_LEVEL), RTE_REMOTE_IRR | RTE_LEVEL,
+	      "ioapic: remote IRR is set while the handler runs");
+	check(rte_low() & RTE_REMOTE_IRR, 0, "ioapic: EOI clears remote IRR");
+	quiesce();
+
+	/* Not ACKed at the first: after that EOI the line is still high, so it comes again. */
+	level_round(apic_id, 3);
+	check(devirq_hits(DEVIRQ_VEC_LINE), 3,
+	      "ioapic: level entry redelivers after each EOI while STATUS is set, not after ACK");
+	check(devirq_hits(VEC_SPURIOUS), 0, "ioapic: no spurious interrupt");
+	quiesce();
+}
+
+void ioapic_checks(const struct vmm_guest_boot_info *bi, uint64_t td_base)
+{
+	uint8_t apic_id = (uint8_t)bi->apic_id;
+
+	if (devirq_init(bi, td_base) < 0) {
+		skip("no LAPIC/I/O APIC at the guest.h addresses in the boot info",
+		     "ioapic checks");
+		return;
+	}
+	check_registers(bi);
+	if (pin == VMM_GUEST_IRQ_NONE) {
+		skip("the testdev has no irq line (config: irq = N)",
+		     "ioapic routing, masking, edge and level");
+		return;
+	}
+	check_entry_bits();
+	check_routing(apic_id);
+	check_masking(apic_id);
+	check_level(apic_id);
+	quiesce();
+}
