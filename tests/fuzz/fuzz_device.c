@@ -9,8 +9,9 @@
  * which enforces the access contract before the model sees anything. The
  * VM (emu, no vCPU) has two adjacent RAM slots and a read-only one, so DMA
  * meets every kind of range. The input: a set-up byte (space, window size,
- * unclaimed policy, reg-shift for the UART), for the UART the bytes its
- * input file holds, then accesses: direction and size, offset, value.
+ * unclaimed policy, reg-shift for the UART, an irq line for the testdev),
+ * for the UART the bytes its input file holds, then accesses: direction and
+ * size, offset, value.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -21,7 +22,8 @@
 #include "vmm_internal.h"
 #include "testdev.h"
 
-#define MAX_OPS 256
+#define MAX_OPS	 256
+#define FUZZ_PIN 5
 
 static int in_fd = -1, out_fd = -1;
 static char in_path[64], out_path[64];
@@ -106,6 +108,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	params[cfg.nparams++] = (struct vmm_device_param){"output", out_path, NULL, 0};
 #else
 	(void)shift;
+	static const uint32_t pins[] = {FUZZ_PIN};
+
+	if (setup & 0x10) {
+		cfg.irqs = pins;
+		cfg.nirqs = 1;
+	}
 #endif
 	ret = vmm_device_add(vm, desc, &cfg, &dev);
 	if (ret < 0) {
@@ -142,9 +150,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (!is_write && ret == 0 && sz == 4 && addr == cfg.base + TESTDEV_REG_ID)
 			FUZZ_CHECK(value == TESTDEV_ID_VALUE, "ID reads 0x%llx",
 				   (unsigned long long)value);
+		if (cfg.nirqs) {
+			/* The line is high exactly while STATUS is pending in enabled line mode. */
+			uint64_t st = 0, ctl = 0;
+			bool want;
+
+			vmmi_dispatch(&vcpu, cfg.space, cfg.base + TESTDEV_REG_IRQ_STATUS, 4, false,
+				      &st, &exit);
+			vmmi_dispatch(&vcpu, cfg.space, cfg.base + TESTDEV_REG_IRQ_CTRL, 4, false,
+				      &ctl, &exit);
+			want = st && (ctl & (TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_MSI)) ==
+					 TESTDEV_IRQ_CTRL_ENABLE;
+			FUZZ_CHECK((dev->irq_high & 1) == want,
+				   "line %u with STATUS 0x%llx, CTRL 0x%llx", dev->irq_high & 1,
+				   (unsigned long long)st, (unsigned long long)ctl);
+		}
 #endif
 	}
 	FUZZ_CHECK(vmm_device_remove(dev) == 0, "vmm_device_remove: %s", vmm_last_error());
+	FUZZ_CHECK(vm->irq.sources[FUZZ_PIN] == 0, "pin %u still driven after the device left",
+		   FUZZ_PIN);
 	vmm_vm_destroy(vm);
 	return 0;
 }
