@@ -195,6 +195,30 @@ Test(demo, selftest_passes_on_kvm)
 	check_selftest_output(&r);
 }
 
+/* The line of a at which a and b first differ, for the message. */
+static const char *first_different_line(const char *a, const char *b)
+{
+	const char *line = a;
+
+	for (; *a && *a == *b; a++, b++)
+		if (*a == '\n')
+			line = a + 1;
+	return line;
+}
+
+/* Every check prints the same line on both backends, interrupts and exceptions included. */
+Test(demo, selftest_prints_the_same_lines_on_kvm_and_emu)
+{
+	struct e2e_result emu, kvm;
+
+	e2e_require_kvm();
+	e2e_vmm_run(&emu, "--accel=emu", E2E_DEMO_INI, NULL);
+	e2e_vmm_run(&kvm, "--accel=kvm", E2E_DEMO_INI, NULL);
+	cr_assert(!strcmp(emu.out, kvm.out), "emu and kvm differ from emu's line \"%.100s\": %s",
+		  first_different_line(emu.out, kvm.out), e2e_describe(&kvm));
+	check_selftest_output(&emu);
+}
+
 /* The demo with vcpus = 4: secondaries halt at once, vCPU 0's exit code still decides. */
 static void demo_with_four_vcpus(const char *accel)
 {
