@@ -605,6 +605,22 @@ static int rec_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
 static const uint32_t one_pin[] = {10};
 static const uint32_t two_pins[] = {10, 11};
 
+/* Create the instance with this device info: lines, and the size a host of some minor passes. */
+static int create_with_info(const uint32_t *pins, uint32_t nirqs, uint32_t info_size)
+{
+	fh->info = (struct vmm_device_info){
+	    .size = info_size,
+	    .space = VMM_SPACE_MMIO,
+	    .name = "dev0",
+	    .base = 0xfe000000,
+	    .length = TESTDEV_WINDOW_MIN,
+	    .irqs = pins,
+	    .nirqs = nirqs,
+	};
+	fh->state = NULL;
+	return fh->desc->create(&fh->svc, fake_ctx(fh), &fh->info, &fh->state);
+}
+
 /* A testdev whose config gave it nirqs lines, on a host of ABI 1.1 that records them. */
 static void irq_device(const uint32_t *pins, uint32_t nirqs)
 {
@@ -614,9 +630,7 @@ static void irq_device(const uint32_t *pins, uint32_t nirqs)
 	fh->svc.irq_set = rec_irq_set;
 	fh->svc.irq_pulse = rec_irq_pulse;
 	fh->svc.msi_send = rec_msi_send;
-	fh->info.irqs = pins;
-	fh->info.nirqs = nirqs;
-	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+	cr_assert_eq(create_with_info(pins, nirqs, sizeof(fh->info)), 0);
 }
 
 static void irq_setup(void)
@@ -1005,9 +1019,7 @@ Test(testdev_irq, on_a_1_0_host_registers_work_and_nothing_is_sent)
 	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 0);
 	fh->svc.irq_set = forbidden_irq_set;
 	fh->svc.msi_send = forbidden_msi_send;
-	fh->info.irqs = one_pin;
-	fh->info.nirqs = 1;
-	fake_create_ok(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN);
+	cr_assert_eq(create_with_info(one_pin, 1, sizeof(fh->info)), 0);
 
 	ctrl(TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
 	raise_bits(0x1);
@@ -1026,14 +1038,8 @@ Test(testdev_irq, a_1_0_device_info_without_lines_is_accepted)
 	fh = fake_host_new("testdev");
 	fh->svc.irq_set = rec_irq_set;
 	fh->svc.msi_send = rec_msi_send;
-	fh->info.irqs = one_pin;
-	fh->info.nirqs = 1;
-	/* fake_create() sets info.size; a 1.0 host's struct ends at length. */
-	cr_assert_eq(fake_create(fh, VMM_SPACE_MMIO, TESTDEV_WINDOW_MIN), 0);
-	fh->desc->destroy(fh->state);
-	fh->state = NULL;
-	fh->info.size = offsetof(struct vmm_device_info, irqs);
-	cr_assert_eq(fh->desc->create(&fh->svc, fake_ctx(fh), &fh->info, &fh->state), 0);
+	/* A 1.0 host's struct ends at length: nirqs past it must not be read. */
+	cr_assert_eq(create_with_info(one_pin, 1, offsetof(struct vmm_device_info, irqs)), 0);
 	ctrl(TESTDEV_IRQ_CTRL_ENABLE);
 	raise_bits(0x1);
 	cr_assert_eq(hw.sets, 0, "nirqs past info.size was read");
