@@ -9,9 +9,8 @@
  * which enforces the access contract before the model sees anything. The
  * VM (emu, no vCPU) has two adjacent RAM slots and a read-only one, so DMA
  * meets every kind of range. The input: a set-up byte (space, window size,
- * unclaimed policy, reg-shift for the UART, an irq line for the testdev),
- * for the UART the bytes its input file holds, then accesses: direction and
- * size, offset, value.
+ * unclaimed policy, reg-shift for the UART), for the UART the bytes its
+ * input file holds, then accesses: direction and size, offset, value.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -110,6 +109,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	(void)shift;
 	static const uint32_t pins[] = {FUZZ_PIN};
 
+	/* Set-up bit 4: the testdev gets a line, its pin's entry masked in the real I/O APIC. */
 	if (setup & 0x10) {
 		cfg.irqs = pins;
 		cfg.nirqs = 1;
