@@ -163,18 +163,6 @@ const struct vmm_guest_device *fw_find_device(const struct vmm_guest_boot_info *
 int bootinfo_find_unclaimed(const struct vmm_guest_boot_info *bi, uint64_t *gpa);
 void bootinfo_print(const struct vmm_guest_boot_info *bi);
 
-/* selftest.c: the report lines every check prints. */
-int check(uint64_t got, uint64_t want, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-int report(int ok, uint64_t got, uint64_t want, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-void skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* boot_checks.c: the boot state guest.h promises. */
-void boot_checks(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
-
-/* testdev_checks.c: registers, data window, DMA and unclaimed accesses. */
-void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
-
 /*
  * ioapic_checks.c: the I/O APIC checks, and the plumbing the device interrupt
  * checks share: the testdev's pin, a handler per DEVIRQ_VEC_* that counts,
@@ -199,6 +187,18 @@ void ioapic_route(uint32_t pin, uint32_t low, uint8_t dest);
 
 /* testdev_irq_checks.c: the testdev's interrupt registers, DMA-done interrupt, MSIs, clock. */
 void testdev_irq_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
+
+/* selftest.c: the report lines every check prints. */
+int check(uint64_t got, uint64_t want, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int report(int ok, uint64_t got, uint64_t want, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+void skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* boot_checks.c: the boot state guest.h promises. */
+void boot_checks(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
+
+/* testdev_checks.c: registers, data window, DMA and unclaimed accesses. */
+void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
 
 /* Symbols from selftest.ld. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];

@@ -95,6 +95,8 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 
 	boot_checks(bi, entry_rsp);
 	testdev_checks(bi, td->base);
+
+	/* After any LAPIC check that wants its boot state: these software-enable it. */
 	ioapic_checks(bi, td->base);
 	testdev_irq_checks(bi, td->base);
 
