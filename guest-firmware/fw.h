@@ -181,9 +181,9 @@ void devirq_reset(unsigned ack_at);
 unsigned devirq_hits(uint8_t vector);
 unsigned devirq_wait(uint8_t vector, unsigned want, uint64_t ns); /* returns the hits */
 uint64_t devirq_now_ns(void);
-uint32_t ioapic_read(uint32_t reg);
-void ioapic_write(uint32_t reg, uint32_t v);
-void ioapic_route(uint32_t pin, uint32_t low, uint8_t dest);
+uint32_t fw_ioapic_read(uint32_t reg);
+void fw_ioapic_write(uint32_t reg, uint32_t v);
+void fw_ioapic_route(uint32_t pin, uint32_t low, uint8_t dest);
 
 /* testdev_irq_checks.c: the testdev's interrupt registers, DMA-done interrupt, MSIs, clock. */
 void testdev_irq_checks(const struct vmm_guest_boot_info *bi, uint64_t td);

@@ -38,29 +38,29 @@ static volatile unsigned hits[256];
 static volatile unsigned ack_at;	 /* ACK the testdev at this hit of any vector (0: never) */
 static volatile uint32_t rte_in_handler; /* the pin's entry as the last handler saw it */
 
-uint32_t ioapic_read(uint32_t reg)
+uint32_t fw_ioapic_read(uint32_t reg)
 {
 	mmio_write32(ioapic, reg);
 	return mmio_read32(ioapic + 0x10);
 }
 
-void ioapic_write(uint32_t reg, uint32_t v)
+void fw_ioapic_write(uint32_t reg, uint32_t v)
 {
 	mmio_write32(ioapic, reg);
 	mmio_write32(ioapic + 0x10, v);
 }
 
 /* A redirection entry: the destination in the high word first, so the low word unmasks last. */
-void ioapic_route(uint32_t p, uint32_t low, uint8_t dest)
+void fw_ioapic_route(uint32_t p, uint32_t low, uint8_t dest)
 {
-	ioapic_write(IOAPIC_REG_TABLE + 2 * p, RTE_MASKED);
-	ioapic_write(IOAPIC_REG_TABLE + 2 * p + 1, (uint32_t)dest << 24);
-	ioapic_write(IOAPIC_REG_TABLE + 2 * p, low);
+	fw_ioapic_write(IOAPIC_REG_TABLE + 2 * p, RTE_MASKED);
+	fw_ioapic_write(IOAPIC_REG_TABLE + 2 * p + 1, (uint32_t)dest << 24);
+	fw_ioapic_write(IOAPIC_REG_TABLE + 2 * p, low);
 }
 
 static uint32_t rte_low(void)
 {
-	return ioapic_read(IOAPIC_REG_TABLE + 2 * pin);
+	return fw_ioapic_read(IOAPIC_REG_TABLE + 2 * pin);
 }
 
 uint64_t devirq_now_ns(void)
@@ -169,25 +169,25 @@ static void quiesce(void)
 	td_wr(TESTDEV_REG_IRQ_CTRL, 0);
 	td_wr(TESTDEV_REG_IRQ_ACK, 0xffffffffu);
 	if (pin != VMM_GUEST_IRQ_NONE)
-		ioapic_route(pin, RTE_MASKED, 0);
+		fw_ioapic_route(pin, RTE_MASKED, 0);
 }
 
 static void check_registers(const struct vmm_guest_boot_info *bi)
 {
-	uint32_t ver = ioapic_read(IOAPIC_REG_VERSION);
+	uint32_t ver = fw_ioapic_read(IOAPIC_REG_VERSION);
 
-	check(ioapic_read(IOAPIC_REG_ID), 0, "ioapic: ID register reads 0 at boot");
+	check(fw_ioapic_read(IOAPIC_REG_ID), 0, "ioapic: ID register reads 0 at boot");
 	check(ver, 0x00170011u, "ioapic: version register (version 0x11, 24 entries)");
 	check(((ver >> 16) & 0xff) + 1, bi->ioapic_pins,
 	      "ioapic: entry count agrees with boot info ioapic_pins");
 	mmio_write32(ioapic, IOAPIC_REG_VERSION);
 	check(mmio_read32(ioapic), IOAPIC_REG_VERSION, "ioapic: IOREGSEL reads back");
 
-	ioapic_write(IOAPIC_REG_ID, 0x0f000000u);
-	check(ioapic_read(IOAPIC_REG_ID), 0x0f000000u, "ioapic: ID bits 27-24 are writable");
-	ioapic_write(IOAPIC_REG_ID, 0);
-	ioapic_write(IOAPIC_REG_VERSION, 0);
-	check(ioapic_read(IOAPIC_REG_VERSION), 0x00170011u,
+	fw_ioapic_write(IOAPIC_REG_ID, 0x0f000000u);
+	check(fw_ioapic_read(IOAPIC_REG_ID), 0x0f000000u, "ioapic: ID bits 27-24 are writable");
+	fw_ioapic_write(IOAPIC_REG_ID, 0);
+	fw_ioapic_write(IOAPIC_REG_VERSION, 0);
+	check(fw_ioapic_read(IOAPIC_REG_VERSION), 0x00170011u,
 	      "ioapic: version register is read-only");
 }
 
@@ -197,13 +197,13 @@ static void check_entry_bits(void)
 
 	check(rte_low() & RTE_MASKED, RTE_MASKED, "ioapic: testdev pin's entry starts masked");
 	/* Masked, so nothing is sent while the entry holds every bit the guest may set. */
-	ioapic_write(lo, 0xffffffffu);
-	ioapic_write(lo + 1, 0xffffffffu);
-	check(ioapic_read(lo), 0x1ffffu & ~(RTE_DELIVS | RTE_REMOTE_IRR),
+	fw_ioapic_write(lo, 0xffffffffu);
+	fw_ioapic_write(lo + 1, 0xffffffffu);
+	check(fw_ioapic_read(lo), 0x1ffffu & ~(RTE_DELIVS | RTE_REMOTE_IRR),
 	      "ioapic: entry low word keeps its writable bits, not delivery status or remote IRR");
-	check(ioapic_read(lo + 1), 0xff000000u,
+	check(fw_ioapic_read(lo + 1), 0xff000000u,
 	      "ioapic: entry high word keeps only the destination");
-	ioapic_route(pin, RTE_MASKED, 0);
+	fw_ioapic_route(pin, RTE_MASKED, 0);
 }
 
 /* Edge entry to vector, destination this vCPU; a RAISE gives one rising edge. */
@@ -211,13 +211,13 @@ static void check_routing(uint8_t apic_id)
 {
 	devirq_reset(0);
 	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
-	ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
 	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
 	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
 	      "ioapic: edge entry delivers the testdev's raise at its vector");
 	td_wr(TESTDEV_REG_IRQ_ACK, 1);
 
-	ioapic_route(pin, DEVIRQ_VEC_LINE2, apic_id);
+	fw_ioapic_route(pin, DEVIRQ_VEC_LINE2, apic_id);
 	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
 	check(devirq_wait(DEVIRQ_VEC_LINE2, 1, WAIT_NS), 1,
 	      "ioapic: the entry's new vector takes the next raise");
@@ -238,11 +238,11 @@ static void check_masking(uint8_t apic_id)
 	/* Edge: a rise while masked is lost. */
 	devirq_reset(0);
 	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
-	ioapic_route(pin, RTE_MASKED | DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, RTE_MASKED | DEVIRQ_VEC_LINE, apic_id);
 	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
 	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
 	check(all_hits(), 0, "ioapic: masked edge entry delivers nothing");
-	ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
 	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
 	check(all_hits(), 0, "ioapic: an edge that came while masked is lost on unmask");
 	quiesce();
@@ -250,11 +250,11 @@ static void check_masking(uint8_t apic_id)
 	/* Level: the pin's state is what counts, so unmasking an asserted pin delivers. */
 	devirq_reset(1);
 	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
-	ioapic_route(pin, RTE_MASKED | RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, RTE_MASKED | RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
 	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
 	devirq_wait(DEVIRQ_VEC_LINE, 1, QUIET_NS);
 	check(all_hits(), 0, "ioapic: masked level entry delivers nothing");
-	ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
 	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
 	      "ioapic: unmasking a level entry whose line is high delivers");
 	quiesce();
@@ -265,7 +265,7 @@ static void level_round(uint8_t apic_id, unsigned acked_at)
 {
 	devirq_reset(acked_at);
 	td_wr(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE);
-	ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
 	td_wr(TESTDEV_REG_IRQ_RAISE, 1);
 	devirq_wait(DEVIRQ_VEC_LINE, acked_at, WAIT_NS);
 	devirq_wait(DEVIRQ_VEC_LINE, acked_at + 1, QUIET_NS);

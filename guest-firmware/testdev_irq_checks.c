@@ -71,7 +71,7 @@ static void check_dma_done_line(uint8_t apic_id, uint32_t pin)
 {
 	devirq_reset(1);
 	wr32(TESTDEV_REG_IRQ_CTRL, TESTDEV_IRQ_CTRL_ENABLE | TESTDEV_IRQ_CTRL_DMA_DONE);
-	ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
+	fw_ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
 	fill(0x22);
 	check(rd32(TESTDEV_REG_DMA_STATUS), TESTDEV_STATUS_DONE, "testdev irq: DMA fill done");
 	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
@@ -79,7 +79,7 @@ static void check_dma_done_line(uint8_t apic_id, uint32_t pin)
 	devirq_wait(DEVIRQ_VEC_LINE, 2, QUIET_NS);
 	check(devirq_hits(DEVIRQ_VEC_LINE), 1, "testdev irq: once ACKed it does not come again");
 	check(rd32(TESTDEV_REG_IRQ_STATUS), 0, "testdev irq: the handler's ACK emptied STATUS");
-	ioapic_route(pin, RTE_MASKED, 0);
+	fw_ioapic_route(pin, RTE_MASKED, 0);
 	wr32(TESTDEV_REG_IRQ_CTRL, 0);
 }
 
@@ -90,7 +90,7 @@ static void check_msi(uint8_t apic_id, uint32_t pin)
 
 	/* The line routed (edge: a wrong level cannot storm) shows if MSI mode raised it too. */
 	if (pin != VMM_GUEST_IRQ_NONE)
-		ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
+		fw_ioapic_route(pin, DEVIRQ_VEC_LINE, apic_id);
 	devirq_reset(0);
 	wr32(TESTDEV_REG_IRQ_ACK, 0xffffffffu);
 	wr64(TESTDEV_REG_MSI_ADDR, addr);
@@ -145,7 +145,7 @@ static void check_msi(uint8_t apic_id, uint32_t pin)
 	wr32(TESTDEV_REG_IRQ_CTRL, 0);
 	wr32(TESTDEV_REG_IRQ_ACK, 0xffffffffu);
 	if (pin != VMM_GUEST_IRQ_NONE)
-		ioapic_route(pin, RTE_MASKED, 0);
+		fw_ioapic_route(pin, RTE_MASKED, 0);
 }
 
 void testdev_irq_checks(const struct vmm_guest_boot_info *bi, uint64_t td_base)
