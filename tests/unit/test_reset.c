@@ -203,7 +203,8 @@ BOTH(the_selftest_firmware_prints_the_same_log_after_a_reset)
 	snprintf(text, sizeof(text),
 		 "[vm]\nfirmware = %s\nvcpus = 2\n[ram \"low\"]\ngpa = 0\nsize = 16M\n"
 		 "[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\noutput = %s\n"
-		 "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n",
+		 "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\n"
+		 "irq = 10\n",
 		 BUILD_DIR "/guest-firmware/selftest.elf", out);
 	OK(vmm_config_parse_string(text, "reset.ini", &cfg));
 	vmm_vm_options_init(&opts);
