@@ -128,8 +128,7 @@ static uint8_t cur_id(const struct vmmi_lapic *l)
 	return (uint8_t)(REG(l, R_ID) >> 24);
 }
 
-/* PPR (SDM 11.8.3.1): TPR if its class is at least the highest in-service class, else that class.
- */
+/* PPR (SDM 11.8.3.1): TPR if its class is at least the highest in service, else that class. */
 static uint32_t ppr(const struct vmmi_lapic *l)
 {
 	uint32_t tpr = REG(l, R_TPR) & 0xff;
@@ -231,7 +230,7 @@ static void deliver_lvt(struct vmmi_lapic *l, uint32_t reg);
  * The error LVT fires on the first error after that write (the write
  * "rearms" the error interrupt). SDM, not KVM: KVM records no errors.
  */
-static void error(struct vmmi_lapic *l, uint32_t bit)
+static void record_error(struct vmmi_lapic *l, uint32_t bit)
 {
 	bool armed = l->esr_errors == 0;
 
@@ -246,7 +245,7 @@ static void accept_fixed(struct vmmi_lapic *l, uint8_t vector, bool level)
 	if (!sw_enabled(l))
 		return; /* SDM 11.4.7.2 */
 	if (vector < 16) {
-		error(l, ESR_RECV_ILLEGAL); /* SDM, not KVM: KVM accepts vectors 0-15 */
+		record_error(l, ESR_RECV_ILLEGAL); /* SDM, not KVM: KVM accepts vectors 0-15 */
 		return;
 	}
 	set_vec(l->irr, vector);
@@ -380,7 +379,7 @@ static void send_ipi(struct vmmi_lapic *l, uint32_t icr)
 		if (deassert)
 			return; /* a level de-assert carries no interrupt (as KVM) */
 		if (vector < 16) {
-			error(l, ESR_SEND_ILLEGAL); /* SDM, not KVM: not sent */
+			record_error(l, ESR_SEND_ILLEGAL); /* SDM, not KVM: not sent */
 			return;
 		}
 		break;
