@@ -195,10 +195,11 @@ static void timer_rescale(struct vmmi_lapic *l, uint32_t old_div, uint64_t now_n
 		return;
 	l->period_ns = count_ns(l);
 	if (now_ns < l->deadline_ns) {
-		/* left < 2^39 ns, new_div <= 128: no overflow. */
-		uint64_t left = (l->deadline_ns - now_ns) * new_div / old_div;
+		/* At most 2^39 ns are left unless the deadline saturated: keep that one. */
+		uint64_t left = l->deadline_ns - now_ns;
 
-		l->deadline_ns = add_sat(now_ns, left) ?: 1;
+		if (left <= UINT64_MAX / new_div)
+			l->deadline_ns = add_sat(now_ns, left * new_div / old_div) ?: 1;
 	}
 }
 
