@@ -201,6 +201,8 @@ static void timer_rescale(struct vmmi_lapic *l, uint32_t old_div, uint64_t now_n
 		if (left <= UINT64_MAX / new_div)
 			l->deadline_ns = add_sat(now_ns, left * new_div / old_div) ?: 1;
 	}
+	/* Where a count-down at the new rate, ending there, would have begun. */
+	l->timer_start_ns = l->deadline_ns > l->period_ns ? l->deadline_ns - l->period_ns : 0;
 }
 
 /* The current count: what is left of this count-down, in timer cycles. */

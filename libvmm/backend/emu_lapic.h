@@ -14,8 +14,8 @@
  * TMR, TPR/PPR priorities, EOI, spurious vector and software enable, LVT
  * timer (one-shot, periodic; the timer counts at VMM_GUEST_LAPIC_TIMER_HZ
  * divided by the divide configuration), LINT0, LINT1, error LVT and ESR,
- * and the ICR (fixed, NMI, INIT; physical and flat-logical destinations;
- * shorthands). Power-on state as guest.h says, with vCPU 0's LINT0 ExtINT.
+ * and the ICR (fixed, NMI, INIT; physical, flat and cluster logical
+ * destinations; shorthands). Power-on state as guest.h says, with vCPU 0's LINT0 ExtINT.
  *
  * Pure code: no locks, no threads, no clock of its own. The caller passes
  * the host's monotonic time in nanoseconds to every call that may need it
@@ -51,15 +51,17 @@ struct vmmi_lapic_ops {
 };
 
 struct vmmi_lapic {
-	uint32_t
-	    id; /* the power-on APIC ID; the ID register starts from it, the guest may change it */
+	uint32_t id;	     /* power-on APIC ID (the guest may change the ID register) */
 	bool bsp;	     /* vCPU 0: LINT0 powers on as ExtINT */
 	uint32_t regs[64];   /* the page's registers by offset / 16, for those kept as is */
 	uint32_t esr_errors; /* errors seen since the last ESR write (it moves them to ESR) */
 	uint32_t irr[8], isr[8], tmr[8];
 	bool nmi_pending;  /* an NMI arrived: the CPU takes vector 2 and clears this */
 	bool init_pending; /* an INIT IPI arrived: the CPU side decides what it does */
-	/* The timer: armed while deadline_ns != 0. */
+	/*
+	 * The timer: armed while deadline_ns != 0; the current count-down began
+	 * at timer_start_ns, and a count-down lasts period_ns.
+	 */
 	uint64_t timer_start_ns, deadline_ns, period_ns;
 	const struct vmmi_lapic_ops *ops;
 	void *opaque;
@@ -68,7 +70,7 @@ struct vmmi_lapic {
 /* Make a model: APIC ID id, bsp true for vCPU 0 (LINT0 ExtINT), then vmmi_lapic_reset(). */
 void vmmi_lapic_init(struct vmmi_lapic *l, uint32_t id, bool bsp, const struct vmmi_lapic_ops *ops,
 		     void *opaque);
-/* Power-on state (guest.h); keeps id, ops and opaque. */
+/* Power-on state (guest.h), the ID register back to id; keeps id, bsp, ops and opaque. */
 void vmmi_lapic_reset(struct vmmi_lapic *l);
 
 /*

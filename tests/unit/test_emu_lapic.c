@@ -520,6 +520,7 @@ Test(emu_lapic, changing_the_divider_mid_count_changes_the_rate_of_what_is_left)
 	vmmi_lapic_write(&apic, TDCR, 0x0 /* divide by 2 */, T0 + 400);
 	cr_assert_eq(vmmi_lapic_read(&apic, TMCCT, T0 + 400), 600);
 	cr_assert_eq(vmmi_lapic_next_deadline(&apic), T0 + 400 + 1200);
+	cr_assert_eq(apic.timer_start_ns, T0 + 1600 - 2000, "as if begun at the new rate");
 }
 
 Test(emu_lapic, the_largest_count_and_divider_do_not_overflow)
@@ -540,6 +541,8 @@ Test(emu_lapic, periodic_rearms_every_period)
 		cr_assert_eq(take(), 0x31, "period %llu", (unsigned long long)k);
 		wr(EOI, 0);
 		cr_assert_eq(vmmi_lapic_next_deadline(&apic), T0 + (k + 1) * 1000000);
+		cr_assert_eq(apic.timer_start_ns, T0 + k * 1000000,
+			     "the period began at the deadline");
 	}
 	cr_assert_eq(vmmi_lapic_read(&apic, TMCCT, T0 + 3250000), 750000);
 }
