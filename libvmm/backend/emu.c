@@ -84,8 +84,28 @@
  *     not invalidated when another vCPU, a device (DMA) or the host writes
  *     guest code while the vCPU runs. Each run() after the first drops the
  *     code translated from RAM, so host writes between runs are seen.
- *   - There is no exception delivery: the first CPU exception ends the run
- *     with VMM_EXIT_GUEST_FAULT (KVM, with no IDT, reports a triple fault).
+ *   - CPU exceptions and INT n are delivered through the guest's IDT in
+ *     software (emu_idt.c), as a long-mode CPU does: gate checks, IST,
+ *     the 16-byte aligned frame with the error code, IF cleared by
+ *     interrupt gates, #DF for a fault while delivering, and a triple
+ *     fault (VMM_EXIT_SHUTDOWN, as on KVM) for a fault delivering #DF.
+ *     Where it differs from hardware:
+ *       - the error code is QEMU's (read from its saved state, see
+ *         emu_idt.c); tests/unit/test_exceptions.c holds #GP's and #PF's
+ *         to KVM's;
+ *       - with no IDT loaded (limit 0, the boot state) the first exception
+ *         ends the run with VMM_EXIT_GUEST_FAULT naming it, where KVM
+ *         reports a triple fault;
+ *       - a gate whose code segment has another privilege level (an
+ *         interrupt from user mode to a ring-0 handler), or whose selector
+ *         is in the LDT, ends the run with VMM_EXIT_GUEST_FAULT: Unicorn
+ *         loads only the selector of CS in 64-bit mode;
+ *       - the interrupt frame, the IDT, the GDT and the TSS must be in RAM
+ *         (a frame pushed to a device window ends the run), and the walk of
+ *         the page tables for them checks present and writable bits only
+ *         (no reserved-bit faults);
+ *       - pushing the frame does not invalidate code Unicorn translated from
+ *         the stack's page.
  *   - When an MMIO access stops the vCPU (a device stop, or an unclaimed
  *     access under VMM_UNCLAIMED_STOP), RIP may still point at the start of
  *     the translation block that made it (Unicorn does not synchronise it),
@@ -384,7 +404,11 @@ static void emu_out_hook(uc_engine *uc, uint32_t port, int size, uint32_t value,
 	emu_access(opaque, VMM_SPACE_PIO, port, (uint32_t)size, true, &v);
 }
 
-/* CPU exceptions and INT n end the run: with no IDT in the boot state, KVM would triple-fault. */
+/*
+ * CPU exceptions and INT n stop the engine, where the state is exact: RIP
+ * at the faulting instruction, or past INT n. run() delivers them through
+ * the IDT (emu_idt.c).
+ */
 static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
@@ -392,6 +416,17 @@ static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 	if (ev->stop == EMU_STOP_NONE)
 		ev->vector = intno;
 	emu_stop(ev, EMU_STOP_VECTOR);
+}
+
+/* #UD does not reach the INTR hook: Unicorn stops with RIP at the instruction and calls this. */
+static bool emu_ud_hook(uc_engine *uc, void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+
+	if (ev->stop == EMU_STOP_NONE)
+		ev->vector = 6;
+	emu_stop(ev, EMU_STOP_VECTOR);
+	return true;
 }
 
 static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct emu_region **out);
@@ -955,6 +990,8 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 		emu_drop_code(ev);
 	/* uc_close() drops mappings and hooks at once; unmapping costs a TLB flush per page. */
 	uc_close(ev->uc);
+	if (ev->ctx)
+		uc_context_free(ev->ctx);
 	for (size_t i = 0; i < ev->nregions; i++)
 		emu_region_free(ev, ev->regions[i], false);
 	free(ev->regions);
@@ -1000,6 +1037,11 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err =
 		    uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_ud, UC_HOOK_INSN_INVALID, (void *)emu_ud_hook, ev,
+				  1, 0);
+	if (!err && vmmi_emu_events_ready(NULL))
+		err = uc_context_alloc(ev->uc, &ev->ctx);
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_bad,
 				  UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_READ_PROT |
@@ -1116,12 +1158,47 @@ static void emu_drop_code(struct emu_vcpu *ev)
 	ev->code_lo = ev->code_hi = 0;
 }
 
+/*
+ * The engine stopped for an exception or INT n: deliver it through the IDT.
+ * 0: delivered, the guest goes on; 1: exit filled; 2: not delivered (no
+ * IDT, the boot state: the run ends with the guest fault it always did,
+ * naming the exception; or this Unicorn could not be calibrated).
+ */
+static int emu_event(struct emu_vcpu *ev, struct vmm_exit *exit)
+{
+	struct emu_event e;
+	uc_x86_mmr idt = {0};
+	int ret;
+
+	if (!ev->ctx)
+		return 2;
+	ret = vmmi_emu_event_fetch(ev, &e);
+	if (ret < 0) {
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "%s", vmm_last_error());
+		return 1;
+	}
+	if (uc_reg_read(ev->uc, UC_X86_REG_IDTR, &idt) || idt.limit == 0)
+		return 2;
+	return vmmi_emu_deliver(ev, &e, exit);
+}
+
+/* Per-start state of the hooks. */
+static void emu_start_state(struct emu_vcpu *ev)
+{
+	ev->stop = EMU_STOP_NONE;
+	ev->split_left = 0;
+	ev->pend.on = false;
+	ev->skip_on = false;
+	ev->bad_seen = false;
+}
+
 static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct emu_vcpu *ev = emu_vcpu(vcpu);
 	struct vmm_vm *vm = vcpu->vm;
 	uint64_t rip = 0;
 	uc_err err;
+	int ret = 0;
 	/* This return answers the kicks made so far: one made from here on is seen below. */
 	bool kicked = atomic_exchange(&ev->kicked, false);
 
@@ -1138,15 +1215,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		return 0; /* a layout change waits: no exit */
 	if (kicked)
 		return 0; /* no exit: the core looks at why it kicked, and calls run() again */
-	err = vmmi_emu_pc(ev->uc, &rip);
-	if (err)
-		return emu_error(err, "cannot read rip");
 	ev->exit = exit;
-	ev->stop = EMU_STOP_NONE;
-	ev->split_left = 0;
-	ev->pend.on = false;
-	ev->skip_on = false;
-	ev->bad_seen = false;
 	/*
 	 * Host writes to guest code since the last run (ELF loads,
 	 * vmm_guest_write()) must be seen. Unicorn only notices the guest's own
@@ -1162,24 +1231,54 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->ran = true;
 	ev->paused = false;
 
-	/* A request or kick from here on is seen by the first block's hook: none is lost. */
-	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
+	/*
+	 * Each pass starts the engine once. An exception delivered (or, later,
+	 * an interrupt taken) goes on with the next pass without returning to
+	 * the core, unless a stop, a pause or a kick came meanwhile.
+	 */
+	for (;;) {
+		err = vmmi_emu_pc(ev->uc, &rip);
+		if (err) {
+			ret = emu_error(err, "cannot read rip");
+			break;
+		}
+		emu_start_state(ev);
+		/* A request or kick from here on is seen by the first block's hook: none is lost.
+		 */
+		err = uc_emu_start(ev->uc, rip, 0, 0, 0);
+
+		if (ev->stop == EMU_STOP_EXIT) {
+			exit->hw_code = err;
+			break; /* filled by vmmi_dispatch() */
+		}
+		if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested)) {
+			emu_stopped(vm, exit);
+			break;
+		}
+		if (ev->stop == EMU_STOP_BLOCK) {
+			ev->paused = true;
+			break; /* paused between two blocks: resumable exactly, no exit */
+		}
+		if (ev->stop != EMU_STOP_VECTOR || emu_event(ev, exit) == 2) {
+			vmmi_emu_exit_from(ev, err, exit);
+			break;
+		}
+		if (exit->reason != VMM_EXIT_NONE)
+			break;
+		/* Delivered: the guest goes on at its handler. */
+		if (atomic_load(&vm->stop_requested)) {
+			emu_stopped(vm, exit);
+			break;
+		}
+		if (atomic_load(&vm->pause_req) || atomic_load(&ev->kicked)) {
+			ev->paused = true;
+			break;
+		}
+	}
 	ev->exit = NULL;
 	/* Whatever ended the run, its return answers the kicks made until now. */
 	atomic_store(&ev->kicked, false);
-
-	if (ev->stop == EMU_STOP_EXIT) {
-		exit->hw_code = err;
-		return 0; /* filled by vmmi_dispatch() */
-	}
-	if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested))
-		return emu_stopped(vm, exit);
-	if (ev->stop == EMU_STOP_BLOCK) {
-		ev->paused = true;
-		return 0; /* paused between two blocks: resumable exactly, no exit */
-	}
-	vmmi_emu_exit_from(ev, err, exit);
-	return 0;
+	return ret;
 }
 
 /*

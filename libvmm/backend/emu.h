@@ -69,7 +69,8 @@ struct emu_vcpu {
 	unsigned ncode;
 	bool code_all;
 	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
-	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
+	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block, h_ud;
+	uc_context *ctx; /* scratch for vmmi_emu_event_fetch(): QEMU's state, byte for byte */
 
 	/* Valid during run() only: written and read on the vCPU thread. */
 	struct vmm_exit *exit;
@@ -117,6 +118,36 @@ static inline int emu_error(uc_err err, const char *what)
 	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
 			  uc_strerror(err));
 }
+
+/* ---- CPU events: exceptions and interrupts through the guest's IDT (emu_idt.c) ---- */
+
+/* What raised an event: a fault or trap, INT n / INT3 (RIP past it), an interrupt or NMI. */
+enum emu_event_kind { EMU_EVENT_FAULT, EMU_EVENT_SOFT, EMU_EVENT_EXT };
+
+struct emu_event {
+	uint8_t vector;
+	enum emu_event_kind kind;
+	bool has_err; /* push err */
+	uint32_t err;
+};
+
+/*
+ * Can this Unicorn's exceptions be delivered? Calibrates once per process
+ * (see emu_idt.c); false with *why (if not NULL) saying why not.
+ */
+bool vmmi_emu_events_ready(const char **why);
+/* uc_context_size() of an x86-64 engine (after vmmi_emu_events_ready()). */
+size_t vmmi_emu_context_size(void);
+/* The exception the INTR hook saw (ev->vector) with its error code; clears QEMU's nesting state. */
+int vmmi_emu_event_fetch(struct emu_vcpu *ev, struct emu_event *e);
+/*
+ * Deliver e through the guest's IDT, as a long-mode CPU does, faults while
+ * delivering included (#DF, triple fault). 0: delivered, the registers
+ * point at the handler; 1: exit filled (VMM_EXIT_SHUTDOWN for a triple
+ * fault, VMM_EXIT_GUEST_FAULT where the emulator cannot go on).
+ * On the vCPU thread, inside run(), the engine stopped.
+ */
+int vmmi_emu_deliver(struct emu_vcpu *ev, const struct emu_event *e, struct vmm_exit *exit);
 
 /* ---- x86-64: registers, segments and exits (emu_x86_64.c) ---- */
 
