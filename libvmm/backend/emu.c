@@ -148,6 +148,9 @@ static void emu_access(struct emu_vcpu *ev, uint32_t space, uint64_t addr, uint3
 		emu_stop(ev, EMU_STOP_VM);
 		return;
 	}
+	/* The local APIC page: each vCPU's own model, never a device (emu_irq.c). */
+	if (space == VMM_SPACE_MMIO && vmmi_emu_lapic_access(ev, addr, size, is_write, value))
+		return;
 	if (vmmi_dispatch(ev->vcpu, space, addr, size, is_write, value, ev->exit))
 		emu_stop(ev, EMU_STOP_EXIT);
 	else if (atomic_load(&vm->stop_requested))
@@ -581,10 +584,44 @@ static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 }
 
 /*
+ * Could the previous block have left an interrupt shadow (SDM vol. 3,
+ * 6.8.3)? Unicorn ends a block after STI and after MOV SS, so a block
+ * ending in 0xfb (STI), or with a MOV SS opcode (8E /2) among its last
+ * bytes, might have: the interrupt then waits one more block. A false
+ * match costs one block of latency, never a wrong delivery.
+ */
+static bool emu_shadow(struct emu_vcpu *ev)
+{
+	uint8_t b[8];
+	uint64_t n = ev->prev_size < sizeof(b) ? ev->prev_size : sizeof(b);
+
+	if (!n || uc_mem_read(ev->uc, ev->prev_block + ev->prev_size - n, b, n))
+		return false;
+	if (b[n - 1] == 0xfb)
+		return true;
+	for (uint64_t i = 0; i + 1 < n; i++)
+		if (b[i] == 0x8e && (b[i + 1] >> 3 & 7) == 2)
+			return true;
+	return false;
+}
+
+/* A pending interrupt the vCPU can take at this boundary: IF set (or an NMI), no shadow. */
+static bool emu_irq_window(struct emu_vcpu *ev)
+{
+	uint64_t rflags = 0;
+
+	if (!atomic_load_explicit(&ev->nmi_ready, memory_order_relaxed) &&
+	    (uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags) || !(rflags & EMU_RFLAGS_IF)))
+		return false;
+	return !emu_shadow(ev);
+}
+
+/*
  * At the start of every translated block: the one place where stopping the
  * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
  * its start, repeating what it did). Stop and pause requests and kicks end
- * the run here, so that a paused vCPU goes on as if nothing happened.
+ * the run here, so that a paused vCPU goes on as if nothing happened; an
+ * interrupt the vCPU can take stops the engine here too, and run() takes it.
  */
 static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
@@ -599,6 +636,10 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed) ||
 	    atomic_load_explicit(&ev->kicked, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
+	else if (atomic_load_explicit(&ev->irq_ready, memory_order_relaxed) && emu_irq_window(ev))
+		emu_stop(ev, EMU_STOP_IRQ);
+	ev->prev_block = addr;
+	ev->prev_size = size;
 }
 
 /* ---- layout of guest-physical space ---- */
@@ -962,12 +1003,18 @@ static int emu_vm_init(struct vmm_vm *vm)
 	vm->be = calloc(1, sizeof(struct emu_vm));
 	if (!vm->be)
 		return vmmi_error(-ENOMEM, "emu: out of memory");
+	if (vmmi_emu_irq_vm_init(vm->be) < 0) {
+		free(vm->be);
+		vm->be = NULL;
+		return -ENOMEM;
+	}
 	vm->slots.max = EMU_MAX_SLOTS;
 	return 0;
 }
 
 static void emu_vm_fini(struct vmm_vm *vm)
 {
+	vmmi_emu_irq_vm_fini(vm);
 	free(vm->be);
 	vm->be = NULL;
 }
@@ -978,7 +1025,7 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 
 	if (!ev)
 		return;
-	((struct emu_vm *)vcpu->vm->be)->vcpus[vcpu->index] = NULL;
+	vmmi_emu_irq_set_vcpu(vcpu->vm, vcpu->index, NULL);
 	/*
 	 * Unicorn 2.0.1 keeps a 512-byte bitmap for each page written often
 	 * after code ran from it, and uc_close() does not free them (upstream
@@ -997,6 +1044,7 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 	free(ev->regions);
 	free(ev->gaps);
 	VMMI_PT_LOG(vcpu->vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+	vmmi_emu_irq_vcpu_fini(ev);
 	free(ev);
 	vcpu->be = NULL;
 }
@@ -1017,9 +1065,16 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 		free(ev);
 		return ret;
 	}
+	ret = vmmi_emu_irq_vcpu_init(ev);
+	if (ret < 0) {
+		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+		free(ev);
+		return ret;
+	}
 	err = vmmi_emu_open(&ev->uc);
 	if (err) {
 		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+		vmmi_emu_irq_vcpu_fini(ev);
 		free(ev);
 		return emu_error(err, "cannot open an x86-64 engine");
 	}
@@ -1040,6 +1095,8 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_ud, UC_HOOK_INSN_INVALID, (void *)emu_ud_hook, ev,
 				  1, 0);
+	if (!err)
+		err = vmmi_emu_hook_cpuid(ev);
 	if (!err && vmmi_emu_events_ready(NULL))
 		err = uc_context_alloc(ev->uc, &ev->ctx);
 	if (!err)
@@ -1069,7 +1126,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	ret = emu_relayout(vm, ev, NULL, EMU_SLOT_KEEP);
 	if (ret < 0)
 		goto err_close;
-	((struct emu_vm *)vm->be)->vcpus[vcpu->index] = ev;
+	vmmi_emu_irq_set_vcpu(vm, vcpu->index, ev);
 	return 0;
 
 err_close:
@@ -1182,6 +1239,14 @@ static int emu_event(struct emu_vcpu *ev, struct vmm_exit *exit)
 	return vmmi_emu_deliver(ev, &e, exit);
 }
 
+static bool emu_intr_on(struct emu_vcpu *ev)
+{
+	uint64_t rflags = 0;
+
+	return uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags) == UC_ERR_OK &&
+	       (rflags & EMU_RFLAGS_IF);
+}
+
 /* Per-start state of the hooks. */
 static void emu_start_state(struct emu_vcpu *ev)
 {
@@ -1237,6 +1302,15 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	 * the core, unless a stop, a pause or a kick came meanwhile.
 	 */
 	for (;;) {
+		if (ev->apic.halted) {
+			if (vmmi_emu_halt(ev)) {
+				ev->paused = true;
+				break; /* still halted: the next run() waits again */
+			}
+			ev->apic.halted = false;
+			if (vmmi_emu_take_irq(ev, exit) == 1)
+				break;
+		}
 		err = vmmi_emu_pc(ev->uc, &rip);
 		if (err) {
 			ret = emu_error(err, "cannot read rip");
@@ -1259,13 +1333,18 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			ev->paused = true;
 			break; /* paused between two blocks: resumable exactly, no exit */
 		}
-		if (ev->stop != EMU_STOP_VECTOR || emu_event(ev, exit) == 2) {
+		if (ev->stop == EMU_STOP_IRQ) {
+			if (vmmi_emu_take_irq(ev, exit) == 1)
+				break;
+		} else if (ev->stop == EMU_STOP_NONE && err == UC_ERR_OK && emu_intr_on(ev)) {
+			ev->apic.halted = true; /* HLT with interrupts on: wait at the next pass */
+		} else if (ev->stop != EMU_STOP_VECTOR || emu_event(ev, exit) == 2) {
 			vmmi_emu_exit_from(ev, err, exit);
 			break;
 		}
 		if (exit->reason != VMM_EXIT_NONE)
 			break;
-		/* Delivered: the guest goes on at its handler. */
+		/* Delivered, or halted: the guest goes on. */
 		if (atomic_load(&vm->stop_requested)) {
 			emu_stopped(vm, exit);
 			break;
@@ -1297,6 +1376,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 static void emu_kick(struct vmm_vcpu *vcpu)
 {
 	atomic_store_explicit(&emu_vcpu(vcpu)->kicked, true, memory_order_release);
+	vmmi_emu_irq_kick(emu_vcpu(vcpu)); /* a vCPU waiting in HLT */
 }
 
 static const struct vmmi_backend_ops emu_ops = {
@@ -1315,6 +1395,8 @@ static const struct vmmi_backend_ops emu_ops = {
     .set_sregs = emu_set_sregs,
     .run = emu_run,
     .kick = emu_kick,
+    .msi = vmmi_emu_msi,
+    .irq_reset = vmmi_emu_irq_reset,
 };
 
 /* The backend table's probe: a Unicorn that emulates x86 is all emu needs. */

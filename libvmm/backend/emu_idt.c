@@ -27,7 +27,6 @@
  */
 
 #define EMU_RFLAGS_TF (1ull << 8)
-#define EMU_RFLAGS_IF (1ull << 9)
 #define EMU_RFLAGS_NT (1ull << 14)
 #define EMU_RFLAGS_RF (1ull << 16)
 #define EMU_RFLAGS_VM (1ull << 17)
