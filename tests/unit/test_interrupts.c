@@ -36,8 +36,9 @@ struct seen {
 #define MODE_ONESHOT  4
 #define MODE_PERIODIC 5
 #define MODE_SHADOW   6
+#define MODE_LEVEL    7
 
-extern const uint8_t g_irq_start[], g_irq_end[], g_irq_h40[], g_irq_h41[], g_irq_h42[], g_irq_h43[];
+extern const uint8_t g_irq_start[], g_irq_end[], g_irq_h40[], g_irq_h41[], g_irq_h42[], g_irq_h43[], g_irq_h44[];
 __asm__(".pushsection .rodata\n"
 	".globl g_irq_start\ng_irq_start:\n"
 	"	mov $0xfee00000, %esi\n	mov 0x030(%rsi), %eax\n	mov %rax, 0x200008\n"
@@ -49,6 +50,7 @@ __asm__(".pushsection .rodata\n"
 	"	cmp $4, %ebx\n	je oneshot\n"
 	"	cmp $5, %ebx\n	je periodic\n"
 	"	cmp $6, %ebx\n	je shadow\n"
+	"	cmp $7, %ebx\n	je level\n"
 	"	jmp end\n"
 	"msi_halt:\n	movq $1, 0x200010\n	sti\n	hlt\n	jmp end\n"
 	"msi_spin:\n	movq $1, 0x200010\n	sti\n"
@@ -74,6 +76,11 @@ __asm__(".pushsection .rodata\n"
 	"	movl $0x10000, 0x320(%rsi)\n	jmp end\n" /* masked */
 	"shadow:\n	movl $0x40043, 0x300(%rsi)\n"	   /* self-IPI 0x43 with IF clear */
 	"	sti\n	movq $1, 0x200038\n	cli\n	jmp end\n"
+	"level:	mov $0xfec00000, %r8d\n"
+	"	movl $0x1a, (%r8)\n	movl $0x8044, 0x10(%r8)\n" /* pin 5: vector 0x44, level */
+	"	movl $0x1b, (%r8)\n	movl $0, 0x10(%r8)\n"	 /* to APIC ID 0 */
+	"	movq $1, 0x200010\n	sti\n"
+	"1:	hlt\n	cmpq $3, 0x200000\n	jb 1b\n	jmp end\n"
 	"end:	cli\n	movq $1, 0x200018\n	hlt\n"
 	".macro IRQ vec\n"
 	".globl g_irq_h\\vec\ng_irq_h\\vec:\n"
@@ -84,6 +91,14 @@ __asm__(".pushsection .rodata\n"
 	"	pop %rsi\n	pop %rax\n	iretq\n"
 	".endm\n"
 	"	IRQ 40\n	IRQ 41\n	IRQ 42\n	IRQ 43\n"
+	/* 0x44, the level line: its third interrupt masks pin 5, as a driver acks its device */
+	".globl g_irq_h44\ng_irq_h44:\n"
+	"	push %rax\n	push %rsi\n	mov $0xfec00000, %esi\n"
+	"	incq 0x200000\n	movq $0x44, 0x200020\n"
+	"	cmpq $3, 0x200000\n	jb 1f\n"
+	"	movl $0x1a, (%rsi)\n	movl $0x18044, 0x10(%rsi)\n"
+	"1:	mov $0xfee00000, %esi\n	movl $0, 0xb0(%rsi)\n"
+	"	pop %rsi\n	pop %rax\n	iretq\n"
 	".globl g_irq_end\ng_irq_end:\n"
 	".popsection\n");
 
@@ -129,6 +144,7 @@ static void machine(enum vmm_accel accel, unsigned nvcpus, unsigned mode)
 	gate(0x41, g_irq_h41);
 	gate(0x42, g_irq_h42);
 	gate(0x43, g_irq_h43);
+	gate(0x44, g_irq_h44);
 	for (unsigned i = 0; i < nvcpus; i++) {
 		struct vmm_vcpu *vcpu = vmm_vcpu_get(vm, i);
 		struct vmm_sregs sr;
@@ -300,4 +316,54 @@ TWIN_TESTS(irq_emu, irq_kvm, an_interrupt_pending_at_sti_waits_for_the_next_inst
 	cr_expect_eq(seen().marker_seen, 1,
 		     "the handler ran before the instruction after STI (marker %llu)",
 		     (unsigned long long)seen().marker_seen);
+}
+
+/* A level line the host holds high comes back after each EOI (the I/O APIC's remote IRR). */
+TWIN_TESTS(irq_emu, irq_kvm, a_level_line_held_high_is_delivered_again_after_each_eoi)
+{
+	struct runner r;
+
+	machine(accel, 1, MODE_LEVEL);
+	start_and_wait_ready(&r);
+	OK(vmm_irq_set(vm, 5, 1));
+	finish(&r);
+	need_lapic(accel);
+	expect_end(r.ex);
+	cr_expect_eq(seen().count, 3, "taken %llu times", (unsigned long long)seen().count);
+	cr_expect_eq(seen().vector, 0x44);
+	OK(vmm_irq_set(vm, 5, 0));
+}
+
+/* A stop reaches a vCPU halted with interrupts on: the run ends STOPPED, not HLT. */
+TWIN_TESTS(irq_emu, irq_kvm, a_halted_vcpu_stops_when_the_vm_is_stopped)
+{
+	struct runner r;
+
+	machine(accel, 1, MODE_MSI_HALT);
+	start_and_wait_ready(&r);
+	need_lapic(accel);
+	vmm_vm_stop(vm, 7);
+	finish(&r);
+	cr_assert_eq(r.ex.reason, VMM_EXIT_STOPPED, "exit %s: %s",
+		     vmm_exit_reason_name(r.ex.reason), r.ex.detail);
+	cr_expect_eq(seen().count, 0);
+	cr_expect_eq(seen().done, 0);
+}
+
+/* A layout change pauses a halted vCPU, which stays halted: only the MSI after it wakes it. */
+TWIN_TESTS(irq_emu, irq_kvm, a_layout_change_does_not_wake_a_halted_vcpu)
+{
+	struct runner r;
+
+	machine(accel, 1, MODE_MSI_HALT);
+	start_and_wait_ready(&r);
+	need_lapic(accel);
+	OK(vmm_memslot_alloc(vm, "more", 0x2000000, 0x100000, NULL));
+	usleep(20000);
+	cr_expect_eq(seen().done, 0, "the layout change woke the guest");
+	if (vmm_msi_send(vm, 0xfee00000ull, 0x40) < 0)
+		vmm_vm_stop(vm, 0);
+	finish(&r);
+	expect_end(r.ex);
+	cr_expect_eq(seen().count, 1);
 }
