@@ -38,7 +38,8 @@ struct seen {
 #define MODE_SHADOW   6
 #define MODE_LEVEL    7
 
-extern const uint8_t g_irq_start[], g_irq_end[], g_irq_h40[], g_irq_h41[], g_irq_h42[], g_irq_h43[], g_irq_h44[];
+extern const uint8_t g_irq_start[], g_irq_end[], g_irq_h40[], g_irq_h41[], g_irq_h42[], g_irq_h43[],
+    g_irq_h44[];
 __asm__(".pushsection .rodata\n"
 	".globl g_irq_start\ng_irq_start:\n"
 	"	mov $0xfee00000, %esi\n	mov 0x030(%rsi), %eax\n	mov %rax, 0x200008\n"
@@ -78,7 +79,7 @@ __asm__(".pushsection .rodata\n"
 	"	sti\n	movq $1, 0x200038\n	cli\n	jmp end\n"
 	"level:	mov $0xfec00000, %r8d\n"
 	"	movl $0x1a, (%r8)\n	movl $0x8044, 0x10(%r8)\n" /* pin 5: vector 0x44, level */
-	"	movl $0x1b, (%r8)\n	movl $0, 0x10(%r8)\n"	 /* to APIC ID 0 */
+	"	movl $0x1b, (%r8)\n	movl $0, 0x10(%r8)\n"	   /* to APIC ID 0 */
 	"	movq $1, 0x200010\n	sti\n"
 	"1:	hlt\n	cmpq $3, 0x200000\n	jb 1b\n	jmp end\n"
 	"end:	cli\n	movq $1, 0x200018\n	hlt\n"
