@@ -106,6 +106,16 @@
  *         (no reserved-bit faults);
  *       - pushing the frame does not invalidate code Unicorn translated from
  *         the stack's page.
+ *   - Interrupts (emu_irq.c) are taken between translated blocks: a pending
+ *     one waits for the end of the block running (a few instructions), and
+ *     one more block after a block that ends in STI or holds a MOV SS (the
+ *     interrupt shadow, checked conservatively from the code bytes).
+ *     NMIs are not blocked until IRET; INIT IPIs are accepted and ignored
+ *     (no wait for SIPI); lowest priority goes to the named vCPU with the
+ *     lowest TPR; MOV to CR8 does not reach the APIC's TPR. A LAPIC timer
+ *     that fires while its vCPU runs is seen when the timer thread has
+ *     woken (tens of microseconds); a halted vCPU sleeps until its
+ *     deadline itself.
  *   - When an MMIO access stops the vCPU (a device stop, or an unclaimed
  *     access under VMM_UNCLAIMED_STOP), RIP may still point at the start of
  *     the translation block that made it (Unicorn does not synchronise it),
