@@ -440,6 +440,35 @@ static int emu_fault_at(struct emu_fault *f, uint8_t vector, uint32_t err)
 }
 
 /*
+ * Fault-class exceptions (SDM vol. 3, table 6-1): RIP is the faulting
+ * instruction. #DB counts as a trap: Unicorn raises it for single steps.
+ */
+static bool emu_is_fault(const struct emu_event *e)
+{
+	if (e->kind != EMU_EVENT_FAULT)
+		return false;
+	switch (e->vector) {
+	case 0:
+	case 5:
+	case 6:
+	case 7:
+	case 10:
+	case 11:
+	case 12:
+	case 13:
+	case 14:
+	case 16:
+	case 17:
+	case 19:
+	case 20:
+	case 21:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/*
  * One attempt at delivering e through the IDT (SDM vol. 3, 6.14.1 and
  * 6.14.5): the gate, its code segment, the stack (IST or the current one,
  * aligned down to 16 bytes), the frame, the new RFLAGS and CS:RIP. 0 when
@@ -521,7 +550,8 @@ static int emu_try_deliver(struct emu_vcpu *ev, const struct emu_event *e, struc
 		frame[n++] = e->err;
 	frame[n++] = c.rip;
 	frame[n++] = c.cs;
-	frame[n++] = rflags;
+	/* A fault's frame has RF set, so that IRET retries without an instruction breakpoint. */
+	frame[n++] = rflags | (emu_is_fault(e) ? EMU_RFLAGS_RF : 0);
 	frame[n++] = c.rsp;
 	frame[n++] = c.ss;
 	rsp -= n * 8;
