@@ -34,7 +34,8 @@ struct rec {
  * present and writable and returns to retry, and #DF, which stops.
  */
 extern const uint8_t g_exc_start[], g_exc_end[], g_h_de[], g_h_bp[], g_h_ud[], g_h_gp[], g_h_pf[],
-    g_h_df[], g_h_80[], g_at_ud[], g_at_div[], g_at_int3[], g_at_movds[], g_at_int80[];
+    g_h_df[], g_h_80[], g_at_ud[], g_at_div[], g_at_int3[], g_at_movds[], g_at_int80[], g_h_db[],
+    g_after_step[];
 __asm__(".pushsection .rodata\n"
 	".globl g_exc_start\ng_exc_start:\n"
 	"	mov %rsp, 0x200058\n"
@@ -47,6 +48,7 @@ __asm__(".pushsection .rodata\n"
 	"	cmp $6, %ebx\n	je t_pf_ro\n"
 	"	cmp $7, %ebx\n	je t_int80\n"
 	"	cmp $8, %ebx\n	je t_pf_read\n"
+	"	cmp $9, %ebx\n	je t_step\n"
 	"	jmp end\n"
 	"t_ud:\n.globl g_at_ud\ng_at_ud:	ud2\n	jmp end\n"
 	"t_de:	xor %ecx, %ecx\n	xor %edx, %edx\n	mov $7, %eax\n.globl "
@@ -64,6 +66,9 @@ __asm__(".pushsection .rodata\n"
 	"t_pf_ro:\n	call pdpt1\n	andq $-3, (%rsi)\n	invlpg 0x40000000\n"
 	"	movq $0x88, 0x40000018\n	jmp end\n"
 	"t_int80:\n.globl g_at_int80\ng_at_int80:	int $0x80\n	jmp end\n"
+	/* TF set by popfq: the trap comes after the instruction that follows it */
+	"t_step:	pushfq\n	orq $0x100, (%rsp)\n	popfq\n	nop\n"
+	".globl g_after_step\ng_after_step:	nop\n	jmp end\n"
 	"end:	movq $1, 0x200050\n	cli\n	hlt\n"
 	/* FRAME nerr, vector, skip: record the frame, return past the instruction */
 	".macro FRAME nerr, vec\n"
@@ -89,6 +94,7 @@ __asm__(".pushsection .rodata\n"
 	"	invlpg 0x40000000\n	iretq\n"
 	".globl g_h_df\ng_h_df:	FRAME 1, 8\n	cli\n	hlt\n"
 	".globl g_h_80\ng_h_80:	FRAME 0, 0x80\n	iretq\n"
+	".globl g_h_db\ng_h_db:	FRAME 0, 1\n	andq $-0x101, 16(%rsp)\n	iretq\n"
 	".globl g_exc_end\ng_exc_end:\n"
 	".popsection\n");
 
@@ -153,6 +159,7 @@ static void machine(enum vmm_accel accel, unsigned trigger, bool with_gates)
 		gate(14, handler(g_h_pf), 0, GATE_INTR, true);
 		gate(8, handler(g_h_df), 1, GATE_INTR, true);
 		gate(0x80, handler(g_h_80), 1, GATE_TRAP, true);
+		gate(1, handler(g_h_db), 0, GATE_INTR, true);
 	}
 	OK(vmm_vcpu_get_sregs(vcpu, &sr));
 	sr.idt.base = IDT;
@@ -216,7 +223,9 @@ static struct rec expect_resumed(struct vmm_exit ex, uint64_t vector, uint64_t e
 		     (unsigned long long)r.rsp, (unsigned long long)r.before_rsp);
 	/* Arithmetic flags are the trigger's; a fault's frame has RF (bit 16) set, a trap's not. */
 	cr_expect_eq(r.rflags & ~0x8d5ull,
-		     (r.before_rflags & ~0x8d5ull) | (vector == 3 || vector == 0x80 ? 0 : 0x10000),
+		     (r.before_rflags & ~0x8d5ull) | (vector == 3 || vector == 0x80 ? 0
+						      : vector == 1		    ? 0x100
+										    : 0x10000),
 		     "frame rflags 0x%llx, before 0x%llx", (unsigned long long)r.rflags,
 		     (unsigned long long)r.before_rflags);
 	return r;
@@ -389,4 +398,11 @@ TWIN_TESTS(exc_emu, exc_kvm, with_no_idt_loaded_ud2_still_ends_the_run)
 	cr_assert(ex.reason == VMM_EXIT_GUEST_FAULT || ex.reason == VMM_EXIT_SHUTDOWN,
 		  "exit %s: %s", vmm_exit_reason_name(ex.reason), ex.detail);
 	cr_expect_eq(rec().done, 0);
+}
+
+/* A single step (TF set by popfq) traps after the instruction that follows popfq. */
+TWIN_TESTS(exc_emu, exc_kvm, single_step_traps_to_the_debug_handler_past_the_next_instruction)
+{
+	machine(accel, 9, true);
+	expect_resumed(run(), 1, ~0ull, handler(g_after_step));
 }
