@@ -56,7 +56,8 @@ static struct {
 } emu_cal = {.once = PTHREAD_ONCE_INIT};
 
 struct emu_cal_run {
-	int vector;
+	int vector;	/* the hook's */
+	unsigned pages; /* code pages used so far: each run has one of its own */
 };
 
 static void emu_cal_intr(uc_engine *uc, uint32_t intno, void *opaque)
@@ -77,16 +78,18 @@ static void emu_cal_intr(uc_engine *uc, uint32_t intno, void *opaque)
  * run's code has a page of its own: Unicorn would run the code it
  * translated before from a page uc_mem_write() changed.
  */
-static bool emu_cal_fault(uc_engine *uc, uc_context *start, uint16_t sel, uint8_t *out)
+static bool emu_cal_fault(uc_engine *uc, struct emu_cal_run *run, uc_context *start, uint16_t sel,
+			  uint8_t *out)
 {
-	static unsigned page;
-	uint64_t at = EMU_CAL_CODE + (uint64_t)(page++ % 8) * 0x1000;
+	uint64_t at = EMU_CAL_CODE + (uint64_t)run->pages * 0x1000;
 	uint8_t code[] = {0x66, 0xb8, (uint8_t)sel, (uint8_t)(sel >> 8), 0x8e, 0xd8, 0xf4};
 	static const uint8_t int3[] = {0x90, 0xcc, 0xf4};
 	uc_context *ctx;
 
-	if (uc_context_restore(uc, start))
+	if (at + 0x1000 > EMU_CAL_GDT || uc_context_restore(uc, start))
 		return false;
+	run->pages++;
+	run->vector = -1;
 	if (sel ? uc_mem_write(uc, at, code, sizeof(code))
 		: uc_mem_write(uc, at, int3, sizeof(int3)))
 		return false;
@@ -135,8 +138,7 @@ static void emu_calibrate_on(uc_engine *uc, struct emu_cal_run *run)
 		goto out;
 	memcpy(before, start, n);
 	for (unsigned i = 0; i < NS; i++) {
-		run->vector = -1;
-		if (!emu_cal_fault(uc, start, sels[i], snap[i]))
+		if (!emu_cal_fault(uc, run, start, sels[i], snap[i]))
 			goto out;
 		if (run->vector != 13) {
 			snprintf(emu_cal.why, sizeof(emu_cal.why),
@@ -144,8 +146,7 @@ static void emu_calibrate_on(uc_engine *uc, struct emu_cal_run *run)
 			goto out;
 		}
 	}
-	run->vector = -1;
-	if (!emu_cal_fault(uc, start, 0, soft) || run->vector != 3) {
+	if (!emu_cal_fault(uc, run, start, 0, soft) || run->vector != 3) {
 		snprintf(emu_cal.why, sizeof(emu_cal.why), "INT3 raised vector %d", run->vector);
 		goto out;
 	}
@@ -179,8 +180,7 @@ static void emu_calibrate_on(uc_engine *uc, struct emu_cal_run *run)
 	/* The check: with old_exception cleared, a second #GP is a #GP, not a #DF. */
 	memcpy(snap[0] + old_off, &none, sizeof(none));
 	memcpy(start, snap[0], n);
-	run->vector = -1;
-	if (!emu_cal_fault(uc, start, sels[1], snap[1]) || run->vector != 13 ||
+	if (!emu_cal_fault(uc, run, start, sels[1], snap[1]) || run->vector != 13 ||
 	    emu_cal_i32(snap[1], err_off) != (sels[1] & 0xfffc)) {
 		snprintf(emu_cal.why, sizeof(emu_cal.why),
 			 "clearing the exception in flight did not stop a #DF (vector %d)",

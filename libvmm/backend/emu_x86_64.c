@@ -409,10 +409,12 @@ static int emu_cpuid_hook(uc_engine *uc, void *opaque)
 		r[2] &= ~(EMU_CPUID1_ECX_X2APIC | EMU_CPUID1_ECX_TSCDEADLINE);
 		r[3] |= EMU_CPUID1_EDX_APIC;
 	} else if (leaf == 0xb && emu_cpuid.max_leaf >= 0xb) {
-		if (sub < 2)
+		if (sub < 2) {
 			memcpy(r, emu_cpuid.leafb[sub], sizeof(r));
-		else
-			r[0] = r[1] = 0, r[2] = sub & 0xff; /* no such level */
+		} else {
+			r[0] = r[1] = 0;
+			r[2] = sub & 0xff; /* no such level */
+		}
 		r[3] = id;
 	} else {
 		return false; /* Unicorn's answer */
