@@ -292,12 +292,21 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 	uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
 	exit->hw_code = err;
 	if (ev->stop == EMU_STOP_VECTOR) {
+		const char *why = NULL;
+
 		if (ev->vector == 14)
 			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
-		vmmi_exit_set(
-		    exit, VMM_EXIT_GUEST_FAULT,
-		    "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
-		    ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
+		if (!vmmi_emu_events_ready(&why))
+			vmmi_exit_set(
+			    exit, VMM_EXIT_GUEST_FAULT,
+			    "exception %u (%s) at rip 0x%llx: this emulator cannot deliver "
+			    "exceptions (%s)",
+			    ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip, why);
+		else
+			vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
+				      "exception %u (%s) at rip 0x%llx with no IDT loaded",
+				      ev->vector, emu_vector_name(ev->vector),
+				      (unsigned long long)rip);
 		return;
 	}
 	switch (err) {
