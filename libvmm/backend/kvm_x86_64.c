@@ -284,6 +284,16 @@ int vmmi_kvm_irqchip_init(struct kvm_vm *k)
 				  "local APICs, for interrupts): %s",
 				  VMM_GUEST_IOAPIC_PINS, strerror(errno));
 	k->irqchip = true;
+	/*
+	 * No halt polling: KVM would spin up to halt_poll_ns (200 us by
+	 * default) in a HLT before it blocks, unseen by the halt watch
+	 * (kvm_halt.c), which looks for "blocking": a `cli; hlt` would end
+	 * that much later, and the spin takes a host CPU from the other
+	 * vCPUs. A wake-up from HLT costs a scheduler wake-up instead. A
+	 * kernel without the capability keeps its polling (the watch still
+	 * sees the halt, later).
+	 */
+	ioctl(k->vm_fd, KVM_ENABLE_CAP, &(struct kvm_enable_cap){.cap = KVM_CAP_HALT_POLL});
 	return 0;
 }
 
