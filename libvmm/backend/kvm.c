@@ -470,6 +470,7 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		case KVM_EXIT_IOAPIC_EOI:
 			/* A level-triggered vector's EOI (a route of vmmi_kvm_irq_routes()). */
 			vmmi_irq_eoi(vm, run->eoi.vector);
+			atomic_fetch_add_explicit(&k->watch.eois, 1, memory_order_relaxed);
 			break;
 		case KVM_EXIT_HLT:
 			vmmi_exit_set(exit, VMM_EXIT_HLT, "hlt with interrupts off");

@@ -24,6 +24,9 @@ struct kvm_watch {
 	struct vmm_vm *vm; /* for the I/O APIC's remote IRR bits (under vm->irq.lock) */
 	uint64_t wake_ns;  /* when the thread looks next (UINT64_MAX: when a vCPU comes in) */
 	struct kvm_vcpu *in[VMM_GUEST_MAX_VCPUS]; /* the vCPUs inside run(), by index */
+	/* EOIs KVM reported (vCPU threads count), and how long the watch waits for the next. */
+	_Atomic uint64_t eois;
+	uint64_t eois_seen, eoi_period_ns;
 };
 
 struct kvm_vm {

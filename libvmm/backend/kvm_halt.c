@@ -43,7 +43,7 @@
 
 #define WATCH_FIRST_NS 20000ull	   /* the first look after run() starts */
 #define WATCH_MAX_NS   50000000ull /* the longest interval: guest.h's "about 50 ms" */
-#define WATCH_EOI_NS   1000000ull  /* the longest while a level entry waits for its EOI */
+#define WATCH_EOI_NS   1000000ull  /* the first interval while a level entry waits for its EOI */
 
 static uint64_t now_ns(void)
 {
@@ -137,6 +137,31 @@ static void look(struct kvm_vcpu *kv, int sig, bool eoi_wait)
 	pthread_kill(kv->thread, sig);
 }
 
+/*
+ * Does a level entry wait for its EOI, and how often to look meanwhile:
+ * every WATCH_EOI_NS while EOIs come (a line the guest keeps servicing),
+ * backing off to WATCH_MAX_NS while none does (an entry whose EOI never
+ * comes: its vCPU ended, or the guest never EOIs), so that a stuck remote
+ * IRR costs no more than a halt does.
+ */
+static bool eoi_pace(struct kvm_watch *w)
+{
+	uint64_t eois = atomic_load_explicit(&w->eois, memory_order_relaxed);
+
+	if (!vmmi_kvm_eoi_waiting(w->vm)) {
+		w->eoi_period_ns = WATCH_EOI_NS;
+		return false;
+	}
+	if (eois != w->eois_seen)
+		w->eoi_period_ns = WATCH_EOI_NS;
+	else if (w->eoi_period_ns < WATCH_MAX_NS / 2)
+		w->eoi_period_ns *= 2;
+	else
+		w->eoi_period_ns = WATCH_MAX_NS;
+	w->eois_seen = eois;
+	return true;
+}
+
 static void *watch_main(void *arg)
 {
 	struct kvm_watch *w = arg;
@@ -157,11 +182,11 @@ static void *watch_main(void *arg)
 				continue;
 			if (kv->next_ns <= now) {
 				if (!looked)
-					eoi_wait = vmmi_kvm_eoi_waiting(w->vm);
+					eoi_wait = eoi_pace(w);
 				looked = true;
 				look(kv, w->sig, eoi_wait);
-				kv->next_ns = now + (eoi_wait && kv->period_ns > WATCH_EOI_NS
-							 ? WATCH_EOI_NS
+				kv->next_ns = now + (eoi_wait && kv->period_ns > w->eoi_period_ns
+							 ? w->eoi_period_ns
 							 : kv->period_ns);
 				if (kv->period_ns < WATCH_MAX_NS / 2)
 					kv->period_ns *= 2;
@@ -193,6 +218,7 @@ int vmmi_kvm_watch_init(struct vmm_vm *vm)
 
 	w->vm = vm;
 	w->sig = vm->opts.kick_signal;
+	w->eoi_period_ns = WATCH_EOI_NS;
 	w->wake_ns = UINT64_MAX;
 	err = pthread_mutex_init(&w->lock, NULL);
 	if (err)

@@ -462,20 +462,26 @@ static bool apic_bit(const struct kvm_lapic_state *l, unsigned base, unsigned ve
  * has EOIed it. Some kvm hosts (PVM here) raise the EOI exit only at the
  * next KVM_RUN after a userspace exit, and a vCPU halted since then never
  * gets there by itself: without it, a level line still high after its
- * EOI would never interrupt again.
+ * EOI would never interrupt again. The LAPIC is read under vm->irq.lock,
+ * which every I/O APIC message is sent under: no message can be on its
+ * way between the two reads.
  */
-static bool eoi_owed(struct vmm_vcpu *vcpu, const struct kvm_lapic_state *l)
+static bool eoi_owed(struct vmm_vcpu *vcpu)
 {
+	struct kvm_vcpu *kv = vcpu->be;
 	struct vmm_vm *vm = vcpu->vm;
+	struct kvm_lapic_state l;
 	uint32_t id, ldr;
 	bool owed = false;
 
-	memcpy(&id, l->regs + 0x20, 4);
-	memcpy(&ldr, l->regs + 0xd0, 4);
-	id >>= 24;
-	ldr >>= 24;
 	if (pthread_mutex_lock(&vm->irq.lock))
 		return false;
+	if (ioctl(kv->fd, KVM_GET_LAPIC, &l) < 0)
+		goto out;
+	memcpy(&id, l.regs + 0x20, 4);
+	memcpy(&ldr, l.regs + 0xd0, 4);
+	id >>= 24;
+	ldr >>= 24;
 	for (unsigned pin = 0; pin < VMMI_IOAPIC_PINS && !owed; pin++) {
 		uint64_t e = vm->irq.io.rte[pin];
 		unsigned vector = e & 0xff, dest = e >> 56;
@@ -484,8 +490,9 @@ static bool eoi_owed(struct vmm_vcpu *vcpu, const struct kvm_lapic_state *l)
 			continue;
 		if ((e & RTE_DESTMODE) ? !(dest & ldr) : (dest != id && dest != 0xff))
 			continue;
-		owed = !apic_bit(l, 0x100, vector) && !apic_bit(l, 0x200, vector);
+		owed = !apic_bit(&l, 0x100, vector) && !apic_bit(&l, 0x200, vector);
 	}
+out:
 	pthread_mutex_unlock(&vm->irq.lock);
 	return owed;
 }
@@ -506,7 +513,6 @@ int vmmi_kvm_halt_ended(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	struct kvm_vcpu *kv = vcpu->be;
 	struct kvm_mp_state mp;
 	struct kvm_vcpu_events ev;
-	struct kvm_lapic_state l;
 	struct kvm_regs r;
 	int ret;
 
@@ -520,7 +526,7 @@ int vmmi_kvm_halt_ended(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 				  strerror(errno));
 	if (r.rflags & RFLAGS_IF) {
 		/* Waits for an interrupt, as guest.h says; but first collect an owed EOI. */
-		if (ioctl(kv->fd, KVM_GET_LAPIC, &l) == 0 && eoi_owed(vcpu, &l)) {
+		if (eoi_owed(vcpu)) {
 			ret = set_mp_state(vcpu, KVM_MP_STATE_RUNNABLE);
 			if (ret < 0)
 				return ret;
@@ -546,11 +552,22 @@ int vmmi_kvm_halt_ended(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 void vmmi_kvm_eoi_flushed(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_vcpu_events ev;
 	struct kvm_regs r;
 
 	kv->eoi_flush = false;
-	/* KVM raises owed exits before it enters the guest: the same RIP means it never ran. */
-	if (ioctl(kv->fd, KVM_GET_REGS, &r) == 0 && r.rip == kv->eoi_flush_rip &&
-	    set_mp_state(vcpu, KVM_MP_STATE_HALTED) < 0)
+	/*
+	 * KVM raises owed exits before it enters the guest: the same RIP means
+	 * no instruction ran. But an interrupt it has begun to inject (moved
+	 * from IRR to ISR, RIP not yet at the handler) would be stranded by a
+	 * halt: KVM wakes a halted vCPU for requested interrupts only. Then the
+	 * interrupt ends the HLT, as it would have anyway.
+	 */
+	if (ioctl(kv->fd, KVM_GET_REGS, &r) < 0 || r.rip != kv->eoi_flush_rip)
+		return;
+	if (ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.interrupt.injected ||
+	    ev.exception.injected || ev.nmi.injected)
+		return;
+	if (set_mp_state(vcpu, KVM_MP_STATE_HALTED) < 0)
 		vmmi_log(vcpu->vm, VMM_LOG_ERROR, "vcpu%u: %s", vcpu->index, vmm_last_error());
 }
