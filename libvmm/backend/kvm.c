@@ -434,8 +434,12 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		if (atomic_load(&vm->pause_req))
 			return 0;
 		ret = ioctl(kv->fd, KVM_RUN, 0);
-		if (kv->eoi_flush)
+		if (kv->eoi_flush) {
+			int err = errno;
+
 			vmmi_kvm_eoi_flushed(vcpu);
+			errno = err;
+		}
 		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
 		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
 					      run->exit_reason == KVM_EXIT_MMIO);
