@@ -28,7 +28,9 @@
  * readable from any thread without stopping the vCPU, whether it is
  * blocked ("blocking") and how many HLTs it has executed ("halt_exits").
  * So one thread per VM looks, first soon after a vCPU enters run() and
- * then at doubling intervals up to WATCH_MAX_NS, and signals only a vCPU
+ * then at doubling intervals, up to WATCH_BUSY_NS while the vCPU runs (a
+ * run that ends in `cli; hlt` is not made much longer) and WATCH_MAX_NS
+ * while it waits in a halt it was asked about, and signals only a vCPU
  * that is blocked in a halt it has not yet been asked about: a guest
  * waiting with IF set for its next interrupt is asked once per HLT, a
  * guest that runs is never signalled, and one that executes `cli; hlt` at
@@ -42,7 +44,8 @@
  */
 
 #define WATCH_FIRST_NS 20000ull	   /* the first look after run() starts */
-#define WATCH_MAX_NS   50000000ull /* the longest interval: guest.h's "about 50 ms" */
+#define WATCH_BUSY_NS  500000ull   /* the longest interval while the vCPU runs */
+#define WATCH_MAX_NS   50000000ull /* ... while it waits in a halt: guest.h's "about 50 ms" */
 #define WATCH_EOI_NS   1000000ull  /* the first interval while a level entry waits for its EOI */
 
 static uint64_t now_ns(void)
@@ -111,9 +114,10 @@ static uint64_t stat_read(const struct kvm_vcpu *kv, int64_t at, bool *ok)
  * Look at one vCPU inside run(); called with watch.lock held (kv->thread is
  * in run()). eoi_wait: a level entry waits for its EOI, which KVM may owe
  * (vmmi_kvm_halt_ended()): a signal makes a running vCPU enter KVM_RUN
- * again, which raises it, and a halted one check for it.
+ * again, which raises it, and a halted one check for it. Returns whether
+ * the vCPU waits in a halt (or is signalled about one); false if it runs.
  */
-static void look(struct kvm_vcpu *kv, int sig, bool eoi_wait)
+static bool look(struct kvm_vcpu *kv, int sig, bool eoi_wait)
 {
 	uint64_t blocking, halts;
 	bool ok;
@@ -123,18 +127,19 @@ static void look(struct kvm_vcpu *kv, int sig, bool eoi_wait)
 		if (ok && !blocking) {
 			if (eoi_wait)
 				pthread_kill(kv->thread, sig);
-			return;
+			return false;
 		}
 		/* Read after "blocking": a count from before this halt would only ask twice. */
 		halts = stat_read(kv, kv->halts_at, &ok);
 		if (ok) {
 			if (kv->poked_halts == halts + 1 && !eoi_wait)
-				return; /* asked about this halt already: IF was set */
+				return true; /* asked about this halt already: IF was set */
 			kv->poked_halts = halts + 1;
 		}
 	}
 	/* A failure leaves the vCPU unasked until the next look: nothing to report it to. */
 	pthread_kill(kv->thread, sig);
+	return true;
 }
 
 /*
@@ -184,14 +189,13 @@ static void *watch_main(void *arg)
 				if (!looked)
 					eoi_wait = eoi_pace(w);
 				looked = true;
-				look(kv, w->sig, eoi_wait);
+				uint64_t cap =
+				    look(kv, w->sig, eoi_wait) ? WATCH_MAX_NS : WATCH_BUSY_NS;
+
+				kv->period_ns = kv->period_ns < cap / 2 ? kv->period_ns * 2 : cap;
 				kv->next_ns = now + (eoi_wait && kv->period_ns > w->eoi_period_ns
 							 ? w->eoi_period_ns
 							 : kv->period_ns);
-				if (kv->period_ns < WATCH_MAX_NS / 2)
-					kv->period_ns *= 2;
-				else
-					kv->period_ns = WATCH_MAX_NS;
 			}
 			if (kv->next_ns < wake)
 				wake = kv->next_ns;
