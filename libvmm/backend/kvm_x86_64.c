@@ -1,4 +1,4 @@
-/* kvm_x86_64.c - the kvm backend's x86-64 part: CPUID, register marshalling, port I/O exits. */
+/* kvm_x86_64.c - the kvm backend's x86-64 part: CPUID, registers, port I/O exits, int3. */
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -246,4 +246,38 @@ int vmmi_kvm_handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size,
 		}
 	}
 	return 0;
+}
+
+/*
+ * int3 on a host whose KVM emulates it (PVM, where the guest's kernel runs
+ * in the host's user mode, so every INT n traps to KVM) and whose emulator
+ * cannot: KVM's handles INT n only in real mode. What the CPU would do is
+ * deliver #BP through the guest's IDT as a trap, RIP past the one-byte
+ * instruction: so advance RIP and queue #BP as an exception. Hardware
+ * VMX and SVM deliver int3 without an exit, so they never come here.
+ */
+int vmmi_kvm_emulation_failed(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_translation t = {0};
+	struct kvm_vcpu_events ev;
+	struct kvm_regs r;
+	uint8_t insn = 0;
+
+	if (ioctl(kv->fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	t.linear_address = r.rip;
+	if (ioctl(kv->fd, KVM_TRANSLATE, &t) < 0 || !t.valid ||
+	    vmm_guest_read(vcpu->vm, t.physical_address, &insn, 1) < 0 || insn != 0xcc)
+		return 0;
+	if (ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected ||
+	    ev.exception.pending)
+		return 0;
+	r.rip++;
+	ev.exception.injected = 1;
+	ev.exception.nr = 3; /* #BP */
+	ev.exception.has_error_code = 0;
+	ev.exception.error_code = 0;
+	ev.flags = 0; /* leave NMI pending, SIPI, the interrupt shadow and SMM as they are */
+	return ioctl(kv->fd, KVM_SET_REGS, &r) == 0 && ioctl(kv->fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
 }
