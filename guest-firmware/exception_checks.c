@@ -5,23 +5,23 @@
 #define EFER_MSR  0xc0000080u
 #define EFER_NXE  (1ull << 11)
 
-#define PTE_P	     (1ull << 0)
-#define PTE_RW	     (1ull << 1)
-#define PTE_US	     (1ull << 2)
-#define PTE_PWT	     (1ull << 3)
-#define PTE_PCD	     (1ull << 4)
-#define PTE_PS	     (1ull << 7)
-#define PTE_ADDR     0x000ffffffffff000ull
-#define PDE_2M_ADDR  0x000fffffffe00000ull
-#define PF_ERR_P     (1ull << 0)
-#define PF_ERR_W     (1ull << 1)
-#define PF_ERR_I     (1ull << 4)
-#define TSS_IST1     0x24u /* offset of IST1 in the 64-bit TSS */
-#define IST_SIZE     4096u
-#define PF_MAGIC_RD  0x5041474546415554ull
-#define PF_MAGIC_WR  0x0123456789abcdefull
-#define PF_MAGIC_RO  0xfedcba9876543210ull
-#define PF_RET_OFF   64u /* where pf_page holds a `ret` for the fetch check */
+#define PTE_P	    (1ull << 0)
+#define PTE_RW	    (1ull << 1)
+#define PTE_US	    (1ull << 2)
+#define PTE_PWT	    (1ull << 3)
+#define PTE_PCD	    (1ull << 4)
+#define PTE_PS	    (1ull << 7)
+#define PTE_ADDR    0x000ffffffffff000ull
+#define PDE_2M_ADDR 0x000fffffffe00000ull
+#define PF_ERR_P    (1ull << 0)
+#define PF_ERR_W    (1ull << 1)
+#define PF_ERR_I    (1ull << 4)
+#define TSS_IST1    0x24u /* offset of IST1 in the 64-bit TSS */
+#define IST_SIZE    4096u
+#define PF_MAGIC_RD 0x5041474546415554ull
+#define PF_MAGIC_WR 0x0123456789abcdefull
+#define PF_MAGIC_RO 0xfedcba9876543210ull
+#define PF_RET_OFF  64u /* where pf_page holds a `ret` for the fetch check */
 
 /*
  * What the handler saw of the latest exception. A check clears it, sets
@@ -128,18 +128,20 @@ static void arm(void)
 	want_rip = want_rsp = resume_rip = flags_after = 0;
 }
 
-/* What every exception frame must hold; the stack it lies on is the caller's business. */
-#define FRAME_EXPECT(vec, err, if_pushed)                                                          \
-	{"the handler ran once", seen.count, 1},                                                   \
-	    {"vector", seen.vector, (vec)},                                                        \
-	    {"error code", seen.error, (err)},                                                     \
-	    {"pushed RIP", seen.rip, want_rip},                                                    \
-	    {"pushed CS", seen.cs, VMM_GUEST_SEL_CODE},                                            \
-	    {"pushed SS", seen.ss, VMM_GUEST_SEL_DATA},                                            \
-	    {"pushed RSP", seen.rsp, want_rsp},                                                    \
-	{                                                                                          \
-		"pushed RFLAGS.IF", seen.rflags &RFLAGS_IF, (if_pushed) ? RFLAGS_IF : 0            \
-	}
+/* What every exception frame must hold: FRAME_N entries; the stack it lies on is the caller's. */
+#define FRAME_N 8
+static void frame_expect(struct expect *e, uint64_t vector, uint64_t error, int if_pushed)
+{
+	e[0] = (struct expect){"the handler ran once", seen.count, 1};
+	e[1] = (struct expect){"vector", seen.vector, vector};
+	e[2] = (struct expect){"error code", seen.error, error};
+	e[3] = (struct expect){"pushed RIP", seen.rip, want_rip};
+	e[4] = (struct expect){"pushed CS", seen.cs, VMM_GUEST_SEL_CODE};
+	e[5] = (struct expect){"pushed SS", seen.ss, VMM_GUEST_SEL_DATA};
+	e[6] = (struct expect){"pushed RSP", seen.rsp, want_rsp};
+	e[7] =
+	    (struct expect){"pushed RFLAGS.IF", seen.rflags & RFLAGS_IF, if_pushed ? RFLAGS_IF : 0};
+}
 
 static void check_ud(void)
 {
@@ -160,11 +162,12 @@ static void check_ud(void)
 			 :
 			 : "r11", "memory");
 
-	const struct expect frame[] = {
-	    FRAME_EXPECT(6, 0, 1),
-	    /* In 64-bit mode the CPU aligns RSP down to 16 bytes before its pushes. */
-	    {"frame on the interrupted stack, 16-byte aligned", seen.frame_end, want_rsp & ~15ull},
-	};
+	struct expect frame[FRAME_N + 1];
+
+	frame_expect(frame, 6, 0, 1);
+	/* In 64-bit mode the CPU aligns RSP down to 16 bytes before its pushes. */
+	frame[FRAME_N] = (struct expect){"frame on the interrupted stack, 16-byte aligned",
+					 seen.frame_end, want_rsp & ~15ull};
 	const struct expect gate[] = {
 	    {"IF in the handler", seen.handler_rflags & RFLAGS_IF, 0},
 	    {"IF after iretq", flags_after & RFLAGS_IF, RFLAGS_IF},
@@ -189,8 +192,8 @@ static uint64_t tss_base(void)
 	__asm__ volatile("sgdt %0" : "=m"(gdtr));
 	d = (const uint8_t *)(uintptr_t)(gdtr.base + VMM_GUEST_SEL_TSS);
 	memcpy(&hi, d + 8, sizeof(hi));
-	return (uint64_t)d[2] | (uint64_t)d[3] << 8 | (uint64_t)d[4] << 16 |
-	       (uint64_t)d[7] << 24 | (uint64_t)hi << 32;
+	return (uint64_t)d[2] | (uint64_t)d[3] << 8 | (uint64_t)d[4] << 16 | (uint64_t)d[7] << 24 |
+	       (uint64_t)hi << 32;
 }
 
 static void check_de(void)
@@ -213,7 +216,9 @@ static void check_de(void)
 			 :
 			 : "rax", "rcx", "rdx", "r11", "memory");
 
-	const struct expect frame[] = {FRAME_EXPECT(0, 0, 0)};
+	struct expect frame[FRAME_N];
+
+	frame_expect(frame, 0, 0, 0);
 	const struct expect ist[] = {
 	    {"the CPU's pushes end at the IST 1 stack's top", seen.frame_end, top},
 	    {"the handler's frame lies in the IST 1 stack",
@@ -243,11 +248,12 @@ static void check_bp(void)
 			 :
 			 : "r11", "memory");
 
-	const struct expect e[] = {
-	    FRAME_EXPECT(3, 0, 1),
-	    {"IF in the trap gate's handler", seen.handler_rflags & RFLAGS_IF, RFLAGS_IF},
-	    {"IF after iretq", flags_after & RFLAGS_IF, RFLAGS_IF},
-	};
+	struct expect e[FRAME_N + 2];
+
+	frame_expect(e, 3, 0, 1);
+	e[FRAME_N] = (struct expect){"IF in the trap gate's handler",
+				     seen.handler_rflags & RFLAGS_IF, RFLAGS_IF};
+	e[FRAME_N + 1] = (struct expect){"IF after iretq", flags_after & RFLAGS_IF, RFLAGS_IF};
 
 	expect_all(e, ARRAY_SIZE(e),
 		   "#BP: int3 traps to vector 3 with RIP after it; the trap gate keeps IF set");
@@ -303,11 +309,11 @@ static void pf_revoke(uint64_t clear)
 
 static void pf_report(uint64_t addr, uint64_t err, uint64_t got, uint64_t want, const char *line)
 {
-	const struct expect e[] = {
-	    FRAME_EXPECT(14, err, 0),
-	    {"CR2", seen.cr2, addr},
-	    {"the access completed once mapped", got, want},
-	};
+	struct expect e[FRAME_N + 2];
+
+	frame_expect(e, 14, err, 0);
+	e[FRAME_N] = (struct expect){"CR2", seen.cr2, addr};
+	e[FRAME_N + 1] = (struct expect){"the access completed once mapped", got, want};
 
 	pf_armed = 0;
 	expect_all(e, ARRAY_SIZE(e), line);
@@ -333,8 +339,8 @@ static void check_pf(void)
 
 	if (!pf_setup()) {
 		for (int i = 0; i < 4; i++)
-			skip("the boot page tables are not as guest.h says",
-			     "#PF check %d of 4", i + 1);
+			skip("the boot page tables are not as guest.h says", "#PF check %d of 4",
+			     i + 1);
 		return;
 	}
 
@@ -372,8 +378,9 @@ static void check_pf(void)
 			 : [rip] "=m"(want_rip), [rsp] "=m"(want_rsp)
 			 : [p] "r"(p), [v] "r"(PF_MAGIC_RO)
 			 : "r11", "memory");
-	pf_report(p + 16, PF_ERR_P | PF_ERR_W, q[2], PF_MAGIC_RO,
-		  "#PF: a write to a read-only page gives error code P|W; made writable, it resumes");
+	pf_report(
+	    p + 16, PF_ERR_P | PF_ERR_W, q[2], PF_MAGIC_RO,
+	    "#PF: a write to a read-only page gives error code P|W; made writable, it resumes");
 
 	/*
 	 * An instruction fetch from a page that is not present: I, which the CPU
@@ -416,7 +423,7 @@ void exception_checks(const struct vmm_guest_boot_info *bi)
 
 	check_ud();
 	check_de();
-	//check_bp();
+	check_bp();
 	check_pf();
 
 	/* From here on these vectors are unexpected again: their stubs report and park. */

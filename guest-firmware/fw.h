@@ -140,30 +140,30 @@ void idt_load(void);
  * testdev's clock, which every timing check reads (the host's
  * CLOCK_MONOTONIC in ns, the same clock on both backends).
  */
-#define LAPIC_ID	 0x020u
-#define LAPIC_VERSION	 0x030u
-#define LAPIC_TPR	 0x080u
-#define LAPIC_EOI	 0x0b0u
-#define LAPIC_SVR	 0x0f0u
-#define LAPIC_ISR	 0x100u
-#define LAPIC_TMR	 0x180u
-#define LAPIC_IRR	 0x200u
-#define LAPIC_ESR	 0x280u
-#define LAPIC_ICR_LO	 0x300u
-#define LAPIC_ICR_HI	 0x310u
-#define LAPIC_LVT_TIMER	 0x320u
-#define LAPIC_LVT_THERM	 0x330u
-#define LAPIC_LVT_PERF	 0x340u
-#define LAPIC_LVT_LINT0	 0x350u
-#define LAPIC_LVT_LINT1	 0x360u
-#define LAPIC_LVT_ERROR	 0x370u
-#define LAPIC_TIMER_INIT 0x380u
-#define LAPIC_TIMER_CUR	 0x390u
-#define LAPIC_TIMER_DIV	 0x3e0u
-#define LAPIC_SVR_ENABLE (1u << 8)
-#define LAPIC_LVT_MASKED (1u << 16)
+#define LAPIC_ID	     0x020u
+#define LAPIC_VERSION	     0x030u
+#define LAPIC_TPR	     0x080u
+#define LAPIC_EOI	     0x0b0u
+#define LAPIC_SVR	     0x0f0u
+#define LAPIC_ISR	     0x100u
+#define LAPIC_TMR	     0x180u
+#define LAPIC_IRR	     0x200u
+#define LAPIC_ESR	     0x280u
+#define LAPIC_ICR_LO	     0x300u
+#define LAPIC_ICR_HI	     0x310u
+#define LAPIC_LVT_TIMER	     0x320u
+#define LAPIC_LVT_THERM	     0x330u
+#define LAPIC_LVT_PERF	     0x340u
+#define LAPIC_LVT_LINT0	     0x350u
+#define LAPIC_LVT_LINT1	     0x360u
+#define LAPIC_LVT_ERROR	     0x370u
+#define LAPIC_TIMER_INIT     0x380u
+#define LAPIC_TIMER_CUR	     0x390u
+#define LAPIC_TIMER_DIV	     0x3e0u
+#define LAPIC_SVR_ENABLE     (1u << 8)
+#define LAPIC_LVT_MASKED     (1u << 16)
 #define LAPIC_TIMER_PERIODIC (1u << 17)
-#define LAPIC_VERSION_VALUE 0x00050014u /* guest.h: version 0x14, 6 LVT entries */
+#define LAPIC_VERSION_VALUE  0x00050014u /* guest.h: version 0x14, 6 LVT entries */
 void fw_lapic_init(const struct vmm_guest_boot_info *bi);
 uint32_t fw_lapic_read(uint32_t reg);
 void fw_lapic_write(uint32_t reg, uint32_t v);

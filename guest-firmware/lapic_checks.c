@@ -32,10 +32,11 @@
 
 /* The timer checks' report lines, also printed as skipped when the clock does not run. */
 #define LINE_ONESHOT "LAPIC timer: one-shot fires exactly once, not early, and then reads 0"
-#define LINE_PERIODIC "LAPIC timer: periodic fires at its period (ticks: half to twice elapsed / period)"
-#define LINE_STOP "LAPIC timer: an initial count of 0 stops the periodic timer"
+#define LINE_PERIODIC                                                                              \
+	"LAPIC timer: periodic fires at its period (ticks: half to twice elapsed / period)"
+#define LINE_STOP   "LAPIC timer: an initial count of 0 stops the periodic timer"
 #define LINE_DIVIDE "LAPIC timer: with divide by 16 the current count falls at lapic_timer_hz / 16"
-#define LINE_HLT "HLT with IF set sleeps until the timer's interrupt, handled when it returns"
+#define LINE_HLT    "HLT with IF set sleeps until the timer's interrupt, handled when it returns"
 
 static volatile uint32_t oneshot_count, period_count, spurious_count;
 static volatile uint64_t oneshot_at;
@@ -104,7 +105,8 @@ static int check_boot_state(const struct vmm_guest_boot_info *bi)
 	    {"ID register", fw_lapic_read(LAPIC_ID) >> 24, bi->apic_id},
 	    {"CPUID.1:EBX[31:24]", b >> 24, bi->apic_id},
 	};
-	expect_all(id, ARRAY_SIZE(id), "LAPIC: ID register and CPUID.1:EBX[31:24] hold boot_info.apic_id");
+	expect_all(id, ARRAY_SIZE(id),
+		   "LAPIC: ID register and CPUID.1:EBX[31:24] hold boot_info.apic_id");
 
 	const struct expect boot[] = {
 	    {"SVR", fw_lapic_read(LAPIC_SVR), 0xff},
@@ -238,7 +240,7 @@ static void check_hlt(const struct vmm_guest_boot_info *bi, int timer_works)
 	uint32_t n;
 
 	if (!timer_works) {
-		/* Without a timer interrupt nothing would wake the HLT: report instead of hanging. */
+		/* Nothing would wake the HLT: report instead of hanging. */
 		fw_printf("# not run: the one-shot timer did not fire\n");
 		report(0, 0, 1, LINE_HLT);
 		return;
