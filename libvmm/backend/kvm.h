@@ -46,8 +46,9 @@ int vmmi_kvm_handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size,
 		       struct vmm_exit *exit);
 /*
  * KVM could not emulate the instruction at RIP (KVM_INTERNAL_ERROR_EMULATION).
- * Returns 1 if it was an int3, now delivered as the CPU would (#BP, RIP past
- * it), so KVM_RUN goes on; 0 leaves the exit to the caller.
+ * Returns 1 if it was an INT3 or INT n, now delivered as the CPU would
+ * (through the IDT, RIP past it), so KVM_RUN goes on; 0 leaves the exit to
+ * the caller.
  */
 int vmmi_kvm_emulation_failed(struct vmm_vcpu *vcpu);
 
