@@ -1,4 +1,4 @@
-/* kvm_x86_64.c - the kvm backend's x86-64 part: CPUID, registers, port I/O exits, INT n. */
+/* kvm_x86_64.c - the kvm backend's x86-64 part: CPUID, register marshalling, port I/O exits. */
 #include <linux/kvm.h>
 #include <stdlib.h>
 #include <string.h>
@@ -213,41 +213,6 @@ int vmmi_kvm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
 	return 0;
 }
 
-/* KVM_EXIT_IO: count accesses of size bytes each, in the kvm_run page at data_offset. */
-int vmmi_kvm_handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size,
-		       struct vmm_exit *exit)
-{
-	uint32_t size = run->io.size, count = run->io.count;
-	uint64_t off = run->io.data_offset;
-	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
-	uint8_t *data = (uint8_t *)run;
-
-	if (size > 4 || count == 0 || !vmmi_range_ok(off, (uint64_t)size * count, run_size)) {
-		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
-			      "KVM_EXIT_IO with size %u count %u at offset 0x%llx", size, count,
-			      (unsigned long long)off);
-		return 1;
-	}
-	for (uint32_t i = 0; i < count; i++, off += size) {
-		uint64_t v = 0;
-		int ret;
-
-		if (is_write)
-			memcpy(&v, data + off, size);
-		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
-		/* Even on a stop (all-ones then): KVM completes the IN with it. */
-		if (!is_write)
-			memcpy(data + off, &v, size);
-		if (ret) {
-			/* The rest of a string IN, which no device answered, reads all-ones. */
-			if (!is_write)
-				memset(data + off + size, 0xff, (size_t)size * (count - i - 1));
-			return ret;
-		}
-	}
-	return 0;
-}
-
 /*
  * INT3 and INT n on a host whose KVM emulates them (PVM, where the guest's
  * kernel runs in the host's user mode, so they trap to KVM) and whose
@@ -293,4 +258,39 @@ int vmmi_kvm_emulation_failed(struct vmm_vcpu *vcpu)
 	}
 	ev.flags = 0; /* leave NMI pending, SIPI, the interrupt shadow and SMM as they are */
 	return ioctl(kv->fd, KVM_SET_REGS, &r) == 0 && ioctl(kv->fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
+}
+
+/* KVM_EXIT_IO: count accesses of size bytes each, in the kvm_run page at data_offset. */
+int vmmi_kvm_handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size,
+		       struct vmm_exit *exit)
+{
+	uint32_t size = run->io.size, count = run->io.count;
+	uint64_t off = run->io.data_offset;
+	bool is_write = run->io.direction == KVM_EXIT_IO_OUT;
+	uint8_t *data = (uint8_t *)run;
+
+	if (size > 4 || count == 0 || !vmmi_range_ok(off, (uint64_t)size * count, run_size)) {
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
+			      "KVM_EXIT_IO with size %u count %u at offset 0x%llx", size, count,
+			      (unsigned long long)off);
+		return 1;
+	}
+	for (uint32_t i = 0; i < count; i++, off += size) {
+		uint64_t v = 0;
+		int ret;
+
+		if (is_write)
+			memcpy(&v, data + off, size);
+		ret = vmmi_dispatch(vcpu, VMM_SPACE_PIO, run->io.port, size, is_write, &v, exit);
+		/* Even on a stop (all-ones then): KVM completes the IN with it. */
+		if (!is_write)
+			memcpy(data + off, &v, size);
+		if (ret) {
+			/* The rest of a string IN, which no device answered, reads all-ones. */
+			if (!is_write)
+				memset(data + off + size, 0xff, (size_t)size * (count - i - 1));
+			return ret;
+		}
+	}
+	return 0;
 }
