@@ -490,6 +490,9 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 				      (unsigned long long)exit->hw_code);
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+			    vmmi_kvm_emulation_failed(vcpu))
+				break;
 			exit->hw_code = run->internal.suberror;
 			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
 				      "KVM internal error, suberror %u%s", run->internal.suberror,

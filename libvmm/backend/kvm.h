@@ -92,6 +92,13 @@ int vmmi_kvm_arch_vm_init(struct kvm_vm *k);
 void vmmi_kvm_arch_vm_fini(struct kvm_vm *k);
 /* After KVM_CREATE_VCPU and the kvm_run mmap: the vCPU's identity (CPUID on x86). */
 int vmmi_kvm_arch_vcpu_init(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index);
+/*
+ * KVM could not emulate the instruction at RIP (KVM_INTERNAL_ERROR_EMULATION).
+ * Returns 1 if it was an INT3 or INT n, now delivered as the CPU would
+ * (through the IDT, RIP past it), so KVM_RUN goes on; 0 leaves the exit to
+ * the caller.
+ */
+int vmmi_kvm_emulation_failed(struct vmm_vcpu *vcpu);
 int vmmi_kvm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r);
 int vmmi_kvm_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *r);
 int vmmi_kvm_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *s);

@@ -223,6 +223,53 @@ int vmmi_kvm_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *s)
 	return 0;
 }
 
+/*
+ * INT3 and INT n on a host whose KVM emulates them (PVM, where the guest's
+ * kernel runs in the host's user mode, so they trap to KVM) and whose
+ * emulator cannot: KVM's handles INT n only in real mode. Do what the CPU
+ * would: RIP past the instruction, then the vector through the guest's IDT,
+ * #BP as a trap for INT3, INT n as an event already being delivered, which
+ * KVM enters whatever RFLAGS.IF (INT n ignores it). Hardware VMX and SVM
+ * deliver both without an exit, so they never come here.
+ */
+int vmmi_kvm_emulation_failed(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_translation t = {0};
+	struct kvm_vcpu_events ev;
+	struct kvm_regs r;
+	uint8_t insn[2] = {0, 0};
+	size_t len;
+
+	if (ioctl(kv->fd, KVM_GET_REGS, &r) < 0)
+		return 0;
+	/* The bytes in RIP's page: an INT n split across two pages is left to fail as before. */
+	len = (r.rip & 0xfff) == 0xfff ? 1 : 2;
+	t.linear_address = r.rip;
+	if (ioctl(kv->fd, KVM_TRANSLATE, &t) < 0 || !t.valid ||
+	    vmm_guest_read(vcpu->vm, t.physical_address, insn, len) < 0)
+		return 0;
+	if (insn[0] != 0xcc && (insn[0] != 0xcd || len < 2))
+		return 0;
+	if (ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev) < 0 || ev.exception.injected ||
+	    ev.exception.pending || ev.interrupt.injected)
+		return 0;
+	if (insn[0] == 0xcc) {
+		r.rip += 1;
+		ev.exception.injected = 1;
+		ev.exception.nr = 3; /* #BP */
+		ev.exception.has_error_code = 0;
+		ev.exception.error_code = 0;
+	} else {
+		r.rip += 2;
+		ev.interrupt.injected = 1;
+		ev.interrupt.nr = insn[1];
+		ev.interrupt.soft = 0;
+	}
+	ev.flags = 0; /* leave NMI pending, SIPI, the interrupt shadow and SMM as they are */
+	return ioctl(kv->fd, KVM_SET_REGS, &r) == 0 && ioctl(kv->fd, KVM_SET_VCPU_EVENTS, &ev) == 0;
+}
+
 /* KVM_EXIT_IO: count accesses of size bytes each, in the kvm_run page at data_offset. */
 int vmmi_kvm_handle_io(struct vmm_vcpu *vcpu, struct kvm_run *run, int run_size,
 		       struct vmm_exit *exit)
