@@ -220,7 +220,7 @@ void bootinfo_print(const struct vmm_guest_boot_info *bi);
 /*
  * ioapic_checks.c: the I/O APIC checks, and the plumbing the device interrupt
  * checks share: the testdev's pin, a handler per DEVIRQ_VEC_* that counts,
- * EOIs and (from the ack_at-th interrupt on) ACKs the testdev, and a wait
+ * EOIs and (from the ack_at-th one that finds STATUS set) ACKs the testdev, and a wait
  * on the testdev's CLOCK_NS. devirq_init() loads the IDT and software-enables
  * the LAPIC (spurious vector 0xff); it returns -1 if the boot info puts the
  * controllers elsewhere. Interrupts are on only inside devirq_wait().
@@ -233,6 +233,7 @@ int devirq_init(const struct vmm_guest_boot_info *bi, uint64_t td);
 uint32_t devirq_pin(void); /* the testdev's I/O APIC pin, or VMM_GUEST_IRQ_NONE */
 void devirq_reset(unsigned ack_at);
 unsigned devirq_hits(uint8_t vector);
+unsigned devirq_dev_hits(uint8_t vector); /* the hits whose handler found STATUS set */
 unsigned devirq_wait(uint8_t vector, unsigned want, uint64_t ns); /* returns the hits */
 uint64_t devirq_now_ns(void);
 uint32_t fw_ioapic_read(uint32_t reg);
