@@ -178,7 +178,8 @@ void fw_delay_ns(uint64_t ns);
 /*
  * Vectors the interrupt checks use (one owner each, so that handlers of
  * different checks never meet): exceptions 0-31 as the CPU defines them,
- * 0x30-0x3f the LAPIC timer checks, 0x40-0x4f the IPI checks, 0xff the
+ * 0x30-0x3f the LAPIC timer checks, 0x40-0x4f the IPI checks, 0x50-0x6f the
+ * device interrupt checks (DEVIRQ_VEC_*, ioapic_checks.c), 0xff the
  * spurious vector.
  */
 #define VEC_TIMER_ONESHOT 0x30u
@@ -220,10 +221,11 @@ void bootinfo_print(const struct vmm_guest_boot_info *bi);
 /*
  * ioapic_checks.c: the I/O APIC checks, and the plumbing the device interrupt
  * checks share: the testdev's pin, a handler per DEVIRQ_VEC_* that counts,
- * EOIs and (from the ack_at-th one that finds STATUS set) ACKs the testdev, and a wait
- * on the testdev's CLOCK_NS. devirq_init() loads the IDT and software-enables
- * the LAPIC (spurious vector 0xff); it returns -1 if the boot info puts the
- * controllers elsewhere. Interrupts are on only inside devirq_wait().
+ * EOIs and (from the ack_at-th one that finds STATUS set) ACKs the testdev,
+ * and a wait on the clock (fw_wait_count()). devirq_init() loads the IDT and
+ * software-enables the LAPIC (VEC_SPURIOUS); it returns -1 if the boot info
+ * puts the controllers elsewhere or the testdev's clock does not run. Interrupts are on only inside
+ * devirq_wait().
  */
 #define DEVIRQ_VEC_LINE	 0x50u
 #define DEVIRQ_VEC_LINE2 0x51u
@@ -235,7 +237,6 @@ void devirq_reset(unsigned ack_at);
 unsigned devirq_hits(uint8_t vector);
 unsigned devirq_dev_hits(uint8_t vector); /* the hits whose handler found STATUS set */
 unsigned devirq_wait(uint8_t vector, unsigned want, uint64_t ns); /* returns the hits */
-uint64_t devirq_now_ns(void);
 uint32_t fw_ioapic_read(uint32_t reg);
 void fw_ioapic_write(uint32_t reg, uint32_t v);
 void fw_ioapic_route(uint32_t pin, uint32_t low, uint8_t dest);

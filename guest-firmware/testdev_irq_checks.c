@@ -158,7 +158,7 @@ void testdev_irq_checks(const struct vmm_guest_boot_info *bi, uint64_t td_base)
 	td = td_base;
 	check_registers();
 	if (devirq_init(bi, td_base) < 0) {
-		skip("no LAPIC/I/O APIC at the guest.h addresses in the boot info",
+		skip("no LAPIC/I/O APIC at guest.h's addresses, or no testdev clock",
 		     "testdev interrupts");
 		return;
 	}
