@@ -74,7 +74,8 @@ static void check_dma_done_line(uint8_t apic_id, uint32_t pin)
 	fw_ioapic_route(pin, RTE_LEVEL | DEVIRQ_VEC_LINE, apic_id);
 	fill(0x22);
 	check(rd32(TESTDEV_REG_DMA_STATUS), TESTDEV_STATUS_DONE, "testdev irq: DMA fill done");
-	check(devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS), 1,
+	devirq_wait(DEVIRQ_VEC_LINE, 1, WAIT_NS);
+	check(devirq_dev_hits(DEVIRQ_VEC_LINE), 1,
 	      "testdev irq: DMA-done interrupt arrives through the I/O APIC");
 	devirq_wait(DEVIRQ_VEC_LINE, 2, QUIET_NS);
 	check(devirq_dev_hits(DEVIRQ_VEC_LINE), 1,
