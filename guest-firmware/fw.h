@@ -175,6 +175,9 @@ void boot_checks(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
 /* testdev_checks.c: registers, data window, DMA and unclaimed accesses. */
 void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
 
+/* uart_irq_checks.c: the UART's THR-empty and received-data interrupts (needs `irq`, `input`). */
+void uart_irq_checks(const struct vmm_guest_boot_info *bi);
+
 /* Symbols from selftest.ld. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
 

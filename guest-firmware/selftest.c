@@ -95,6 +95,7 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 
 	boot_checks(bi, entry_rsp);
 	testdev_checks(bi, td->base);
+	uart_irq_checks(bi);
 
 	fw_printf("1..%u\n", checks_run);
 	fw_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed, checks_failed);
