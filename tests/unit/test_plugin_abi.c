@@ -173,3 +173,21 @@ Test(plugin_abi, host_reads_nothing_past_the_descriptors_size)
 	vm = NULL;
 	munmap(mem, 2 * page);
 }
+
+/* A plugin built before the interrupt services (1.0) loads on 1.1, given a line or not. */
+Test(plugin_abi, a_plugin_of_1_0_loads_and_is_served_as_before)
+{
+	static const uint32_t pin[] = {5};
+	struct vmm_device_config c = cfg("old0");
+	struct vmm_device *dev = NULL;
+
+	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-0"), &c, &dev));
+	cr_assert_str_eq(vmm_device_model(dev), "abi-1-0");
+	cr_assert(strstr(logbuf, "old0: 1.0 plugin on a host of 1.1, window of 0x1000 bytes"),
+		  "log:\n%s", logbuf);
+	OK(vmm_device_remove(dev));
+	c.irqs = pin;
+	c.nirqs = 1;
+	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-0"), &c, &dev));
+	OK(vmm_device_remove(dev));
+}

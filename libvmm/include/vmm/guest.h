@@ -45,7 +45,8 @@
  *     all and all-but-self shorthands.
  *   - One I/O APIC (82093AA) at VMM_GUEST_IOAPIC_BASE with
  *     VMM_GUEST_IOAPIC_PINS pins, ID 0, version 0x00170011. Redirection
- *     entries start masked. A device's pin is in devices[].irq.
+ *     entries start masked. A device's pin is in devices[].irq; the I/O APIC
+ *     itself is not in devices[].
  *   - No 8259 PIC: ports 0x20-0x21 and 0xa0-0xa1 are unclaimed (reads see
  *     all-ones, which a driver reads as a PIC with every line masked).
  *   - HLT with interrupts on waits for the next interrupt. A vCPU that

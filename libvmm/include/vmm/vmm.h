@@ -85,9 +85,9 @@ extern "C" {
 #endif
 
 #define VMM_VERSION_MAJOR  0
-#define VMM_VERSION_MINOR  2
+#define VMM_VERSION_MINOR  3
 #define VMM_VERSION_PATCH  0
-#define VMM_VERSION_STRING "0.2.0"
+#define VMM_VERSION_STRING "0.3.0"
 
 /*
  * The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
