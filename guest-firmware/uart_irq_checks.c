@@ -38,11 +38,11 @@
 #define UART_MCR_OUT2	 0x08
 #define UART_LSR_DR	 0x01
 
-/* Local APIC registers (offsets from VMM_GUEST_LAPIC_BASE) and the I/O APIC's. */
-#define LAPIC_TPR	   0x80
-#define LAPIC_EOI	   0xb0
-#define LAPIC_SVR	   0xf0
-#define LAPIC_SVR_ENABLE   0x100
+/* Local APIC registers (offsets from the LAPIC base) and the I/O APIC's; names of our own. */
+#define LAPIC_REG_TPR	   0x80
+#define LAPIC_REG_EOI	   0xb0
+#define LAPIC_REG_SVR	   0xf0
+#define LAPIC_SVR_ON	   0x100
 #define IOAPIC_REGSEL	   0x00
 #define IOAPIC_WIN	   0x10
 #define IOAPIC_REDTBL(pin) (0x10 + 2 * (pin))
@@ -120,7 +120,7 @@ static void uart_isr(struct irq_frame *f)
 		uart_out(UART_IER, 0); /* whatever it is, stop it */
 		break;
 	}
-	mmio_write32(lapic + LAPIC_EOI, 0);
+	mmio_write32(lapic + LAPIC_REG_EOI, 0);
 }
 
 static void spurious_isr(struct irq_frame *f)
@@ -247,8 +247,8 @@ void uart_irq_checks(const struct vmm_guest_boot_info *bi)
 	idt_set(UART_VECTOR, uart_isr, 0);
 	idt_set(SPURIOUS_VECTOR, spurious_isr, 0);
 	idt_load();
-	mmio_write32(lapic + LAPIC_TPR, 0);
-	mmio_write32(lapic + LAPIC_SVR, LAPIC_SVR_ENABLE | SPURIOUS_VECTOR);
+	mmio_write32(lapic + LAPIC_REG_TPR, 0);
+	mmio_write32(lapic + LAPIC_REG_SVR, LAPIC_SVR_ON | SPURIOUS_VECTOR);
 	/* To this vCPU, fixed, level, active high; unmasked last. */
 	ioapic_write(IOAPIC_REDTBL(pin) + 1, (uint32_t)bi->apic_id << 24);
 	ioapic_write(IOAPIC_REDTBL(pin), UART_VECTOR | IOAPIC_LEVEL);
