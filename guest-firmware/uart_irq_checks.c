@@ -1,5 +1,4 @@
-/* uart_irq_checks.c - the UART's THR-empty and received-data interrupts, through I/O APIC and
- * LAPIC. */
+/* uart_irq_checks.c - the UART's THR-empty and received-data interrupts, through the APICs. */
 #include "fw.h"
 
 /*
@@ -11,8 +10,12 @@
  *
  * The redirection entry is level-triggered: the handler clears the UART's
  * source (reading IIR, or draining the FIFO) before its EOI, as a PC driver
- * does on a shared level line. What the checks print depends on no timing:
- * interrupts are counted, never timed.
+ * does on a shared level line. (Through an edge entry, a byte that arrives
+ * while the handler drains the FIFO would leave an interrupt with nothing
+ * to do: a level entry makes the count exact.) An EOI that reaches the I/O
+ * APIC late, after the line rose again, re-sends the interrupt; the last
+ * check counts interrupts that found no source. What the checks print
+ * depends on no timing: interrupts are counted, never timed.
  */
 #define UART_INPUT "libvmm uart input\n"
 
