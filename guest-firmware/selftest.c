@@ -96,7 +96,7 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 	boot_checks(bi, entry_rsp);
 	testdev_checks(bi, td->base);
 
-	/* Last: it leaves the LAPIC enabled and the UART's pin routed (masked). */
+	/* After the LAPIC checks: it leaves the LAPIC enabled and the UART's pin routed, masked. */
 	uart_irq_checks(bi);
 
 	fw_printf("1..%u\n", checks_run);
