@@ -184,8 +184,7 @@ static void build(const struct vmm_config *cfg)
 	}
 	FUZZ_CHECK(vmm_memslot_count(vm) == (int)cfg->nram, "%d slots for %zu sections",
 		   vmm_memslot_count(vm), cfg->nram);
-	/* One more: the built-in I/O APIC. */
-	FUZZ_CHECK(vmm_device_count(vm) == (int)cfg->ndevices + 1, "%d devices for %zu sections",
+	FUZZ_CHECK(vmm_device_count(vm) == (int)cfg->ndevices, "%d devices for %zu sections",
 		   vmm_device_count(vm), cfg->ndevices);
 	FUZZ_CHECK(vmm_vcpu_count(vm) == (int)(cfg->vcpus ? cfg->vcpus : 1), "%d vCPUs for %u",
 		   vmm_vcpu_count(vm), cfg->vcpus);
