@@ -84,8 +84,38 @@
  *     not invalidated when another vCPU, a device (DMA) or the host writes
  *     guest code while the vCPU runs. Each run() after the first drops the
  *     code translated from RAM, so host writes between runs are seen.
- *   - There is no exception delivery: the first CPU exception ends the run
- *     with VMM_EXIT_GUEST_FAULT (KVM, with no IDT, reports a triple fault).
+ *   - CPU exceptions and INT n are delivered through the guest's IDT in
+ *     software (emu_idt.c), as a long-mode CPU does: gate checks, IST,
+ *     the 16-byte aligned frame with the error code, IF cleared by
+ *     interrupt gates, #DF for a fault while delivering, and a triple
+ *     fault (VMM_EXIT_SHUTDOWN, as on KVM) for a fault delivering #DF.
+ *     Where it differs from hardware:
+ *       - the error code is QEMU's (read from its saved state, see
+ *         emu_idt.c); tests/unit/test_exceptions.c holds #GP's and #PF's
+ *         to KVM's;
+ *       - with no IDT loaded (limit 0, the boot state) the first exception
+ *         ends the run with VMM_EXIT_GUEST_FAULT naming it, where KVM
+ *         reports a triple fault;
+ *       - a gate whose code segment has another privilege level (an
+ *         interrupt from user mode to a ring-0 handler), or whose selector
+ *         is in the LDT, ends the run with VMM_EXIT_GUEST_FAULT: Unicorn
+ *         loads only the selector of CS in 64-bit mode;
+ *       - the interrupt frame, the IDT, the GDT and the TSS must be in RAM
+ *         (a frame pushed to a device window ends the run), and the walk of
+ *         the page tables for them checks present and writable bits only
+ *         (no reserved-bit faults);
+ *       - pushing the frame does not invalidate code Unicorn translated from
+ *         the stack's page.
+ *   - Interrupts (emu_irq.c) are taken between translated blocks: a pending
+ *     one waits for the end of the block running (a few instructions), and
+ *     one more block after a block that ends in STI or holds a MOV SS (the
+ *     interrupt shadow, checked conservatively from the code bytes).
+ *     NMIs are not blocked until IRET; INIT IPIs are accepted and ignored
+ *     (no wait for SIPI); lowest priority goes to the named vCPU with the
+ *     lowest TPR; MOV to CR8 does not reach the APIC's TPR. A LAPIC timer
+ *     that fires while its vCPU runs is seen when the timer thread has
+ *     woken (tens of microseconds); a halted vCPU sleeps until its
+ *     deadline itself.
  *   - When an MMIO access stops the vCPU (a device stop, or an unclaimed
  *     access under VMM_UNCLAIMED_STOP), RIP may still point at the start of
  *     the translation block that made it (Unicorn does not synchronise it),
@@ -128,6 +158,9 @@ static void emu_access(struct emu_vcpu *ev, uint32_t space, uint64_t addr, uint3
 		emu_stop(ev, EMU_STOP_VM);
 		return;
 	}
+	/* The local APIC page: each vCPU's own model, never a device (emu_irq.c). */
+	if (space == VMM_SPACE_MMIO && vmmi_emu_lapic_access(ev, addr, size, is_write, value))
+		return;
 	if (vmmi_dispatch(ev->vcpu, space, addr, size, is_write, value, ev->exit))
 		emu_stop(ev, EMU_STOP_EXIT);
 	else if (atomic_load(&vm->stop_requested))
@@ -384,7 +417,11 @@ static void emu_out_hook(uc_engine *uc, uint32_t port, int size, uint32_t value,
 	emu_access(opaque, VMM_SPACE_PIO, port, (uint32_t)size, true, &v);
 }
 
-/* CPU exceptions and INT n end the run: with no IDT in the boot state, KVM would triple-fault. */
+/*
+ * CPU exceptions and INT n stop the engine, where the state is exact: RIP
+ * at the faulting instruction, or past INT n. run() delivers them through
+ * the IDT (emu_idt.c).
+ */
 static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 {
 	struct emu_vcpu *ev = opaque;
@@ -392,6 +429,17 @@ static void emu_intr_hook(uc_engine *uc, uint32_t intno, void *opaque)
 	if (ev->stop == EMU_STOP_NONE)
 		ev->vector = intno;
 	emu_stop(ev, EMU_STOP_VECTOR);
+}
+
+/* #UD does not reach the INTR hook: Unicorn stops with RIP at the instruction and calls this. */
+static bool emu_ud_hook(uc_engine *uc, void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+
+	if (ev->stop == EMU_STOP_NONE)
+		ev->vector = 6;
+	emu_stop(ev, EMU_STOP_VECTOR);
+	return true;
 }
 
 static int emu_region_map(struct emu_vcpu *ev, const struct emu_span *sp, struct emu_region **out);
@@ -546,10 +594,44 @@ static void emu_note_code(struct emu_vcpu *ev, uint64_t gpa)
 }
 
 /*
+ * Could the previous block have left an interrupt shadow (SDM vol. 3,
+ * 6.8.3)? Unicorn ends a block after STI and after MOV SS, so a block
+ * ending in 0xfb (STI), or with a MOV SS opcode (8E /2) among its last
+ * bytes, might have: the interrupt then waits one more block. A false
+ * match costs one block of latency, never a wrong delivery.
+ */
+static bool emu_shadow(struct emu_vcpu *ev)
+{
+	uint8_t b[8];
+	uint64_t n = ev->prev_size < sizeof(b) ? ev->prev_size : sizeof(b);
+
+	if (!n || uc_mem_read(ev->uc, ev->prev_block + ev->prev_size - n, b, n))
+		return false;
+	if (b[n - 1] == 0xfb)
+		return true;
+	for (uint64_t i = 0; i + 1 < n; i++)
+		if (b[i] == 0x8e && (b[i + 1] >> 3 & 7) == 2)
+			return true;
+	return false;
+}
+
+/* A pending interrupt the vCPU can take at this boundary: IF set (or an NMI), no shadow. */
+static bool emu_irq_window(struct emu_vcpu *ev)
+{
+	uint64_t rflags = 0;
+
+	if (!atomic_load_explicit(&ev->nmi_ready, memory_order_relaxed) &&
+	    (uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags) || !(rflags & EMU_RFLAGS_IF)))
+		return false;
+	return !emu_shadow(ev);
+}
+
+/*
  * At the start of every translated block: the one place where stopping the
  * engine is exact (Unicorn 2.0.1 resumes a block stopped in its middle from
  * its start, repeating what it did). Stop and pause requests and kicks end
- * the run here, so that a paused vCPU goes on as if nothing happened.
+ * the run here, so that a paused vCPU goes on as if nothing happened; an
+ * interrupt the vCPU can take stops the engine here too, and run() takes it.
  */
 static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *opaque)
 {
@@ -564,6 +646,10 @@ static void emu_block_hook(uc_engine *uc, uint64_t addr, uint32_t size, void *op
 	    atomic_load_explicit(&vm->pause_req, memory_order_relaxed) ||
 	    atomic_load_explicit(&ev->kicked, memory_order_relaxed))
 		emu_stop(ev, EMU_STOP_BLOCK);
+	else if (atomic_load_explicit(&ev->irq_ready, memory_order_relaxed) && emu_irq_window(ev))
+		emu_stop(ev, EMU_STOP_IRQ);
+	ev->prev_block = addr;
+	ev->prev_size = size;
 }
 
 /* ---- layout of guest-physical space ---- */
@@ -927,12 +1013,18 @@ static int emu_vm_init(struct vmm_vm *vm)
 	vm->be = calloc(1, sizeof(struct emu_vm));
 	if (!vm->be)
 		return vmmi_error(-ENOMEM, "emu: out of memory");
+	if (vmmi_emu_irq_vm_init(vm->be) < 0) {
+		free(vm->be);
+		vm->be = NULL;
+		return -ENOMEM;
+	}
 	vm->slots.max = EMU_MAX_SLOTS;
 	return 0;
 }
 
 static void emu_vm_fini(struct vmm_vm *vm)
 {
+	vmmi_emu_irq_vm_fini(vm);
 	free(vm->be);
 	vm->be = NULL;
 }
@@ -943,7 +1035,7 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 
 	if (!ev)
 		return;
-	((struct emu_vm *)vcpu->vm->be)->vcpus[vcpu->index] = NULL;
+	vmmi_emu_irq_set_vcpu(vcpu->vm, vcpu->index, NULL);
 	/*
 	 * Unicorn 2.0.1 keeps a 512-byte bitmap for each page written often
 	 * after code ran from it, and uc_close() does not free them (upstream
@@ -955,11 +1047,14 @@ static void emu_vcpu_fini(struct vmm_vcpu *vcpu)
 		emu_drop_code(ev);
 	/* uc_close() drops mappings and hooks at once; unmapping costs a TLB flush per page. */
 	uc_close(ev->uc);
+	if (ev->ctx)
+		uc_context_free(ev->ctx);
 	for (size_t i = 0; i < ev->nregions; i++)
 		emu_region_free(ev, ev->regions[i], false);
 	free(ev->regions);
 	free(ev->gaps);
 	VMMI_PT_LOG(vcpu->vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+	vmmi_emu_irq_vcpu_fini(ev);
 	free(ev);
 	vcpu->be = NULL;
 }
@@ -980,9 +1075,16 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 		free(ev);
 		return ret;
 	}
+	ret = vmmi_emu_irq_vcpu_init(ev);
+	if (ret < 0) {
+		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+		free(ev);
+		return ret;
+	}
 	err = vmmi_emu_open(&ev->uc);
 	if (err) {
 		VMMI_PT_LOG(vm, pthread_mutex_destroy(&ev->lock), "emu: vCPU");
+		vmmi_emu_irq_vcpu_fini(ev);
 		free(ev);
 		return emu_error(err, "cannot open an x86-64 engine");
 	}
@@ -1000,6 +1102,13 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!err)
 		err =
 		    uc_hook_add(ev->uc, &ev->h_intr, UC_HOOK_INTR, (void *)emu_intr_hook, ev, 1, 0);
+	if (!err)
+		err = uc_hook_add(ev->uc, &ev->h_ud, UC_HOOK_INSN_INVALID, (void *)emu_ud_hook, ev,
+				  1, 0);
+	if (!err)
+		err = vmmi_emu_hook_cpuid(ev);
+	if (!err && vmmi_emu_events_ready(NULL))
+		err = uc_context_alloc(ev->uc, &ev->ctx);
 	if (!err)
 		err = uc_hook_add(ev->uc, &ev->h_bad,
 				  UC_HOOK_MEM_UNMAPPED | UC_HOOK_MEM_READ_PROT |
@@ -1027,7 +1136,7 @@ static int emu_vcpu_init(struct vmm_vcpu *vcpu)
 	ret = emu_relayout(vm, ev, NULL, EMU_SLOT_KEEP);
 	if (ret < 0)
 		goto err_close;
-	((struct emu_vm *)vm->be)->vcpus[vcpu->index] = ev;
+	vmmi_emu_irq_set_vcpu(vm, vcpu->index, ev);
 	return 0;
 
 err_close:
@@ -1116,12 +1225,55 @@ static void emu_drop_code(struct emu_vcpu *ev)
 	ev->code_lo = ev->code_hi = 0;
 }
 
+/*
+ * The engine stopped for an exception or INT n: deliver it through the IDT.
+ * 0: delivered, the guest goes on; 1: exit filled; 2: not delivered (no
+ * IDT, the boot state: the run ends with the guest fault it always did,
+ * naming the exception; or this Unicorn could not be calibrated).
+ */
+static int emu_event(struct emu_vcpu *ev, struct vmm_exit *exit)
+{
+	struct emu_event e;
+	uc_x86_mmr idt = {0};
+	int ret;
+
+	if (!ev->ctx)
+		return 2;
+	ret = vmmi_emu_event_fetch(ev, &e);
+	if (ret < 0) {
+		vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR, "%s", vmm_last_error());
+		return 1;
+	}
+	if (uc_reg_read(ev->uc, UC_X86_REG_IDTR, &idt) || idt.limit == 0)
+		return 2;
+	return vmmi_emu_deliver(ev, &e, exit);
+}
+
+static bool emu_intr_on(struct emu_vcpu *ev)
+{
+	uint64_t rflags = 0;
+
+	return uc_reg_read(ev->uc, UC_X86_REG_RFLAGS, &rflags) == UC_ERR_OK &&
+	       (rflags & EMU_RFLAGS_IF);
+}
+
+/* Per-start state of the hooks. */
+static void emu_start_state(struct emu_vcpu *ev)
+{
+	ev->stop = EMU_STOP_NONE;
+	ev->split_left = 0;
+	ev->pend.on = false;
+	ev->skip_on = false;
+	ev->bad_seen = false;
+}
+
 static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct emu_vcpu *ev = emu_vcpu(vcpu);
 	struct vmm_vm *vm = vcpu->vm;
 	uint64_t rip = 0;
 	uc_err err;
+	int ret = 0;
 	/* This return answers the kicks made so far: one made from here on is seen below. */
 	bool kicked = atomic_exchange(&ev->kicked, false);
 
@@ -1138,15 +1290,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		return 0; /* a layout change waits: no exit */
 	if (kicked)
 		return 0; /* no exit: the core looks at why it kicked, and calls run() again */
-	err = vmmi_emu_pc(ev->uc, &rip);
-	if (err)
-		return emu_error(err, "cannot read rip");
 	ev->exit = exit;
-	ev->stop = EMU_STOP_NONE;
-	ev->split_left = 0;
-	ev->pend.on = false;
-	ev->skip_on = false;
-	ev->bad_seen = false;
 	/*
 	 * Host writes to guest code since the last run (ELF loads,
 	 * vmm_guest_write()) must be seen. Unicorn only notices the guest's own
@@ -1162,24 +1306,68 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 	ev->ran = true;
 	ev->paused = false;
 
-	/* A request or kick from here on is seen by the first block's hook: none is lost. */
-	err = uc_emu_start(ev->uc, rip, 0, 0, 0);
+	/*
+	 * Each pass starts the engine once. An exception delivered (or, later,
+	 * an interrupt taken) goes on with the next pass without returning to
+	 * the core, unless a stop, a pause or a kick came meanwhile.
+	 */
+	for (;;) {
+		if (ev->apic.halted) {
+			if (vmmi_emu_halt(ev)) {
+				ev->paused = true;
+				break; /* still halted: the next run() waits again */
+			}
+			ev->apic.halted = false;
+			if (vmmi_emu_take_irq(ev, exit) == 1)
+				break;
+		}
+		err = vmmi_emu_pc(ev->uc, &rip);
+		if (err) {
+			ret = emu_error(err, "cannot read rip");
+			break;
+		}
+		emu_start_state(ev);
+		/* A request or kick from here on is seen by the first block's hook: none is lost.
+		 */
+		err = uc_emu_start(ev->uc, rip, 0, 0, 0);
+
+		if (ev->stop == EMU_STOP_EXIT) {
+			exit->hw_code = err;
+			break; /* filled by vmmi_dispatch() */
+		}
+		if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested)) {
+			emu_stopped(vm, exit);
+			break;
+		}
+		if (ev->stop == EMU_STOP_BLOCK) {
+			ev->paused = true;
+			break; /* paused between two blocks: resumable exactly, no exit */
+		}
+		if (ev->stop == EMU_STOP_IRQ) {
+			if (vmmi_emu_take_irq(ev, exit) == 1)
+				break;
+		} else if (ev->stop == EMU_STOP_NONE && err == UC_ERR_OK && emu_intr_on(ev)) {
+			ev->apic.halted = true; /* HLT with interrupts on: wait at the next pass */
+		} else if (ev->stop != EMU_STOP_VECTOR || emu_event(ev, exit) == 2) {
+			vmmi_emu_exit_from(ev, err, exit);
+			break;
+		}
+		if (exit->reason != VMM_EXIT_NONE)
+			break;
+		/* Delivered, or halted: the guest goes on. */
+		if (atomic_load(&vm->stop_requested)) {
+			emu_stopped(vm, exit);
+			break;
+		}
+		if (atomic_load(&vm->pause_req) || atomic_load(&ev->kicked)) {
+			ev->paused = true;
+			break;
+		}
+	}
 	ev->exit = NULL;
 	/* Whatever ended the run, its return answers the kicks made until now. */
 	atomic_store(&ev->kicked, false);
-
-	if (ev->stop == EMU_STOP_EXIT) {
-		exit->hw_code = err;
-		return 0; /* filled by vmmi_dispatch() */
-	}
-	if (ev->stop == EMU_STOP_VM || atomic_load(&vm->stop_requested))
-		return emu_stopped(vm, exit);
-	if (ev->stop == EMU_STOP_BLOCK) {
-		ev->paused = true;
-		return 0; /* paused between two blocks: resumable exactly, no exit */
-	}
-	vmmi_emu_exit_from(ev, err, exit);
-	return 0;
+	return ret;
 }
 
 /*
@@ -1198,6 +1386,7 @@ static int emu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 static void emu_kick(struct vmm_vcpu *vcpu)
 {
 	atomic_store_explicit(&emu_vcpu(vcpu)->kicked, true, memory_order_release);
+	vmmi_emu_irq_kick(emu_vcpu(vcpu)); /* a vCPU waiting in HLT */
 }
 
 static const struct vmmi_backend_ops emu_ops = {
@@ -1216,6 +1405,8 @@ static const struct vmmi_backend_ops emu_ops = {
     .set_sregs = emu_set_sregs,
     .run = emu_run,
     .kick = emu_kick,
+    .msi = vmmi_emu_msi,
+    .irq_reset = vmmi_emu_irq_reset,
 };
 
 /* The backend table's probe: a Unicorn that emulates x86 is all emu needs. */

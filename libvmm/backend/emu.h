@@ -4,8 +4,11 @@
 
 #include <unicorn/unicorn.h>
 
+#include "emu_lapic.h"
 #include "emu_layout.h"
 #include "vmm_internal.h"
+
+#define EMU_RFLAGS_IF (1ull << 9)
 
 /* Memslots per VM: each is a region of every engine (see EMU_MAX_REGIONS). */
 #define EMU_MAX_SLOTS 1024
@@ -33,6 +36,31 @@ enum emu_stop {
 	EMU_STOP_VM,	 /* vm->stop_requested was set */
 	EMU_STOP_VECTOR, /* a CPU exception or software interrupt */
 	EMU_STOP_BLOCK, /* the block hook saw a stop or pause request: at an instruction boundary */
+	EMU_STOP_IRQ,	/* the block hook saw an interrupt the vCPU can take: at a boundary too */
+};
+
+/* Messages one model call may queue (it makes at most one IPI and one EOI). */
+#define EMU_APIC_QUEUE 4
+
+struct emu_ipi {
+	uint32_t icr; /* ICR low */
+	uint8_t dest; /* ICR bits 63-56 */
+};
+
+/* A vCPU's local APIC and what waits on it (emu_irq.c). */
+struct emu_apic {
+	pthread_mutex_t lock; /* the model, the queues; innermost, one at a time */
+	pthread_cond_t cond;  /* CLOCK_MONOTONIC: a halted vCPU waits here */
+	bool ok;
+	struct vmmi_lapic lapic;
+	struct emu_ipi ipi[EMU_APIC_QUEUE]; /* queued by the model's ops, sent after unlock */
+	unsigned nipi;
+	uint8_t eoi[EMU_APIC_QUEUE];
+	unsigned neoi;
+	/* The timer's next deadline (CLOCK_MONOTONIC ns, UINT64_MAX: none), for the timer thread.
+	 */
+	_Atomic uint64_t deadline;
+	bool halted; /* in HLT with interrupts on: run() waits before it starts the engine */
 };
 
 struct emu_vcpu {
@@ -69,7 +97,14 @@ struct emu_vcpu {
 	unsigned ncode;
 	bool code_all;
 	uint64_t code_lo, code_hi; /* the last recorded range: the common case is one check */
-	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block;
+	uc_hook h_in, h_out, h_intr, h_bad, h_prot, h_block, h_ud;
+	uc_context *ctx; /* scratch for vmmi_emu_event_fetch(): QEMU's state, byte for byte */
+	struct emu_apic apic;
+	/* An interrupt may be pending (any thread sets it; the block hook stops for it). */
+	_Atomic bool irq_ready;
+	_Atomic bool nmi_ready;		/* an NMI was accepted: taken whatever RFLAGS.IF says */
+	uint64_t prev_block, prev_size; /* the block before the current one: the STI shadow */
+	uc_hook h_cpuid;
 
 	/* Valid during run() only: written and read on the vCPU thread. */
 	struct vmm_exit *exit;
@@ -104,7 +139,12 @@ struct emu_vcpu {
  * core creates and tears things down in.
  */
 struct emu_vm {
+	/* Written under lock (emu_irq.c), which messages and the timer thread hold to walk it. */
 	struct emu_vcpu *vcpus[VMM_GUEST_MAX_VCPUS];
+	pthread_mutex_t lock;
+	pthread_cond_t timer_cond; /* the timer thread sleeps here until the earliest deadline */
+	pthread_t timer;
+	bool timer_on, timer_quit;
 };
 
 static inline struct emu_vcpu *emu_vcpu(struct vmm_vcpu *vcpu)
@@ -117,6 +157,65 @@ static inline int emu_error(uc_err err, const char *what)
 	return vmmi_error(err == UC_ERR_NOMEM ? -ENOMEM : -EINVAL, "emu: %s: %s", what,
 			  uc_strerror(err));
 }
+
+/* ---- CPU events: exceptions and interrupts through the guest's IDT (emu_idt.c) ---- */
+
+/* What raised an event: a fault or trap, INT n / INT3 (RIP past it), an interrupt or NMI. */
+enum emu_event_kind { EMU_EVENT_FAULT, EMU_EVENT_SOFT, EMU_EVENT_EXT };
+
+struct emu_event {
+	uint8_t vector;
+	enum emu_event_kind kind;
+	bool has_err; /* push err */
+	uint32_t err;
+};
+
+/*
+ * Can this Unicorn's exceptions be delivered? Calibrates once per process
+ * (see emu_idt.c); false with *why (if not NULL) saying why not.
+ */
+bool vmmi_emu_events_ready(const char **why);
+/* uc_context_size() of an x86-64 engine (after vmmi_emu_events_ready()). */
+size_t vmmi_emu_context_size(void);
+/* The exception the INTR hook saw (ev->vector) with its error code; clears QEMU's nesting state. */
+int vmmi_emu_event_fetch(struct emu_vcpu *ev, struct emu_event *e);
+/*
+ * Deliver e through the guest's IDT, as a long-mode CPU does, faults while
+ * delivering included (#DF, triple fault). 0: delivered, the registers
+ * point at the handler; 1: exit filled (VMM_EXIT_SHUTDOWN for a triple
+ * fault, VMM_EXIT_GUEST_FAULT where the emulator cannot go on).
+ * On the vCPU thread, inside run(), the engine stopped.
+ */
+int vmmi_emu_deliver(struct emu_vcpu *ev, const struct emu_event *e, struct vmm_exit *exit);
+
+/* ---- interrupts: local APICs, MSIs, IPIs, HLT, the LAPIC timer (emu_irq.c) ---- */
+
+/* CLOCK_MONOTONIC in ns. */
+uint64_t vmmi_emu_now(void);
+int vmmi_emu_irq_vm_init(struct emu_vm *evm);
+void vmmi_emu_irq_vm_fini(struct vmm_vm *vm);
+int vmmi_emu_irq_vcpu_init(struct emu_vcpu *ev);
+void vmmi_emu_irq_vcpu_fini(struct emu_vcpu *ev);
+/* Publish (ev) or withdraw (NULL) vCPU index for messages and the timer thread. */
+void vmmi_emu_irq_set_vcpu(struct vmm_vm *vm, unsigned index, struct emu_vcpu *ev);
+/* The backend ops msi and irq_reset. */
+int vmmi_emu_msi(struct vmm_vm *vm, uint64_t addr, uint32_t data);
+int vmmi_emu_irq_reset(struct vmm_vcpu *vcpu);
+/* An access to the vCPU's own APIC page: true if addr is in it (done), false otherwise. */
+bool vmmi_emu_lapic_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bool is_write,
+			   uint64_t *value);
+/*
+ * Take the interrupt the model has for the CPU, if RFLAGS.IF allows (an
+ * NMI always): 0 delivered, 1 exit filled, 2 none to take. Engine stopped.
+ */
+int vmmi_emu_take_irq(struct emu_vcpu *ev, struct vmm_exit *exit);
+/*
+ * HLT with interrupts on: wait until the model has an interrupt to take
+ * (0), or a stop, pause or kick needs the core (1: still halted).
+ */
+int vmmi_emu_halt(struct emu_vcpu *ev);
+/* Wake a halted vCPU for a kick. Any thread. */
+void vmmi_emu_irq_kick(struct emu_vcpu *ev);
 
 /* ---- x86-64: registers, segments and exits (emu_x86_64.c) ---- */
 
@@ -131,6 +230,8 @@ int vmmi_emu_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *regs);
 int vmmi_emu_set_regs(struct vmm_vcpu *vcpu, const struct vmm_regs *regs);
 int vmmi_emu_get_sregs(struct vmm_vcpu *vcpu, struct vmm_sregs *sregs);
 int vmmi_emu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs);
+/* Answer CPUID as guest.h says: the vCPU's APIC ID, no x2APIC or TSC-deadline, an APIC. */
+uc_err vmmi_emu_hook_cpuid(struct emu_vcpu *ev);
 /* Turn uc_emu_start()'s result and what the hooks saw (ev->stop, vector, bad_addr) into an exit. */
 void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit);
 

@@ -292,12 +292,21 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 	uc_reg_read(ev->uc, UC_X86_REG_RIP, &rip);
 	exit->hw_code = err;
 	if (ev->stop == EMU_STOP_VECTOR) {
+		const char *why = NULL;
+
 		if (ev->vector == 14)
 			uc_reg_read(ev->uc, UC_X86_REG_CR2, &exit->address);
-		vmmi_exit_set(
-		    exit, VMM_EXIT_GUEST_FAULT,
-		    "exception %u (%s) near rip 0x%llx: the emulator delivers no exceptions",
-		    ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip);
+		if (!vmmi_emu_events_ready(&why))
+			vmmi_exit_set(
+			    exit, VMM_EXIT_GUEST_FAULT,
+			    "exception %u (%s) at rip 0x%llx: this emulator cannot deliver "
+			    "exceptions (%s)",
+			    ev->vector, emu_vector_name(ev->vector), (unsigned long long)rip, why);
+		else
+			vmmi_exit_set(exit, VMM_EXIT_GUEST_FAULT,
+				      "exception %u (%s) at rip 0x%llx with no IDT loaded",
+				      ev->vector, emu_vector_name(ev->vector),
+				      (unsigned long long)rip);
 		return;
 	}
 	switch (err) {
@@ -339,4 +348,96 @@ void vmmi_emu_exit_from(struct emu_vcpu *ev, uc_err err, struct vmm_exit *exit)
 			      (unsigned long long)rip, uc_strerror(err));
 		break;
 	}
+}
+
+/* ---- CPUID ---- */
+
+/*
+ * Unicorn answers CPUID from its CPU model, the same on every engine. The
+ * leaves that name the APIC are answered here from what Unicorn answers
+ * (read once per process from a scratch engine), with this vCPU's APIC ID.
+ */
+static struct {
+	pthread_once_t once;
+	bool ok;
+	uint32_t max_leaf;
+	uint32_t leaf1[4], leafb[2][4];
+} emu_cpuid = {.once = PTHREAD_ONCE_INIT};
+
+static bool emu_cpuid_run(uc_engine *uc, uint32_t leaf, uint32_t sub, uint32_t *out, uint64_t at)
+{
+	static const uint8_t code[] = {0x0f, 0xa2, 0xf4}; /* cpuid; hlt */
+	int ids[] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX};
+	uint64_t v[4] = {leaf, 0, sub, 0};
+	void *p[] = {&v[0], &v[1], &v[2], &v[3]};
+
+	if (uc_mem_write(uc, at, code, sizeof(code)) || uc_reg_write_batch(uc, ids, p, 4) ||
+	    uc_emu_start(uc, at, 0, 0, 0) || uc_reg_read_batch(uc, ids, p, 4))
+		return false;
+	for (int i = 0; i < 4; i++)
+		out[i] = (uint32_t)v[i];
+	return true;
+}
+
+static void emu_cpuid_probe(void)
+{
+	uint32_t r0[4];
+	uc_engine *uc;
+
+	if (vmmi_emu_open(&uc))
+		return;
+	/* A page per run: Unicorn would run what it translated before from a rewritten page. */
+	emu_cpuid.ok = !uc_mem_map(uc, 0, 0x8000, UC_PROT_ALL) &&
+		       emu_cpuid_run(uc, 0, 0, r0, 0x1000) &&
+		       emu_cpuid_run(uc, 1, 0, emu_cpuid.leaf1, 0x2000) &&
+		       emu_cpuid_run(uc, 0xb, 0, emu_cpuid.leafb[0], 0x3000) &&
+		       emu_cpuid_run(uc, 0xb, 1, emu_cpuid.leafb[1], 0x4000);
+	emu_cpuid.max_leaf = r0[0];
+	uc_close(uc);
+}
+
+#define EMU_CPUID1_ECX_X2APIC	   (1u << 21)
+#define EMU_CPUID1_ECX_TSCDEADLINE (1u << 24)
+#define EMU_CPUID1_EDX_APIC	   (1u << 9)
+
+static int emu_cpuid_hook(uc_engine *uc, void *opaque)
+{
+	struct emu_vcpu *ev = opaque;
+	int ids[] = {UC_X86_REG_RAX, UC_X86_REG_RBX, UC_X86_REG_RCX, UC_X86_REG_RDX};
+	uint64_t v[4] = {0};
+	void *p[] = {&v[0], &v[1], &v[2], &v[3]};
+	uint32_t id = ev->vcpu->index, leaf, sub, r[4];
+
+	if (uc_reg_read(uc, UC_X86_REG_RAX, &v[0]) || uc_reg_read(uc, UC_X86_REG_RCX, &v[2]))
+		return false;
+	leaf = (uint32_t)v[0];
+	sub = (uint32_t)v[2];
+	if (leaf == 1) {
+		memcpy(r, emu_cpuid.leaf1, sizeof(r));
+		r[1] = (r[1] & 0x00ffffffu) | id << 24;
+		r[2] &= ~(EMU_CPUID1_ECX_X2APIC | EMU_CPUID1_ECX_TSCDEADLINE);
+		r[3] |= EMU_CPUID1_EDX_APIC;
+	} else if (leaf == 0xb && emu_cpuid.max_leaf >= 0xb) {
+		if (sub < 2) {
+			memcpy(r, emu_cpuid.leafb[sub], sizeof(r));
+		} else {
+			r[0] = r[1] = 0;
+			r[2] = sub & 0xff; /* no such level */
+		}
+		r[3] = id;
+	} else {
+		return false; /* Unicorn's answer */
+	}
+	for (int i = 0; i < 4; i++)
+		v[i] = r[i];
+	return uc_reg_write_batch(uc, ids, p, 4) == UC_ERR_OK;
+}
+
+uc_err vmmi_emu_hook_cpuid(struct emu_vcpu *ev)
+{
+	pthread_once(&emu_cpuid.once, emu_cpuid_probe);
+	if (!emu_cpuid.ok)
+		return UC_ERR_OK; /* Unicorn's answers, as before: test_cpuid.c shows it */
+	return uc_hook_add(ev->uc, &ev->h_cpuid, UC_HOOK_INSN, (void *)emu_cpuid_hook, ev, 1, 0,
+			   UC_X86_INS_CPUID);
 }

@@ -227,6 +227,8 @@ void bench_row_lifecycle_emu(struct bench_row *row);
 void bench_row_compute_emu(struct bench_row *row);
 void bench_row_compute8_emu(struct bench_row *row);
 void bench_row_layout_emu(struct bench_row *row);
+void bench_row_msi_emu(struct bench_row *row);
+void bench_row_timer_emu(struct bench_row *row);
 /* rows_vmm.c: libvmm against itself, either backend. */
 void bench_row_dispatch(struct bench_row *row, enum vmm_accel accel);
 void bench_row_memory(struct bench_row *row, enum vmm_accel accel);

@@ -1,8 +1,10 @@
 /* rows_emu.c - emu rows: libvmm's emu backend against a bare Unicorn engine, same guest bytes. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #include <unicorn/unicorn.h>
 
@@ -434,4 +436,305 @@ void bench_row_layout_emu(struct bench_row *row)
 	}
 	bare_close(&b);
 	bench_vm_close(&l.v);
+}
+
+/* ---- interrupts: an MSI to the guest's handler, LAPIC timer interrupts ---- */
+
+/*
+ * The guest idles in `sti; hlt` and counts interrupts in its handler: the
+ * MSI handler (vector 0x40) EOIs, the timer's (0x41) EOIs and arms the
+ * one-shot timer again with a count of 1 (1 ns). The baseline is what a
+ * program on a bare engine writes for the same job: a vCPU thread that
+ * runs the engine to its hlt, waits on a condition variable until the
+ * host asks for an interrupt (MSI) or a deadline passes (timer), then runs
+ * the handler's counting code and goes on. No IDT, no APIC: the row shows
+ * what libvmm's delivery costs on top of the least a program must do.
+ */
+#define IRQ_IDT	  0x180000ull
+#define IRQ_COUNT 0x300000ull
+
+extern const uint8_t g_bench_irq[], g_bench_irq_end[], g_bench_irq_msi[], g_bench_irq_timer[],
+    g_bench_irq_count[], g_bench_irq_count_end[], g_bench_irq_idle[];
+__asm__(
+    ".pushsection .rodata\n"
+    ".globl g_bench_irq\ng_bench_irq:\n"
+    "	mov $0xfee00000, %esi\n	movl $0x1ff, 0xf0(%rsi)\n"
+    "	test %ebx, %ebx\n	jz 1f\n"
+    "	movl $0xb, 0x3e0(%rsi)\n	movl $0x41, 0x320(%rsi)\n	movl $1, 0x380(%rsi)\n"
+    "1:	movq $1, 0x300008\n" /* ready: the APIC takes messages */
+    ".globl g_bench_irq_idle\ng_bench_irq_idle:\n	sti\n2:	hlt\n	jmp 2b\n"
+    ".globl g_bench_irq_msi\ng_bench_irq_msi:\n"
+    "	incq 0x300000\n	movl $0, 0xb0(%rsi)\n	iretq\n"
+    ".globl g_bench_irq_timer\ng_bench_irq_timer:\n"
+    "	incq 0x300000\n	movl $0, 0xb0(%rsi)\n	movl $1, 0x380(%rsi)\n	iretq\n"
+    /* the baseline's handler: the count alone */
+    ".globl g_bench_irq_count\ng_bench_irq_count:\n"
+    "	incq 0x300000\n"
+    ".globl g_bench_irq_count_end\ng_bench_irq_count_end:\n	hlt\n"
+    ".globl g_bench_irq_end\ng_bench_irq_end:\n"
+    ".popsection\n");
+
+static volatile uint64_t *irq_count(uint8_t *ram)
+{
+	return (volatile uint64_t *)(void *)(ram + IRQ_COUNT);
+}
+
+/* Wait (spinning: the figure is latency) until the guest's count reaches want. */
+static int irq_wait(uint8_t *ram, uint64_t want)
+{
+	for (unsigned long spins = 0; __atomic_load_n(irq_count(ram), __ATOMIC_ACQUIRE) < want;
+	     spins++)
+		if (spins > 4000000000ul)
+			return -ETIMEDOUT;
+	return 0;
+}
+
+struct irq_vmm {
+	struct bench_vm v;
+	pthread_t t;
+	bool running;
+	_Atomic bool run_failed;
+	unsigned long n;
+};
+
+static void *irq_vmm_main(void *arg)
+{
+	struct irq_vmm *x = arg;
+	struct vmm_exit ex = VMM_EXIT_INIT;
+
+	if (vmm_vm_run(x->v.vm, &ex) < 0)
+		x->run_failed = true;
+	return NULL;
+}
+
+static int irq_vmm_open(struct irq_vmm *x, bool timer, unsigned long n)
+{
+	uint8_t code[BENCH_CODE_MAX];
+	size_t len = bench_code_hlt(code);
+	uint64_t h =
+	    BENCH_ENTRY + (uint64_t)((timer ? g_bench_irq_timer : g_bench_irq_msi) - g_bench_irq);
+	struct vmm_sregs sr;
+	uint8_t *g;
+	int ret;
+
+	memset(x, 0, sizeof(*x));
+	x->n = n;
+	ret = bench_vm_open(&x->v, VMM_ACCEL_EMU, 0, code, len, n);
+	if (ret < 0)
+		return ret;
+	memcpy(x->v.ram + BENCH_ENTRY, g_bench_irq, (size_t)(g_bench_irq_end - g_bench_irq));
+	g = x->v.ram + IRQ_IDT + (timer ? 0x41 : 0x40) * 16;
+	memset(g, 0, 16);
+	g[0] = (uint8_t)h;
+	g[1] = (uint8_t)(h >> 8);
+	g[2] = 0x08;
+	g[5] = 0x8e;
+	g[6] = (uint8_t)(h >> 16);
+	g[7] = (uint8_t)(h >> 24);
+	ret = vmm_vcpu_get_sregs(x->v.vcpu, &sr);
+	if (ret == 0) {
+		sr.idt.base = IRQ_IDT;
+		sr.idt.limit = 0xfff;
+		ret = vmm_vcpu_set_sregs(x->v.vcpu, &sr);
+	}
+	x->v.regs0.rbx = timer;
+	if (ret == 0)
+		ret = vmm_vcpu_set_regs(x->v.vcpu, &x->v.regs0);
+	if (ret == 0)
+		ret = -pthread_create(&x->t, NULL, irq_vmm_main, x);
+	x->running = ret == 0;
+	/* Messages sent before the guest enables its APIC would be lost: wait for it. */
+	if (ret == 0 && irq_wait(x->v.ram + 8, 1) < 0)
+		ret = -ETIMEDOUT;
+	return ret;
+}
+
+static void irq_vmm_close(struct irq_vmm *x)
+{
+	if (x->running) {
+		vmm_vm_stop(x->v.vm, 0);
+		pthread_join(x->t, NULL);
+	}
+	bench_vm_close(&x->v);
+}
+
+static long irq_vmm_msi_sample(void *ctx)
+{
+	struct irq_vmm *x = ctx;
+	uint64_t c = *irq_count(x->v.ram);
+
+	for (unsigned long i = 1; i <= x->n; i++) {
+		int ret = vmm_msi_send(x->v.vm, 0xfee00000ull, 0x40);
+
+		if (ret < 0)
+			return bench_sample_error(ret, "vmm_msi_send: %s", vmm_last_error());
+		if (irq_wait(x->v.ram, c + i) < 0)
+			return bench_sample_error(-ETIMEDOUT, "the guest took no MSI");
+	}
+	return (long)x->n;
+}
+
+static long irq_vmm_timer_sample(void *ctx)
+{
+	struct irq_vmm *x = ctx;
+
+	if (irq_wait(x->v.ram, *irq_count(x->v.ram) + x->n) < 0)
+		return bench_sample_error(-ETIMEDOUT, "the guest took no timer interrupt");
+	return (long)x->n;
+}
+
+/* The bare engine's vCPU thread: run to hlt, wait for an interrupt, run the counting code. */
+struct irq_bare {
+	struct bare b;
+	pthread_t t;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool running, quit, timer;
+	unsigned long pending;
+	unsigned long n;
+};
+
+static uint64_t irq_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void *irq_bare_main(void *arg)
+{
+	struct irq_bare *x = arg;
+	uint64_t count = BENCH_ENTRY + (uint64_t)(g_bench_irq_count - g_bench_irq);
+	uint64_t count_end = BENCH_ENTRY + (uint64_t)(g_bench_irq_count_end - g_bench_irq);
+	/* The guest's idle loop (no APIC to set up): sti, hlt, jmp back to the hlt. */
+	uint64_t rip = BENCH_ENTRY + (uint64_t)(g_bench_irq_idle - g_bench_irq);
+
+	for (;;) {
+		uint64_t deadline;
+
+		if (uc_emu_start(x->b.uc, rip, 0, 0, 0))
+			break;
+		uc_reg_read(x->b.uc, UC_X86_REG_RIP, &rip);
+		deadline = irq_now() + 1;
+		pthread_mutex_lock(&x->lock);
+		while (!x->quit && !x->timer && !x->pending)
+			pthread_cond_wait(&x->cond, &x->lock);
+		if (x->pending)
+			x->pending--;
+		pthread_mutex_unlock(&x->lock);
+		if (x->quit)
+			break;
+		while (x->timer && irq_now() < deadline)
+			;
+		if (uc_emu_start(x->b.uc, count, count_end, 0, 0))
+			break;
+	}
+	return NULL;
+}
+
+static int irq_bare_open(struct irq_bare *x, bool timer, unsigned long n, char *why, size_t len)
+{
+	int ret;
+
+	memset(x, 0, sizeof(*x));
+	x->n = n;
+	x->timer = timer;
+	ret = bare_open(&x->b, BENCH_RAM_SIZE, 0, g_bench_irq,
+			(size_t)(g_bench_irq_end - g_bench_irq), n, why, len);
+	if (ret < 0)
+		return ret;
+	pthread_mutex_init(&x->lock, NULL);
+	pthread_cond_init(&x->cond, NULL);
+	ret = -pthread_create(&x->t, NULL, irq_bare_main, x);
+	x->running = ret == 0;
+	return ret;
+}
+
+static void irq_bare_close(struct irq_bare *x)
+{
+	if (x->running) {
+		pthread_mutex_lock(&x->lock);
+		x->quit = true;
+		x->timer = false;
+		pthread_cond_signal(&x->cond);
+		pthread_mutex_unlock(&x->lock);
+		pthread_join(x->t, NULL);
+	}
+	pthread_mutex_destroy(&x->lock);
+	pthread_cond_destroy(&x->cond);
+	bare_close(&x->b);
+}
+
+static long irq_bare_msi_sample(void *ctx)
+{
+	struct irq_bare *x = ctx;
+	uint64_t c = *irq_count(x->b.ram);
+
+	for (unsigned long i = 1; i <= x->n; i++) {
+		pthread_mutex_lock(&x->lock);
+		x->pending++;
+		pthread_cond_signal(&x->cond);
+		pthread_mutex_unlock(&x->lock);
+		if (irq_wait(x->b.ram, c + i) < 0)
+			return bench_sample_error(-ETIMEDOUT, "bare Unicorn: no interrupt taken");
+	}
+	return (long)x->n;
+}
+
+static long irq_bare_timer_sample(void *ctx)
+{
+	struct irq_bare *x = ctx;
+
+	if (irq_wait(x->b.ram, *irq_count(x->b.ram) + x->n) < 0)
+		return bench_sample_error(-ETIMEDOUT, "bare Unicorn: no timer interrupt");
+	return (long)x->n;
+}
+
+static void irq_row(struct bench_row *row, bool timer)
+{
+	unsigned long n = bench_opts.quick ? 20 : timer ? 20000 : 2000;
+	struct irq_vmm v;
+	struct irq_bare b;
+	char why[160];
+
+	if (irq_vmm_open(&v, timer, n) < 0) {
+		bench_fail(row, "libvmm: %s", vmm_last_error());
+		irq_vmm_close(&v);
+		return;
+	}
+	if (irq_bare_open(&b, timer, n, why, sizeof(why)) < 0) {
+		bench_fail(row, "%s", why);
+		irq_vmm_close(&v);
+		return;
+	}
+	bench_compare(row, bench_samples(15), timer ? irq_vmm_timer_sample : irq_vmm_msi_sample, &v,
+		      timer ? irq_bare_timer_sample : irq_bare_msi_sample, &b);
+	if (timer)
+		bench_note(row,
+			   "%lu interrupts per sample: the guest's handler EOIs and arms the"
+			   " one-shot LAPIC timer again with a count of 1 (1 ns), the guest idles"
+			   " in hlt; baseline: a bare engine's thread that runs to hlt, waits"
+			   " for a 1 ns deadline on CLOCK_MONOTONIC and runs the counting code.",
+			   n);
+	else
+		bench_note(row,
+			   "%lu round trips per sample: vmm_msi_send() on the host thread until"
+			   " the guest's IDT handler has counted it (the guest idles in hlt, the"
+			   " handler EOIs); baseline: a bare engine's thread that runs to hlt,"
+			   " waits on a condition variable the host signals, and runs the"
+			   " counting code.",
+			   n);
+	irq_bare_close(&b);
+	irq_vmm_close(&v);
+}
+
+void bench_row_msi_emu(struct bench_row *row)
+{
+	irq_row(row, false);
+}
+
+void bench_row_timer_emu(struct bench_row *row)
+{
+	irq_row(row, true);
 }

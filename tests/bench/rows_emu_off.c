@@ -44,3 +44,13 @@ void bench_row_layout_emu(struct bench_row *row)
 {
 	left_out(row);
 }
+
+void bench_row_msi_emu(struct bench_row *row)
+{
+	left_out(row);
+}
+
+void bench_row_timer_emu(struct bench_row *row)
+{
+	left_out(row);
+}

@@ -109,10 +109,19 @@ static bool slot_hits_slot(uint64_t gpa, uint64_t size, const struct mslot *skip
 	return false;
 }
 
+/* The machine's own addresses: the local APIC page (reserved) and the I/O APIC's window. */
+#define LAPIC	  0xfee00000ull
+#define IOAPIC	  0xfec00000ull
+#define CTRL_SIZE 0x1000ull
+
 static struct verdict slot_rules(uint64_t gpa, uint64_t size, uint32_t flags,
 				 const struct mslot *self)
 {
 	struct verdict v = {0};
+
+	if (overlap(gpa, size, LAPIC, CTRL_SIZE) ||
+	    (!(flags & VMM_MEMSLOT_READONLY) && overlap(gpa, size, IOAPIC, CTRL_SIZE)))
+		v.eexist = true;
 
 	if (!size || ((gpa | size) & (PAGE - 1)) ||
 	    (flags & ~(uint32_t)(VMM_MEMSLOT_READONLY | VMM_MEMSLOT_LOG_DIRTY)))
@@ -141,6 +150,9 @@ static struct verdict window_rules(const struct vmm_plugin_desc *d, uint32_t spa
 		v.erange = true;
 	if (space == VMM_SPACE_MMIO && !range_ok(base, len, IDENTITY_END))
 		v.erange = true;
+	if (space == VMM_SPACE_MMIO &&
+	    (overlap(base, len, LAPIC, CTRL_SIZE) || overlap(base, len, IOAPIC, CTRL_SIZE)))
+		v.eexist = true;
 	for (size_t i = 0; i < nwins; i++)
 		if (&wins[i] != self && wins[i].space == space &&
 		    overlap(base, len, wins[i].base, wins[i].len))
@@ -253,7 +265,7 @@ static void check_state(struct vmm_vm *vm, const char *after)
 static void check_translate(struct vmm_vm *vm, uint64_t gpa)
 {
 	struct vmm_translation t = {.size = sizeof(t)};
-	int want = VMM_XLATE_UNCLAIMED;
+	int want = overlap(gpa, 1, IOAPIC, CTRL_SIZE) ? VMM_XLATE_DEVICE : VMM_XLATE_UNCLAIMED;
 
 	for (size_t i = 0; i < nwins; i++)
 		if (wins[i].space == VMM_SPACE_MMIO && overlap(gpa, 1, wins[i].base, wins[i].len))

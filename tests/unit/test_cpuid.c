@@ -24,6 +24,7 @@ struct seen {
 	uint32_t ext1e_eax;
 	uint32_t done;
 	uint32_t leafb_ecx1, leaf1f_ecx1; /* subleaf 1's ECX: bits 15:8 are 0 if there is none */
+	uint32_t leaf1_ecx, leaf1_edx;
 };
 
 /* Each vCPU runs CPUID on the leaves that carry an APIC id and stores what it read. */
@@ -38,6 +39,7 @@ __asm__(
     "	xorl %eax, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 4(%r9)\n"
     "	movl $0x80000000, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %eax, 8(%r9)\n"
     "	movl $1, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %ebx, 12(%r9)\n"
+    "	movl %ecx, 48(%r9)\n	movl %edx, 52(%r9)\n"
     "	movl $0xb, %eax\n	xorl %ecx, %ecx\n	cpuid\n	movl %edx, 16(%r9)\n"
     "	movl $0xb, %eax\n	movl $1, %ecx\n	cpuid\n	movl %edx, 20(%r9)\n	movl %ecx, "
     "40(%r9)\n"
@@ -131,19 +133,40 @@ Test(cpuid_kvm, each_vcpu_reads_its_own_index_as_its_apic_id)
 	expect_apic_ids(seen);
 }
 
-/*
- * emu: each vCPU is an engine of its own, and Unicorn 2.0.1 answers CPUID
- * from its CPU model with APIC id 0 on every one. Reported, not hidden:
- * the skip names what the guest read.
- */
 Test(cpuid_emu, each_vcpu_reads_its_own_index_as_its_apic_id)
 {
 	struct seen seen[NVCPUS];
 
 	run_guest(VMM_ACCEL_EMU, seen);
-	if (seen[1].leaf1_ebx >> 24 != 1)
-		cr_skip_test("emu: vCPU 1 reads APIC id %u from CPUID 1 (Unicorn answers CPUID "
-			     "itself; backend/emu.c does not set it yet)",
-			     seen[1].leaf1_ebx >> 24);
 	expect_apic_ids(seen);
+}
+
+/* guest.h: an xAPIC (CPUID.1:EDX bit 9), no x2APIC (ECX bit 21), no TSC-deadline timer (bit 24). */
+static void expect_xapic_only(const struct seen *seen)
+{
+	for (unsigned i = 0; i < NVCPUS; i++) {
+		cr_expect(seen[i].leaf1_edx & (1u << 9), "vCPU %u: CPUID 1 EDX 0x%x: no APIC", i,
+			  seen[i].leaf1_edx);
+		cr_expect(!(seen[i].leaf1_ecx & (1u << 21)), "vCPU %u: CPUID 1 ECX 0x%x: x2APIC", i,
+			  seen[i].leaf1_ecx);
+		cr_expect(!(seen[i].leaf1_ecx & (1u << 24)),
+			  "vCPU %u: CPUID 1 ECX 0x%x: TSC-deadline", i, seen[i].leaf1_ecx);
+	}
+}
+
+Test(cpuid_emu, each_vcpu_has_an_xapic_without_x2apic_or_tsc_deadline)
+{
+	struct seen seen[NVCPUS];
+
+	run_guest(VMM_ACCEL_EMU, seen);
+	expect_xapic_only(seen);
+}
+
+Test(cpuid_kvm, each_vcpu_has_an_xapic_without_x2apic_or_tsc_deadline)
+{
+	struct seen seen[NVCPUS];
+
+	need_kvm();
+	run_guest(VMM_ACCEL_KVM, seen);
+	expect_xapic_only(seen);
 }
