@@ -156,6 +156,22 @@ static void check_boot_info(const struct vmm_guest_boot_info *bi)
 	}
 	check(bad, ndev,
 	      "boot info: devices are named, sorted by kind then base, disjoint, addressable");
+
+	/* ABI 2: the interrupt controllers, and each device's line. */
+	check(bi->apic_id, bi->vcpu_index, "boot info: apic_id is the vCPU's index");
+	check(bi->lapic_base, VMM_GUEST_LAPIC_BASE, "boot info: lapic_base is 0x%llx",
+	      (unsigned long long)VMM_GUEST_LAPIC_BASE);
+	check(bi->ioapic_base, VMM_GUEST_IOAPIC_BASE, "boot info: ioapic_base is 0x%llx",
+	      (unsigned long long)VMM_GUEST_IOAPIC_BASE);
+	check(bi->lapic_timer_hz, VMM_GUEST_LAPIC_TIMER_HZ, "boot info: lapic_timer_hz is %u",
+	      VMM_GUEST_LAPIC_TIMER_HZ);
+	check(bi->ioapic_pins, VMM_GUEST_IOAPIC_PINS, "boot info: ioapic_pins is %u",
+	      VMM_GUEST_IOAPIC_PINS);
+	for (bad = 0; bad < ndev; bad++)
+		if (bi->devices[bad].irq != VMM_GUEST_IRQ_NONE &&
+		    bi->devices[bad].irq >= bi->ioapic_pins)
+			break;
+	check(bad, ndev, "boot info: each device's irq is an I/O APIC pin or none");
 }
 
 /* Where the VMM put things: boot area, boot info, stack, and our own image. */

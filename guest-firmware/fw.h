@@ -135,6 +135,60 @@ typedef void (*irq_handler_t)(struct irq_frame *f);
 void idt_set(uint8_t vector, irq_handler_t h, unsigned flags);
 void idt_load(void);
 
+/*
+ * lapic.c: the local APIC of guest.h (xAPIC registers by offset) and the
+ * testdev's clock, which every timing check reads (the host's
+ * CLOCK_MONOTONIC in ns, the same clock on both backends).
+ */
+#define LAPIC_ID	     0x020u
+#define LAPIC_VERSION	     0x030u
+#define LAPIC_TPR	     0x080u
+#define LAPIC_EOI	     0x0b0u
+#define LAPIC_SVR	     0x0f0u
+#define LAPIC_ISR	     0x100u
+#define LAPIC_TMR	     0x180u
+#define LAPIC_IRR	     0x200u
+#define LAPIC_ESR	     0x280u
+#define LAPIC_ICR_LO	     0x300u
+#define LAPIC_ICR_HI	     0x310u
+#define LAPIC_LVT_TIMER	     0x320u
+#define LAPIC_LVT_THERM	     0x330u
+#define LAPIC_LVT_PERF	     0x340u
+#define LAPIC_LVT_LINT0	     0x350u
+#define LAPIC_LVT_LINT1	     0x360u
+#define LAPIC_LVT_ERROR	     0x370u
+#define LAPIC_TIMER_INIT     0x380u
+#define LAPIC_TIMER_CUR	     0x390u
+#define LAPIC_TIMER_DIV	     0x3e0u
+#define LAPIC_SVR_ENABLE     (1u << 8)
+#define LAPIC_LVT_MASKED     (1u << 16)
+#define LAPIC_TIMER_PERIODIC (1u << 17)
+#define LAPIC_VERSION_VALUE  0x00050014u /* guest.h: version 0x14, 6 LVT entries */
+void fw_lapic_init(const struct vmm_guest_boot_info *bi);
+uint32_t fw_lapic_read(uint32_t reg);
+void fw_lapic_write(uint32_t reg, uint32_t v);
+void fw_lapic_eoi(void);
+int fw_lapic_bit(uint32_t reg, uint8_t vector);
+void fw_clock_init(uint64_t testdev_base);
+uint64_t fw_clock_ns(void);
+int fw_clock_works(void);
+int fw_wait_count(const volatile uint32_t *count, uint32_t want, uint64_t timeout_ns);
+void fw_delay_ns(uint64_t ns);
+
+/*
+ * Vectors the interrupt checks use (one owner each, so that handlers of
+ * different checks never meet): exceptions 0-31 as the CPU defines them,
+ * 0x30-0x3f the LAPIC timer checks, 0x40-0x4f the IPI checks, 0xff the
+ * spurious vector.
+ */
+#define VEC_TIMER_ONESHOT 0x30u
+#define VEC_TIMER_PERIOD  0x31u
+#define VEC_IPI_SELF	  0x40u
+#define VEC_IPI_DEST	  0x41u
+#define VEC_IPI_TPR	  0x42u
+#define VEC_IPI_AP	  0x43u
+#define VEC_SPURIOUS	  0xffu
+
 /* lib.c: what the compiler may emit calls to, plus the few helpers we need. */
 void *memset(void *dst, int c, size_t n);
 void *memcpy(void *dst, const void *src, size_t n);
@@ -170,12 +224,34 @@ int check(uint64_t got, uint64_t want, const char *fmt, ...) __attribute__((form
 int report(int ok, uint64_t got, uint64_t want, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void skip(const char *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+struct expect {
+	const char *what; /* e.g. "pushed RIP" */
+	uint64_t got, want;
+};
+int expect_all(const struct expect *e, size_t n, const char *line);
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 
 /* boot_checks.c: the boot state guest.h promises. */
 void boot_checks(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
 
 /* testdev_checks.c: registers, data window, DMA and unclaimed accesses. */
 void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t td);
+
+/* exception_checks.c: #UD, #DE (on an IST stack), #BP and #PF through the IDT. */
+void exception_checks(const struct vmm_guest_boot_info *bi);
+
+/* lapic_checks.c: the LAPIC's ID, version, enable, and its timer (clock: fw_clock_init()). */
+void lapic_checks(const struct vmm_guest_boot_info *bi);
+
+/*
+ * ipi_checks.c: self-IPIs, TPR, and IPIs to vCPU 1. secondary_main() is
+ * where every vCPU but 0 goes (vCPU 1 waits for IPIs, the others park);
+ * vCPU 0 calls secondary_release() once .bss is cleared, since vCPU 1 keeps
+ * its state there.
+ */
+void ipi_checks(const struct vmm_guest_boot_info *bi);
+__attribute__((noreturn)) void secondary_main(const struct vmm_guest_boot_info *bi);
+void secondary_release(void);
 
 /* Symbols from selftest.ld. */
 extern char __image_start[], __image_end[], __bss_start[], __bss_end[];

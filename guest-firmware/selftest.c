@@ -44,6 +44,19 @@ int check(uint64_t got, uint64_t want, const char *fmt, ...)
 	return ok;
 }
 
+/* Many expectations, one line: the first that fails names itself on a "# " line first. */
+int expect_all(const struct expect *e, size_t n, const char *line)
+{
+	size_t i = 0;
+
+	while (i < n && e[i].got == e[i].want)
+		i++;
+	if (i == n)
+		return report(1, 0, 0, "%s", line);
+	fw_printf("# %s\n", e[i].what);
+	return report(0, e[i].got, e[i].want, "%s", line);
+}
+
 /* A check the configuration makes impossible: TAP's SKIP, counted as passed. */
 void skip(const char *why, const char *fmt, ...)
 {
@@ -64,14 +77,15 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 	/* Without a valid block there is no way to find a UART or the testdev. */
 	if (!bootinfo_valid(bi))
 		halt_forever();
-	/* Secondary vCPUs only prove they started; vCPU 0 does all the talking. */
+	/* vCPU 0 does all the talking; vCPU 1 answers IPIs, the others park. */
 	if (bi->vcpu_index != 0)
-		halt_forever();
+		secondary_main(bi);
 
 	/*
 	 * Only vCPU 0 gets here, and only once, so clearing .bss cannot race a
-	 * sibling. The loader should have zeroed it already; doing it again
-	 * costs nothing and makes the firmware independent of that.
+	 * sibling (vCPU 1 waits for secondary_release()). The loader should
+	 * have zeroed it already; doing it again costs nothing and makes the
+	 * firmware independent of that.
 	 */
 	memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
 
@@ -93,8 +107,14 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 		halt_forever();
 	}
 
+	/* Only now: a VM that cannot run ends with every vCPU halted, as before vCPU 1 had work. */
+	secondary_release();
 	boot_checks(bi, entry_rsp);
 	testdev_checks(bi, td->base);
+	fw_clock_init(td->base);
+	exception_checks(bi);
+	lapic_checks(bi);
+	ipi_checks(bi);
 
 	/* After the LAPIC checks: it leaves the LAPIC enabled and the UART's pin routed, masked. */
 	uart_irq_checks(bi);

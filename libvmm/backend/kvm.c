@@ -30,6 +30,12 @@
  * (kick_consume()): it answers the kicks made until then, and the core's
  * next run() reads the flags after the clear. complete_io() sets
  * immediate_exit for its own use, on the way out of run() with an exit.
+ *
+ * The halt watch (kvm_halt.c) sends the same signal to a vCPU blocked in a
+ * HLT, without immediate_exit: an EINTR with immediate_exit clear is not a
+ * kick, so the loop looks whether the vCPU has ended (vmmi_kvm_halt_ended())
+ * and otherwise enters KVM_RUN again. A kick racing with it is not lost:
+ * its immediate_exit ends that next KVM_RUN at once.
  */
 
 static int xioctl(int fd, unsigned long req, void *arg)
@@ -63,6 +69,12 @@ static int kvm_probe(char *why, size_t len)
 		snprintf(
 		    why, len,
 		    "/dev/kvm: the kernel lacks KVM_CAP_USER_MEMORY or KVM_CAP_IMMEDIATE_EXIT");
+		ret = -ENODEV;
+	} else if (ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SPLIT_IRQCHIP) <= 0 ||
+		   ioctl(fd, KVM_CHECK_EXTENSION, KVM_CAP_SIGNAL_MSI) <= 0) {
+		snprintf(why, len,
+			 "/dev/kvm: the kernel lacks KVM_CAP_SPLIT_IRQCHIP or KVM_CAP_SIGNAL_MSI "
+			 "(the local APICs)");
 		ret = -ENODEV;
 	} else {
 		snprintf(why, len, "/dev/kvm is usable");
@@ -120,6 +132,7 @@ static void kvm_vm_fini(struct vmm_vm *vm)
 
 	if (!k)
 		return;
+	vmmi_kvm_watch_fini(k);
 	if (k->vm_fd >= 0)
 		close(k->vm_fd);
 	if (k->kvm_fd >= 0)
@@ -175,7 +188,14 @@ static int kvm_vm_init(struct vmm_vm *vm)
 		ret = vmmi_error(-errno, "kvm: KVM_CREATE_VM: %s", strerror(errno));
 		goto err;
 	}
+	/* Before any vCPU exists: KVM creates each one's local APIC with it. */
+	ret = vmmi_kvm_irqchip_init(k);
+	if (ret < 0)
+		goto err;
 	ret = vmmi_kvm_arch_vm_init(k);
+	if (ret < 0)
+		goto err;
+	ret = vmmi_kvm_watch_init(vm);
 	if (ret < 0)
 		goto err;
 	ret = install_kick_handler(vm->opts.kick_signal);
@@ -251,6 +271,7 @@ static void kvm_vcpu_fini(struct vmm_vcpu *vcpu)
 
 	if (!kv)
 		return;
+	vmmi_kvm_watch_vcpu_fini(kv);
 	if (kv->run && kv->run != MAP_FAILED)
 		munmap(kv->run, k->run_size);
 	if (kv->fd >= 0)
@@ -269,6 +290,7 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 	if (!kv)
 		return vmmi_error(-ENOMEM, "kvm: out of memory");
 	vcpu->be = kv;
+	kv->stats_fd = -1;
 	kv->fd = ioctl(k->vm_fd, KVM_CREATE_VCPU, (unsigned long)vcpu->index);
 	if (kv->fd < 0) {
 		ret =
@@ -286,6 +308,10 @@ static int kvm_vcpu_init(struct vmm_vcpu *vcpu)
 	ret = vmmi_kvm_arch_vcpu_init(k, kv, vcpu->index);
 	if (ret < 0)
 		goto err;
+	ret = vmmi_kvm_irq_vcpu_init(kv, vcpu->index);
+	if (ret < 0)
+		goto err;
+	vmmi_kvm_watch_vcpu_init(kv);
 	return 0;
 err:
 	kvm_vcpu_fini(vcpu);
@@ -408,13 +434,28 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		if (atomic_load(&vm->pause_req))
 			return 0;
 		ret = ioctl(kv->fd, KVM_RUN, 0);
+		if (kv->eoi_flush) {
+			int err = errno;
+
+			vmmi_kvm_eoi_flushed(vcpu);
+			errno = err;
+		}
 		/* Entering finished the pending access; an MMIO or PIO exit starts another. */
 		kv->io_pending = ret == 0 && (run->exit_reason == KVM_EXIT_IO ||
 					      run->exit_reason == KVM_EXIT_MMIO);
 		if (ret < 0) {
-			/* A kick (or a signal of the program's): no exit, the core decides. */
-			if (errno == EINTR || errno == EAGAIN)
-				return 0;
+			if (errno == EINTR || errno == EAGAIN) {
+				/* A kick: no exit, the core decides. */
+				if (__atomic_load_n(&run->immediate_exit, __ATOMIC_SEQ_CST))
+					return 0;
+				/* The halt watch, or a signal of the program's. */
+				ret = vmmi_kvm_halt_ended(vcpu, exit);
+				if (ret < 0)
+					vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+				if (ret != 0)
+					return ret < 0 ? ret : 0;
+				continue;
+			}
 			vmmi_exit_set(exit, VMM_EXIT_ERROR, "KVM_RUN: %s", strerror(errno));
 			return vmmi_error(-errno, "kvm: KVM_RUN on vCPU %u: %s", vcpu->index,
 					  strerror(errno));
@@ -430,6 +471,11 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 			break;
 		case KVM_EXIT_INTR:
 			break;
+		case KVM_EXIT_IOAPIC_EOI:
+			/* A level-triggered vector's EOI (a route of vmmi_kvm_irq_routes()). */
+			vmmi_irq_eoi(vm, run->eoi.vector);
+			atomic_fetch_add_explicit(&k->watch.eois, 1, memory_order_relaxed);
+			break;
 		case KVM_EXIT_HLT:
 			vmmi_exit_set(exit, VMM_EXIT_HLT, "hlt with interrupts off");
 			return 0;
@@ -444,6 +490,9 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 				      (unsigned long long)exit->hw_code);
 			return 0;
 		case KVM_EXIT_INTERNAL_ERROR:
+			if (run->internal.suberror == KVM_INTERNAL_ERROR_EMULATION &&
+			    vmmi_kvm_emulation_failed(vcpu))
+				break;
 			exit->hw_code = run->internal.suberror;
 			vmmi_exit_set(exit, VMM_EXIT_INTERNAL_ERROR,
 				      "KVM internal error, suberror %u%s", run->internal.suberror,
@@ -469,7 +518,15 @@ static int run_loop(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 static int kvm_run_vcpu(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 {
 	struct kvm_vcpu *kv = vcpu->be;
-	int ret = run_loop(vcpu, exit);
+	int ret = vmmi_kvm_watch_enter(vcpu);
+
+	if (ret < 0) {
+		vmmi_exit_set(exit, VMM_EXIT_ERROR, "%s", vmm_last_error());
+		kick_consume(kv->run);
+		return ret;
+	}
+	ret = run_loop(vcpu, exit);
+	vmmi_kvm_watch_leave(vcpu);
 
 	/* Not for a pause (no exit): the run goes on, and its KVM_RUN completes the access. */
 	if (kv->io_pending && ret == 0 && exit->reason != VMM_EXIT_NONE)
@@ -514,6 +571,9 @@ static const struct vmmi_backend_ops kvm_ops = {
     .run = kvm_run_vcpu,
     .kick = kvm_kick,
     .kick_signals = true,
+    .msi = vmmi_kvm_msi,
+    .irq_routes = vmmi_kvm_irq_routes,
+    .irq_reset = vmmi_kvm_irq_reset,
 };
 
 const struct vmmi_backend vmmi_backend_kvm = {

@@ -219,6 +219,8 @@ int bench_add_nulldev(struct vmm_vm *vm, const char *name, uint32_t space, uint6
 void bench_row_mmio_kvm(struct bench_row *row);
 void bench_row_pio_kvm(struct bench_row *row);
 void bench_row_lifecycle_kvm(struct bench_row *row);
+void bench_row_msi_kvm(struct bench_row *row);
+void bench_row_irqline_kvm(struct bench_row *row);
 /* rows_emu.c: bare-Unicorn baselines. */
 void bench_row_mmio_emu(struct bench_row *row);
 void bench_row_mmio8_emu(struct bench_row *row);

@@ -195,7 +195,7 @@ Test(demo, selftest_passes_on_kvm)
 	check_selftest_output(&r);
 }
 
-/* The demo with vcpus = 4: secondaries halt at once, vCPU 0's exit code still decides. */
+/* The demo with vcpus = 4: vCPU 1 waits for IPIs, 2 and 3 halt at once; vCPU 0 decides the exit. */
 static void demo_with_four_vcpus(const char *accel)
 {
 	struct e2e_result r;
