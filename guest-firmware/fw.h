@@ -201,6 +201,8 @@ int strncmp(const char *a, const char *b, size_t n);
 /* uart.c: console on a 16550; output is dropped while no UART is set up. */
 int uart_init(const struct vmm_guest_boot_info *bi);
 void uart_putc(char c);
+/* uart_irq_checks.c: its THR-empty and received-data interrupts (with `irq` and `input`). */
+void uart_irq_checks(const struct vmm_guest_boot_info *bi);
 
 /* printf.c: %s %d %u %x %c %p with l/ll, width, '0' and '-' flags, %.*s. */
 int fw_vprintf(const char *fmt, va_list ap);

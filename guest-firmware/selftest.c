@@ -120,6 +120,9 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 	ioapic_checks(bi, td->base);
 	testdev_irq_checks(bi, td->base);
 
+	/* After the LAPIC checks: it leaves the LAPIC enabled and the UART's pin routed, masked. */
+	uart_irq_checks(bi);
+
 	fw_printf("1..%u\n", checks_run);
 	fw_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed, checks_failed);
 

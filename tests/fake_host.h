@@ -18,18 +18,21 @@
 #include <criterion/criterion.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vmm/plugin.h"
 
 #define FAKE_RAM_BASE	0x100000ull
 #define FAKE_RAM_SIZE	0x10000ull
 #define FAKE_MAX_PARAMS 8
+#define FAKE_MAX_IRQS	4
 
 struct fake_host {
 	struct vmm_host_services svc; /* first: a struct vmm_host * ctx points here too */
@@ -52,6 +55,23 @@ struct fake_host {
 
 	unsigned logs;
 	char log_msg[256]; /* the latest log() */
+
+	/*
+	 * 1.1 interrupts: the device's pins (fake_add_irq()), each line's level
+	 * and rising edges as irq_set()/irq_pulse() left them, the last MSI.
+	 * Guarded by irq_lock: devices call these from their own threads too.
+	 */
+	uint32_t irq_pins[FAKE_MAX_IRQS];
+	uint32_t nirqs;
+	bool abi_1_0; /* fake_create() passes 1.0-sized services and info */
+	pthread_mutex_t irq_lock;
+	pthread_cond_t irq_cond;
+	int irq_level[FAKE_MAX_IRQS];
+	unsigned irq_rises[FAKE_MAX_IRQS];
+	unsigned irq_bad_lines; /* calls naming a line the device does not have */
+	unsigned msis;
+	uint64_t msi_addr;
+	uint32_t msi_data;
 
 	void *dl;
 	const struct vmm_plugin_desc *desc;
@@ -150,6 +170,56 @@ fake_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* A line's new level, under irq_lock; a rise counts and wakes fake_irq_wait(). */
+static inline int fake_irq_set(struct vmm_host *ctx, uint32_t line, int level)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	pthread_mutex_lock(&fh->irq_lock);
+	if (line >= fh->nirqs) {
+		fh->irq_bad_lines++;
+		pthread_mutex_unlock(&fh->irq_lock);
+		return -ENOENT;
+	}
+	if (level && !fh->irq_level[line])
+		fh->irq_rises[line]++;
+	fh->irq_level[line] = level != 0;
+	pthread_cond_broadcast(&fh->irq_cond);
+	pthread_mutex_unlock(&fh->irq_lock);
+	return 0;
+}
+
+/* An edge: a rise of a low line, which stays low. */
+static inline int fake_irq_pulse(struct vmm_host *ctx, uint32_t line)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	pthread_mutex_lock(&fh->irq_lock);
+	if (line >= fh->nirqs) {
+		fh->irq_bad_lines++;
+		pthread_mutex_unlock(&fh->irq_lock);
+		return -ENOENT;
+	}
+	if (!fh->irq_level[line])
+		fh->irq_rises[line]++;
+	pthread_cond_broadcast(&fh->irq_cond);
+	pthread_mutex_unlock(&fh->irq_lock);
+	return 0;
+}
+
+static inline int fake_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
+{
+	struct fake_host *fh = fake_of(ctx);
+
+	pthread_mutex_lock(&fh->irq_lock);
+	fh->msis++;
+	fh->msi_addr = addr;
+	fh->msi_data = data;
+	pthread_cond_broadcast(&fh->irq_cond);
+	pthread_mutex_unlock(&fh->irq_lock);
+	return 0;
+}
+
 /* A fresh fake host (zeroed RAM, no params) with BUILD_DIR/plugins/NAME.so loaded. */
 static inline struct fake_host *fake_host_new(const char *plugin)
 {
@@ -166,6 +236,11 @@ static inline struct fake_host *fake_host_new(const char *plugin)
 	fh->svc.stop = fake_stop;
 	fh->svc.param = fake_param;
 	fh->svc.param_error = fake_param_error;
+	fh->svc.irq_set = fake_irq_set;
+	fh->svc.irq_pulse = fake_irq_pulse;
+	fh->svc.msi_send = fake_msi_send;
+	cr_assert_eq(pthread_mutex_init(&fh->irq_lock, NULL), 0);
+	cr_assert_eq(pthread_cond_init(&fh->irq_cond, NULL), 0);
 
 	snprintf(path, sizeof(path), "%s/plugins/%s.so", BUILD_DIR, plugin);
 	fh->dl = dlopen(path, RTLD_NOW | RTLD_LOCAL);
@@ -186,10 +261,75 @@ static inline void fake_set_param(struct fake_host *fh, const char *key, const c
 	fh->nparams++;
 }
 
+/* Give the next fake_create()'s device one more interrupt line, at I/O APIC pin. */
+static inline void fake_add_irq(struct fake_host *fh, uint32_t pin)
+{
+	cr_assert_lt(fh->nirqs, FAKE_MAX_IRQS);
+	fh->irq_pins[fh->nirqs++] = pin;
+}
+
+/* Make the next fake_create() look like a host of ABI 1.0: no interrupt services, no lines. */
+static inline void fake_use_abi_1_0(struct fake_host *fh)
+{
+	fh->abi_1_0 = true;
+	fh->svc.size = offsetof(struct vmm_host_services, irq_set);
+	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 0);
+	/* What a 1.0 host's table would hold past its size: anything. */
+	fh->svc.irq_set = NULL;
+	fh->svc.irq_pulse = NULL;
+	fh->svc.msi_send = NULL;
+}
+
+/* Line line's level now. */
+static inline int fake_irq_level(struct fake_host *fh, uint32_t line)
+{
+	int v;
+
+	pthread_mutex_lock(&fh->irq_lock);
+	v = fh->irq_level[line];
+	pthread_mutex_unlock(&fh->irq_lock);
+	return v;
+}
+
+/* How often line line has gone from low to high. */
+static inline unsigned fake_irq_rises(struct fake_host *fh, uint32_t line)
+{
+	unsigned v;
+
+	pthread_mutex_lock(&fh->irq_lock);
+	v = fh->irq_rises[line];
+	pthread_mutex_unlock(&fh->irq_lock);
+	return v;
+}
+
+/* Wait up to ms milliseconds for line line to reach level; returns whether it did. */
+static inline bool fake_irq_wait(struct fake_host *fh, uint32_t line, int level, unsigned ms)
+{
+	struct timespec dl;
+	bool ok;
+
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += ms / 1000;
+	dl.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (dl.tv_nsec >= 1000000000L) {
+		dl.tv_sec++;
+		dl.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fh->irq_lock);
+	while (fh->irq_level[line] != level)
+		if (pthread_cond_timedwait(&fh->irq_cond, &fh->irq_lock, &dl) == ETIMEDOUT)
+			break;
+	ok = fh->irq_level[line] == level;
+	pthread_mutex_unlock(&fh->irq_lock);
+	return ok;
+}
+
 /* Create an instance with a window of length bytes in space; returns what create() returned. */
 static inline int fake_create(struct fake_host *fh, uint32_t space, uint64_t length)
 {
-	fh->info.size = sizeof(fh->info);
+	fh->info.size = fh->abi_1_0 ? offsetof(struct vmm_device_info, irqs) : sizeof(fh->info);
+	fh->info.irqs = fh->abi_1_0 ? NULL : fh->irq_pins;
+	fh->info.nirqs = fh->abi_1_0 ? 0 : fh->nirqs;
 	fh->info.space = space;
 	fh->info.name = "dev0";
 	fh->info.base = space == VMM_SPACE_PIO ? 0x3f8 : 0xfe000000;
@@ -241,6 +381,8 @@ static inline void fake_host_free(struct fake_host *fh)
 		fh->desc->destroy(fh->state);
 	if (fh->dl)
 		dlclose(fh->dl);
+	pthread_cond_destroy(&fh->irq_cond);
+	pthread_mutex_destroy(&fh->irq_lock);
 	free(fh);
 }
 

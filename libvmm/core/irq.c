@@ -227,27 +227,20 @@ int vmmi_irq_check_pins(const struct vmmi_origin *at, const char *name, const ui
 
 /* ---- a device's lines (plugin host services) ---- */
 
-int vmmi_irq_device_set(struct vmm_device *dev, uint32_t line, int level)
+/* One source's level: bit of *mask, driving pin; only a change reaches the pin. */
+static void source_set_locked(struct vmm_vm *vm, uint32_t *mask, unsigned bit, unsigned pin,
+			      bool high)
 {
-	struct vmm_vm *vm = dev->vm;
-	bool high = level != 0, was;
-	int ret;
-
-	if (line >= dev->nirqs)
-		return -ENOENT;
-	ret = irq_lock(vm);
-	if (ret < 0)
-		return ret;
-	was = dev->irq_high >> line & 1;
-	if (was != high) {
-		dev->irq_high ^= 1u << line;
-		source_locked(vm, dev->irqs[line], high);
-	}
-	irq_unlock(vm);
-	return 0;
+	if ((bool)(*mask >> bit & 1) == high)
+		return;
+	*mask ^= 1u << bit;
+	source_locked(vm, pin, high);
 }
 
-int vmmi_irq_device_pulse(struct vmm_device *dev, uint32_t line)
+#define LINE_PULSE 2 /* device_line(): raise and lower at once */
+
+/* Set a device's line low (0), high (1), or pulse it (LINE_PULSE: an edge, if it is low). */
+static int device_line(struct vmm_device *dev, uint32_t line, int op)
 {
 	struct vmm_vm *vm = dev->vm;
 	int ret;
@@ -257,12 +250,24 @@ int vmmi_irq_device_pulse(struct vmm_device *dev, uint32_t line)
 	ret = irq_lock(vm);
 	if (ret < 0)
 		return ret;
-	if (!(dev->irq_high >> line & 1)) {
+	if (op != LINE_PULSE) {
+		source_set_locked(vm, &dev->irq_high, line, dev->irqs[line], op);
+	} else if (!(dev->irq_high >> line & 1)) { /* a line held high has no edge to give */
 		source_locked(vm, dev->irqs[line], true);
 		source_locked(vm, dev->irqs[line], false);
 	}
 	irq_unlock(vm);
 	return 0;
+}
+
+int vmmi_irq_device_set(struct vmm_device *dev, uint32_t line, int level)
+{
+	return device_line(dev, line, level != 0);
+}
+
+int vmmi_irq_device_pulse(struct vmm_device *dev, uint32_t line)
+{
+	return device_line(dev, line, LINE_PULSE);
 }
 
 void vmmi_irq_device_gone(struct vmm_device *dev)
@@ -289,10 +294,7 @@ int vmm_irq_set(struct vmm_vm *vm, uint32_t gsi, int level)
 				  VMMI_IOAPIC_PINS - 1);
 	if (irq_lock(vm) < 0)
 		return -EIO;
-	if ((vm->irq.api_high >> gsi & 1) != (level != 0)) {
-		vm->irq.api_high ^= 1u << gsi;
-		source_locked(vm, gsi, level != 0);
-	}
+	source_set_locked(vm, &vm->irq.api_high, gsi, gsi, level != 0);
 	irq_unlock(vm);
 	return 0;
 }

@@ -19,22 +19,36 @@
  *   stop at any time, instead of the vCPU blocking in write(2) where no
  *   timeout or signal reaches it. A THR write with no room is dropped and
  *   counted, like a byte written to a full 16550. The buffer drains at each
- *   UART access and, for at most flush-timeout, when the device is
- *   destroyed; the counts of bytes delivered and dropped are logged then.
+ *   UART access, in the line worker when there is one (rx.c), and for at
+ *   most flush-timeout when the device is destroyed; the counts of bytes
+ *   delivered and dropped are logged then.
  *   tx.c holds this policy and its reasons.
- * - Input is polled, never waited for: when the guest reads RBR, LSR or IIR
- *   the model takes whatever the input has ready, up to the free room of
- *   the RX FIFO (so host input never overruns). Loopback overruns do: a
+ * - Input arrives on its own: a worker thread (rx.c) reads the input and
+ *   moves bytes into the RX FIFO as it has room (so host input never
+ *   overruns), whether or not the guest is running. Loopback overruns do: a
  *   full FIFO drops the new byte and sets LSR OE; without FIFOs the new
  *   byte replaces the held one and sets OE, as on the chip.
- * - There are no interrupt lines in plugin ABI v1: IER is stored and IIR is
- *   computed as a driver would expect (line status, then received data or
- *   FIFO timeout, then THR empty, then modem status), but nothing is raised.
- *   Received data below the FIFO trigger level reports a character timeout
- *   at once, since host input arrives in bursts and no time passes here.
+ * - Interrupts (plugin ABI 1.1, a device with an `irq` key): the INTR
+ *   output is the first line, info->irqs[0], held high while an enabled
+ *   source is pending and OUT2 is set (as on a PC, where OUT2 enables the
+ *   IRQ driver; loopback forces OUT2 inactive, so no line then), low
+ *   otherwise. IIR reports the sources by the 16550A's priorities: line
+ *   status (OE), then received data (at the FIFO trigger level, or below it
+ *   after the character timeout), then THR empty, then modem status. THR
+ *   empty is raised when THR empties or when IER enables it while THR is
+ *   empty, and cleared by an IIR read that reports it or by a THR write.
+ *   A byte leaves THR as soon as it is written, so a THR write lowers the
+ *   line and raises it again: an edge-triggered guest gets its next
+ *   interrupt. The character timeout comes 4 character times after the
+ *   last byte went into or out of the FIFO, timed by the host's monotonic
+ *   clock at the rate the divisor latch and LCR describe (divisor 1 =
+ *   115200 baud; the reset divisor 12 makes it about 4.2 ms at 8N1).
+ *   Without an `irq` key, or on an older host, the model works polled and
+ *   IIR still reports the sources.
  * - Outside loopback the modem inputs read as a connected terminal: CTS, DSR
  *   and DCD asserted, RI not. Break (LCR bit 6), parity and framing are
- *   stored but have no effect; the divisor latch is kept but sets no speed.
+ *   stored but have no effect; the divisor latch sets no speed, only the
+ *   character timeout.
  * - Reset returns the registers to power-on state (divisor 12, i.e. 9600
  *   baud from the PC's 1.8432 MHz clock) and empties the RX FIFO; the
  *   output and input files stay open where they are.
@@ -48,29 +62,28 @@
  *               opened when one comes; meanwhile output waits (THRE 0).
  *   flush-timeout = 0 | N | Ns | Nms (default 1s): how long destroying the
  *               device waits for a stalled output to take what is buffered.
- *   input     = none (default) | stdin | PATH (opened non-blocking; a FIFO
- *               works). The terminal is not put in raw mode.
+ *   input     = none (default) | stdin | PATH: what the receiver gets,
+ *               read by the line worker until its end. A FIFO is opened
+ *               read-write so that writers may come and go. The terminal
+ *               is not put in raw mode.
  *   reg-shift = 0..3: register spacing 1 << reg-shift bytes; the window must
  *               be at least 8 << reg-shift bytes.
  */
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
+#include <time.h>
 
-#include "tx.h"
-#include "vmm/plugin.h"
+#include "uart.h"
 
 #define UART_NREGS	      8
-#define UART_FIFO_SIZE	      16
 #define UART_RESET_DIVISOR    12
 #define UART_FLUSH_MS_DEFAULT 1000
+#define UART_CLOCK_HZ	      115200u /* the PC's 1.8432 MHz crystal over 16: divisor 1 */
 
 /* Register indices: the offset is index << reg_shift. */
 #define UART_RBR 0 /* read, DLAB = 0 */
@@ -98,6 +111,7 @@
 #define IIR_RDI	 0x04
 #define IIR_RLSI 0x06
 #define IIR_CTI	 0x0c
+#define IIR_ID	 0x0f
 #define IIR_FIFO 0xc0
 
 #define FCR_ENABLE   0x01
@@ -106,7 +120,10 @@
 #define FCR_DMA	     0x08
 #define FCR_TRIGGER  0xc0
 
-#define LCR_DLAB 0x80
+#define LCR_WLEN   0x03
+#define LCR_STOP   0x04
+#define LCR_PARITY 0x08
+#define LCR_DLAB   0x80
 
 #define MCR_DTR	 0x01
 #define MCR_RTS	 0x02
@@ -134,26 +151,13 @@
 #define MSR_RI	   0x40
 #define MSR_DCD	   0x80
 
-struct uart {
-	const struct vmm_host_services *host;
-	struct vmm_host *ctx;
-	unsigned reg_shift;
+uint64_t uart_now_ns(void)
+{
+	struct timespec ts;
 
-	struct uart_tx tx; /* the transmit line: output, buffer, counts */
-	int in_fd;	   /* -1: input = none */
-	bool in_owned;
-	bool in_regular; /* a regular file is always "ready": skip poll() */
-
-	uint8_t ier, lcr, mcr, scr, dll, dlm;
-	uint8_t fcr;	 /* FCR_ENABLE | FCR_DMA | FCR_TRIGGER as last written */
-	uint8_t lsr_err; /* LSR error bits, cleared when LSR is read */
-	uint8_t msr;	 /* line states in bits 4-7, deltas in bits 0-3 */
-	uint8_t rbr;	 /* last byte taken from RX: RBR repeats it when empty */
-	bool thri;	 /* THR-empty interrupt pending */
-
-	uint8_t rx[UART_FIFO_SIZE];
-	unsigned rx_head, rx_count;
-};
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 /* ---- output and input ---- */
 
@@ -163,8 +167,7 @@ static bool uart_thre(const struct uart *u)
 	return uart_tx_room(&u->tx, UART_FIFO_SIZE);
 }
 
-/* Let the line move buffered bytes out; THR turning empty raises its interrupt. */
-static void uart_tx_progress(struct uart *u)
+void uart_tx_progress(struct uart *u)
 {
 	bool was = uart_thre(u);
 
@@ -178,15 +181,29 @@ static unsigned uart_rx_capacity(const struct uart *u)
 	return (u->fcr & FCR_ENABLE) ? UART_FIFO_SIZE : 1;
 }
 
+unsigned uart_rx_room(const struct uart *u)
+{
+	unsigned cap = uart_rx_capacity(u);
+
+	return u->rx_count < cap ? cap - u->rx_count : 0;
+}
+
+bool uart_rx_from_input(const struct uart *u)
+{
+	return !(u->mcr & MCR_LOOP);
+}
+
 static void uart_rx_clear(struct uart *u)
 {
 	u->rx_head = 0;
 	u->rx_count = 0;
+	if (u->worker_waits_room)
+		uart_worker_kick(u);
 }
 
-/* A byte arrives from the serial line (loopback or host input). */
-static void uart_rx_push(struct uart *u, uint8_t byte)
+void uart_rx_push(struct uart *u, uint8_t byte)
 {
+	u->rx_stamp = uart_now_ns();
 	if (u->rx_count >= uart_rx_capacity(u)) {
 		/* Without FIFOs the holding register is overwritten; with them the FIFO keeps its
 		 * bytes. */
@@ -205,38 +222,129 @@ static uint8_t uart_rx_pop(struct uart *u)
 		u->rbr = u->rx[u->rx_head];
 		u->rx_head = (u->rx_head + 1) % UART_FIFO_SIZE;
 		u->rx_count--;
+		u->rx_stamp = uart_now_ns();
+		if (u->worker_waits_room)
+			uart_worker_kick(u);
 	}
 	return u->rbr;
 }
 
-/* Take what the input has ready, without ever waiting. */
-static void uart_poll_input(struct uart *u)
+/* ---- interrupts ---- */
+
+static unsigned uart_rx_trigger(const struct uart *u)
 {
-	uint8_t buf[UART_FIFO_SIZE];
-	unsigned room;
-	ssize_t n;
+	static const uint8_t trigger[4] = {1, 4, 8, 14};
 
-	/* In loopback the receiver listens to the transmitter only. */
-	if (u->in_fd < 0 || (u->mcr & MCR_LOOP))
-		return;
-	room = uart_rx_capacity(u) - u->rx_count;
-	if (!room)
-		return;
-	if (!u->in_regular) {
-		/*
-		 * poll() rather than O_NONBLOCK on stdin: the flag would be set on
-		 * the open file description that the shell shares with us.
-		 */
-		struct pollfd p = {.fd = u->in_fd, .events = POLLIN};
+	return (u->fcr & FCR_ENABLE) ? trigger[u->fcr >> 6] : 1;
+}
 
-		if (poll(&p, 1, 0) <= 0 || !(p.revents & (POLLIN | POLLHUP | POLLERR)))
-			return;
+/*
+ * Four character times at the rate the divisor latch sets from the PC's
+ * 1.8432 MHz clock, with the frame LCR describes (start bit, 5 to 8 data
+ * bits, parity, 1 or 2 stop bits; 1.5 counts as 2). A divisor of 0 counts
+ * as 1. At most 4 * 12 * 65535 / 115200 s, about 27 s.
+ */
+static uint64_t uart_timeout_ns(const struct uart *u)
+{
+	uint64_t div = (uint64_t)u->dlm << 8 | u->dll;
+	uint64_t bits = 1 + 5 + (u->lcr & LCR_WLEN) + ((u->lcr & LCR_PARITY) ? 1 : 0) +
+			((u->lcr & LCR_STOP) ? 2 : 1);
+
+	if (!div)
+		div = 1;
+	return 4 * bits * div * 1000000000ull / UART_CLOCK_HZ;
+}
+
+/* A FIFO holds bytes below its trigger level: the only case the timeout serves. */
+static bool uart_cti_armed(const struct uart *u)
+{
+	return (u->fcr & FCR_ENABLE) && u->rx_count && u->rx_count < uart_rx_trigger(u);
+}
+
+uint64_t uart_cti_deadline(const struct uart *u)
+{
+	uint64_t d;
+
+	if (!(u->ier & IER_ERBFI) || !uart_cti_armed(u))
+		return 0;
+	d = u->rx_stamp + uart_timeout_ns(u);
+	return d > uart_now_ns() ? d : 0;
+}
+
+/* The source IIR reports, by the 16550A's priorities; IIR_NONE if none is pending. */
+static uint8_t uart_source(const struct uart *u)
+{
+	if ((u->ier & IER_ELSI) && (u->lsr_err & LSR_ERRORS))
+		return IIR_RLSI;
+	if ((u->ier & IER_ERBFI) && u->rx_count) {
+		if (u->rx_count >= uart_rx_trigger(u))
+			return IIR_RDI;
+		if (uart_now_ns() - u->rx_stamp >= uart_timeout_ns(u))
+			return IIR_CTI;
 	}
-	do
-		n = read(u->in_fd, buf, room);
-	while (n < 0 && errno == EINTR);
-	for (ssize_t i = 0; i < n; i++)
-		uart_rx_push(u, buf[i]);
+	if ((u->ier & IER_ETBEI) && u->thri)
+		return IIR_THRI;
+	if ((u->ier & IER_EDSSI) && (u->msr & MSR_DELTAS))
+		return IIR_MSI;
+	return IIR_NONE;
+}
+
+static uint8_t uart_iir(const struct uart *u)
+{
+	return uart_source(u) | ((u->fcr & FCR_ENABLE) ? IIR_FIFO : 0);
+}
+
+/*
+ * The INTR pin reaches the I/O APIC through a driver that OUT2 enables, as
+ * on a PC; loopback forces OUT2 inactive, so a UART in loopback raises no
+ * line (IIR still reports its sources).
+ */
+static bool uart_line(const struct uart *u)
+{
+	return (u->mcr & (MCR_OUT2 | MCR_LOOP)) == MCR_OUT2 && uart_source(u) != IIR_NONE;
+}
+
+static void uart_set_irq(struct uart *u, bool level)
+{
+	u->irq_level = level;
+	u->host->irq_set(u->ctx, 0, level);
+}
+
+void uart_update_irq(struct uart *u)
+{
+	bool level;
+
+	if (!u->has_irq)
+		return;
+	level = uart_line(u);
+	if (level != u->irq_level)
+		uart_set_irq(u, level);
+}
+
+/*
+ * After a guest access: the line's level, and whether the worker must look
+ * again (a character timeout now due sooner than it sleeps, bytes waiting
+ * for an output it does not watch).
+ */
+static void uart_after_access(struct uart *u)
+{
+	uint64_t d;
+	bool kick = false;
+
+	uart_update_irq(u);
+	if (!u->worker_started)
+		return;
+	d = u->has_irq ? uart_cti_deadline(u) : 0;
+	if (d && (!u->worker_deadline || d < u->worker_deadline)) {
+		u->worker_deadline = d;
+		kick = true;
+	}
+	if (!uart_tx_empty(&u->tx) && !u->worker_watches_tx) {
+		u->worker_watches_tx = true;
+		kick = true;
+	}
+	if (kick)
+		uart_worker_kick(u);
 }
 
 /* ---- registers ---- */
@@ -269,23 +377,6 @@ static void uart_update_msr(struct uart *u)
 	u->msr = in | deltas;
 }
 
-static uint8_t uart_iir(const struct uart *u)
-{
-	static const uint8_t trigger[4] = {1, 4, 8, 14};
-	bool fifo = u->fcr & FCR_ENABLE;
-	uint8_t id = IIR_NONE;
-
-	if ((u->ier & IER_ELSI) && (u->lsr_err & LSR_ERRORS))
-		id = IIR_RLSI;
-	else if ((u->ier & IER_ERBFI) && u->rx_count)
-		id = (!fifo || u->rx_count >= trigger[u->fcr >> 6]) ? IIR_RDI : IIR_CTI;
-	else if ((u->ier & IER_ETBEI) && u->thri)
-		id = IIR_THRI;
-	else if ((u->ier & IER_EDSSI) && (u->msr & MSR_DELTAS))
-		id = IIR_MSI;
-	return id | (fifo ? IIR_FIFO : 0);
-}
-
 static void uart_write_fcr(struct uart *u, uint8_t v)
 {
 	bool was_enabled = u->fcr & FCR_ENABLE;
@@ -304,6 +395,8 @@ static void uart_write_fcr(struct uart *u, uint8_t v)
 	 * to the host, already past the TX FIFO.
 	 */
 	u->fcr = v & (FCR_ENABLE | FCR_DMA | FCR_TRIGGER);
+	if (u->worker_waits_room)
+		uart_worker_kick(u); /* the FIFO may hold more now */
 }
 
 static uint8_t uart_reg_read(struct uart *u, unsigned reg)
@@ -314,15 +407,13 @@ static uint8_t uart_reg_read(struct uart *u, unsigned reg)
 	case UART_RBR:
 		if (u->lcr & LCR_DLAB)
 			return u->dll;
-		uart_poll_input(u);
 		return uart_rx_pop(u);
 	case UART_IER:
 		return (u->lcr & LCR_DLAB) ? u->dlm : u->ier;
 	case UART_IIR:
-		uart_poll_input(u);
 		v = uart_iir(u);
 		/* Reading IIR acknowledges a THR-empty interrupt it reports. */
-		if ((v & 0x0f) == IIR_THRI)
+		if ((v & IIR_ID) == IIR_THRI)
 			u->thri = false;
 		return v;
 	case UART_LCR:
@@ -330,7 +421,6 @@ static uint8_t uart_reg_read(struct uart *u, unsigned reg)
 	case UART_MCR:
 		return u->mcr;
 	case UART_LSR:
-		uart_poll_input(u);
 		v = u->lsr_err | (uart_thre(u) ? LSR_THRE : 0) |
 		    (uart_tx_empty(&u->tx) ? LSR_TEMT : 0) | (u->rx_count ? LSR_DR : 0);
 		u->lsr_err = 0;
@@ -352,6 +442,13 @@ static void uart_reg_write(struct uart *u, unsigned reg, uint8_t v)
 			u->dll = v;
 			return;
 		}
+		/*
+		 * The write clears the THR-empty interrupt; the byte then leaves
+		 * at once and THR is empty again. Telling the host both steps
+		 * gives an edge-triggered guest its next interrupt.
+		 */
+		u->thri = false;
+		uart_update_irq(u);
 		if (u->mcr & MCR_LOOP)
 			uart_rx_push(u, v);
 		else
@@ -377,6 +474,8 @@ static void uart_reg_write(struct uart *u, unsigned reg, uint8_t v)
 	case UART_MCR:
 		u->mcr = v & MCR_MASK;
 		uart_update_msr(u);
+		if (u->worker_waits_room)
+			uart_worker_kick(u); /* loopback off: the input may flow again */
 		return;
 	case UART_LSR: /* factory test on real chips: ignored */
 	case UART_MSR:
@@ -403,8 +502,11 @@ static int uart_read(void *state, uint64_t offset, uint32_t size, uint64_t *valu
 	struct uart *u = state;
 	int reg = uart_reg_index(u, offset);
 
+	pthread_mutex_lock(&u->lock);
 	uart_tx_progress(u);
 	*value = reg < 0 ? 0 : uart_reg_read(u, (unsigned)reg);
+	uart_after_access(u);
+	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
 
@@ -413,9 +515,12 @@ static int uart_write(void *state, uint64_t offset, uint32_t size, uint64_t valu
 	struct uart *u = state;
 	int reg = uart_reg_index(u, offset);
 
+	pthread_mutex_lock(&u->lock);
 	uart_tx_progress(u);
 	if (reg >= 0)
 		uart_reg_write(u, (unsigned)reg, (uint8_t)value);
+	uart_after_access(u);
+	pthread_mutex_unlock(&u->lock);
 	return 0;
 }
 
@@ -423,6 +528,7 @@ static void uart_reset(void *state)
 {
 	struct uart *u = state;
 
+	pthread_mutex_lock(&u->lock);
 	u->ier = 0;
 	u->lcr = 0;
 	u->mcr = 0;
@@ -438,6 +544,10 @@ static void uart_reset(void *state)
 	u->msr = 0;
 	uart_update_msr(u);
 	u->msr &= ~MSR_DELTAS;
+	/* Low, whatever we believed: the host may have reset its side too. */
+	if (u->has_irq)
+		uart_set_irq(u, false);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* ---- lifecycle ---- */
@@ -489,44 +599,35 @@ bad:
 	return -EINVAL;
 }
 
-static int uart_open_input(struct uart *u, const char *s)
-{
-	struct stat st;
-
-	if (!s || !strcmp(s, "none")) {
-		u->in_fd = -1;
-		return 0;
-	}
-	if (!strcmp(s, "stdin")) {
-		u->in_fd = STDIN_FILENO;
-	} else if (!*s) {
-		u->host->param_error(u->ctx, "input", "is empty (none, stdin or a file path)");
-		return -EINVAL;
-	} else {
-		/* O_NONBLOCK so that opening a FIFO does not wait for a writer, nor reading it for
-		 * data. */
-		u->in_fd = open(s, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
-		if (u->in_fd < 0) {
-			u->host->param_error(u->ctx, "input", "cannot open '%s': %s", s,
-					     strerror(errno));
-			return -EINVAL;
-		}
-		u->in_owned = true;
-	}
-	u->in_regular = fstat(u->in_fd, &st) == 0 && S_ISREG(st.st_mode);
-	return 0;
-}
-
 static void uart_destroy(void *state)
 {
 	struct uart *u = state;
 
 	if (!u)
 		return;
+	uart_worker_stop(u);
 	uart_tx_close(&u->tx);
-	if (u->in_owned)
-		close(u->in_fd);
+	pthread_mutex_destroy(&u->lock);
 	free(u);
+}
+
+/* Every member of 1.0, the least this model needs of the services and of the device info. */
+#define UART_HOST_MIN_SIZE                                                                         \
+	(offsetof(struct vmm_host_services, param_error) +                                         \
+	 sizeof(((struct vmm_host_services *)0)->param_error))
+#define UART_INFO_MIN_SIZE (offsetof(struct vmm_device_info, length) + sizeof(uint64_t))
+
+/*
+ * The interrupt line: the first `irq` pin, if the host has irq_set() (1.1)
+ * and the device has one. Otherwise the UART works polled, as before 1.1.
+ */
+static bool uart_wants_irq(const struct vmm_host_services *host, const struct vmm_device_info *info)
+{
+	if (!VMM_HOST_HAS(host, irq_set) || !host->irq_set)
+		return false;
+	if (info->size < offsetof(struct vmm_device_info, nirqs) + sizeof(info->nirqs))
+		return false;
+	return info->nirqs > 0;
 }
 
 static int uart_create(const struct vmm_host_services *host, struct vmm_host *ctx,
@@ -538,7 +639,7 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	unsigned shift;
 	int err;
 
-	if (host->size < sizeof(*host) || info->size < sizeof(*info))
+	if (host->size < UART_HOST_MIN_SIZE || info->size < UART_INFO_MIN_SIZE)
 		return -EPROTO;
 	/* Ask for every key before failing on one, so that the host reports only real mistakes. */
 	output = host->param(ctx, "output");
@@ -567,15 +668,29 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	u->ctx = ctx;
 	u->reg_shift = shift;
 	u->in_fd = -1;
+	u->wake_fd = -1;
+	u->has_irq = uart_wants_irq(host, info);
+	err = pthread_mutex_init(&u->lock, NULL);
+	if (err) {
+		host->log(ctx, VMM_LOG_ERROR, "cannot create the device lock: %s", strerror(err));
+		free(u);
+		return -err;
+	}
 
 	/* Input first: a refused input must not leave a truncated output file behind. */
-	err = uart_open_input(u, input);
+	err = uart_input_open(u, input);
 	if (err)
 		goto err_free;
 	err = uart_tx_open(&u->tx, host, ctx, output, flush_ms);
 	if (err)
 		goto err_free;
 	uart_reset(u);
+	/* A thread only where something must happen without the guest: input, or a line. */
+	if (u->in_fd >= 0 || u->has_irq) {
+		err = uart_worker_start(u);
+		if (err)
+			goto err_free;
+	}
 	*state = u;
 	return 0;
 

@@ -371,6 +371,87 @@ Test(uart, reader_that_closes_early_is_reported_and_the_run_goes_on)
 	cr_assert_gt(dropped, 0, "%s", e2e_describe(&r));
 }
 
+/* ---- interrupts: the selftest firmware's UART checks ---- */
+
+TestSuite(uart_irq, .fini = e2e_cleanup, .timeout = 120);
+
+/* The lines of the firmware's "uart: " checks, in order; the returned text is the test's. */
+static const char *uart_check_lines(const char *out)
+{
+	char *lines = calloc(1, strlen(out) + 1);
+	const char *p = out;
+
+	cr_assert_not_null(lines);
+	while (p && *p) {
+		const char *end = strchr(p, '\n');
+		size_t len = end ? (size_t)(end - p) + 1 : strlen(p);
+
+		if (memmem(p, len, " - uart: ", 9))
+			strncat(lines, p, len);
+		p = end ? end + 1 : NULL;
+	}
+	return lines;
+}
+
+/* The selftest with uart0 on pin 4 receiving tests/fixtures/uart-input.txt; its UART lines. */
+static const char *run_uart_irq_selftest(const char *accel)
+{
+	const char *ini =
+	    e2e_write_file("uart-irq.ini",
+			   "[vm]\naccel = %s\nfirmware = %s/guest-firmware/selftest.elf\n"
+			   "vcpus = 1\ntimeout = 60s\nunhandled = ignore\n"
+			   "[ram \"low\"]\ngpa = 0\nsize = 64M\n"
+			   "[device \"uart0\"]\nplugin = " UART_SO "\n"
+			   "pio = 0x3f8\nsize = 8\nirq = 4\n"
+			   "input = %s/tests/fixtures/uart-input.txt\n"
+			   "[device \"test0\"]\nplugin = testdev\n"
+			   "mmio = 0xfebf0000\nsize = 0x1000\n",
+			   accel, BUILD_DIR, SRC_DIR);
+	struct e2e_result r;
+	const char *lines;
+
+	e2e_vmm_run(&r, ini, NULL);
+	lines = uart_check_lines(r.out);
+	cr_assert_eq(e2e_count_lines(lines, "ok "), 9, "9 passing uart checks: %s",
+		     e2e_describe(&r));
+	cr_assert(!strstr(lines, "not ok"), "%s", e2e_describe(&r));
+	cr_assert(!strstr(lines, "# SKIP"), "%s", e2e_describe(&r));
+	return lines;
+}
+
+Test(uart_irq, selftest_takes_the_uarts_interrupts_on_emu)
+{
+	run_uart_irq_selftest("emu");
+}
+
+Test(uart_irq, selftest_takes_the_uarts_interrupts_on_kvm)
+{
+	e2e_require_kvm();
+	run_uart_irq_selftest("kvm");
+}
+
+Test(uart_irq, selftest_uart_lines_are_the_same_on_kvm_and_emu)
+{
+	const char *emu, *kvm;
+
+	e2e_require_kvm();
+	emu = run_uart_irq_selftest("emu");
+	kvm = run_uart_irq_selftest("kvm");
+	cr_assert_str_eq(kvm, emu);
+}
+
+Test(uart_irq, selftest_skips_the_uart_checks_without_an_irq_key)
+{
+	struct e2e_result r;
+	const char *lines;
+
+	e2e_vmm_run(&r, "--accel=emu", E2E_DEMO_INI, NULL);
+	lines = uart_check_lines(r.out);
+	assert_contains(lines, "ok ", &r);
+	assert_contains(lines, "# SKIP the UART has no irq line in the config", &r);
+	cr_assert(!strstr(lines, "not ok"), "%s", e2e_describe(&r));
+}
+
 /* ---- signals before the guest runs ---- */
 
 TestSuite(setup, .fini = e2e_cleanup);

@@ -9,8 +9,10 @@
  * which enforces the access contract before the model sees anything. The
  * VM (emu, no vCPU) has two adjacent RAM slots and a read-only one, so DMA
  * meets every kind of range. The input: a set-up byte (space, window size,
- * unclaimed policy, reg-shift for the UART), for the UART the bytes its
- * input file holds, then accesses: direction and size, offset, value.
+ * unclaimed policy, reg-shift and an interrupt line for the UART), for the
+ * UART the bytes its input file holds, then accesses: direction and size,
+ * offset, value. The UART's line worker reads the input beside the
+ * accesses, so when a byte arrives varies from run to run.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -105,6 +107,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	params[cfg.nparams++] = (struct vmm_device_param){"reg-shift", shift, NULL, 0};
 	params[cfg.nparams++] = (struct vmm_device_param){"input", in_path, NULL, 0};
 	params[cfg.nparams++] = (struct vmm_device_param){"output", out_path, NULL, 0};
+	/* Pin 4: the line goes up and down in the real I/O APIC, its entry masked. */
+	{
+		static const uint32_t pin = 4;
+
+		cfg.irqs = &pin;
+		cfg.nirqs = (setup & 0x40) ? 1 : 0;
+	}
 #else
 	(void)shift;
 	static const uint32_t pins[] = {FUZZ_PIN};

@@ -1,7 +1,9 @@
 /*
  * stress.c - memslot and device-window changes while vCPUs hammer guest
- * memory and MMIO: no vCPU, device or host thread may touch freed memory,
- * and the pauses around each change must be invisible to the guest.
+ * memory and MMIO and take interrupts that a device's own thread raises
+ * (its I/O APIC line and MSIs): no vCPU, device or host thread may touch
+ * freed memory, and the pauses around each change must be invisible to
+ * the guest.
  *
  * Built three ways by the Makefile: plain, with ASan+UBSan, with TSan;
  * make check runs the sanitizer builds. Usage:
@@ -33,6 +35,9 @@
 #define D1	   0x3000000ull /* the device goes between D1 and D2, and away */
 #define D2	   0x3100000ull
 #define DEV_LEN	   0x1000ull
+#define IDT	   0x1fe000ull /* vector VECTOR's gate; the IDTR image lies below it */
+#define VECTOR	   0x50u
+#define PIN	   3u /* the device's I/O APIC line, routed to VECTOR on every vCPU */
 
 /*
  * Each vCPU: count in memory and in rcx; read both places of "mover";
@@ -46,6 +51,31 @@ __asm__(".pushsection .rodata\n"
 	"	movl 16(%rdi), %r8d\n" /* boot info: vcpu_index */
 	"	shlq $6, %r8\n"
 	"	addq $0x200000, %r8\n"
+	/* The gate of VECTOR (every vCPU writes the same bytes), the IDT, the LAPIC on. */
+	"	leaq 9f(%rip), %rax\n"
+	"	movq $0x1fe500, %rdx\n"
+	"	movw %ax, (%rdx)\n"
+	"	movw $0x08, 2(%rdx)\n"
+	"	movw $0x8e00, 4(%rdx)\n"
+	"	shrq $16, %rax\n"
+	"	movw %ax, 6(%rdx)\n"
+	"	shrq $16, %rax\n"
+	"	movl %eax, 8(%rdx)\n"
+	"	movl $0, 12(%rdx)\n"
+	"	movw $0xfff, 0x1fdff0\n"
+	"	movq $0x1fe000, 0x1fdff2\n"
+	"	lidt 0x1fdff0\n"
+	"	movabsq $0xfee000f0, %rax\n"
+	"	movl $0x1ff, (%rax)\n"
+	/* vCPU 0 routes PIN to VECTOR, edge, to every APIC (destination 0xff). */
+	"	cmpl $0, 16(%rdi)\n"
+	"	jne 2f\n"
+	"	movabsq $0xfec00000, %rax\n"
+	"	movl $0x16, (%rax)\n"
+	"	movl $0x50, 0x10(%rax)\n"
+	"	movl $0x17, (%rax)\n"
+	"	movl $0xff000000, 0x10(%rax)\n"
+	"2:	sti\n"
 	"1:	incq (%r8)\n"
 	"	incq %rcx\n"
 	"	movq 0x1000000, %rax\n"
@@ -58,13 +88,22 @@ __asm__(".pushsection .rodata\n"
 	"	movl 0x3100004, %eax\n"
 	"	cmpq $0, 0x1ff000\n"
 	"	je 1b\n"
+	"	cli\n"
 	"	hlt\n"
+	/* The handler: count at CNT + 64 * i + 8, EOI. Touches no register it does not restore. */
+	"9:	pushq %rax\n"
+	"	incq 8(%r8)\n"
+	"	movabsq $0xfee000b0, %rax\n"
+	"	movl $0, (%rax)\n"
+	"	popq %rax\n"
+	"	iretq\n"
 	".globl guest_end\nguest_end:\n"
 	".popsection\n");
 
 static struct vmm_vm *vm;
 static atomic_bool done;
 static atomic_ullong dev_reads, dev_writes, dma_ok, dma_fault, host_ok, host_fault;
+static atomic_ullong irq_raised, msi_sent, irq_refused;
 #define CHECK_PROG "stress"
 #include "../check.h"
 
@@ -74,7 +113,31 @@ struct counter {
 	const struct vmm_host_services *host;
 	struct vmm_host *ctx;
 	uint64_t *scratch; /* proves destroy() runs: ASan reports a leak if not */
+	pthread_t worker;  /* raises the line and sends MSIs until destroy() */
+	atomic_bool quit;
 };
+
+/* The device's own thread: interrupts from outside any vCPU, racing every change. */
+static void *dev_worker(void *arg)
+{
+	struct counter *c = arg;
+
+	while (!atomic_load(&c->quit)) {
+		int r = c->host->irq_set(c->ctx, 0, 1);
+
+		r |= c->host->irq_set(c->ctx, 0, 0);
+		if (r == 0)
+			irq_raised++;
+		else
+			irq_refused++;
+		if (c->host->msi_send(c->ctx, 0xfee00000u | 0xffu << 12, VECTOR) == 0)
+			msi_sent++;
+		else
+			irq_refused++;
+		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000}, NULL);
+	}
+	return NULL;
+}
 
 static int dev_create(const struct vmm_host_services *host, struct vmm_host *ctx,
 		      const struct vmm_device_info *info, void **state)
@@ -87,6 +150,11 @@ static int dev_create(const struct vmm_host_services *host, struct vmm_host *ctx
 	}
 	c->host = host;
 	c->ctx = ctx;
+	if (pthread_create(&c->worker, NULL, dev_worker, c)) {
+		free(c->scratch);
+		free(c);
+		return -EAGAIN;
+	}
 	*state = c;
 	return 0;
 }
@@ -95,6 +163,8 @@ static void dev_destroy(void *state)
 {
 	struct counter *c = state;
 
+	atomic_store(&c->quit, true);
+	pthread_join(c->worker, NULL);
 	free(c->scratch);
 	free(c);
 }
@@ -142,6 +212,8 @@ static struct vmm_device *add_device(uint64_t base)
 	    .space = VMM_SPACE_MMIO,
 	    .base = base,
 	    .length = DEV_LEN,
+	    .irqs = (const uint32_t[]){PIN},
+	    .nirqs = 1,
 	};
 	struct vmm_device *dev;
 
@@ -313,17 +385,23 @@ int main(int argc, char **argv)
 	      vmm_exit_reason_name(run_exit.reason), run_exit.detail);
 	for (unsigned v = 0; v < nvcpus; v++) {
 		struct vmm_regs regs;
-		uint64_t count = 0;
+		uint64_t count = 0, irqs = 0;
 
 		MUST(vmm_vcpu_get_regs(vmm_vcpu_get(vm, v), &regs));
 		MUST(vmm_guest_read(vm, CNT + 64 * v, &count, 8));
+		MUST(vmm_guest_read(vm, CNT + 64 * v + 8, &irqs, 8));
+		CHECK(irqs > 0, "vCPU %u took no interrupt", v);
 		CHECK(
 		    count == regs.rcx && count > 0,
 		    "vCPU %u counted %llu in memory and %llu in rcx: a pause repeated or lost work",
 		    v, (unsigned long long)count, (unsigned long long)regs.rcx);
-		printf("stress: vCPU %u: %llu loops\n", v, (unsigned long long)count);
+		printf("stress: vCPU %u: %llu loops, %llu interrupts\n", v,
+		       (unsigned long long)count, (unsigned long long)irqs);
 	}
 	CHECK(dev_reads > 0 && dev_writes > 0, "the device was never reached");
+	CHECK(irq_refused == 0, "%llu interrupt requests refused", (unsigned long long)irq_refused);
+	printf("stress: the device's thread raised its line %llu times and sent %llu MSIs\n",
+	       (unsigned long long)irq_raised, (unsigned long long)msi_sent);
 	printf("stress: %lu changes in %.2f s (%.0f us each); device %llu reads, %llu writes; "
 	       "DMA %llu ok, %llu refused; host copies %llu ok, %llu refused\n",
 	       changes, t0, changes ? t0 * 1e6 / (double)changes : 0.0,

@@ -41,6 +41,7 @@
 
 static struct fake_host *fh;
 static char out_path[64];
+static char in_path[64]; /* input_file()'s, removed by teardown */
 
 static void setup(void)
 {
@@ -58,6 +59,8 @@ static void teardown(void)
 	fake_host_free(fh);
 	fh = NULL;
 	unlink(out_path);
+	if (in_path[0])
+		unlink(in_path);
 }
 
 TestSuite(uart16550, .init = setup, .fini = teardown);
@@ -100,6 +103,68 @@ static uint8_t rd(uint64_t reg)
 static void wr(uint64_t reg, uint8_t v)
 {
 	fake_wr(fh, reg, 1, v);
+}
+
+static void nap_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void set_divisor(unsigned div)
+{
+	uint8_t lcr = rd(LCR);
+
+	wr(LCR, lcr | LCR_DLAB);
+	wr(DLL, (uint8_t)div);
+	wr(DLM, (uint8_t)(div >> 8));
+	wr(LCR, lcr);
+}
+
+/* Input arrives from the device's worker thread: wait up to 5 s for LSR DR. */
+static bool wait_dr(void)
+{
+	for (int i = 0; i < 5000; i++) {
+		if (rd(LSR) & LSR_DR)
+			return true;
+		nap_ms(1);
+	}
+	return false;
+}
+
+/*
+ * stdin becomes a pipe; returns its write end. Tests that program the FIFO
+ * write their input after it: enabling the FIFO empties the receiver.
+ */
+static int stdin_pipe(void)
+{
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	fake_set_param(fh, "input", "stdin");
+	return p[1];
+}
+
+/* A file in /tmp holding text, removed by teardown. */
+static const char *input_file(const char *text)
+{
+	int fd;
+
+	snprintf(in_path, sizeof(in_path), "/tmp/uart16550-in-XXXXXX");
+	fd = mkstemp(in_path);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	write_file(in_path, text);
+	return in_path;
 }
 
 /* ---- descriptor ---- */
@@ -379,17 +444,27 @@ Test(uart16550, iir_reports_received_data_when_enabled)
 	cr_assert_eq(rd(IIR), 0x01);
 }
 
-Test(uart16550, iir_reports_a_timeout_below_the_fifo_trigger_level)
+Test(uart16550, iir_reports_a_timeout_below_the_fifo_trigger_level_after_4_characters)
 {
+	uint64_t t0, t1;
+
 	create_with_output_file();
-	wr(FCR, 0x41); /* trigger at 4 bytes */
+	set_divisor(1152); /* 100 baud: 4 characters of 8N1 take 400 ms */
+	wr(FCR, 0x41);	   /* trigger at 4 bytes */
 	wr(MCR, MCR_LOOP);
 	wr(IER, 0x01);
+	t0 = now_ms();
 	wr(THR, 'a');
+	cr_assert_eq(rd(IIR) == 0xcc, now_ms() - t0 >= 400, "no timeout before 4 characters");
+	while (now_ms() - t0 < 400 + 20)
+		nap_ms(10);
 	cr_assert_eq(rd(IIR), 0xcc);
+	t1 = now_ms();
 	for (int i = 0; i < 3; i++)
 		wr(THR, 'a');
-	cr_assert_eq(rd(IIR), 0xc4);
+	cr_assert_eq(rd(IIR), 0xc4, "at the trigger level");
+	rd(RBR);
+	cr_assert_eq(rd(IIR) == 0xcc, now_ms() - t1 >= 400, "a read restarts the timeout");
 }
 
 Test(uart16550, iir_reports_thr_empty_until_iir_is_read)
@@ -429,42 +504,50 @@ Test(uart16550, iir_reports_modem_status_changes_when_enabled)
 
 Test(uart16550, input_from_a_file_appears_in_rbr_with_dr_set)
 {
-	char in_path[] = "/tmp/uart16550-in-XXXXXX";
-	int fd = mkstemp(in_path);
-
-	cr_assert_geq(fd, 0);
-	close(fd);
-	write_file(in_path, "hi");
-	fake_set_param(fh, "input", in_path);
+	fake_set_param(fh, "input", input_file("hi"));
 	create_with_output_file();
-	unlink(in_path);
-	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert(wait_dr());
 	cr_assert_eq(rd(RBR), 'h');
-	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert(wait_dr());
 	cr_assert_eq(rd(RBR), 'i');
+	nap_ms(50);
 	cr_assert_eq(rd(LSR) & LSR_DR, 0);
 }
 
 Test(uart16550, input_longer_than_the_fifo_arrives_whole_without_overrun)
 {
-	char in_path[] = "/tmp/uart16550-in-XXXXXX";
 	const char *text = "0123456789abcdefghijklmnopqrstuvwxyz!";
-	int fd = mkstemp(in_path);
+	int w = stdin_pipe();
 
-	cr_assert_geq(fd, 0);
-	close(fd);
-	write_file(in_path, text);
-	fake_set_param(fh, "input", in_path);
 	create_with_output_file();
-	unlink(in_path);
 	wr(FCR, 0x01);
+	cr_assert_eq(write(w, text, strlen(text)), (ssize_t)strlen(text));
 	for (size_t i = 0; i < strlen(text); i++) {
-		uint8_t lsr = rd(LSR);
-
-		cr_assert_eq(lsr & (LSR_DR | LSR_OE), LSR_DR, "byte %zu: LSR 0x%02x", i, lsr);
+		cr_assert(wait_dr(), "byte %zu never came", i);
+		cr_assert_eq(rd(LSR) & LSR_OE, 0, "byte %zu: overrun", i);
 		cr_assert_eq(rd(RBR), text[i], "byte %zu", i);
 	}
-	cr_assert_eq(rd(LSR) & LSR_DR, 0);
+	nap_ms(50);
+	cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), 0);
+	close(w);
+}
+
+Test(uart16550, input_fills_the_fifo_without_the_guest_reading)
+{
+	int w = stdin_pipe();
+
+	create_with_output_file();
+	wr(FCR, 0x01);
+	cr_assert_eq(write(w, "0123456789abcdefghijklmnop", 26), 26);
+	nap_ms(100);
+	/* 16 bytes in the FIFO, the rest waits: reading them all shows no overrun. */
+	for (int i = 0; i < 16; i++) {
+		cr_assert_eq(rd(LSR) & (LSR_DR | LSR_OE), LSR_DR, "byte %d", i);
+		cr_assert_eq(rd(RBR), "0123456789abcdef"[i]);
+	}
+	cr_assert(wait_dr(), "the rest follows");
+	cr_assert_eq(rd(RBR), 'g');
+	close(w);
 }
 
 Test(uart16550, input_from_stdin_never_blocks_and_arrives_when_written)
@@ -479,27 +562,84 @@ Test(uart16550, input_from_stdin_never_blocks_and_arrives_when_written)
 	/* Nothing written yet, writer still open: a blocking read would hang here. */
 	cr_assert_eq(rd(LSR) & LSR_DR, 0);
 	cr_assert_eq(write(p[1], "k", 1), 1);
-	cr_assert_eq(rd(LSR) & LSR_DR, LSR_DR);
+	cr_assert(wait_dr());
 	cr_assert_eq(rd(RBR), 'k');
 	close(p[1]);
+	nap_ms(50);
 	cr_assert_eq(rd(LSR) & LSR_DR, 0, "end of input is not data");
+	cr_assert(strstr(fh->log_msg, "input stdin: end of input after 1 bytes"), "log: %s",
+		  fh->log_msg);
+}
+
+Test(uart16550, input_from_stdin_keeps_stdin_blocking)
+{
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	fake_set_param(fh, "input", "stdin");
+	create_with_output_file();
+	cr_assert_eq(fcntl(STDIN_FILENO, F_GETFL) & O_NONBLOCK, 0);
+	close(p[1]);
+}
+
+Test(uart16550, input_fifo_outlives_its_writers)
+{
+	char path[80];
+	int w;
+
+	snprintf(path, sizeof(path), "%s.in", out_path);
+	cr_assert_eq(mkfifo(path, 0600), 0, "mkfifo: %s", strerror(errno));
+	fake_set_param(fh, "input", path);
+	create_with_output_file();
+	for (int round = 0; round < 2; round++) {
+		w = open(path, O_WRONLY | O_NONBLOCK);
+		cr_assert_geq(w, 0, "%s", strerror(errno));
+		cr_assert_eq(write(w, &"ab"[round], 1), 1);
+		close(w);
+		cr_assert(wait_dr(), "round %d", round);
+		cr_assert_eq(rd(RBR), "ab"[round]);
+	}
+	unlink(path);
 }
 
 Test(uart16550, input_is_not_read_in_loopback_mode)
 {
-	char in_path[] = "/tmp/uart16550-in-XXXXXX";
-	int fd = mkstemp(in_path);
+	int p[2];
 
-	cr_assert_geq(fd, 0);
-	close(fd);
-	write_file(in_path, "q");
-	fake_set_param(fh, "input", in_path);
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	fake_set_param(fh, "input", "stdin");
 	create_with_output_file();
-	unlink(in_path);
 	wr(MCR, MCR_LOOP);
+	cr_assert_eq(write(p[1], "q", 1), 1);
+	nap_ms(100);
 	cr_assert_eq(rd(LSR) & LSR_DR, 0);
 	wr(MCR, 0);
+	cr_assert(wait_dr());
 	cr_assert_eq(rd(RBR), 'q');
+	close(p[1]);
+}
+
+Test(uart16550, input_survives_a_reset)
+{
+	int p[2];
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(dup2(p[0], STDIN_FILENO), STDIN_FILENO);
+	close(p[0]);
+	fake_set_param(fh, "input", "stdin");
+	create_with_output_file();
+	cr_assert_eq(write(p[1], "x", 1), 1);
+	cr_assert(wait_dr());
+	fh->desc->reset(fh->state);
+	cr_assert_eq(rd(LSR) & LSR_DR, 0, "reset empties the receiver");
+	cr_assert_eq(write(p[1], "y", 1), 1);
+	cr_assert(wait_dr());
+	cr_assert_eq(rd(RBR), 'y');
+	close(p[1]);
 }
 
 /* ---- register spacing and window ---- */
@@ -661,11 +801,6 @@ static unsigned fill_until_busy(unsigned limit)
 	while (n < limit && (rd(LSR) & LSR_THRE))
 		wr(THR, (uint8_t)('a' + n++ % 26));
 	return n;
-}
-
-static void nap_ms(long ms)
-{
-	nanosleep(&(struct timespec){.tv_nsec = ms * 1000000L}, NULL);
 }
 
 static void destroy_now(void)

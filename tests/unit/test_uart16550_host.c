@@ -16,6 +16,7 @@
 
 #include "guest_prog.h"
 #include "unit.h"
+#include "vmm/guest.h"
 #include "vmm/vmm.h"
 
 #define ENTRY	 0x100000ull
@@ -74,14 +75,14 @@ TestSuite(uart_host_emu, .init = setup, .fini = teardown, .timeout = 60);
 TestSuite(uart_host_kvm, .init = setup, .fini = teardown, .timeout = 60);
 #define BOTH(name) TWIN_TESTS(uart_host_emu, uart_host_kvm, name)
 
-/* A VM running blind_writes, with uart0 at port 0x3f8 writing to fifo; the device is added by
- * descriptor. */
-static void machine(enum vmm_accel accel)
+/*
+ * A VM running code, with uart0 at port 0x3f8 configured by params (and on
+ * I/O APIC pin irq unless it is VMM_GUEST_IRQ_NONE); the device is added by
+ * descriptor.
+ */
+static void machine_with(enum vmm_accel accel, const uint8_t *code, size_t len,
+			 const struct vmm_device_param *params, size_t nparams, uint32_t irq)
 {
-	struct vmm_device_param params[] = {
-	    {.key = "output", .value = fifo},
-	    {.key = "flush-timeout", .value = "0"},
-	};
 	struct vmm_device_config cfg = {
 	    .size = sizeof(cfg),
 	    .name = "uart0",
@@ -89,7 +90,9 @@ static void machine(enum vmm_accel accel)
 	    .base = 0x3f8,
 	    .length = 8,
 	    .params = params,
-	    .nparams = 2,
+	    .nparams = nparams,
+	    .irqs = &irq,
+	    .nirqs = irq == VMM_GUEST_IRQ_NONE ? 0 : 1,
 	};
 	struct vmm_vm_options opts;
 	vmm_plugin_entry_fn entry;
@@ -106,9 +109,20 @@ static void machine(enum vmm_accel accel)
 	OK(vmm_vm_create(&opts, &vm));
 	OK(vmm_memslot_alloc(vm, "low", 0, LOW_SIZE, (void **)&low));
 	OK(vmm_vcpu_create(vm, 0, NULL));
-	memcpy(low + ENTRY, blind_writes, sizeof(blind_writes));
+	memcpy(low + ENTRY, code, len);
 	OK(vmm_boot_setup(vm, ENTRY));
 	OK(vmm_device_add(vm, entry(), &cfg, NULL));
+}
+
+/* blind_writes, writing to fifo. */
+static void machine(enum vmm_accel accel)
+{
+	static const struct vmm_device_param params[] = {
+	    {.key = "output", .value = fifo},
+	    {.key = "flush-timeout", .value = "0"},
+	};
+
+	machine_with(accel, blind_writes, sizeof(blind_writes), params, 2, VMM_GUEST_IRQ_NONE);
 }
 
 static void run_to_halt(void)
@@ -166,4 +180,70 @@ BOTH(stalled_reader_does_not_block_the_vcpu_and_every_byte_is_accounted_for)
 	cr_assert_eq(got, delivered, "%s", logbuf);
 	cr_assert_eq(delivered + dropped, NBYTES, "%s", logbuf);
 	cr_assert_gt(dropped, 0, "%s", logbuf);
+}
+
+/* ---- input, with and without an interrupt line ---- */
+
+/*
+ * Turn the line on (MCR = DTR | RTS | OUT2, IER = received data | THR
+ * empty), wait for LSR DR, echo RBR to THR, halt. With a line the UART
+ * raises it into a masked I/O APIC pin: the guest polls either way.
+ */
+/* clang-format off */
+static const uint8_t echo_one[] = {
+	0x66, 0xba, 0xfc, 0x03,	/* mov $0x3fc, %dx: MCR */
+	0xb0, 0x0b,		/* mov $0x0b, %al */
+	0xee,			/* out %al, (%dx) */
+	0xb2, 0xf9,		/* mov $0xf9, %dl: IER */
+	0xb0, 0x03,		/* mov $0x03, %al */
+	0xee,			/* out %al, (%dx) */
+	0xb2, 0xfd,		/* mov $0xfd, %dl: LSR */
+	0xec,			/* 1: in (%dx), %al */
+	0xa8, 0x01,		/* test $1, %al: DR */
+	0x74, 0xfb,		/* jz 1b */
+	0xb2, 0xf8,		/* mov $0xf8, %dl: RBR */
+	0xec,			/* in (%dx), %al */
+	0xee,			/* out %al, (%dx): THR */
+	0xf4,			/* hlt */
+};
+/* clang-format on */
+
+static void check_echo(enum vmm_accel accel, uint32_t irq)
+{
+	char in[128], out[128], got[8] = {0};
+	struct vmm_device_param params[] = {
+	    {.key = "output", .value = out},
+	    {.key = "input", .value = in},
+	};
+	FILE *f;
+	int fd;
+
+	snprintf(in, sizeof(in), "%s/in", dir);
+	snprintf(out, sizeof(out), "%s/out", dir);
+	f = fopen(in, "w");
+	cr_assert_not_null(f);
+	fputs("Q", f);
+	fclose(f);
+	machine_with(accel, echo_one, sizeof(echo_one), params, 2, irq);
+	run_to_halt();
+	vmm_vm_destroy(vm);
+	vm = NULL;
+	fd = open(out, O_RDONLY);
+	cr_assert_geq(fd, 0);
+	cr_assert_eq(read(fd, got, sizeof(got)), 1);
+	close(fd);
+	unlink(in);
+	unlink(out);
+	cr_assert_str_eq(got, "Q", "%s", logbuf);
+}
+
+/* A config from before interrupts: no irq key. */
+BOTH(config_without_an_irq_key_receives_input_polled)
+{
+	check_echo(accel, VMM_GUEST_IRQ_NONE);
+}
+
+BOTH(config_with_an_irq_key_still_polls_while_the_pin_is_masked)
+{
+	check_echo(accel, 4);
 }
