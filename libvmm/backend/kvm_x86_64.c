@@ -377,7 +377,13 @@ int vmmi_kvm_msi(struct vmm_vm *vm, uint64_t addr, uint32_t data)
 	do
 		ret = ioctl(k->vm_fd, KVM_SIGNAL_MSI, &m);
 	while (ret < 0 && errno == EINTR);
-	/* 0: no local APIC took it (no such destination), as on the bus: not an error. */
+	/*
+	 * 0: the guest's APICs blocked it. KVM returns -1 (read as EPERM) when
+	 * no local APIC matched the destination, before the vCPUs exist, say:
+	 * as on the bus, not an error.
+	 */
+	if (ret < 0 && errno == EPERM)
+		return 0;
 	if (ret < 0)
 		return vmmi_error(-errno, "kvm: KVM_SIGNAL_MSI 0x%x to 0x%llx: %s", data,
 				  (unsigned long long)addr, strerror(errno));

@@ -104,6 +104,7 @@ static struct vmm_vm *vm;
 static atomic_bool done;
 static atomic_ullong dev_reads, dev_writes, dma_ok, dma_fault, host_ok, host_fault;
 static atomic_ullong irq_raised, msi_sent, irq_refused;
+static char refusal[256]; /* why the first interrupt request was refused (one writer: the first) */
 #define CHECK_PROG "stress"
 #include "../check.h"
 
@@ -125,15 +126,18 @@ static void *dev_worker(void *arg)
 	while (!atomic_load(&c->quit)) {
 		int r = c->host->irq_set(c->ctx, 0, 1);
 
-		r |= c->host->irq_set(c->ctx, 0, 0);
+		r = r ? r : c->host->irq_set(c->ctx, 0, 0);
 		if (r == 0)
 			irq_raised++;
-		else
-			irq_refused++;
-		if (c->host->msi_send(c->ctx, 0xfee00000u | 0xffu << 12, VECTOR) == 0)
+		else if (irq_refused++ == 0)
+			snprintf(refusal, sizeof(refusal), "irq_set: %s: %s", vmm_strerror(r),
+				 vmm_last_error());
+		r = c->host->msi_send(c->ctx, 0xfee00000u | 0xffu << 12, VECTOR);
+		if (r == 0)
 			msi_sent++;
-		else
-			irq_refused++;
+		else if (irq_refused++ == 0)
+			snprintf(refusal, sizeof(refusal), "msi_send: %s: %s", vmm_strerror(r),
+				 vmm_last_error());
 		nanosleep(&(struct timespec){.tv_nsec = 20 * 1000}, NULL);
 	}
 	return NULL;
@@ -399,7 +403,8 @@ int main(int argc, char **argv)
 		       (unsigned long long)count, (unsigned long long)irqs);
 	}
 	CHECK(dev_reads > 0 && dev_writes > 0, "the device was never reached");
-	CHECK(irq_refused == 0, "%llu interrupt requests refused", (unsigned long long)irq_refused);
+	CHECK(irq_refused == 0, "%llu interrupt requests refused, the first: %s",
+	      (unsigned long long)irq_refused, refusal);
 	printf("stress: the device's thread raised its line %llu times and sent %llu MSIs\n",
 	       (unsigned long long)irq_raised, (unsigned long long)msi_sent);
 	printf("stress: %lu changes in %.2f s (%.0f us each); device %llu reads, %llu writes; "

@@ -495,3 +495,17 @@ Test(kvm_irq, cpuid_offers_an_xapic_without_x2apic_or_tsc_deadline)
 	cr_expect(!(ex.regs.rcx & (1u << 21)), "CPUID.1:ECX.x2APIC is set");
 	cr_expect(!(ex.regs.rcx & (1u << 24)), "CPUID.1:ECX.TSC-deadline is set");
 }
+
+/* KVM says -1 (EPERM) when no local APIC matches: as on the bus, the message is just lost. */
+Test(kvm_irq, an_msi_that_no_local_apic_takes_is_not_an_error)
+{
+	struct vmm_vm_options opts;
+
+	need_kvm();
+	vmm_vm_options_init(&opts);
+	opts.accel = VMM_ACCEL_KVM;
+	OK(vmm_vm_create(&opts, &vm));
+	OK(vmm_msi_send(vm, 0xfee00000u | 0xffu << 12, 0x40)); /* broadcast, but no vCPU yet */
+	OK(vmm_vcpu_create(vm, 0, NULL));
+	OK(vmm_msi_send(vm, 0xfee00000u | 7u << 12, 0x40)); /* APIC ID 7: nobody */
+}
