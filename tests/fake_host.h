@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <time.h>
 
 #include "vmm/plugin.h"
 
@@ -393,6 +394,20 @@ static inline bool fake_param_asked(const struct fake_host *fh, const char *key)
 		if (!strcmp(fh->keys[i], key))
 			return fh->asked[i];
 	return false;
+}
+
+/* Sleep ms milliseconds, and the monotonic clock in ms: the tests that wait for a worker. */
+static inline void nap_ms(long ms)
+{
+	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
+}
+
+static inline uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 #endif /* TESTS_FAKE_HOST_H */

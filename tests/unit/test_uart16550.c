@@ -105,19 +105,6 @@ static void wr(uint64_t reg, uint8_t v)
 	fake_wr(fh, reg, 1, v);
 }
 
-static void nap_ms(long ms)
-{
-	nanosleep(&(struct timespec){.tv_sec = ms / 1000, .tv_nsec = ms % 1000 * 1000000L}, NULL);
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void set_divisor(unsigned div)
 {
 	uint8_t lcr = rd(LCR);
