@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vmm-run.c - the vmm-run command: boot the VM a config describes, map how it ended to a status. */
 #include <errno.h>
 #include <getopt.h>

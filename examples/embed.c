@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* embed.c - embedding libvmm through its public API alone: RAM, a device of its own, guest code. */
 /*
  * Build: cc embed.c libvmm.a $(pkg-config --libs unicorn inih) -ldl -lpthread

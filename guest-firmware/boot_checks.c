@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* boot_checks.c - check the boot state guest.h promises: boot info, CPU mode, GDT, identity map. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bootinfo.c - read the VMM's boot info block: device lookup, the memory map, free GPAs. */
 #include "fw.h"
 

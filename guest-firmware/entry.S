@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* entry.S - the ELF entry point: hand the boot info to fw_main on an ABI-aligned stack. */
 
 	.section .text.entry, "ax"

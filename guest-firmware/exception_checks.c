@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* exception_checks.c - CPU exceptions through the IDT: #UD, #DE on an IST stack, #BP, #PF. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fw.h - what the firmware's files share: hardware accessors, the small libc, console output. */
 #ifndef FW_H
 #define FW_H

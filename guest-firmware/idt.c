@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* idt.c - the firmware's IDT: a gate per vector to isr.S's stubs, and handlers in C. */
 #include "fw.h"
 

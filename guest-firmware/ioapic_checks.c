@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ioapic_checks.c - the I/O APIC (82093AA) checks, and the interrupt plumbing device checks share.
  */
 #include "fw.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ipi_checks.c - IPIs: to itself (shorthand, own ID, held by TPR), and to vCPU 1 (fixed, NMI). */
 #include "fw.h"
 

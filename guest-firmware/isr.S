@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* isr.S - one entry stub per vector: save the registers, call idt_dispatch(), iretq. */
 
 	.text

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lapic.c - the local APIC's registers and the testdev's clock, for the interrupt checks. */
 #include "fw.h"
 #include "testdev.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lapic_checks.c - the local APIC of guest.h: CPUID, ID, version, boot state, enable, timer. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* lib.c - the few libc routines the firmware and the compiler's generated code need. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* printf.c - a minimal printf for the console: enough for the self-test's report lines. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* selftest.c - fw_main: print the banner, run every check, report through the testdev. */
 #include "fw.h"
 #include "testdev.h"

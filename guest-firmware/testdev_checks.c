@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testdev_checks.c - exercise the testdev: registers, access widths, DMA, unclaimed GPAs. */
 #include "fw.h"
 #include "testdev.h"

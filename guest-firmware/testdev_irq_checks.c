@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testdev_irq_checks.c - the testdev's interrupt registers, its DMA-done interrupt, MSIs, clock. */
 #include "fw.h"
 #include "testdev.h"

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uart.c - polled output on a 16550 UART, reached through port I/O or MMIO. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uart_irq_checks.c - the UART's THR-empty and received-data interrupts, through the APICs. */
 #include "fw.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * vmm_internal.h - the one internal header every libvmm
  * source includes: core structures and the backend interface.

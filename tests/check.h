@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * check.h - CHECK() and MUST() for the standalone test programs:
  * count a failed condition, or end on a failed libvmm call.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * elf_builder.h - hand-built ELF64 x86-64 executables,
  * written to a temp dir, with every field open to corruption.

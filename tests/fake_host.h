@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fake_host.h - a fake host-services table that loads a device plugin and drives it without a VM.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * guest_prog.h - tiny machine-code guests for unit tests that run
  * on both backends: a kvm-twin macro and a minimal assembler.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # kvm-bundle.sh - gather what the tests and the benchmark need on a KVM host that lacks inih,
 # Criterion and Unicorn.
 #

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pagemap.h - for tests: can this process read host-
  * physical frame numbers from /proc/self/pagemap?

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * unit.h - helpers shared by the unit tests: a call that
  * must succeed, a device that only claims a window.

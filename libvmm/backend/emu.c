@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu.c - the emu backend: vCPUs on Unicorn 2 (a software x86-64 CPU) with KVM's exits. */
 #include <stdio.h>
 #include <stdlib.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu.h - private to the emu backend's files: the engine state of a vCPU and what they share. */
 #ifndef VMM_BACKEND_EMU_H
 #define VMM_BACKEND_EMU_H

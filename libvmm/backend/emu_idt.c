@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu_idt.c - the emu backend's CPU events: exceptions and interrupts through the guest's IDT. */
 #include <stdio.h>
 #include <stdlib.h>

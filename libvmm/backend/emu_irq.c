@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu_irq.c - the emu backend's interrupts: a local APIC per vCPU, MSIs, IPIs, HLT, the timer. */
 #include <stdlib.h>
 #include <string.h>

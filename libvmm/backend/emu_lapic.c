@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu_lapic.c - the emu backend's local APIC model (xAPIC): registers, priorities, timer, ICR. */
 #include <stddef.h>
 

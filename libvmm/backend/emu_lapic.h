@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * emu_lapic.h - the emu backend's local APIC model (xAPIC): pure code, one per vCPU.
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * emu_layout.c - the emu backend's plan of guest-
  * physical space: device clusters and gaps around RAM.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu_layout.h - the emu backend's plan of guest-physical space: pure code, no engine, no VM. */
 #ifndef VMM_BACKEND_EMU_LAYOUT_H
 #define VMM_BACKEND_EMU_LAYOUT_H

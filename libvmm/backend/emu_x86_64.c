@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* emu_x86_64.c - the x86-64 side of the emu backend: registers, segments, and exits by name. */
 #include <string.h>
 

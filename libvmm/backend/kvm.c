@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kvm.c - the kvm backend: /dev/kvm ioctls, one KVM memslot per RAM slot, the KVM_RUN exit loop. */
 #include <fcntl.h>
 #include <linux/kvm.h>

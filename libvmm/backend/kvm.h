@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kvm.h - what the kvm backend's generic part (kvm.c) and its x86-64 part (kvm_x86_64.c) share. */
 #ifndef VMMI_BACKEND_KVM_H
 #define VMMI_BACKEND_KVM_H

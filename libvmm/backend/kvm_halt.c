@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* kvm_halt.c - the kvm backend's halt watch: noticing a vCPU that halted with interrupts off. */
 #include <linux/kvm.h>
 #include <signal.h>

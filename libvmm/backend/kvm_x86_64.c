@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kvm_x86_64.c - the kvm backend's x86-64 part: CPUID, register
  * marshalling, port I/O exits, the local APICs (split irqchip).

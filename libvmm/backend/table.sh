@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # table.sh - writes the backend table (C) to stdout: sh table.sh "ALL..." "BUILT...".
 # ALL are every backend libvmm knows, in the order auto tries them (configure's list); BUILT
 # those configure kept, each defining vmmi_backend_NAME in libvmm/backend/NAME*.c. The others

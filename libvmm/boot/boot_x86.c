@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * boot_x86.c - the x86-64 boot state of guest.h: page
  * tables, GDT, TSS, boot info, stacks, registers.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* elf.c - load an ELF64 x86-64 executable's PT_LOAD segments into guest RAM. */
 #include <elf.h>
 #include <fcntl.h>

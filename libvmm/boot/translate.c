@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * translate.c - explain one GPA: the memslot and HVA behind it, the HPA
  * the host page tables give that HVA, or the device window that claims it.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* config.c - vmm.ini(5): read an INI file with inih and check it into a struct vmm_config. */
 #include <ctype.h>
 #include <fcntl.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* setup.c - build a ready-to-run VM from a parsed configuration file. */
 #include <fcntl.h>
 #include <stdio.h>

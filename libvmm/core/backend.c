@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * backend.c - walks the backend table: accelerator
  * names, probes, and the choice vmm_vm_create() makes.

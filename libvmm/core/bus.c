@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bus.c - one device address space (MMIO or PIO):
  * sorted, non-overlapping windows with O(log n) lookup.

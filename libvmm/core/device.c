@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * device.c - device instances: add, remove and move their
  * windows, destroy them, and what the API reads of them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * error.c - error reporting: vmm_strerror(), the per-
  * thread detail of vmm_last_error(), exit descriptions.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * io.c - the exit dispatch path (the hot path): one
  * guest access to its device, or the unclaimed policy.

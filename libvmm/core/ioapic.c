@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* ioapic.c - the 82093AA I/O APIC model both backends share: registers, pins, messages. */
 #include "vmm_internal.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* irq.c - the VM's interrupt layer: I/O APIC pins and their sources, MSIs, EOIs. */
 #include <stdio.h>
 #include <stdlib.h>

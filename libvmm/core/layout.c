@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * layout.c - the address-layout rules: where memslots
  * and device windows may lie, each with its one message.

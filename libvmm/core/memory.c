@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memory.c - guest memory seen from the host: checked
  * GPA -> HVA translation and copies in and out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* memslot.c - the memslot API: add, allocate, remove, move, remap slots; dirty logging; listing. */
 #include <stdlib.h>
 #include <string.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * pause.c - the pause protocol: layout changes while
  * vCPUs run, and the readers of guest memory beside them.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.c - device plugins: loading one with dlopen(),
  * checking its descriptor, and the host services it calls.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* range.h - the sorted-range container the memslot table and the device buses share. */
 #ifndef VMMI_RANGE_H
 #define VMMI_RANGE_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * reset.c - vmm_vm_reset(): the VM back to how it was built: RAM
  * and firmware, the vCPUs' boot state, the devices' power-on state.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * run.c - running the whole VM: one thread per vCPU,
  * stop and abort, and which exit describes the run.

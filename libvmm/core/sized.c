@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * sized.c - size-tagged structs the library fills in the
  * caller's memory: the tag's check and the copy out.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * slots.c - the memslot table: sorted, non-overlapping GPA ranges
  * backed by host memory, and checked GPA -> HVA translation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vcpu.c - vCPUs: create, registers, kicks, and vmm_vcpu_run() around the backend's run loop. */
 #include <signal.h>
 #include <stdio.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* view.c - what backends see of the layout: slots and device windows, without the core's tables. */
 #include "vmm_internal.h"
 

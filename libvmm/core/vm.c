@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vm.c - VM lifecycle: options, create and destroy, the log sink, stats. */
 #include <signal.h>
 #include <stdarg.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testdev.c - the testdev device model of vmm/testdev.h, built as a device plugin. */
 
 /*

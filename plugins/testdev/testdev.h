@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* testdev.h - register map of the testdev device model (C99, shared by the plugin and guests). */
 #ifndef VMM_TESTDEV_H
 #define VMM_TESTDEV_H

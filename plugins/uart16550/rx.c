@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rx.c - the uart16550's line worker: input into the RX FIFO, the timeout, the output's drain. */
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* tx.h - the uart16550's transmit line: where THR bytes go on the host, without ever blocking the
  * vCPU. */
 #ifndef UART16550_TX_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uart.h - what the uart16550's files share: the device state, its lock rule, the line worker. */
 #ifndef UART16550_UART_H
 #define UART16550_UART_H

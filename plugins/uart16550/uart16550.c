@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* uart16550.c - a 16550A UART device model (serial console), built as a device plugin. */
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.c - `make bench`: options, counters, interleaved sampling, the table and JSON. */
 #include <errno.h>
 #include <fcntl.h>

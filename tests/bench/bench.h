@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* bench.h - libvmm's benchmark: rows, interleaved samples, the guests and their boot state. */
 #ifndef BENCH_H
 #define BENCH_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* guest.c - the benchmark guests (raw x86-64 code) and the boot state the baselines give them. */
 #include <stdio.h>
 #include <stdlib.h>

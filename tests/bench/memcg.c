@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * memcg.c - a memory cgroup of its own for one measurement:
  * what a process is charged, kernel memory included.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* nulldev.c - the benchmark's no-op device plugin: reads return 0, writes are dropped. */
 
 /*

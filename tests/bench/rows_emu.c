@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rows_emu.c - emu rows: libvmm's emu backend against a bare Unicorn engine, same guest bytes. */
 #include <errno.h>
 #include <pthread.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rows_emu_off.c - stands in for rows_emu.c (bare Unicorn)
  * when ./configure --disable-emu left Unicorn out.

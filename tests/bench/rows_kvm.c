@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rows_kvm.c - kvm rows: libvmm's kvm backend against raw /dev/kvm ioctls, same guest bytes. */
 #include <errno.h>
 #include <fcntl.h>

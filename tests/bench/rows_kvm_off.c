@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * rows_kvm_off.c - stands in for rows_kvm.c (raw /dev/kvm
  * ioctls) when ./configure --disable-kvm left kvm out.

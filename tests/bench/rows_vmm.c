@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* rows_vmm.c - rows where libvmm is its own baseline: dispatch scaling and memory per VM. */
 #include <errno.h>
 #include <math.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vmmvm.c - the libvmm side of the rows: VMs built through the public API; a sample is a run. */
 #include <errno.h>
 #include <string.h>

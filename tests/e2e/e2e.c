@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* e2e.c - end-to-end test helpers: run and capture a program, write tiny guests and configs. */
 #include <elf.h>
 #include <errno.h>

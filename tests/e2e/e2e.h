@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* e2e.h - end-to-end test helpers: run and capture a program, write tiny guests and configs. */
 #ifndef E2E_H
 #define E2E_H

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_embed.c - end-to-end tests of examples/embed, which builds a VM through the API alone. */
 #include <string.h>
 

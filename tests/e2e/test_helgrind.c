@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_helgrind.c - vmm-run's lock discipline, checked
  * by helgrind: a plugin whose create() uses DMA.

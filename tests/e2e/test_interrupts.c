@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_interrupts.c - the selftest firmware prints the same lines on kvm and emu, interrupts too.
  */
 #include <stdio.h>

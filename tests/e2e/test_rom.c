@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_rom.c - end-to-end tests of [rom "NAME"] sections:
  * vmm-run fills a ROM from its file, and the guest sees it.

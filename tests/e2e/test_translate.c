@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_translate.c - end-to-end tests of vmm-run --translate:
  * the three tables after the guest stops, and refused values.

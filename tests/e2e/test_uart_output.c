@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uart_output.c - end-to-end tests of vmm-run with a stalled
  * uart16550 output: FIFOs, full pipes, readers that leave.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_vmm_run.c - end-to-end tests of vmm-run: options, errors, the demo, how guests end. */
 #include <signal.h>
 #include <stdbool.h>

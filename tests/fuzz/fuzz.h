@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz.h - what every fuzz harness shares: a cursor over the input and a loud failure. */
 #ifndef TESTS_FUZZ_H
 #define TESTS_FUZZ_H

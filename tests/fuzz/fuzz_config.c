@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_config.c - the INI parser (target config) and, with FUZZ_SETUP, a VM built from what it
  * parsed (target setup). */
 

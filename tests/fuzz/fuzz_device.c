@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_device.c - a device plugin (uart16550 or testdev, chosen at build time) driven through the
  * real host. */
 

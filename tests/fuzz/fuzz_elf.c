@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_elf.c - vmm_load_elf() on any file: it loads what the program headers say, or nothing. */
 
 /*

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_guest.c - random guest code and device accesses on emu, under a watchdog: the VM must end
  * with a documented exit. */
 

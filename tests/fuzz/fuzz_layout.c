@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* fuzz_layout.c - memslot and device window changes checked against a model of the documented
  * rules. */
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* replay.c - run a fuzz harness once over each file named, for builds without libFuzzer. */
 #include <stdint.h>
 #include <stdio.h>

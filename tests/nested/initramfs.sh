@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # initramfs.sh - pack busybox, the kvm modules, the built tree and its libraries into the nested guest's initramfs.
 #
 # Usage: tests/nested/initramfs.sh KERNELDIR OUT.cpio (from the source root, after make tests)

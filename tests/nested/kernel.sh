@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # kernel.sh - fetch Debian's cloud kernel package and unpack it (never install it) for the nested guest.
 #
 # Usage: tests/nested/kernel.sh OUTDIR

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: MIT
 # run.sh - `make check-kvm-nested`: libvmm's kvm checks on a real kvm_amd, inside QEMU's software SVM.
 #
 # Usage: tests/nested/run.sh [--optional]   (from anywhere; run `make tests` first)

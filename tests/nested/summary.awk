@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # summary.awk - read the nested guest's console log (tests/nested/init's markers) and judge the run.
 #
 # Variables from run.sh: me, qemu_rc, limit, wall, ready_host, kernel.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * abi-1-0.c - fixture: a plugin as built against plugin.h 1.0, before the
  * interrupt services: abi_version 1 and a descriptor of 1.0's size. A host

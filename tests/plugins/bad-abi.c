@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * bad-abi.c - fixture: a descriptor of another major ABI
  * version (2.0): the host must refuse it, naming both majors.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* create-fails.c - fixture: create() logs why and fails. */
 #include "fixture.h"
 

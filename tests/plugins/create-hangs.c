@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* create-hangs.c - fixture: create() does not return for a minute, like a device stuck opening its
  * backend. */
 #include <time.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* dma-create.c - fixture: a model whose create() uses DMA, which plugin.h allows. */
 #include <stdlib.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * fixture.h - shared pieces of the fixture plugins: a
  * do-nothing device model to build bad descriptors from.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * future-minor.c - fixture: a plugin built for a later minor of the host's
  * major (1.7), with descriptor fields the host does not know, and a host

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * larger-desc.c - fixture: a descriptor of the host's major,
  * larger than the host's struct: accepted, the extra bytes unread.

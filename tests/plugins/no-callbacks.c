@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* no-callbacks.c - fixture: a descriptor of the right version and size but without read/write. */
 #include "fixture.h"
 

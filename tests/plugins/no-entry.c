@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* no-entry.c - fixture: a shared object that exports no vmm_plugin_entry symbol. */
 #include "vmm/plugin.h"
 

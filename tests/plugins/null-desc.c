@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* null-desc.c - fixture: the entry point returns no descriptor. */
 #include "vmm/plugin.h"
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * param-check.c - fixture: a model with one key, "mode"
  * (fast|slow), that counts creates and destroys.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* small-desc.c - fixture: a descriptor whose size is too small to hold ABI v1's fields. */
 #include <stddef.h>
 

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * irq_race.c - interrupts racing everything else: a host thread sends MSIs
  * and raises and lowers an edge and a level I/O APIC line, another changes

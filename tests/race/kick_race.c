@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * kick_race.c - kicks racing the end of a run: layout changes and stops from
  * other threads kick vCPUs whose threads are leaving vmm_vcpu_run(), are

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * uart_race.c - the uart16550's line worker against its own read(), write()
  * and reset(): input pushed and interrupts raised from the worker while a

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * stress.c - memslot and device-window changes while vCPUs hammer guest
  * memory and MMIO and take interrupts that a device's own thread raises

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * left_out.c - on a build without a backend (./configure
  * --disable-emu), a test that asks for it is skipped, saying why.

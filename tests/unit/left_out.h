@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* left_out.h - the unit tests' view of backends a build left out (see left_out.c). */
 #ifndef TESTS_UNIT_LEFT_OUT_H
 #define TESTS_UNIT_LEFT_OUT_H

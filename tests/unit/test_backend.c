@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_backend.c - specification of the backend table: names,
  * probes, auto's choice and its reason, left-out backends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_boot.c - specification of vmm_boot_setup(): the guest.h
  * boot state, read back from guest memory and registers.

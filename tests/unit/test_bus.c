@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_bus.c - specification of a device bus: window
  * validation, overlap refusal and O(log n) lookup.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_config.c - the specification of vmm.ini(5) as vmm_config_load() and
  * vmm_config_parse_string() read it. */
 #include <criterion/criterion.h>

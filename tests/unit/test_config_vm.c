@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_config_vm.c - VMs built by vmm_vm_create_from_config(): [rom]
  * contents and slot flags, and a guest reading a ROM, on both backends.

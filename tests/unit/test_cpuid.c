@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_cpuid.c - specification of the APIC ids each vCPU of a VM reads with CPUID. */
 #include <criterion/criterion.h>
 

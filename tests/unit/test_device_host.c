@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_device_host.c - specification of what a model may do with
  * the real host services while it is created, moved and removed.

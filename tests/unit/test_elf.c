@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_elf.c - specification of vmm_load_elf(): each refusal
  * names the file and the problem and leaves RAM untouched.

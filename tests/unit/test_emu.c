@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_emu.c - specification of the emu backend: machine-code guests run through the public API. */
 #include <criterion/criterion.h>
 

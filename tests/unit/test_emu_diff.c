@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_emu_diff.c - differential test: generated guests run on emu and kvm must
  * give devices the same accesses, and end with the same registers and RAM.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_emu_irq.c - the emu backend's interrupt plumbing seen from inside: the calibration that
  * exception delivery needs, a halted vCPU and kicks, irq_reset.

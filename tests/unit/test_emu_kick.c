@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_emu_kick.c - specification of emu's kick (never lost), and of a
  * run() that returns before it starts the engine. A kick made

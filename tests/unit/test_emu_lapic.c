@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_emu_lapic.c - specification of the emu backend's local APIC model
  * (backend/emu_lapic.c), alone, against Intel's SDM vol. 3 chapter 11,

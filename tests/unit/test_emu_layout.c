@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_emu_layout.c - specification of emu's plan of
  * guest-physical space (backend/emu_layout.c), alone.

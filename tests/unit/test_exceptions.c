@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_exceptions.c - CPU exceptions reach the guest's IDT handlers with the frame a long-mode
  * CPU pushes, and the handlers resume the guest: the same on emu and on kvm.

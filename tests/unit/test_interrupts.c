@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_interrupts.c - the guest's local APIC takes interrupts through the IDT: MSIs wake a halted
  * vCPU, IPIs go between vCPUs, the timer fires once or periodically, STI's shadow holds. The same

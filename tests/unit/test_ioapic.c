@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_ioapic.c - specification of the I/O APIC model both backends share
  * (core/ioapic.c), alone, against the 82093AA datasheet: its registers

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_irq_layer.c - the core's interrupt layer: pins and their sources,
  * device lines, MSI checks, the layout rules of the controllers, config.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_kick.c - specification of kicks: none is lost, and a stop
  * or a pause kicks each running vCPU once, without polling.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_kick_signal.c - specification of the signal that takes vCPUs out
  * of the guest: the caller's mask, the embedder's choice, its handler.

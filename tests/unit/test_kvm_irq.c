@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_kvm_irq.c - specification of interrupts on the kvm backend: MSIs
  * and I/O APIC lines reach a guest's handler through KVM's local APIC, a

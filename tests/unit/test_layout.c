@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_layout.c - the address-layout rules (core/layout.c), each from a config file (its message
  * names file:line) and from the API (no location), with one wording for both. */
 #include <criterion/criterion.h>

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_live_changes.c - specification of memslot and device
  * changes made while vCPUs run, seen by guests on both backends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_loader.c - the plugin loader and device registration:
  * each refusal has its own error naming the file.

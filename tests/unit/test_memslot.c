@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_memslot.c - specification of the memslot table:
  * validation, ids, lookups and checked translation.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_memslot_flags.c - specification of read-only slots and
  * dirty-page logging, seen by machine-code guests on both backends.

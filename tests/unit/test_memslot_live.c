@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_memslot_live.c - specification of memslot move, remove and
  * remap between runs, seen by machine-code guests on both backends.

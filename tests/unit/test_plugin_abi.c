@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_plugin_abi.c - the plugin ABI's versioning rules: which descriptors
  * a host of 1.0 loads and which it refuses, and what it reads of them.

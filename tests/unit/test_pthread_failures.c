@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_pthread_failures.c - specification: a pthread call that
  * fails inside libvmm is an error the caller sees, never ignored.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_reset.c - vmm_vm_reset(): a guest run after a reset sees the
  * machine it saw first (RAM, firmware, vCPUs, devices), on both backends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_run_error.c - specification: the reason of a failure
  * on a thread vmm_vm_run() created reaches its caller.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_size_tags.c - specification of the size tags on the structs
  * libvmm fills in the caller's memory (vmm.h, "Size tags").

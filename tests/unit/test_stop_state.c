@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_stop_state.c - specification of the registers a vCPU shows
  * after it stops at a device or port access, on both backends.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* test_testdev.c - the testdev plugin, driven through a fake host, against vmm/testdev.h. */
 
 #include <criterion/criterion.h>

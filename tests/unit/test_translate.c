@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_translate.c - specification of vmm_translate(): GPA
  * -> memslot and HVA -> HPA, device windows, unclaimed GPAs.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uart16550.c - the uart16550 plugin, driven
  * through a fake host, against the 16550A's registers.

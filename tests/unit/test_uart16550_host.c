@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uart16550_host.c - the uart16550 plugin in a real VM,
  * through the real host services, with a stalled output.

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * test_uart16550_irq.c - the uart16550's interrupts through a fake host:
  * IIR priorities, the THR-empty rules, trigger levels, the character

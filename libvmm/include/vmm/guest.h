@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * guest.h - the guest boot ABI: what a vCPU finds when it starts (C99, shared by host and guest).
  */

@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /*
  * plugin.h - the device plugin ABI (version 1.1): what
  * a device model exports and what the host offers it.

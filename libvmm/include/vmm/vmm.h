@@ -1,3 +1,4 @@
+/* SPDX-License-Identifier: MIT */
 /* vmm.h - the libvmm embedding API: VMs, memslots, devices, vCPUs, run and stop. */
 #ifndef VMM_VMM_H
 #define VMM_VMM_H
