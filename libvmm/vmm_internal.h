@@ -196,8 +196,9 @@ struct vmm_device {
 	uint32_t *irqs;
 	uint32_t nirqs;
 	uint32_t irq_high;
-	_Atomic bool msi_logged; /* a bad MSI was logged once */
-	bool builtin;		 /* part of the machine (the I/O APIC): not listed by the API */
+	_Atomic bool msi_logged;   /* a bad MSI was logged once */
+	_Atomic bool split_logged; /* emu: an 8-byte access split in two was logged once */
+	bool builtin;		   /* part of the machine (the I/O APIC): not listed by the API */
 	_Atomic uint64_t reads, writes;
 };
 

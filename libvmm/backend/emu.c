@@ -38,7 +38,8 @@
  *                  address, two unclaimed accesses (logged, or a stop on the
  *                  first) where KVM reports one; a device without 8-byte
  *                  accesses receives two 4-byte accesses where KVM refuses
- *                  the 8-byte one as unclaimed. Both need a guest access
+ *                  the 8-byte one as unclaimed (a warning names the device,
+ *                  once per device). Both need a guest access
  *                  the device does not support, and this path is the fast
  *                  one: no memory hook, so RAM loads and stores keep
  *                  Unicorn's inline fast path (protection hooks run on the
@@ -338,6 +339,29 @@ static void emu_gap_access(struct emu_vcpu *ev, uint64_t addr, uint32_t size, bo
 }
 
 /*
+ * An 8-byte access to a gap: if a device without 8-byte accesses claims it,
+ * it is about to receive two 4-byte ones where kvm would refuse the access
+ * as unclaimed. Keep emu's behaviour, but say so once per device: otherwise
+ * a guest bug passes here and fails on kvm with nothing pointing at it.
+ */
+static void emu_note_split(struct emu_vcpu *ev, uint64_t addr, bool is_write)
+{
+	struct vmm_vm *vm = ev->vcpu->vm;
+	const struct vmmi_window *w;
+
+	w = vmmi_bus_find(&vm->bus[vmmi_space_index(VMM_SPACE_MMIO)], addr);
+	if (!w || !w->dev || (w->dev->desc->access_sizes & VMM_ACCESS_8) ||
+	    atomic_exchange(&w->dev->split_logged, true))
+		return;
+	vmmi_log(vm, VMM_LOG_WARN,
+		 "vcpu%u: device '%s' takes no 8-byte accesses: the 8-byte mmio %s at 0x%llx "
+		 "reaches it as two 4-byte accesses on emu, where kvm refuses it as unclaimed "
+		 "(logged once per device)",
+		 ev->vcpu->index, w->dev->name, is_write ? "write" : "read",
+		 (unsigned long long)addr);
+}
+
+/*
  * Protection hooks on a gap: a piece of the pending access, or a new
  * access. An aligned one is left to the callbacks, which Unicorn calls with
  * it whole (an 8-byte one as two halves, as emu_gap_access() would): the
@@ -353,6 +377,8 @@ static void emu_gap_hook(struct emu_vcpu *ev, uint64_t addr, int size, bool is_w
 	if (p->on && p->write == is_write && p->unaligned && addr == p->next &&
 	    (uint32_t)size == p->piece)
 		return;
+	if (size == 8)
+		emu_note_split(ev, addr, is_write);
 	if (!(addr & (uint64_t)(size - 1)) && !(size & (size - 1))) {
 		p->on = false;
 		ev->skip_on = false;
