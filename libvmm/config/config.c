@@ -332,7 +332,7 @@ static int set_ram_gpa(struct parser *p, const char *value, unsigned line)
 		return p->err;
 	if (r->gpa & VMMI_PAGE_MASK)
 		return fail(p, line, -EINVAL,
-			    "%s \"%s\" gpa 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
+			    "%s '%s': gpa 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
 			    r->name, (unsigned long long)r->gpa);
 	return 0;
 }
@@ -344,10 +344,10 @@ static int set_ram_size(struct parser *p, const char *value, unsigned line)
 	if (get_size(p, line, "size", value, &r->size))
 		return p->err;
 	if (!r->size)
-		return fail(p, line, -EINVAL, "%s \"%s\" size is 0", cur_kind(p), r->name);
+		return fail(p, line, -EINVAL, "%s '%s': size is 0", cur_kind(p), r->name);
 	if (r->size & VMMI_PAGE_MASK)
 		return fail(p, line, -EINVAL,
-			    "%s \"%s\" size 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
+			    "%s '%s': size 0x%llx is not a multiple of 4K (0x1000)", cur_kind(p),
 			    r->name, (unsigned long long)r->size);
 	return 0;
 }
@@ -391,12 +391,12 @@ static int set_rom_file(struct parser *p, const char *value, unsigned line)
 		e = errno;
 		if (fd >= 0)
 			close(fd);
-		return fail(p, line, -EINVAL, "rom \"%s\" file '%s': %s", r->name, r->file,
+		return fail(p, line, -EINVAL, "rom '%s': file '%s': %s", r->name, r->file,
 			    strerror(e));
 	}
 	close(fd);
 	if (!S_ISREG(st.st_mode))
-		return fail(p, line, -EINVAL, "rom \"%s\" file '%s' is not a regular file", r->name,
+		return fail(p, line, -EINVAL, "rom '%s': file '%s' is not a regular file", r->name,
 			    r->file);
 	p->file_size = (uint64_t)st.st_size;
 	return 0;
@@ -432,7 +432,7 @@ static int set_dev_window(struct parser *p, const char *key, uint32_t space, con
 
 	if (other)
 		return fail(p, line, -EINVAL,
-			    "device \"%s\" has both mmio and pio (line %u): give one", d->name,
+			    "device '%s' has both mmio and pio (line %u): give one", d->name,
 			    other);
 	if (get_size(p, line, key, value, &d->base))
 		return p->err;
@@ -457,7 +457,7 @@ static int set_dev_size(struct parser *p, const char *value, unsigned line)
 	if (get_size(p, line, "size", value, &d->length))
 		return p->err;
 	if (!d->length)
-		return fail(p, line, -EINVAL, "device \"%s\" size is 0", d->name);
+		return fail(p, line, -EINVAL, "device '%s': size is 0", d->name);
 	return 0;
 }
 
@@ -532,7 +532,7 @@ static int add_param(struct parser *p, const char *key, const char *value, unsig
 
 static int missing(struct parser *p, const char *what, const char *name, const char *key)
 {
-	return fail(p, p->sect_line, -EINVAL, "[%s \"%s\"] lacks the required key '%s'", what, name,
+	return fail(p, p->sect_line, -EINVAL, "%s '%s' lacks the required key '%s'", what, name,
 		    key);
 }
 
@@ -543,19 +543,18 @@ static int close_rom_size(struct parser *p, struct vmm_config_ram *r)
 
 	if (!file_line && !p->key_line[ROM_SIZE])
 		return fail(p, p->sect_line, -EINVAL,
-			    "[rom \"%s\"] lacks both 'size' and 'file': give either or both",
-			    r->name);
+			    "rom '%s' lacks both 'size' and 'file': give either or both", r->name);
 	if (!file_line)
 		return 0;
 	if (!p->key_line[ROM_SIZE]) {
 		if (!p->file_size)
 			return fail(p, file_line, -EINVAL,
-				    "rom \"%s\" file '%s' is empty: give a size", r->name, r->file);
+				    "rom '%s': file '%s' is empty: give a size", r->name, r->file);
 		/* No overflow: a file's size fits in an off_t, so below 2^63. */
 		r->size = (p->file_size + VMMI_PAGE_MASK) & ~VMMI_PAGE_MASK;
 	} else if (p->file_size > r->size) {
 		return fail(p, file_line, -EINVAL,
-			    "rom \"%s\" file '%s' is 0x%llx bytes, larger than its size 0x%llx",
+			    "rom '%s': file '%s' is 0x%llx bytes, larger than its size 0x%llx",
 			    r->name, r->file, (unsigned long long)p->file_size,
 			    (unsigned long long)r->size);
 	}
@@ -592,8 +591,7 @@ static int close_device(struct parser *p)
 		return missing(p, "device", d->name, "plugin");
 	if (!p->key_line[DEV_MMIO] && !p->key_line[DEV_PIO])
 		return fail(p, p->sect_line, -EINVAL,
-			    "[device \"%s\"] lacks a window: give mmio = GPA or pio = PORT",
-			    d->name);
+			    "device '%s' lacks a window: give mmio = GPA or pio = PORT", d->name);
 	if (!p->key_line[DEV_SIZE])
 		return missing(p, "device", d->name, "size");
 	return 0;
@@ -645,26 +643,24 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 
 	if (!strcmp(kind, "vm")) {
 		if (name)
-			return fail(p, line, -EINVAL, "[vm] takes no name");
+			return fail(p, line, -EINVAL, "section vm takes no name");
 		if (p->vm_line)
-			return fail(p, line, -EINVAL, "duplicate section [vm] (first at line %u)",
+			return fail(p, line, -EINVAL, "duplicate section vm (first at line %u)",
 				    p->vm_line);
 		p->vm_line = line;
+		p->cfg->vm_line = line;
 		p->kind = SECT_VM;
 		p->keys = vm_keys;
 		return 0;
 	}
 	if (!mem && strcmp(kind, "device"))
-		return fail(
-		    p, line, -EINVAL,
-		    "unknown section [%s]: expected [vm], [ram \"NAME\"], [rom \"NAME\"] or "
-		    "[device \"NAME\"]",
-		    kind);
+		return fail(p, line, -EINVAL,
+			    "unknown section kind '%s': expected vm, ram, rom or device", kind);
 	if (!name)
-		return fail(p, line, -EINVAL, "[%s] needs a name, as in [%s \"%s\"]", kind, kind,
-			    rom ? "flash" : (mem ? "low" : "uart0"));
+		return fail(p, line, -EINVAL, "section %s needs a name, as in [%s \"%s\"]", kind,
+			    kind, rom ? "flash" : (mem ? "low" : "uart0"));
 	if (nlen >= VMM_GUEST_NAME_MAX || !name_ok(name, nlen))
-		return fail(p, line, -EINVAL, "bad name \"%.*s\": expected " NAME_RULE, (int)nlen,
+		return fail(p, line, -EINVAL, "bad name '%.*s': expected " NAME_RULE, (int)nlen,
 			    name);
 
 	if (mem) {
@@ -674,28 +670,28 @@ static int open_section(struct parser *p, const char *kind, const char *name, si
 				continue;
 			if (p->is_rom[i] == rom)
 				return fail(p, line, -EINVAL,
-					    "duplicate section [%s \"%s\"] (first at line %u)",
-					    kind, cfg->ram[i].name, cfg->ram[i].line);
+					    "duplicate section %s '%s' (first at line %u)", kind,
+					    cfg->ram[i].name, cfg->ram[i].line);
 			return fail(p, line, -EINVAL,
-				    "[%s \"%s\"] has the name of [%s \"%s\"] (line %u): ram and "
+				    "%s '%s' has the name of %s '%s' (line %u): ram and "
 				    "rom sections share one set of names",
 				    kind, cfg->ram[i].name, mem_kind(p, i), cfg->ram[i].name,
 				    cfg->ram[i].line);
 		}
 		if (cfg->nram == VMM_GUEST_MAX_RAM)
 			return fail(p, line, -EINVAL,
-				    "too many [ram] and [rom] sections: at most %u in all",
+				    "too many ram and rom sections: at most %u in all",
 				    VMM_GUEST_MAX_RAM);
 	} else {
 		for (size_t i = 0; i < cfg->ndevices; i++) {
 			if (!strncmp(cfg->devices[i].name, name, nlen) &&
 			    !cfg->devices[i].name[nlen])
 				return fail(p, line, -EINVAL,
-					    "duplicate section [device \"%s\"] (first at line %u)",
+					    "duplicate section device '%s' (first at line %u)",
 					    cfg->devices[i].name, cfg->devices[i].line);
 		}
 		if (cfg->ndevices == VMM_GUEST_MAX_DEVICES)
-			return fail(p, line, -EINVAL, "too many [device] sections: at most %u",
+			return fail(p, line, -EINVAL, "too many device sections: at most %u",
 				    VMM_GUEST_MAX_DEVICES);
 	}
 
@@ -890,11 +886,11 @@ static char *read_line(char *out, int num, void *user)
 static const char *section_title(struct parser *p, char *buf, size_t len)
 {
 	if (p->kind == SECT_VM)
-		return "[vm]";
+		return "vm";
 	if (p->kind == SECT_DEVICE)
-		snprintf(buf, len, "[device \"%s\"]", cur_dev(p)->name);
+		snprintf(buf, len, "device '%s'", cur_dev(p)->name);
 	else
-		snprintf(buf, len, "[%s \"%s\"]", cur_kind(p), cur_ram(p)->name);
+		snprintf(buf, len, "%s '%s'", cur_kind(p), cur_ram(p)->name);
 	return buf;
 }
 
@@ -916,10 +912,10 @@ static int on_key(void *user, const char *section, const char *name, const char 
 		return !fail(p, line, -EINVAL, "bad key name '%s': expected A-Z a-z 0-9 _ . -",
 			     name);
 	if (p->kind == SECT_NONE)
-		return !fail(p, line, -EINVAL,
-			     "key '%s' outside any section: start with [vm], [ram \"NAME\"], "
-			     "[rom \"NAME\"] or [device \"NAME\"]",
-			     name);
+		return !fail(
+		    p, line, -EINVAL,
+		    "key '%s' outside any section: start with a section header, such as [vm]",
+		    name);
 	for (size_t i = 0; p->keys[i].name; i++) {
 		if (strcmp(p->keys[i].name, name))
 			continue;
@@ -1001,7 +997,7 @@ static int parse(struct parser *p, struct vmm_config **out)
 		goto err;
 	if (!cfg->nram) {
 		fail(p, p->lineno ? p->lineno : 1, -EINVAL,
-		     "no [ram \"NAME\"] section: the guest needs memory");
+		     "no ram section: the guest needs memory");
 		goto err;
 	}
 	for (i = 0; i < cfg->nram && (cfg->ram[i].flags & VMM_MEMSLOT_READONLY); i++)
@@ -1009,7 +1005,7 @@ static int parse(struct parser *p, struct vmm_config **out)
 	if (i == cfg->nram) {
 		/* vmm_boot_setup() would refuse it later, without a line to point at. */
 		fail(p, p->lineno, -EINVAL,
-		     "every [ram] and [rom] section is read-only: the guest needs writable RAM "
+		     "every ram and rom section is read-only: the guest needs writable RAM "
 		     "for its boot area and stacks");
 		goto err;
 	}

@@ -132,6 +132,7 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 	struct vmm_vm_options o;
 	struct vmm_vm *vm;
 	uint64_t entry;
+	char what[32];
 	int ret;
 
 	if (!cfg || !out)
@@ -169,8 +170,12 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 		goto err;
 	for (unsigned i = 0; i < (cfg->vcpus ? cfg->vcpus : 1); i++) {
 		ret = vmm_vcpu_create(vm, i, NULL);
-		if (ret < 0)
+		if (ret < 0) {
+			/* [vm] sets vcpus; without [vm] the default 1 is blamed on line 1. */
+			snprintf(what, sizeof(what), "vcpu %u: ", i);
+			at_line(ret, cfg, cfg->vm_line ? cfg->vm_line : 1, what);
 			goto err;
+		}
 	}
 	if (cfg->firmware) {
 		ret = vmm_load_elf(vm, cfg->firmware, &entry);

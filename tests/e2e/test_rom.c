@@ -75,7 +75,7 @@ Test(rom, missing_rom_file_exits_2_naming_its_line)
 	e2e_vmm_run(&r, ini, NULL);
 	assert_exit(&r, 2);
 	assert_contains(r.err,
-			e2e_strf("rom.ini:%u: rom \"flash\" file '%s/no-such.bin': No such file or "
+			e2e_strf("rom.ini:%u: rom 'flash': file '%s/no-such.bin': No such file or "
 				 "directory",
 				 e2e_line_of(ini, "file = "), e2e_tmpdir()),
 			&r);

@@ -942,6 +942,9 @@ struct vmm_config {
 	size_t nram;
 	struct vmm_config_device *devices;
 	size_t ndevices;
+	/* Line of the [vm] header, 0 if the file has none: where a caller that needs a key the
+	 * library leaves optional (vmm-run and firmware) points its message. */
+	unsigned vm_line;
 };
 
 /*
