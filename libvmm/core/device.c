@@ -266,8 +266,8 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
 		device_free(dev);
 		return ret;
 	}
-	vmmi_log(vm, VMM_LOG_INFO, "device %s: %s %s [0x%llx, 0x%llx)", dev->name, desc->name,
-		 vmmi_space_name(dev->space), (unsigned long long)dev->base,
+	vmmi_log(vm, VMM_LOG_INFO, "device '%s': model '%s', %s [0x%llx, 0x%llx)", dev->name,
+		 desc->name, vmmi_space_name(dev->space), (unsigned long long)dev->base,
 		 (unsigned long long)(dev->base + dev->length));
 	if (out)
 		*out = dev;
@@ -323,7 +323,7 @@ int vmm_device_remove(struct vmm_device *dev)
 	 * No vCPU was inside the model during the change, and none can reach
 	 * it now: destroy() runs with no lock held, like create().
 	 */
-	vmmi_log(vm, VMM_LOG_INFO, "device %s removed", dev->name);
+	vmmi_log(vm, VMM_LOG_INFO, "device '%s' removed", dev->name);
 	if (dev->desc->destroy)
 		dev->desc->destroy(dev->state);
 	device_free(dev);
@@ -374,7 +374,7 @@ int vmm_device_move(struct vmm_device *dev, uint64_t new_base)
 out:
 	vmmi_change_end(vm);
 	if (ret == 0 && old_base != new_base)
-		vmmi_log(vm, VMM_LOG_INFO, "device %s moved from 0x%llx to 0x%llx", dev->name,
+		vmmi_log(vm, VMM_LOG_INFO, "device '%s' moved from 0x%llx to 0x%llx", dev->name,
 			 (unsigned long long)old_base, (unsigned long long)new_base);
 	return ret;
 }

@@ -33,12 +33,12 @@ static void host_log(struct vmm_host *ctx, int level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	vmmi_log(ctx->dev->vm, level, "%s: %s", ctx->dev->name, msg);
+	vmmi_log(ctx->dev->vm, level, "device '%s': %s", ctx->dev->name, msg);
 }
 
 static void host_stop(struct vmm_host *ctx, int exit_code)
 {
-	vmmi_log(ctx->dev->vm, VMM_LOG_INFO, "%s: stop with exit code %d", ctx->dev->name,
+	vmmi_log(ctx->dev->vm, VMM_LOG_INFO, "device '%s': stop with exit code %d", ctx->dev->name,
 		 exit_code);
 	vmm_vm_stop(ctx->dev->vm, exit_code);
 }
@@ -109,7 +109,8 @@ static int host_msi_send(struct vmm_host *ctx, uint64_t addr, uint32_t data)
 	int ret = vmmi_irq_msi(ctx->dev->vm, addr, data);
 
 	if (ret == -EINVAL && !atomic_exchange(&ctx->dev->msi_logged, true))
-		vmmi_log(ctx->dev->vm, VMM_LOG_ERROR, "%s: %s", ctx->dev->name, vmm_last_error());
+		vmmi_log(ctx->dev->vm, VMM_LOG_ERROR, "device '%s': %s", ctx->dev->name,
+			 vmm_last_error());
 	return ret;
 }
 
@@ -198,8 +199,8 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_
 	if (!entry) {
 		dlclose(handle);
 		return vmmi_device_failed(
-		    cfg, vmmi_error(-ENOEXEC, "%s: no symbol %s: not a libvmm device plugin", path,
-				    VMM_PLUGIN_ENTRY_SYMBOL));
+		    cfg, vmmi_error(-ENOEXEC, "%s: no symbol '%s': not a libvmm device plugin",
+				    path, VMM_PLUGIN_ENTRY_SYMBOL));
 	}
 	desc = entry();
 	if (!desc) {

@@ -69,7 +69,7 @@ static int rx_open_stdin(struct uart *u)
 		u->in_owned = true;
 		return 0;
 	}
-	u->host->log(u->ctx, VMM_LOG_DEBUG, "input stdin: cannot reopen it non-blocking (%s)",
+	u->host->log(u->ctx, VMM_LOG_DEBUG, "input 'stdin': cannot reopen it non-blocking (%s)",
 		     strerror(errno));
 	u->in_guarded = true;
 	return 0;
@@ -161,11 +161,11 @@ static void rx_read(struct uart *u, struct rx_worker *w, unsigned max)
 		return;
 	w->in_done = true;
 	if (n == 0)
-		u->host->log(u->ctx, VMM_LOG_INFO, "input %s: end of input after %llu bytes",
+		u->host->log(u->ctx, VMM_LOG_INFO, "input '%s': end of input after %llu bytes",
 			     u->in_name, (unsigned long long)w->in_bytes);
 	else
 		u->host->log(u->ctx, VMM_LOG_ERROR,
-			     "input %s: %s after %llu bytes; the input ends here", u->in_name,
+			     "input '%s': %s after %llu bytes; the input ends here", u->in_name,
 			     strerror(errno), (unsigned long long)w->in_bytes);
 }
 

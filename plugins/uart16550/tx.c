@@ -86,12 +86,12 @@ static void tx_fail(struct uart_tx *tx, int err)
 {
 	if (err == EPIPE || err == ENXIO)
 		tx->host->log(tx->ctx, VMM_LOG_WARN,
-			      "output %s: the reader closed it; the rest of the output is "
+			      "output '%s': the reader closed it; the rest of the output is "
 			      "discarded and counted",
 			      tx->name);
 	else
 		tx->host->log(tx->ctx, VMM_LOG_ERROR,
-			      "output %s: %s; the rest of the output is discarded and counted",
+			      "output '%s': %s; the rest of the output is discarded and counted",
 			      tx->name, strerror(err));
 	tx->drop_closed += tx->count;
 	tx->count = 0;
@@ -140,7 +140,7 @@ static void tx_try_connect(struct uart_tx *tx)
 	tx->fd = fd;
 	tx->owned = true;
 	tx->state = UART_TX_OPEN;
-	tx->host->log(tx->ctx, VMM_LOG_INFO, "output %s: a reader opened the FIFO", tx->name);
+	tx->host->log(tx->ctx, VMM_LOG_INFO, "output '%s': a reader opened the FIFO", tx->name);
 }
 
 void uart_tx_poll(struct uart_tx *tx)
@@ -195,7 +195,7 @@ void uart_tx_put(struct uart_tx *tx, uint8_t byte)
 	if (!tx->full_logged) {
 		tx->full_logged = true;
 		tx->host->log(tx->ctx, VMM_LOG_INFO,
-			      "output %s is not taking bytes and the guest writes THR without "
+			      "output '%s' is not taking bytes and the guest writes THR without "
 			      "waiting for THRE: dropping bytes (counted)",
 			      tx->name);
 	}
@@ -225,7 +225,7 @@ static void tx_adopt(struct uart_tx *tx, int fd, const char *name)
 	tx->state = UART_TX_OPEN;
 	tx->fd = fd;
 	if (fstat(fd, &st) < 0) {
-		tx->host->log(tx->ctx, VMM_LOG_WARN, "output %s: %s: output is discarded", name,
+		tx->host->log(tx->ctx, VMM_LOG_WARN, "output '%s': %s: output is discarded", name,
 			      strerror(errno));
 		tx->state = UART_TX_CLOSED;
 		return;
@@ -249,8 +249,8 @@ static void tx_adopt(struct uart_tx *tx, int fd, const char *name)
 		tx->is_sock = true;
 		return;
 	}
-	tx->host->log(tx->ctx, VMM_LOG_DEBUG, "output %s: cannot reopen it non-blocking (%s)", name,
-		      strerror(errno));
+	tx->host->log(tx->ctx, VMM_LOG_DEBUG, "output '%s': cannot reopen it non-blocking (%s)",
+		      name, strerror(errno));
 	tx->guarded = true;
 	/*
 	 * A pipe with room (poll() says POLLOUT) takes PIPE_BUF bytes whole; a
@@ -303,7 +303,7 @@ int uart_tx_open(struct uart_tx *tx, const struct vmm_host_services *host, struc
 		}
 		tx->state = UART_TX_WAITING;
 		host->log(ctx, VMM_LOG_INFO,
-			  "output %s: no process reads this FIFO yet; output waits for one",
+			  "output '%s': no process reads this FIFO yet; output waits for one",
 			  output);
 		return 0;
 	}
@@ -353,7 +353,7 @@ void uart_tx_close(struct uart_tx *tx)
 	if (dropped)
 		tx->host->log(
 		    tx->ctx, VMM_LOG_WARN,
-		    "output %s: %llu bytes delivered, %llu dropped (%llu written while "
+		    "output '%s': %llu bytes delivered, %llu dropped (%llu written while "
 		    "the buffer was full, %llu after the output went away, %llu still "
 		    "buffered after the %llu ms flush%s)",
 		    tx->name, (unsigned long long)tx->sent, (unsigned long long)dropped,
@@ -361,7 +361,7 @@ void uart_tx_close(struct uart_tx *tx)
 		    (unsigned long long)tx->drop_exit, (unsigned long long)tx->flush_ms,
 		    tx->state == UART_TX_WAITING ? ": no process ever read the FIFO" : "");
 	else if (tx->state != UART_TX_NONE)
-		tx->host->log(tx->ctx, VMM_LOG_INFO, "output %s: %llu bytes delivered", tx->name,
+		tx->host->log(tx->ctx, VMM_LOG_INFO, "output '%s': %llu bytes delivered", tx->name,
 			      (unsigned long long)tx->sent);
 	if (tx->owned)
 		close(tx->fd);

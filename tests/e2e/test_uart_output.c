@@ -366,7 +366,7 @@ Test(uart, reader_that_closes_early_is_reported_and_the_run_goes_on)
 	assert_exit(&r, 124);
 	cr_assert_lt(r.seconds, 2 + SLACK_S, "%s", e2e_describe(&r));
 	assert_contains(r.err, "the reader closed it", &r);
-	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: warning: uart0: output"), 2,
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: warning: device 'uart0': output"), 2,
 		     "one line when it closed, one at the end: %s", e2e_describe(&r));
 	cr_assert(delivered_dropped(&r, &delivered, &dropped), "%s", e2e_describe(&r));
 	cr_assert_gt(dropped, 0, "%s", e2e_describe(&r));

@@ -72,7 +72,7 @@ Test(loader, object_without_entry_symbol_is_enoexec)
 	struct vmm_device_config c = mmio_cfg("d", 0xfe000000, 0x1000);
 
 	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("no-entry"), &c, NULL), -ENOEXEC);
-	cr_assert(strstr(vmm_last_error(), "no-entry.so: no symbol vmm_plugin_entry"), "%s",
+	cr_assert(strstr(vmm_last_error(), "no-entry.so: no symbol 'vmm_plugin_entry'"), "%s",
 		  vmm_last_error());
 }
 

@@ -146,7 +146,7 @@ Test(plugin_abi, a_plugin_finds_a_service_of_a_later_minor_missing_by_the_tables
 	struct vmm_device_config c = cfg("fut0");
 
 	OK(vmm_device_add_plugin(vm, FIXTURE("future-minor"), &c, NULL));
-	cr_assert(strstr(logbuf, "fut0: host ABI 1.1 has no raise_irq (services table "),
+	cr_assert(strstr(logbuf, "device 'fut0': host ABI 1.1 has no raise_irq (services table "),
 		  "log:\n%s", logbuf);
 	cr_assert(strstr(logbuf, "polling instead"), "log:\n%s", logbuf);
 }
@@ -184,8 +184,9 @@ Test(plugin_abi, a_plugin_of_1_0_loads_and_is_served_as_before)
 
 	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-0"), &c, &dev));
 	cr_assert_str_eq(vmm_device_model(dev), "abi-1-0");
-	cr_assert(strstr(logbuf, "old0: 1.0 plugin on a host of 1.1, window of 0x1000 bytes"),
-		  "log:\n%s", logbuf);
+	cr_assert(
+	    strstr(logbuf, "device 'old0': 1.0 plugin on a host of 1.1, window of 0x1000 bytes"),
+	    "log:\n%s", logbuf);
 	OK(vmm_device_remove(dev));
 	c.irqs = pin;
 	c.nirqs = 1;

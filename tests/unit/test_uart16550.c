@@ -555,7 +555,7 @@ Test(uart16550, input_from_stdin_never_blocks_and_arrives_when_written)
 	close(p[1]);
 	nap_ms(50);
 	cr_assert_eq(rd(LSR) & LSR_DR, 0, "end of input is not data");
-	cr_assert(strstr(fh->log_msg, "input stdin: end of input after 1 bytes"), "log: %s",
+	cr_assert(strstr(fh->log_msg, "input 'stdin': end of input after 1 bytes"), "log: %s",
 		  fh->log_msg);
 }
 

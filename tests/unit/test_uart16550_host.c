@@ -159,7 +159,7 @@ BOTH(fifo_with_no_reader_is_added_at_once_and_its_bytes_are_counted)
 	counts(&delivered, &dropped);
 	cr_assert_eq(delivered, 0, "%s", logbuf);
 	cr_assert_eq(dropped, NBYTES, "%s", logbuf);
-	cr_assert(strstr(logbuf, "uart0: output"), "tagged with the device: %s", logbuf);
+	cr_assert(strstr(logbuf, "device 'uart0': output '"), "tagged with the device: %s", logbuf);
 	cr_assert(strstr(logbuf, "no process ever read the FIFO"), "%s", logbuf);
 }
 
