@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -327,19 +328,11 @@ static void format_size(char *buf, size_t len, uint64_t size)
 	snprintf(buf, len, "%" PRIu64 " %s", size, units[u]);
 }
 
-/* Why the VM got the backend it has: the -v line that answers "is this really kvm?". */
-static void report_backend(struct vmm_vm *vm, enum vmm_accel requested, bool from_cli)
-{
-	const char *name = vmm_accel_name(vmm_vm_accel(vm));
-
-	if (requested != VMM_ACCEL_AUTO)
-		fprintf(stderr, "vmm-run: backend %s (%s%s)\n", name,
-			from_cli ? "--accel=" : "[vm] accel = ", vmm_accel_name(requested));
-	else
-		fprintf(stderr, "vmm-run: backend %s (%s)\n", name, vmm_vm_accel_reason(vm));
-}
-
-/* The -v description of the machine just built: memory, devices, vCPUs. */
+/*
+ * The -v description of what the library does not log itself: memory and
+ * vCPUs. The backend and why, each device window and the boot area come
+ * from the library's info messages, once.
+ */
 static void report_layout(struct vmm_vm *vm)
 {
 	struct vmm_memslot_info slot = VMM_MEMSLOT_INFO_INIT;
@@ -352,22 +345,10 @@ static void report_layout(struct vmm_vm *vm)
 			continue;
 		format_size(size, sizeof(size), slot.size);
 		fprintf(stderr,
-			"vmm-run: memslot %s: gpa [0x%" PRIx64 ", 0x%" PRIx64 ") %s at hva %p%s\n",
-			slot.name ? slot.name : "(unnamed)", slot.gpa, slot.gpa + slot.size, size,
-			slot.hva, slot.flags & VMM_MEMSLOT_READONLY ? ", read-only" : "");
-	}
-
-	n = vmm_device_count(vm);
-	for (i = 0; i < n; i++) {
-		struct vmm_device *dev = vmm_device_get(vm, i);
-		uint32_t space;
-		uint64_t base, length;
-
-		if (!dev || vmm_device_window(dev, &space, &base, &length) < 0)
-			continue;
-		fprintf(stderr, "vmm-run: device %s (%s): %s [0x%" PRIx64 ", 0x%" PRIx64 ")\n",
-			vmm_device_name(dev), vmm_device_model(dev),
-			space == VMM_SPACE_PIO ? "pio" : "mmio", base, base + length);
+			"vmm-run: memslot '%s': gpa [0x%" PRIx64 ", 0x%" PRIx64
+			") %s at hva %p%s\n",
+			slot.name ? slot.name : "", slot.gpa, slot.gpa + slot.size, size, slot.hva,
+			slot.flags & VMM_MEMSLOT_READONLY ? ", read-only" : "");
 	}
 
 	n = vmm_vcpu_count(vm);
@@ -799,6 +780,40 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	return -1;
 }
 
+/*
+ * The -v line of plugin folders: each folder of the search path once, in
+ * search order; one that does not exist is marked, since the search skips it.
+ */
+static void report_plugin_path(const char *search)
+{
+	const char *p = search, *end;
+
+	fprintf(stderr, "vmm-run: plugin folders:");
+	for (bool first = true; *p; p = *end ? end + 1 : end) {
+		size_t len;
+		struct stat st;
+		char *dir;
+		const char *q;
+		bool seen = false;
+
+		end = strchrnul(p, ':');
+		len = (size_t)(end - p);
+		/* Seen earlier in the path: the search never gets this far for it. */
+		for (q = search; q < p && !seen; q = strchrnul(q, ':') + 1)
+			seen = (size_t)(strchrnul(q, ':') - q) == len && !strncmp(q, p, len);
+		if (!len || seen)
+			continue;
+		dir = strndup(p, len);
+		if (!dir)
+			break;
+		fprintf(stderr, "%s '%s'%s", first ? "" : ",", dir,
+			stat(dir, &st) == 0 && S_ISDIR(st.st_mode) ? "" : " (does not exist)");
+		free(dir);
+		first = false;
+	}
+	fputc('\n', stderr);
+}
+
 /* Build the VM from the config; on failure say why and return the exit status. */
 static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vmm_vm **vm)
 {
@@ -812,7 +827,7 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 		return EXIT_SETUP;
 	}
 	if (o->verbose)
-		fprintf(stderr, "vmm-run: plugin path %s\n", search);
+		report_plugin_path(search);
 
 	vmm_vm_options_init(&opts);
 	/* create_from_config() lets opts->accel win only when it is not auto, so
@@ -849,7 +864,6 @@ int main(int argc, char **argv)
 	struct vmm_config *cfg = NULL;
 	struct vmm_vm *vm = NULL;
 	struct vmm_exit exit_info = VMM_EXIT_INIT;
-	enum vmm_accel requested;
 	pthread_t sigt;
 	bool have_sigt = false;
 	sigset_t set;
@@ -887,8 +901,20 @@ int main(int argc, char **argv)
 		status = EXIT_SETUP;
 		goto out;
 	}
+	/*
+	 * The library leaves firmware optional (an embedder may load code
+	 * itself); vmm-run has nothing else to boot. Point at the [vm] header,
+	 * or at line 1 when there is none: that is where one would go.
+	 */
 	if (!cfg->firmware) {
-		fprintf(stderr, "vmm-run: %s: [vm] firmware is required\n", o.config_path);
+		if (cfg->vm_line)
+			fprintf(stderr, "vmm-run: %s:%u: vm lacks the required key 'firmware'\n",
+				o.config_path, cfg->vm_line);
+		else
+			fprintf(stderr,
+				"vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key "
+				"'firmware'\n",
+				o.config_path);
 		status = EXIT_SETUP;
 		goto out;
 	}
@@ -902,11 +928,8 @@ int main(int argc, char **argv)
 	w.vm = vm;
 	PT(pthread_mutex_unlock(&w.lock));
 
-	requested = cfg->accel;
-	if (o.verbose) {
-		report_backend(vm, requested, o.accel_set);
+	if (o.verbose)
 		report_layout(vm);
-	}
 
 	w.timeout_ms = cfg->timeout_ms;
 	ret = run_watched(&w, &exit_info);

@@ -136,15 +136,32 @@ Test(cli, config_error_exits_2_with_file_and_line)
 	assert_contains(r.err, e2e_strf("%s:3:", ini), &r);
 }
 
-Test(cli, config_without_firmware_exits_2)
+Test(cli, config_without_firmware_exits_2_naming_the_vm_header)
 {
 	const char *ini =
-	    e2e_write_file("nofw.ini", "[vm]\nvcpus = 1\n\n[ram \"low\"]\ngpa = 0\nsize = 16M\n");
+	    e2e_write_file("nofw.ini", "[ram \"low\"]\ngpa = 0\nsize = 16M\n\n[vm]\nvcpus = 1\n");
 	struct e2e_result r;
 
 	e2e_vmm_run(&r, "--accel=emu", ini, NULL);
 	assert_exit(&r, 2);
-	assert_contains(r.err, e2e_strf("%s: [vm] firmware is required", ini), &r);
+	assert_contains(r.err,
+			e2e_strf("vmm-run: %s:5: vm lacks the required key 'firmware'\n", ini), &r);
+}
+
+/* No [vm] at all: line 1, where the section would go. */
+Test(cli, config_without_vm_section_exits_2_at_line_1)
+{
+	const char *ini =
+	    e2e_write_file("novm.ini", "; no vm here\n[ram \"low\"]\ngpa = 0\nsize = 16M\n");
+	struct e2e_result r;
+
+	e2e_vmm_run(&r, "--accel=emu", ini, NULL);
+	assert_exit(&r, 2);
+	assert_contains(
+	    r.err,
+	    e2e_strf("vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key 'firmware'\n",
+		     ini),
+	    &r);
 }
 
 Test(cli, accel_kvm_without_dev_kvm_exits_2)
@@ -256,12 +273,15 @@ Test(demo, accel_auto_says_which_backend_and_why)
 	e2e_vmm_run(&r, "--accel=auto", "-v", E2E_DEMO_INI, NULL);
 	check_selftest_output(&r);
 	if (no_kvm && strstr(no_kvm, "not built in"))
-		assert_contains(r.err, "vmm-run: backend emu (auto: ", &r);
+		assert_contains(r.err, "vmm-run: info: backend emu (auto: ", &r);
 	else if (no_kvm)
-		assert_contains(r.err,
-				e2e_strf("vmm-run: backend emu (auto: %s, using emu)", no_kvm), &r);
+		assert_contains(
+		    r.err, e2e_strf("vmm-run: info: backend emu (auto: %s, using emu)", no_kvm),
+		    &r);
 	else
-		assert_contains(r.err, "vmm-run: backend kvm", &r);
+		assert_contains(r.err, "vmm-run: info: backend kvm (auto: /dev/kvm is usable)\n",
+				&r);
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: info: backend "), 1, "%s", e2e_describe(&r));
 }
 
 Test(demo, verbose_describes_memory_devices_vcpus_and_the_exit)
@@ -270,14 +290,53 @@ Test(demo, verbose_describes_memory_devices_vcpus_and_the_exit)
 
 	e2e_vmm_run(&r, "--accel=emu", "--verbose", E2E_DEMO_INI, NULL);
 	check_selftest_output(&r);
-	assert_contains(r.err, "vmm-run: backend emu (--accel=emu)", &r);
-	assert_contains(r.err, "vmm-run: memslot low: gpa [0x0, 0x4000000) 64 MiB at hva 0x", &r);
-	assert_contains(r.err, "vmm-run: device uart0 (uart16550): pio [0x3f8, 0x400)", &r);
-	assert_contains(r.err, "vmm-run: device test0 (testdev): mmio [0xfebf0000, 0xfebf1000)",
-			&r);
+	assert_contains(r.err, "vmm-run: info: backend emu (asked for: ", &r);
+	assert_contains(r.err, "vmm-run: memslot 'low': gpa [0x0, 0x4000000) 64 MiB at hva 0x", &r);
+	assert_contains(
+	    r.err, "vmm-run: info: device 'uart0': model 'uart16550', pio [0x3f8, 0x400)\n", &r);
+	assert_contains(
+	    r.err,
+	    "vmm-run: info: device 'test0': model 'testdev', mmio [0xfebf0000, 0xfebf1000)\n", &r);
 	assert_contains(r.err, "vmm-run: 1 vcpu\n", &r);
 	assert_contains(r.err, "vmm-run: exit: stopped on vcpu 0, code 0", &r);
 	assert_contains(r.err, "vmm-run: exits ", &r);
+}
+
+/* The library logs the backend and the windows; vmm-run must not say them again. */
+Test(demo, verbose_says_each_fact_once)
+{
+	struct e2e_result r;
+
+	e2e_require_kvm();
+	e2e_vmm_run(&r, "--accel=kvm", "-v", E2E_DEMO_INI, NULL);
+	check_selftest_output(&r);
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: info: backend kvm (asked for: "), 1, "%s",
+		     e2e_describe(&r));
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: info: device 'uart0': model "), 1, "%s",
+		     e2e_describe(&r));
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: info: device 'test0': model "), 1, "%s",
+		     e2e_describe(&r));
+	cr_assert(!strstr(r.err, "vmm-run: backend") && !strstr(r.err, "vmm-run: device"),
+		  "a fact said twice: %s", e2e_describe(&r));
+}
+
+/* A folder of the search path that does not exist is marked, once, even if named twice. */
+Test(demo, verbose_marks_a_missing_plugin_folder_once)
+{
+	const char *missing = e2e_strf("%s/no-such-dir", e2e_tmpdir());
+	const char *path = e2e_strf("--plugin-path=%s:%s", missing, missing);
+	struct e2e_result r;
+
+	e2e_vmm_run(&r, "--accel=emu", "-v", path, E2E_DEMO_INI, NULL);
+	check_selftest_output(&r);
+	assert_contains(r.err,
+			e2e_strf("vmm-run: plugin folders: '%s' (does not exist), '%s/plugins',",
+				 missing, BUILD_DIR),
+			&r);
+	cr_assert_eq(e2e_count_lines(r.err, "vmm-run: plugin folders: "), 1, "%s",
+		     e2e_describe(&r));
+	cr_assert_eq(strstr(strstr(r.err, missing) + 1, missing), NULL, "named twice: %s",
+		     e2e_describe(&r));
 }
 
 Test(demo, without_verbose_stderr_stays_quiet)
@@ -286,7 +345,7 @@ Test(demo, without_verbose_stderr_stays_quiet)
 
 	e2e_vmm_run(&r, "--accel=emu", E2E_DEMO_INI, NULL);
 	check_selftest_output(&r);
-	cr_assert(!strstr(r.err, "vmm-run: backend"), "-v output without -v: %s", e2e_describe(&r));
+	cr_assert(!strstr(r.err, "backend emu"), "-v output without -v: %s", e2e_describe(&r));
 	cr_assert(!e2e_has_line(r.err, "trace: "), "trace output without --trace: %s",
 		  e2e_describe(&r));
 }
