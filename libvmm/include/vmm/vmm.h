@@ -86,9 +86,9 @@ extern "C" {
 #endif
 
 #define VMM_VERSION_MAJOR  0
-#define VMM_VERSION_MINOR  3
+#define VMM_VERSION_MINOR  4
 #define VMM_VERSION_PATCH  0
-#define VMM_VERSION_STRING "0.3.0"
+#define VMM_VERSION_STRING "0.4.0"
 
 /*
  * The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
