@@ -742,11 +742,13 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs) VMM
 int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_CHECK;
 
 /*
- * Put every vCPU in the boot state of guest.h: build the boot area at the top
- * of the lowest slot (GDT, page tables, boot info, stacks) and set each vCPU's
- * registers so that it starts at entry. Call it after every memslot, device
- * and vCPU exists (vCPUs numbered 0..n-1) and after vmm_load_elf(); the boot
- * info lists what exists at this moment. Errors: -ENOSPC (the lowest slot is
+ * Put every vCPU in the boot state of guest.h: build the boot area (the GDT
+ * and TSS, the page tables, each vCPU's boot information and stack) at the
+ * top of the lowest writable memslot, the writable memslot with the lowest
+ * GPA, and set each vCPU's registers so that it starts at entry. Call it
+ * after every memslot, device and vCPU exists (vCPUs numbered 0..n-1) and
+ * after vmm_load_elf(); the boot info lists what exists at this moment.
+ * Errors: -ENOSPC (every slot is read-only, or the lowest writable slot is
  * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
  * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
  * (more RAM slots or devices than boot info holds), -EINVAL.
