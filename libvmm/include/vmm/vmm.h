@@ -504,10 +504,11 @@ struct vmm_translation {
  * A page the guest never touched has no HPA yet (VMM_HPA_NOT_PRESENT), and
  * since Linux 4.0 the kernel hides HPAs from processes without
  * CAP_SYS_ADMIN (VMM_HPA_UNAVAILABLE, hpa_error EPERM).
- * The caller sets out->size, at least sizeof(struct vmm_translation) of this
- * version; fields that do not apply to the kind are zero, and so are any
- * bytes past this version's struct up to out->size (a later, larger struct
- * reads zero in the fields this library does not know).
+ * The caller sets out->size to sizeof(struct vmm_translation) (the least it
+ * takes is the first version's, which ended before slot_flags); fields that
+ * do not apply to the kind are zero, and so are any bytes past this
+ * version's struct up to out->size (a later, larger struct reads zero in the
+ * fields this library does not know).
  * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
  * argument, out->size too small; *out is then untouched).
  * Thread-safety: any thread, device callbacks included, while the VM runs and
