@@ -243,8 +243,9 @@ const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 /* ---- Memslots ---- */
 
 /*
- * Slots per VM at most: KVM's limit on x86 (KVM_CAP_NR_MEMSLOTS of Linux
- * 5.x and later). vmm_memslot_max() says what this VM's backend allows.
+ * Slots per VM at most: x86 KVM's KVM_CAP_NR_MEMSLOTS on recent kernels
+ * (older ones report 509). vmm_memslot_max() says what this VM's backend
+ * allows.
  */
 #define VMM_MEMSLOT_MAX 32764
 
