@@ -24,13 +24,14 @@
  *     RDI = the GPA of this vCPU's struct vmm_guest_boot_info. Other general
  *     registers are zero.
  *
- * The boot area (GDT, TSS, page tables, boot info blocks, stacks) is placed at
- * the top of the lowest writable RAM slot (never in a read-only one, a ROM): [boot_area_gpa,
- * boot_area_gpa + boot_area_size). The VMM refuses to boot firmware whose PT_LOAD segments overlap
- * it. Its layout inside, in this order, page aligned: one page: GDT (null, code, data, 16-byte TSS
- * descriptor) and the TSS; one page: PML4; one page: PDPT; identity_limit / 1 GiB pages: PDs; per
- * vCPU: VMM_GUEST_BOOT_INFO_PAGES pages of boot info; per vCPU: VMM_GUEST_STACK_SIZE bytes of
- * stack. The guest may reuse the boot area once it no longer needs what is in it.
+ * The boot area (the GDT and TSS, the page tables, each vCPU's boot information and stack) lies
+ * at the top of the lowest writable memslot, the writable memslot with the lowest GPA (never in
+ * a read-only one, a ROM): [boot_area_gpa, boot_area_gpa + boot_area_size). The VMM refuses to boot
+ * firmware whose PT_LOAD segments overlap it. Its layout inside, in this order, page aligned: one
+ * page: GDT (null, code, data, 16-byte TSS descriptor) and the TSS; one page: PML4; one page: PDPT;
+ * identity_limit / 1 GiB pages: PDs; per vCPU: VMM_GUEST_BOOT_INFO_PAGES pages of boot info; per
+ * vCPU: VMM_GUEST_STACK_SIZE bytes of stack. The guest may reuse the boot area once it no longer
+ * needs what is in it.
  *
  * Interrupt controllers (ABI version 2), identical on kvm and emu:
  *   - A local APIC per vCPU, xAPIC mode, at VMM_GUEST_LAPIC_BASE (one 4 KiB

@@ -86,9 +86,9 @@ extern "C" {
 #endif
 
 #define VMM_VERSION_MAJOR  0
-#define VMM_VERSION_MINOR  3
+#define VMM_VERSION_MINOR  4
 #define VMM_VERSION_PATCH  0
-#define VMM_VERSION_STRING "0.3.0"
+#define VMM_VERSION_STRING "0.4.0"
 
 /*
  * The library's version as "MAJOR.MINOR.PATCH" (may differ from the header's).
@@ -243,8 +243,9 @@ const char *vmm_vm_accel_reason(const struct vmm_vm *vm);
 /* ---- Memslots ---- */
 
 /*
- * Slots per VM at most: KVM's limit on x86 (KVM_CAP_NR_MEMSLOTS of Linux
- * 5.x and later). vmm_memslot_max() says what this VM's backend allows.
+ * Slots per VM at most: x86 KVM's KVM_CAP_NR_MEMSLOTS on recent kernels
+ * (older ones report 509). vmm_memslot_max() says what this VM's backend
+ * allows.
  */
 #define VMM_MEMSLOT_MAX 32764
 
@@ -504,10 +505,11 @@ struct vmm_translation {
  * A page the guest never touched has no HPA yet (VMM_HPA_NOT_PRESENT), and
  * since Linux 4.0 the kernel hides HPAs from processes without
  * CAP_SYS_ADMIN (VMM_HPA_UNAVAILABLE, hpa_error EPERM).
- * The caller sets out->size, at least sizeof(struct vmm_translation) of this
- * version; fields that do not apply to the kind are zero, and so are any
- * bytes past this version's struct up to out->size (a later, larger struct
- * reads zero in the fields this library does not know).
+ * The caller sets out->size to sizeof(struct vmm_translation) (the least it
+ * takes is the first version's, which ended before slot_flags); fields that
+ * do not apply to the kind are zero, and so are any bytes past this
+ * version's struct up to out->size (a later, larger struct reads zero in the
+ * fields this library does not know).
  * Returns 0 for every gpa (the kind says what it is), or -EINVAL (NULL
  * argument, out->size too small; *out is then untouched).
  * Thread-safety: any thread, device callbacks included, while the VM runs and
@@ -742,11 +744,13 @@ int vmm_vcpu_set_sregs(struct vmm_vcpu *vcpu, const struct vmm_sregs *sregs) VMM
 int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_CHECK;
 
 /*
- * Put every vCPU in the boot state of guest.h: build the boot area at the top
- * of the lowest slot (GDT, page tables, boot info, stacks) and set each vCPU's
- * registers so that it starts at entry. Call it after every memslot, device
- * and vCPU exists (vCPUs numbered 0..n-1) and after vmm_load_elf(); the boot
- * info lists what exists at this moment. Errors: -ENOSPC (the lowest slot is
+ * Put every vCPU in the boot state of guest.h: build the boot area (the GDT
+ * and TSS, the page tables, each vCPU's boot information and stack) at the
+ * top of the lowest writable memslot, the writable memslot with the lowest
+ * GPA, and set each vCPU's registers so that it starts at entry. Call it
+ * after every memslot, device and vCPU exists (vCPUs numbered 0..n-1) and
+ * after vmm_load_elf(); the boot info lists what exists at this moment.
+ * Errors: -ENOSPC (every slot is read-only, or the lowest writable slot is
  * too small), -EEXIST (a segment vmm_load_elf() loaded overlaps the boot
  * area), -ERANGE (RAM or a window above the 512 GiB identity map), -E2BIG
  * (more RAM slots or devices than boot info holds), -EINVAL.
