@@ -148,7 +148,9 @@ int strncmp(const char *a, const char *b, size_t n);
  * free to pick another for some patterns. The MMIO ones also order against
  * ordinary loads and stores (a "memory" clobber), so a buffer filled before a
  * device is started on it is in memory when the device looks. Addresses are
- * guest-physical, which the identity map makes virtual too.
+ * guest-physical, which the identity map makes virtual too. The port
+ * functions' "Nd" constraint lets a constant port below 256 use the
+ * immediate form; other ports go through DX.
  */
 static inline uint8_t vmm_guest_inb(uint16_t port)
 {
