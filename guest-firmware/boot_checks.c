@@ -111,7 +111,7 @@ static int inside(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
 /* The boot info block itself: sizes, counts, sortedness, the identity limit. */
 static void check_boot_info(const struct vmm_guest_boot_info *bi)
 {
-	uint32_t nram = bootinfo_ram_count(bi), ndev = bootinfo_device_count(bi);
+	uint32_t nram = vmm_guest_ram_count(bi), ndev = vmm_guest_device_count(bi);
 	uint32_t bad;
 
 	report(bi->size >= sizeof(*bi), bi->size, sizeof(*bi),

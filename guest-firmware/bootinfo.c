@@ -1,51 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* bootinfo.c - read the VMM's boot info block: device lookup, the memory map, free GPAs. */
+/* bootinfo.c - the self-test's uses of the boot info: free GPAs and the memory map's report. */
 #include "fw.h"
-
-int bootinfo_valid(const struct vmm_guest_boot_info *bi)
-{
-	return bi->magic == VMM_GUEST_BOOT_MAGIC && bi->abi_version == VMM_GUEST_ABI_VERSION;
-}
-
-/*
- * The counts are clamped to the array sizes so that a broken VMM gives
- * failed checks, not reads past the block. boot_checks() reports the
- * clamping itself.
- */
-uint32_t bootinfo_ram_count(const struct vmm_guest_boot_info *bi)
-{
-	return bi->ram_count < VMM_GUEST_MAX_RAM ? bi->ram_count : VMM_GUEST_MAX_RAM;
-}
-
-uint32_t bootinfo_device_count(const struct vmm_guest_boot_info *bi)
-{
-	return bi->device_count < VMM_GUEST_MAX_DEVICES ? bi->device_count : VMM_GUEST_MAX_DEVICES;
-}
-
-/* One past the highest RAM byte (saturated), 0 without RAM. */
-uint64_t bootinfo_ram_end(const struct vmm_guest_boot_info *bi)
-{
-	uint64_t end = 0;
-
-	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++) {
-		uint64_t e = bi->ram[i].gpa + bi->ram[i].size;
-
-		if (e < bi->ram[i].gpa)
-			return UINT64_MAX;
-		if (e > end)
-			end = e;
-	}
-	return end;
-}
-
-const struct vmm_guest_device *fw_find_device(const struct vmm_guest_boot_info *bi,
-					      const char *plugin)
-{
-	for (uint32_t i = 0; i < bootinfo_device_count(bi); i++)
-		if (!strncmp(bi->devices[i].plugin, plugin, VMM_GUEST_NAME_MAX))
-			return &bi->devices[i];
-	return NULL;
-}
 
 /*
  * If [gpa, gpa + len) overlaps a RAM range or an MMIO window, return 1 and
@@ -53,14 +8,15 @@ const struct vmm_guest_device *fw_find_device(const struct vmm_guest_boot_info *
  */
 static int claimed(const struct vmm_guest_boot_info *bi, uint64_t gpa, uint64_t len, uint64_t *end)
 {
-	for (uint32_t i = 0; i < bootinfo_ram_count(bi) + bootinfo_device_count(bi); i++) {
+	for (uint32_t i = 0; i < vmm_guest_ram_count(bi) + vmm_guest_device_count(bi); i++) {
 		uint64_t base, size;
 
-		if (i < bootinfo_ram_count(bi)) {
+		if (i < vmm_guest_ram_count(bi)) {
 			base = bi->ram[i].gpa;
 			size = bi->ram[i].size;
 		} else {
-			const struct vmm_guest_device *d = &bi->devices[i - bootinfo_ram_count(bi)];
+			const struct vmm_guest_device *d =
+			    &bi->devices[i - vmm_guest_ram_count(bi)];
 
 			if (d->kind != VMM_GUEST_DEV_MMIO)
 				continue;
@@ -105,7 +61,7 @@ static int free_page_from(const struct vmm_guest_boot_info *bi, uint64_t from, u
  */
 int bootinfo_find_unclaimed(const struct vmm_guest_boot_info *bi, uint64_t *gpa)
 {
-	uint64_t start = bootinfo_ram_end(bi);
+	uint64_t start = vmm_guest_ram_end(bi);
 
 	if (start <= UINT64_MAX - (2 * MIB - 1)) {
 		start = (start + 2 * MIB - 1) & ~(2 * MIB - 1);
@@ -133,16 +89,17 @@ static const char *kind_name(uint32_t kind)
  */
 void bootinfo_print(const struct vmm_guest_boot_info *bi)
 {
-	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++)
-		fw_printf("ram %u: gpa 0x%llx size 0x%llx%s\n", i,
-			  (unsigned long long)bi->ram[i].gpa, (unsigned long long)bi->ram[i].size,
-			  bi->ram_readonly & (1u << i) ? " read-only" : "");
-	for (uint32_t i = 0; i < bootinfo_device_count(bi); i++) {
+	for (uint32_t i = 0; i < vmm_guest_ram_count(bi); i++)
+		vmm_guest_printf("ram %u: gpa 0x%llx size 0x%llx%s\n", i,
+				 (unsigned long long)bi->ram[i].gpa,
+				 (unsigned long long)bi->ram[i].size,
+				 bi->ram_readonly & (1u << i) ? " read-only" : "");
+	for (uint32_t i = 0; i < vmm_guest_device_count(bi); i++) {
 		const struct vmm_guest_device *d = &bi->devices[i];
 
-		fw_printf("device %u: %.*s plugin %.*s %s base 0x%llx size 0x%llx\n", i,
-			  (int)VMM_GUEST_NAME_MAX, d->name, (int)VMM_GUEST_NAME_MAX, d->plugin,
-			  kind_name(d->kind), (unsigned long long)d->base,
-			  (unsigned long long)d->size);
+		vmm_guest_printf("device %u: %.*s plugin %.*s %s base 0x%llx size 0x%llx\n", i,
+				 (int)VMM_GUEST_NAME_MAX, d->name, (int)VMM_GUEST_NAME_MAX,
+				 d->plugin, kind_name(d->kind), (unsigned long long)d->base,
+				 (unsigned long long)d->size);
 	}
 }

@@ -112,9 +112,10 @@ static void on_exception(struct irq_frame *f)
 		seen.cr2 = read_cr2();
 		/* Map the page (present, writable) and retry; anything else would fault forever. */
 		if (!pf_armed || seen.count > 1) {
-			fw_printf("selftest error: unexpected #PF at rip 0x%llx, cr2 0x%llx\n",
-				  (unsigned long long)f->rip, (unsigned long long)seen.cr2);
-			halt_forever();
+			vmm_guest_printf(
+			    "selftest error: unexpected #PF at rip 0x%llx, cr2 0x%llx\n",
+			    (unsigned long long)f->rip, (unsigned long long)seen.cr2);
+			vmm_guest_halt();
 		}
 		*pf_pte |= PTE_P | PTE_RW;
 		invlpg((uint64_t)(uintptr_t)pf_page);

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* fw.h - what the firmware's files share: hardware accessors, the small libc, console output. */
+/* fw.h - what the self-test firmware's files share, on top of the guest kit (<vmm/guestlib.h>). */
 #ifndef FW_H
 #define FW_H
 
@@ -7,116 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "vmm/guest.h"
-
-/*
- * Port I/O. The "Nd" constraint lets small constant ports use the immediate
- * form; everything else goes through DX.
- */
-static inline uint8_t inb(uint16_t port)
-{
-	uint8_t v;
-
-	__asm__ volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint16_t inw(uint16_t port)
-{
-	uint16_t v;
-
-	__asm__ volatile("inw %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline uint32_t inl(uint16_t port)
-{
-	uint32_t v;
-
-	__asm__ volatile("inl %1, %0" : "=a"(v) : "Nd"(port));
-	return v;
-}
-
-static inline void outb(uint16_t port, uint8_t v)
-{
-	__asm__ volatile("outb %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outw(uint16_t port, uint16_t v)
-{
-	__asm__ volatile("outw %0, %1" : : "a"(v), "Nd"(port));
-}
-
-static inline void outl(uint16_t port, uint32_t v)
-{
-	__asm__ volatile("outl %0, %1" : : "a"(v), "Nd"(port));
-}
-
-/*
- * MMIO. A device sees the exact width of each instruction, so every access is
- * one explicitly sized mov: a plain volatile dereference would still leave the
- * compiler free to pick a different width for some patterns. The "memory"
- * clobber orders these against ordinary loads and stores, which the DMA tests
- * rely on (the guest fills a buffer, then starts the device on it).
- */
-static inline uint8_t mmio_read8(uint64_t addr)
-{
-	uint8_t v;
-
-	__asm__ volatile("movb (%1), %0" : "=q"(v) : "r"(addr) : "memory");
-	return v;
-}
-
-static inline uint16_t mmio_read16(uint64_t addr)
-{
-	uint16_t v;
-
-	__asm__ volatile("movw (%1), %0" : "=r"(v) : "r"(addr) : "memory");
-	return v;
-}
-
-static inline uint32_t mmio_read32(uint64_t addr)
-{
-	uint32_t v;
-
-	__asm__ volatile("movl (%1), %0" : "=r"(v) : "r"(addr) : "memory");
-	return v;
-}
-
-static inline uint64_t mmio_read64(uint64_t addr)
-{
-	uint64_t v;
-
-	__asm__ volatile("movq (%1), %0" : "=r"(v) : "r"(addr) : "memory");
-	return v;
-}
-
-static inline void mmio_write8(uint64_t addr, uint8_t v)
-{
-	__asm__ volatile("movb %0, (%1)" : : "q"(v), "r"(addr) : "memory");
-}
-
-static inline void mmio_write16(uint64_t addr, uint16_t v)
-{
-	__asm__ volatile("movw %0, (%1)" : : "r"(v), "r"(addr) : "memory");
-}
-
-static inline void mmio_write32(uint64_t addr, uint32_t v)
-{
-	__asm__ volatile("movl %0, (%1)" : : "r"(v), "r"(addr) : "memory");
-}
-
-static inline void mmio_write64(uint64_t addr, uint64_t v)
-{
-	__asm__ volatile("movq %0, (%1)" : : "r"(v), "r"(addr) : "memory");
-}
-
-/* Park this vCPU for good: no IDT, so interrupts must stay off. */
-static inline __attribute__((noreturn)) void halt_forever(void)
-{
-	for (;;)
-		__asm__ volatile("cli; hlt" : : : "memory");
-}
+#include "vmm/guestlib.h"
 
 /*
  * idt.c, isr.S: the IDT. Every vector has a stub that saves the general
@@ -191,33 +82,12 @@ void fw_delay_ns(uint64_t ns);
 #define VEC_IPI_AP	  0x43u
 #define VEC_SPURIOUS	  0xffu
 
-/* lib.c: what the compiler may emit calls to, plus the few helpers we need. */
-void *memset(void *dst, int c, size_t n);
-void *memcpy(void *dst, const void *src, size_t n);
-void *memmove(void *dst, const void *src, size_t n);
-int memcmp(const void *a, const void *b, size_t n);
-size_t strnlen(const char *s, size_t max);
-int strncmp(const char *a, const char *b, size_t n);
-
-/* uart.c: console on a 16550; output is dropped while no UART is set up. */
-int uart_init(const struct vmm_guest_boot_info *bi);
-void uart_putc(char c);
 /* uart_irq_checks.c: its THR-empty and received-data interrupts (with `irq` and `input`). */
 void uart_irq_checks(const struct vmm_guest_boot_info *bi);
 
-/* printf.c: %s %d %u %x %c %p with l/ll, width, '0' and '-' flags, %.*s. */
-int fw_vprintf(const char *fmt, va_list ap);
-int fw_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-/* bootinfo.c: reading the boot info block without trusting its counts. */
+/* bootinfo.c: what the self-test reads of the boot info beyond the kit's lookups. */
 #define GIB (1ull << 30)
 #define MIB (1ull << 20)
-int bootinfo_valid(const struct vmm_guest_boot_info *bi);
-uint32_t bootinfo_ram_count(const struct vmm_guest_boot_info *bi);
-uint32_t bootinfo_device_count(const struct vmm_guest_boot_info *bi);
-uint64_t bootinfo_ram_end(const struct vmm_guest_boot_info *bi);
-const struct vmm_guest_device *fw_find_device(const struct vmm_guest_boot_info *bi,
-					      const char *plugin);
 int bootinfo_find_unclaimed(const struct vmm_guest_boot_info *bi, uint64_t *gpa);
 void bootinfo_print(const struct vmm_guest_boot_info *bi);
 
@@ -281,10 +151,9 @@ void ipi_checks(const struct vmm_guest_boot_info *bi);
 __attribute__((noreturn)) void secondary_main(const struct vmm_guest_boot_info *bi);
 void secondary_release(void);
 
-/* Symbols from selftest.ld. */
-extern char __image_start[], __image_end[], __bss_start[], __bss_end[];
-
-/* selftest.c: entered from entry.S on every vCPU. */
-void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp);
+/*
+ * selftest.c: vmm_guest_main() (<vmm/guestlib.h>) runs every check on vCPU 0
+ * and returns the exit code; the other vCPUs go to secondary_main().
+ */
 
 #endif /* FW_H */

@@ -53,8 +53,8 @@ void idt_dispatch(struct irq_frame *f)
 		h(f);
 		return;
 	}
-	fw_printf("unexpected vector %llu (error 0x%llx) at rip 0x%llx\n",
-		  (unsigned long long)f->vector, (unsigned long long)f->error,
-		  (unsigned long long)f->rip);
-	halt_forever();
+	vmm_guest_printf("unexpected vector %llu (error 0x%llx) at rip 0x%llx\n",
+			 (unsigned long long)f->vector, (unsigned long long)f->error,
+			 (unsigned long long)f->rip);
+	vmm_guest_halt();
 }

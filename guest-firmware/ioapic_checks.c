@@ -37,14 +37,14 @@ static volatile uint32_t rte_sent; /* the pin's entry once it sent, before the E
 
 uint32_t fw_ioapic_read(uint32_t reg)
 {
-	mmio_write32(ioapic, reg);
-	return mmio_read32(ioapic + 0x10);
+	vmm_guest_mmio_write32(ioapic, reg);
+	return vmm_guest_mmio_read32(ioapic + 0x10);
 }
 
 void fw_ioapic_write(uint32_t reg, uint32_t v)
 {
-	mmio_write32(ioapic, reg);
-	mmio_write32(ioapic + 0x10, v);
+	vmm_guest_mmio_write32(ioapic, reg);
+	vmm_guest_mmio_write32(ioapic + 0x10, v);
 }
 
 /* A redirection entry: the destination in the high word first, so the low word unmasks last. */
@@ -73,21 +73,21 @@ static uint32_t rte_low(void)
 static void on_interrupt(struct irq_frame *f)
 {
 	unsigned v = f->vector & 0xff;
-	uint32_t status = mmio_read32(td + TESTDEV_REG_IRQ_STATUS);
+	uint32_t status = vmm_guest_mmio_read32(td + TESTDEV_REG_IRQ_STATUS);
 
 	hits[v]++;
 	if (status) {
 		unsigned n = ++dev_hits[v];
 
 		if (ack_at && n >= ack_at)
-			mmio_write32(td + TESTDEV_REG_IRQ_ACK, 0xffffffffu);
+			vmm_guest_mmio_write32(td + TESTDEV_REG_IRQ_ACK, 0xffffffffu);
 	}
 	fw_lapic_eoi();
 }
 
 int devirq_init(const struct vmm_guest_boot_info *bi, uint64_t td_base)
 {
-	const struct vmm_guest_device *d = fw_find_device(bi, "testdev");
+	const struct vmm_guest_device *d = vmm_guest_find_device(bi, "testdev");
 
 	td = td_base;
 	ioapic = bi->ioapic_base;
@@ -152,7 +152,7 @@ static unsigned all_hits(void)
 
 static void td_wr(uint32_t reg, uint32_t v)
 {
-	mmio_write32(td + reg, v);
+	vmm_guest_mmio_write32(td + reg, v);
 }
 
 /*
@@ -178,8 +178,8 @@ static void check_registers(const struct vmm_guest_boot_info *bi)
 	check(ver, 0x00170011u, "ioapic: version register (version 0x11, 24 entries)");
 	check(((ver >> 16) & 0xff) + 1, bi->ioapic_pins,
 	      "ioapic: entry count agrees with boot info ioapic_pins");
-	mmio_write32(ioapic, IOAPIC_REG_VERSION);
-	check(mmio_read32(ioapic), IOAPIC_REG_VERSION, "ioapic: IOREGSEL reads back");
+	vmm_guest_mmio_write32(ioapic, IOAPIC_REG_VERSION);
+	check(vmm_guest_mmio_read32(ioapic), IOAPIC_REG_VERSION, "ioapic: IOREGSEL reads back");
 
 	fw_ioapic_write(IOAPIC_REG_ID, 0x0f000000u);
 	check(fw_ioapic_read(IOAPIC_REG_ID), 0x0f000000u, "ioapic: ID bits 27-24 are writable");

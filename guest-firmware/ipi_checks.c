@@ -47,7 +47,7 @@ static void on_ap_nmi(struct irq_frame *f)
 __attribute__((noreturn)) void secondary_main(const struct vmm_guest_boot_info *bi)
 {
 	if (bi->vcpu_index != 1)
-		halt_forever();
+		vmm_guest_halt();
 	while (ap_state != AP_GO)
 		__asm__ volatile("pause" : : : "memory");
 

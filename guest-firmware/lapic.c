@@ -15,12 +15,12 @@ void fw_lapic_init(const struct vmm_guest_boot_info *bi)
 /* The xAPIC page takes 32-bit accesses at 16-byte aligned offsets: each is one movl. */
 uint32_t fw_lapic_read(uint32_t reg)
 {
-	return mmio_read32(lapic_base + reg);
+	return vmm_guest_mmio_read32(lapic_base + reg);
 }
 
 void fw_lapic_write(uint32_t reg, uint32_t v)
 {
-	mmio_write32(lapic_base + reg, v);
+	vmm_guest_mmio_write32(lapic_base + reg, v);
 }
 
 void fw_lapic_eoi(void)
@@ -41,7 +41,7 @@ void fw_clock_init(uint64_t testdev_base)
 
 uint64_t fw_clock_ns(void)
 {
-	return clock_reg ? mmio_read64(clock_reg) : 0;
+	return clock_reg ? vmm_guest_mmio_read64(clock_reg) : 0;
 }
 
 /*

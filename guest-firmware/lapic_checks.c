@@ -202,8 +202,8 @@ static void check_periodic(const struct vmm_guest_boot_info *bi)
 	periods = (end - start) / PERIOD;
 
 	if (!report(roughly(ticks, periods), ticks, periods, LINE_PERIODIC))
-		fw_printf("# %u ticks in %llu periods\n", (unsigned)ticks,
-			  (unsigned long long)periods);
+		vmm_guest_printf("# %u ticks in %llu periods\n", (unsigned)ticks,
+				 (unsigned long long)periods);
 
 	/* Writing 0 to the initial count stops the timer (SDM 11.5.4). */
 	fw_lapic_write(LAPIC_TIMER_INIT, 0);
@@ -234,7 +234,7 @@ static void check_divide_rate(const struct vmm_guest_boot_info *bi)
 
 	want = ticks_in(t1 - t0, bi->lapic_timer_hz, 16);
 	if (!report(c1 <= c0 && roughly(c0 - c1, want), c0 - c1, want, LINE_DIVIDE))
-		fw_printf("# current count 0x%x then 0x%x\n", (unsigned)c0, (unsigned)c1);
+		vmm_guest_printf("# current count 0x%x then 0x%x\n", (unsigned)c0, (unsigned)c1);
 }
 
 /* `sti; hlt`: HLT returns only once the timer's interrupt has been handled. */
@@ -245,7 +245,7 @@ static void check_hlt(const struct vmm_guest_boot_info *bi, int timer_works)
 
 	if (!timer_works) {
 		/* Nothing would wake the HLT: report instead of hanging. */
-		fw_printf("# not run: the one-shot timer did not fire\n");
+		vmm_guest_printf("# not run: the one-shot timer did not fire\n");
 		report(0, 0, 1, LINE_HLT);
 		return;
 	}

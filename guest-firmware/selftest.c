@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* selftest.c - fw_main: print the banner, run every check, report through the testdev. */
+/* selftest.c - vmm_guest_main: print the banner, run every check, exit with the result. */
 #include "fw.h"
 #include "testdev.h"
 
@@ -15,12 +15,12 @@ static int vreport(int ok, uint64_t got, uint64_t want, const char *fmt, va_list
 	checks_run++;
 	if (!ok)
 		checks_failed++;
-	fw_printf("%sok %u - ", ok ? "" : "not ", checks_run);
-	fw_vprintf(fmt, ap);
+	vmm_guest_printf("%sok %u - ", ok ? "" : "not ", checks_run);
+	vmm_guest_vprintf(fmt, ap);
 	if (!ok)
-		fw_printf(" (got 0x%llx, want 0x%llx)", (unsigned long long)got,
-			  (unsigned long long)want);
-	fw_printf("\n");
+		vmm_guest_printf(" (got 0x%llx, want 0x%llx)", (unsigned long long)got,
+				 (unsigned long long)want);
+	vmm_guest_printf("\n");
 	return ok;
 }
 
@@ -54,7 +54,7 @@ int expect_all(const struct expect *e, size_t n, const char *line)
 		i++;
 	if (i == n)
 		return report(1, 0, 0, "%s", line);
-	fw_printf("# %s\n", e[i].what);
+	vmm_guest_printf("# %s\n", e[i].what);
 	return report(0, e[i].got, e[i].want, "%s", line);
 }
 
@@ -64,20 +64,20 @@ void skip(const char *why, const char *fmt, ...)
 	va_list ap;
 
 	checks_run++;
-	fw_printf("ok %u - ", checks_run);
+	vmm_guest_printf("ok %u - ", checks_run);
 	va_start(ap, fmt);
-	fw_vprintf(fmt, ap);
+	vmm_guest_vprintf(fmt, ap);
 	va_end(ap);
-	fw_printf(" # SKIP %s\n", why);
+	vmm_guest_printf(" # SKIP %s\n", why);
 }
 
-void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
+int vmm_guest_main(const struct vmm_guest_boot_info *bi)
 {
 	const struct vmm_guest_device *td;
 
 	/* Without a valid block there is no way to find a UART or the testdev. */
-	if (!bootinfo_valid(bi))
-		halt_forever();
+	if (!vmm_guest_boot_info_valid(bi))
+		vmm_guest_halt();
 	/* vCPU 0 does all the talking; vCPU 1 answers IPIs, the others park. */
 	if (bi->vcpu_index != 0)
 		secondary_main(bi);
@@ -90,27 +90,29 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 	 */
 	memset(__bss_start, 0, (size_t)(__bss_end - __bss_start));
 
-	uart_init(bi);
-	fw_printf("libvmm selftest firmware (guest ABI %u), vcpu %u of %u\n",
-		  (unsigned)bi->abi_version, (unsigned)bi->vcpu_index, (unsigned)bi->vcpu_count);
+	vmm_guest_console_init(bi);
+	vmm_guest_printf("libvmm selftest firmware (guest ABI %u), vcpu %u of %u\n",
+			 (unsigned)bi->abi_version, (unsigned)bi->vcpu_index,
+			 (unsigned)bi->vcpu_count);
 	bootinfo_print(bi);
 
 	/* Errors say "selftest error:": tests take "selftest: " for the summary. */
-	td = fw_find_device(bi, "testdev");
+	td = vmm_guest_find_device(bi, "testdev");
 	if (!td) {
-		fw_printf("selftest error: no testdev device, cannot run\n");
-		halt_forever();
+		vmm_guest_printf("selftest error: no testdev device, cannot run\n");
+		vmm_guest_halt();
 	}
 	if (td->kind != VMM_GUEST_DEV_MMIO || td->size < TESTDEV_WINDOW_MIN ||
 	    td->base > bi->identity_limit || bi->identity_limit - td->base < td->size) {
-		fw_printf("selftest error: testdev needs an MMIO window of 0x%x bytes or more\n",
-			  TESTDEV_WINDOW_MIN);
-		halt_forever();
+		vmm_guest_printf(
+		    "selftest error: testdev needs an MMIO window of 0x%x bytes or more\n",
+		    TESTDEV_WINDOW_MIN);
+		vmm_guest_halt();
 	}
 
 	/* Only now: a VM that cannot run ends with every vCPU halted, as before vCPU 1 had work. */
 	secondary_release();
-	boot_checks(bi, entry_rsp);
+	boot_checks(bi, vmm_guest_entry_rsp(bi));
 	testdev_checks(bi, td->base);
 	fw_clock_init(td->base);
 	exception_checks(bi);
@@ -124,10 +126,10 @@ void fw_main(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 	/* After the LAPIC checks: it leaves the LAPIC enabled and the UART's pin routed, masked. */
 	uart_irq_checks(bi);
 
-	fw_printf("1..%u\n", checks_run);
-	fw_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed, checks_failed);
+	vmm_guest_printf("1..%u\n", checks_run);
+	vmm_guest_printf("selftest: %u passed, %u failed\n", checks_run - checks_failed,
+			 checks_failed);
 
-	/* This write stops the VM; the halt below only covers a VMM that does not. */
-	mmio_write32(td->base + TESTDEV_REG_EXIT, checks_failed ? 1 : 0);
-	halt_forever();
+	/* The kit's _start hands this to vmm_guest_exit(): the testdev's EXIT register. */
+	return checks_failed ? 1 : 0;
 }

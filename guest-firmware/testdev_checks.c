@@ -16,22 +16,22 @@ static uint64_t td; /* the testdev window's base GPA */
 
 static uint32_t rd32(uint32_t reg)
 {
-	return mmio_read32(td + reg);
+	return vmm_guest_mmio_read32(td + reg);
 }
 
 static uint64_t rd64(uint32_t reg)
 {
-	return mmio_read64(td + reg);
+	return vmm_guest_mmio_read64(td + reg);
 }
 
 static void wr32(uint32_t reg, uint32_t v)
 {
-	mmio_write32(td + reg, v);
+	vmm_guest_mmio_write32(td + reg, v);
 }
 
 static void wr64(uint32_t reg, uint64_t v)
 {
-	mmio_write64(td + reg, v);
+	vmm_guest_mmio_write64(td + reg, v);
 }
 
 /* One access of the given width; a width outside 1/2/4/8 is a bug here, not in the VMM. */
@@ -39,13 +39,13 @@ static uint64_t rd_width(uint32_t reg, uint32_t width)
 {
 	switch (width) {
 	case 1:
-		return mmio_read8(td + reg);
+		return vmm_guest_mmio_read8(td + reg);
 	case 2:
-		return mmio_read16(td + reg);
+		return vmm_guest_mmio_read16(td + reg);
 	case 4:
-		return mmio_read32(td + reg);
+		return vmm_guest_mmio_read32(td + reg);
 	default:
-		return mmio_read64(td + reg);
+		return vmm_guest_mmio_read64(td + reg);
 	}
 }
 
@@ -53,16 +53,16 @@ static void wr_width(uint32_t reg, uint32_t width, uint64_t v)
 {
 	switch (width) {
 	case 1:
-		mmio_write8(td + reg, (uint8_t)v);
+		vmm_guest_mmio_write8(td + reg, (uint8_t)v);
 		break;
 	case 2:
-		mmio_write16(td + reg, (uint16_t)v);
+		vmm_guest_mmio_write16(td + reg, (uint16_t)v);
 		break;
 	case 4:
-		mmio_write32(td + reg, (uint32_t)v);
+		vmm_guest_mmio_write32(td + reg, (uint32_t)v);
 		break;
 	default:
-		mmio_write64(td + reg, v);
+		vmm_guest_mmio_write64(td + reg, v);
 		break;
 	}
 }
@@ -88,15 +88,18 @@ static void check_registers(void)
 	      "scratch 8-byte write, 8-byte read");
 
 	/* Narrow writes must land on their own bytes, little endian. */
-	mmio_write8(td + TESTDEV_REG_SCRATCH + 0, 0x11);
-	mmio_write8(td + TESTDEV_REG_SCRATCH + 1, 0x22);
-	mmio_write16(td + TESTDEV_REG_SCRATCH + 2, 0x4433);
-	mmio_write32(td + TESTDEV_REG_SCRATCH + 4, 0x88776655);
+	vmm_guest_mmio_write8(td + TESTDEV_REG_SCRATCH + 0, 0x11);
+	vmm_guest_mmio_write8(td + TESTDEV_REG_SCRATCH + 1, 0x22);
+	vmm_guest_mmio_write16(td + TESTDEV_REG_SCRATCH + 2, 0x4433);
+	vmm_guest_mmio_write32(td + TESTDEV_REG_SCRATCH + 4, 0x88776655);
 	check(rd64(TESTDEV_REG_SCRATCH), 0x8877665544332211ull,
 	      "scratch 1, 1, 2 and 4-byte writes assemble into the u64");
-	check(mmio_read8(td + TESTDEV_REG_SCRATCH + 5), 0x66, "scratch 1-byte read at offset 5");
-	check(mmio_read16(td + TESTDEV_REG_SCRATCH + 6), 0x8877, "scratch 2-byte read at offset 6");
-	check(mmio_read32(td + TESTDEV_REG_SCRATCH), 0x44332211, "scratch 4-byte read at offset 0");
+	check(vmm_guest_mmio_read8(td + TESTDEV_REG_SCRATCH + 5), 0x66,
+	      "scratch 1-byte read at offset 5");
+	check(vmm_guest_mmio_read16(td + TESTDEV_REG_SCRATCH + 6), 0x8877,
+	      "scratch 2-byte read at offset 6");
+	check(vmm_guest_mmio_read32(td + TESTDEV_REG_SCRATCH), 0x44332211,
+	      "scratch 4-byte read at offset 0");
 }
 
 /*
@@ -241,7 +244,7 @@ static void check_dma_ok(void)
 /* Source for the too-long command: where LEN bytes are RAM if any range is big enough. */
 static uint64_t too_long_src(const struct vmm_guest_boot_info *bi)
 {
-	for (uint32_t i = 0; i < bootinfo_ram_count(bi); i++)
+	for (uint32_t i = 0; i < vmm_guest_ram_count(bi); i++)
 		if (bi->ram[i].size > TESTDEV_DMA_MAX)
 			return bi->ram[i].gpa;
 	return gpa_of(dma_a);
@@ -250,7 +253,7 @@ static uint64_t too_long_src(const struct vmm_guest_boot_info *bi)
 /* Commands that must be refused as a whole; none may count or touch memory. */
 static void check_dma_errors(const struct vmm_guest_boot_info *bi)
 {
-	uint64_t ram_end = bootinfo_ram_end(bi);
+	uint64_t ram_end = vmm_guest_ram_end(bi);
 	uint32_t count = rd32(TESTDEV_REG_DMA_COUNT);
 	uint64_t scratch = rd64(TESTDEV_REG_SCRATCH);
 
@@ -302,11 +305,12 @@ static void check_unclaimed(const struct vmm_guest_boot_info *bi)
 		skip("no unclaimed page below identity_limit", "unclaimed accesses");
 		return;
 	}
-	check(mmio_read32(gpa), 0xffffffffu, "unclaimed 4-byte read returns all-ones");
-	check(mmio_read64(gpa + 8), ~0ull, "unclaimed 8-byte read returns all-ones");
-	mmio_write32(gpa, 0x12345678);
-	mmio_write64(gpa + 8, 0x0123456789abcdefull);
-	check(mmio_read64(gpa + 8), ~0ull, "unclaimed writes are dropped and the guest continues");
+	check(vmm_guest_mmio_read32(gpa), 0xffffffffu, "unclaimed 4-byte read returns all-ones");
+	check(vmm_guest_mmio_read64(gpa + 8), ~0ull, "unclaimed 8-byte read returns all-ones");
+	vmm_guest_mmio_write32(gpa, 0x12345678);
+	vmm_guest_mmio_write64(gpa + 8, 0x0123456789abcdefull);
+	check(vmm_guest_mmio_read64(gpa + 8), ~0ull,
+	      "unclaimed writes are dropped and the guest continues");
 }
 
 void testdev_checks(const struct vmm_guest_boot_info *bi, uint64_t base)

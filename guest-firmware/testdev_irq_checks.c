@@ -14,17 +14,17 @@ static uint8_t dma_buf[256] __attribute__((aligned(64)));
 
 static uint32_t rd32(uint32_t reg)
 {
-	return mmio_read32(td + reg);
+	return vmm_guest_mmio_read32(td + reg);
 }
 
 static void wr32(uint32_t reg, uint32_t v)
 {
-	mmio_write32(td + reg, v);
+	vmm_guest_mmio_write32(td + reg, v);
 }
 
 static void wr64(uint32_t reg, uint64_t v)
 {
-	mmio_write64(td + reg, v);
+	vmm_guest_mmio_write64(td + reg, v);
 }
 
 static void fill(uint8_t value)
@@ -62,8 +62,8 @@ static void check_registers(void)
 	wr32(TESTDEV_REG_IRQ_ACK, TESTDEV_IRQ_DMA_DONE);
 	wr32(TESTDEV_REG_IRQ_CTRL, 0);
 
-	t0 = mmio_read64(td + TESTDEV_REG_CLOCK_NS);
-	t1 = mmio_read64(td + TESTDEV_REG_CLOCK_NS);
+	t0 = vmm_guest_mmio_read64(td + TESTDEV_REG_CLOCK_NS);
+	t1 = vmm_guest_mmio_read64(td + TESTDEV_REG_CLOCK_NS);
 	report(t0 != 0 && t1 > t0, t1, t0, "testdev: CLOCK_NS is non-zero and advances");
 }
 
@@ -122,7 +122,7 @@ static void check_msi(uint8_t apic_id, uint32_t pin)
 	check(rd32(TESTDEV_REG_MSI_COUNT) - sent, 3, "testdev msi: MSI_COUNT counts the three");
 
 	/* Messages the host must refuse: a vector below 16, an address off the LAPIC's range. */
-	fw_printf("# the VMM logs the first refused MSI as an error: expected here\n");
+	vmm_guest_printf("# the VMM logs the first refused MSI as an error: expected here\n");
 	wr32(TESTDEV_REG_IRQ_ACK, 0xffffffffu);
 	wr32(TESTDEV_REG_MSI_DATA, 0x05);
 	wr32(TESTDEV_REG_IRQ_RAISE, 1);

@@ -74,22 +74,22 @@ static volatile unsigned rx_len;
 static uint8_t uart_in(unsigned reg)
 {
 	if (kind == VMM_GUEST_DEV_PIO)
-		return inb((uint16_t)(base + reg));
-	return mmio_read8(base + reg);
+		return vmm_guest_inb((uint16_t)(base + reg));
+	return vmm_guest_mmio_read8(base + reg);
 }
 
 static void uart_out(unsigned reg, uint8_t v)
 {
 	if (kind == VMM_GUEST_DEV_PIO)
-		outb((uint16_t)(base + reg), v);
+		vmm_guest_outb((uint16_t)(base + reg), v);
 	else
-		mmio_write8(base + reg, v);
+		vmm_guest_mmio_write8(base + reg, v);
 }
 
 static void ioapic_write(uint32_t reg, uint32_t v)
 {
-	mmio_write32(ioapic + IOAPIC_REGSEL, reg);
-	mmio_write32(ioapic + IOAPIC_WIN, v);
+	vmm_guest_mmio_write32(ioapic + IOAPIC_REGSEL, reg);
+	vmm_guest_mmio_write32(ioapic + IOAPIC_WIN, v);
 }
 
 static void spin_once(void)
@@ -133,7 +133,7 @@ static void uart_isr(struct irq_frame *f)
 		uart_out(UART_IER, 0);
 		break;
 	}
-	mmio_write32(lapic + LAPIC_REG_EOI, 0);
+	vmm_guest_mmio_write32(lapic + LAPIC_REG_EOI, 0);
 }
 
 static void spurious_isr(struct irq_frame *f)
@@ -198,7 +198,7 @@ static void thre_checks(void)
 	wait_count(&thre_irqs, 1); /* the one enabling raises */
 	thre_irqs = 0;
 	for (const char *p = line; *p; p++)
-		uart_putc(*p);
+		vmm_guest_putc(*p);
 	wait_count(&thre_irqs, sizeof(line) - 1);
 	for (unsigned i = 0; i < SPIN_MAX / 100; i++)
 		spin_once();
@@ -240,7 +240,7 @@ out:
 
 void uart_irq_checks(const struct vmm_guest_boot_info *bi)
 {
-	const struct vmm_guest_device *dev = fw_find_device(bi, "uart16550");
+	const struct vmm_guest_device *dev = vmm_guest_find_device(bi, "uart16550");
 
 	if (bi->abi_version < 2) {
 		skip("boot info before ABI 2 has no interrupt lines", "uart: interrupts");
@@ -259,8 +259,8 @@ void uart_irq_checks(const struct vmm_guest_boot_info *bi)
 	idt_set(UART_VECTOR, uart_isr, 0);
 	idt_set(SPURIOUS_VECTOR, spurious_isr, 0);
 	idt_load();
-	mmio_write32(lapic + LAPIC_REG_TPR, 0);
-	mmio_write32(lapic + LAPIC_REG_SVR, LAPIC_SVR_ON | SPURIOUS_VECTOR);
+	vmm_guest_mmio_write32(lapic + LAPIC_REG_TPR, 0);
+	vmm_guest_mmio_write32(lapic + LAPIC_REG_SVR, LAPIC_SVR_ON | SPURIOUS_VECTOR);
 	/* To this vCPU, fixed, level, active high; unmasked last. */
 	ioapic_write(IOAPIC_REDTBL(pin) + 1, (uint32_t)bi->apic_id << 24);
 	ioapic_write(IOAPIC_REDTBL(pin), UART_VECTOR | IOAPIC_LEVEL);

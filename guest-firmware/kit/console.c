@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* uart.c - polled output on a 16550 UART, reached through port I/O or MMIO. */
-#include "fw.h"
+/* console.c - polled output on the bundled 16550 UART, reached through port I/O or MMIO. */
+#include "vmm/guestlib.h"
 
 /* 16550 registers, as offsets from the base (one byte apart on both buses). */
 #define UART_THR 0 /* transmit holding (write) */
@@ -23,7 +23,7 @@
 
 /*
  * How long putc waits for room in the transmitter. A device model that never
- * sets THRE must not hang the self-test: after the bound the byte is written
+ * sets THRE must not hang the guest: after the bound the byte is written
  * anyway, which an emulated UART accepts and a real one would drop.
  */
 #define UART_SPIN_MAX 100000
@@ -34,16 +34,16 @@ static uint64_t uart_base;
 static uint8_t uart_read(unsigned reg)
 {
 	if (uart_kind == VMM_GUEST_DEV_PIO)
-		return inb((uint16_t)(uart_base + reg));
-	return mmio_read8(uart_base + reg);
+		return vmm_guest_inb((uint16_t)(uart_base + reg));
+	return vmm_guest_mmio_read8(uart_base + reg);
 }
 
 static void uart_write(unsigned reg, uint8_t v)
 {
 	if (uart_kind == VMM_GUEST_DEV_PIO)
-		outb((uint16_t)(uart_base + reg), v);
+		vmm_guest_outb((uint16_t)(uart_base + reg), v);
 	else
-		mmio_write8(uart_base + reg, v);
+		vmm_guest_mmio_write8(uart_base + reg, v);
 }
 
 /*
@@ -52,9 +52,9 @@ static void uart_write(unsigned reg, uint8_t v)
  * FIFOs on and empty. Returns 0, or -1 if there is no usable UART, in which
  * case output is silently dropped.
  */
-int uart_init(const struct vmm_guest_boot_info *bi)
+int vmm_guest_console_init(const struct vmm_guest_boot_info *bi)
 {
-	const struct vmm_guest_device *dev = fw_find_device(bi, "uart16550");
+	const struct vmm_guest_device *dev = vmm_guest_find_device(bi, "uart16550");
 
 	uart_kind = 0;
 	if (!dev || dev->size < 8)
@@ -62,8 +62,7 @@ int uart_init(const struct vmm_guest_boot_info *bi)
 	if (dev->kind == VMM_GUEST_DEV_PIO) {
 		if (dev->base > 0x10000 - 8)
 			return -1;
-	} else if (dev->kind != VMM_GUEST_DEV_MMIO || dev->base + 8 < dev->base ||
-		   dev->base + 8 > bi->identity_limit) {
+	} else if (!vmm_guest_device_mmio_ok(bi, dev, 8)) {
 		return -1;
 	}
 	uart_base = dev->base;
@@ -83,7 +82,7 @@ int uart_init(const struct vmm_guest_boot_info *bi)
  * Send one byte. '\n' goes out as is, not as "\r\n": the host side writes the
  * bytes to a file or pipe that tests compare line by line.
  */
-void uart_putc(char c)
+void vmm_guest_putc(char c)
 {
 	if (!uart_kind)
 		return;
@@ -91,4 +90,10 @@ void uart_putc(char c)
 		if (uart_read(UART_LSR) & UART_LSR_THRE)
 			break;
 	uart_write(UART_THR, (uint8_t)c);
+}
+
+void vmm_guest_puts(const char *s)
+{
+	while (*s)
+		vmm_guest_putc(*s++);
 }

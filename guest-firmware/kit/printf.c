@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* printf.c - a minimal printf for the console: enough for the self-test's report lines. */
-#include "fw.h"
+/* printf.c - a minimal printf on the console: integers, strings, characters, pointers. */
+#include "vmm/guestlib.h"
 
 /* Emit one character; also counts for the return value. */
 static void emit(int *count, char c)
 {
-	uart_putc(c);
+	vmm_guest_putc(c);
 	(*count)++;
 }
 
@@ -44,7 +44,7 @@ static void put_uint(int *count, uint64_t v, unsigned base, int neg, int width, 
  * width (digits or *), the '0' and '-' flags, and a precision on %s (digits
  * or *) so fixed-size names that may lack a NUL print safely.
  */
-int fw_vprintf(const char *fmt, va_list ap)
+int vmm_guest_vprintf(const char *fmt, va_list ap)
 {
 	int count = 0;
 
@@ -144,13 +144,13 @@ int fw_vprintf(const char *fmt, va_list ap)
 	return count;
 }
 
-int fw_printf(const char *fmt, ...)
+int vmm_guest_printf(const char *fmt, ...)
 {
 	va_list ap;
 	int n;
 
 	va_start(ap, fmt);
-	n = fw_vprintf(fmt, ap);
+	n = vmm_guest_vprintf(fmt, ap);
 	va_end(ap);
 	return n;
 }

@@ -1,12 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* lib.c - the few libc routines the firmware and the compiler's generated code need. */
-#include "fw.h"
+/* string.c - the mem* routines compiled code calls, and the few str* helpers guests want. */
+#include "vmm/guestlib.h"
 
 /*
  * memset and memcpy are string instructions rather than loops: GCC at -O2
  * may recognise a byte loop as memset/memcpy and turn the function into a
  * call to itself. rep movsb/stosb behave the same on KVM and on the emulator.
- * DF is clear: the boot state has RFLAGS = 0x2 and entry.S does cld.
+ * DF is clear: the boot state has RFLAGS = 0x2, entry.S does cld, and
+ * memmove sets it back after its backward copy.
  */
 void *memset(void *dst, int c, size_t n)
 {
@@ -49,6 +50,15 @@ int memcmp(const void *a, const void *b, size_t n)
 	return 0;
 }
 
+size_t strlen(const char *s)
+{
+	size_t n = 0;
+
+	while (s[n])
+		n++;
+	return n;
+}
+
 size_t strnlen(const char *s, size_t max)
 {
 	size_t n = 0;
@@ -56,6 +66,16 @@ size_t strnlen(const char *s, size_t max)
 	while (n < max && s[n])
 		n++;
 	return n;
+}
+
+int strcmp(const char *a, const char *b)
+{
+	for (;; a++, b++) {
+		if (*a != *b)
+			return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+		if (!*a)
+			return 0;
+	}
 }
 
 int strncmp(const char *a, const char *b, size_t n)
