@@ -20,30 +20,35 @@
  * emu both fold a tick that comes while the last is still pending into it,
  * so ticks get lost, never added. The period is long for that reason: on
  * this machine, under other builds, a 1 ms timer delivered 27 to 40 of 50
- * ticks, a 5 ms one 16 to 20 of 20. The bounds are half and twice what
- * the elapsed time predicts: the lower one catches a timer that stopped or
- * runs at a quarter of its rate or less (two divider steps off), the upper
- * one a timer that runs fast (the divider ignored: 16x at divide by 16) or
- * fires at every exit. No number measured here is printed, so the output
- * is the same on every run.
+ * ticks, a 5 ms one 16 to 20 of 20, and under a load of 8 to 14 runnable
+ * threads fewer than half. So no check counts on the guest running when it
+ * should: the lower bounds read two events close together (two ticks, or a
+ * count between two clock reads) and catch a timer that stopped or runs at
+ * a quarter of its rate or less (two divider steps off); the upper bounds
+ * count against the whole elapsed time and catch a timer that runs fast
+ * (the divider ignored: 16x at divide by 16) or fires at every exit. No
+ * number measured here is printed unless a check fails, so the output is
+ * the same on every run.
  */
 #define PERIOD	      (5 * MS)
 #define PERIOD_SPAN   (100 * MS)
 #define ONESHOT	      (1 * MS)
 #define AFTER_ONESHOT (5 * MS)
 #define DIVIDE_SPAN   (4 * MS)
+#define DIVIDE_TRIES  5
 #define TIMEOUT	      (200 * MS)
 
 /* The timer checks' report lines, also printed as skipped when the clock does not run. */
 #define LINE_ONESHOT "LAPIC timer: one-shot fires exactly once, not early, and then reads 0"
 #define LINE_PERIODIC                                                                              \
-	"LAPIC timer: periodic fires at its period (ticks: half to twice elapsed / period)"
+	"LAPIC timer: periodic fires at its period (two ticks a period apart, at most twice "      \
+	"elapsed / period)"
 #define LINE_STOP   "LAPIC timer: an initial count of 0 stops the periodic timer"
 #define LINE_DIVIDE "LAPIC timer: with divide by 16 the current count falls at lapic_timer_hz / 16"
 #define LINE_HLT    "HLT with IF set sleeps until the timer's interrupt, handled when it returns"
 
 static volatile uint32_t oneshot_count, period_count, spurious_count;
-static volatile uint64_t oneshot_at;
+static volatile uint64_t oneshot_at, period_last_at, period_min_gap;
 
 static void on_oneshot(struct irq_frame *f)
 {
@@ -55,7 +60,12 @@ static void on_oneshot(struct irq_frame *f)
 
 static void on_period(struct irq_frame *f)
 {
+	uint64_t now = fw_clock_ns();
+
 	(void)f;
+	if (period_count && now - period_last_at < period_min_gap)
+		period_min_gap = now - period_last_at;
+	period_last_at = now;
 	period_count++;
 	fw_lapic_eoi();
 }
@@ -73,11 +83,6 @@ static void cpuid(uint32_t leaf, uint32_t *a, uint32_t *b, uint32_t *c, uint32_t
 }
 
 /* Is got within [want / 2, 2 * want]? (want is small: a count of periods or ticks) */
-static int roughly(uint64_t got, uint64_t want)
-{
-	return want && got * 2 >= want && got <= want * 2;
-}
-
 static void timer_stop(void)
 {
 	fw_lapic_write(LAPIC_TIMER_INIT, 0);
@@ -190,6 +195,7 @@ static void check_periodic(const struct vmm_guest_boot_info *bi)
 	uint32_t ticks, later;
 
 	period_count = 0;
+	period_min_gap = ~0ull;
 	fw_lapic_write(LAPIC_TIMER_DIV, 0xb);
 	fw_lapic_write(LAPIC_LVT_TIMER, VEC_TIMER_PERIOD | LAPIC_TIMER_PERIODIC);
 	start = fw_clock_ns();
@@ -201,9 +207,22 @@ static void check_periodic(const struct vmm_guest_boot_info *bi)
 	ticks = period_count;
 	periods = (end - start) / PERIOD;
 
-	if (!report(roughly(ticks, periods), ticks, periods, LINE_PERIODIC))
-		vmm_guest_printf("# %u ticks in %llu periods\n", (unsigned)ticks,
-				 (unsigned long long)periods);
+	/*
+	 * A busy host loses ticks (the vCPU was not running when they came) and
+	 * delays others, so the count alone says little about the rate. Two
+	 * ticks no more than two periods apart do: a timer that stopped, or runs
+	 * at a quarter of its rate or less, never shows them; a late tick only
+	 * brings the next one closer. The count still bounds a timer that runs
+	 * fast or fires at every exit.
+	 */
+	const struct expect e[] = {
+	    {"two ticks at most two periods apart", period_min_gap <= 2 * PERIOD, 1},
+	    {"ticks at most twice elapsed / period", ticks <= 2 * periods, 1},
+	};
+	if (!expect_all(e, ARRAY_SIZE(e), LINE_PERIODIC))
+		vmm_guest_printf("# %u ticks in %llu periods, closest %llu ns apart\n",
+				 (unsigned)ticks, (unsigned long long)periods,
+				 (unsigned long long)period_min_gap);
 
 	/* Writing 0 to the initial count stops the timer (SDM 11.5.4). */
 	fw_lapic_write(LAPIC_TIMER_INIT, 0);
@@ -219,22 +238,38 @@ static void check_periodic(const struct vmm_guest_boot_info *bi)
 /* The current count falls at lapic_timer_hz / divide: read it against the clock. */
 static void check_divide_rate(const struct vmm_guest_boot_info *bi)
 {
-	uint64_t t0, t1, want;
-	uint32_t c0, c1;
+	uint64_t t0a, t0b, t1a, t1b, lo, hi;
+	uint32_t c0 = 0, c1 = 0;
 
+	/*
+	 * Each count is read between two clock reads, so the time between the
+	 * two counts lies in [t1a - t0b, t1b - t0a]. A vCPU descheduled between
+	 * the reads widens that interval; such a try is taken again, up to
+	 * DIVIDE_TRIES times, and the last one is judged against its bounds.
+	 */
 	fw_lapic_write(LAPIC_LVT_TIMER, LAPIC_LVT_MASKED);
 	fw_lapic_write(LAPIC_TIMER_DIV, 0x3); /* divide by 16 */
-	fw_lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);
-	t0 = fw_clock_ns();
-	c0 = fw_lapic_read(LAPIC_TIMER_CUR);
-	fw_delay_ns(DIVIDE_SPAN);
-	c1 = fw_lapic_read(LAPIC_TIMER_CUR);
-	t1 = fw_clock_ns();
+	for (unsigned try = 0; try < DIVIDE_TRIES; try++) {
+		fw_lapic_write(LAPIC_TIMER_INIT, 0xffffffffu);
+		t0a = fw_clock_ns();
+		c0 = fw_lapic_read(LAPIC_TIMER_CUR);
+		t0b = fw_clock_ns();
+		fw_delay_ns(DIVIDE_SPAN);
+		t1a = fw_clock_ns();
+		c1 = fw_lapic_read(LAPIC_TIMER_CUR);
+		t1b = fw_clock_ns();
+		if ((t0b - t0a) + (t1b - t1a) <= DIVIDE_SPAN / 4)
+			break;
+	}
 	timer_stop();
 
-	want = ticks_in(t1 - t0, bi->lapic_timer_hz, 16);
-	if (!report(c1 <= c0 && roughly(c0 - c1, want), c0 - c1, want, LINE_DIVIDE))
-		vmm_guest_printf("# current count 0x%x then 0x%x\n", (unsigned)c0, (unsigned)c1);
+	lo = ticks_in(t1a - t0b, bi->lapic_timer_hz, 16);
+	hi = ticks_in(t1b - t0a, bi->lapic_timer_hz, 16);
+	/* Half the least and twice the most: a divider two steps off (4x) or more fails. */
+	if (!report(c1 <= c0 && (c0 - c1) * 2 >= lo && c0 - c1 <= hi * 2, c0 - c1, lo, LINE_DIVIDE))
+		vmm_guest_printf("# current count 0x%x then 0x%x, %llu to %llu ticks expected\n",
+				 (unsigned)c0, (unsigned)c1, (unsigned long long)lo,
+				 (unsigned long long)hi);
 }
 
 /* `sti; hlt`: HLT returns only once the timer's interrupt has been handled. */
