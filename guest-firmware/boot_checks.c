@@ -176,17 +176,28 @@ static void check_boot_info(const struct vmm_guest_boot_info *bi)
 }
 
 /* Where the VMM put things: boot area, boot info, stack, and our own image. */
+/* The RAM range the boot area lies in: ram[] is sorted by GPA, so the first one not read-only. */
+static const struct vmm_guest_ram *lowest_writable(const struct vmm_guest_boot_info *bi)
+{
+	uint32_t nram = vmm_guest_ram_count(bi);
+
+	for (uint32_t i = 0; i < nram; i++)
+		if (!((bi->ram_readonly >> i) & 1))
+			return &bi->ram[i];
+	return NULL;
+}
+
 static void check_layout(const struct vmm_guest_boot_info *bi, uint64_t entry_rsp)
 {
 	uint64_t area = bi->boot_area_gpa, area_size = bi->boot_area_size;
-	uint64_t ram0_end = bi->ram[0].gpa + bi->ram[0].size;
 	uint64_t image = (uintptr_t)__image_start, image_size = __image_end - __image_start;
+	const struct vmm_guest_ram *w = lowest_writable(bi);
+	const uint64_t w_gpa = w ? w->gpa : 0, w_size = w ? w->size : 0;
 
-	report(bi->ram_count && area % VMM_GUEST_PAGE_SIZE == 0 &&
-		   inside(area, area_size, bi->ram[0].gpa, bi->ram[0].size) &&
-		   area + area_size == ram0_end,
-	       area + area_size, ram0_end,
-	       "boot area is page aligned at the top of the lowest RAM range");
+	report(w && area % VMM_GUEST_PAGE_SIZE == 0 && inside(area, area_size, w_gpa, w_size) &&
+		   area + area_size == w_gpa + w_size,
+	       area + area_size, w_gpa + w_size,
+	       "boot area is page aligned at the top of the lowest writable RAM range");
 	report(inside((uintptr_t)bi, sizeof(*bi), area, area_size), (uintptr_t)bi, area,
 	       "boot info lies inside the boot area");
 	report(entry_rsp > area && entry_rsp - area <= area_size, entry_rsp, area,
@@ -234,9 +245,11 @@ static void check_cpu(const struct vmm_guest_boot_info *bi)
 static int table_ok(const struct vmm_guest_boot_info *bi, uint64_t table)
 {
 	/* Only follow pointers into the boot area (checked to be RAM): a stray one would fault. */
-	return table % VMM_GUEST_PAGE_SIZE == 0 &&
+	const struct vmm_guest_ram *w = lowest_writable(bi);
+
+	return w && table % VMM_GUEST_PAGE_SIZE == 0 &&
 	       inside(table, VMM_GUEST_PAGE_SIZE, bi->boot_area_gpa, bi->boot_area_size) &&
-	       inside(bi->boot_area_gpa, bi->boot_area_size, bi->ram[0].gpa, bi->ram[0].size);
+	       inside(bi->boot_area_gpa, bi->boot_area_size, w->gpa, w->size);
 }
 
 static void check_identity_map(const struct vmm_guest_boot_info *bi)

@@ -265,6 +265,39 @@ Test(demo, selftest_passes_with_four_vcpus_on_kvm)
 	demo_with_four_vcpus("--accel=kvm");
 }
 
+/*
+ * A ROM below the RAM: the boot area then lies at the top of the RAM, the lowest writable
+ * memslot, and the selftest's boot-area and page-table checks must look there, not at ram[0].
+ */
+static void demo_with_a_rom_below_ram(const char *accel)
+{
+	struct e2e_result r;
+	const char *ini = e2e_write_file(
+	    "demo-rom.ini",
+	    "[vm]\nfirmware = %s/guest-firmware/selftest.elf\ntimeout = 20s\nunhandled = ignore\n"
+	    "[rom \"boot\"]\ngpa = 0\nsize = 64K\n"
+	    "[ram \"low\"]\ngpa = 0x100000\nsize = 64M\n"
+	    "[device \"uart0\"]\nplugin = uart16550\npio = 0x3f8\nsize = 8\n"
+	    "[device \"test0\"]\nplugin = testdev\nmmio = 0xfebf0000\nsize = 0x1000\nirq = 10\n",
+	    BUILD_DIR);
+
+	e2e_vmm_run(&r, accel, ini, NULL);
+	check_selftest_output(&r);
+	assert_contains(r.out,
+			"ok 14 - boot area is page aligned at the top of the lowest writable", &r);
+}
+
+Test(demo, selftest_finds_the_boot_area_above_a_rom_on_emu)
+{
+	demo_with_a_rom_below_ram("--accel=emu");
+}
+
+Test(demo, selftest_finds_the_boot_area_above_a_rom_on_kvm)
+{
+	e2e_require_kvm();
+	demo_with_a_rom_below_ram("--accel=kvm");
+}
+
 Test(demo, accel_auto_says_which_backend_and_why)
 {
 	const char *no_kvm = e2e_kvm_missing();
