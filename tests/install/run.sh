@@ -9,15 +9,17 @@
 # plugins, then uninstalls and checks that nothing of libvmm is left. One line per step;
 # the first failure stops it with what failed and the end of its log.
 #
-# Environment: MAKE (make), INSTALL_TEST_B (the build folder of the install, build/install-test:
-# a tree of its own, so that prefix=/usr never changes what ./configure's build compiled in),
-# BACKENDS (the backends built, from config.mak), PKG_CONFIG (pkg-config).
+# Environment: MAKE (make), MAKEFILE (the tree's makefile, Makefile), INSTALL_TEST_B (the build
+# folder of the install, build/install-test: a tree of its own, so that prefix=/usr never changes
+# what ./configure's build compiled in), BACKENDS (the backends built), PKG_CONFIG (pkg-config).
 set -u
 cd "$(dirname "$0")/../.." || exit 1
 src=$(pwd)
 MAKE=${MAKE:-make}
+MAKEFILE=${MAKEFILE:-Makefile}
 PKG_CONFIG=${PKG_CONFIG:-pkg-config}
 B=${INSTALL_TEST_B:-build/install-test}
+case "$B" in /*) out=$B ;; *) out=$src/$B ;; esac
 BACKENDS=${BACKENDS:-kvm emu}
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/libvmm-install-test.XXXXXX") || exit 1
@@ -50,7 +52,7 @@ can_run() {
 }
 
 step "make install DESTDIR=<tmp> prefix=/usr"
-run $MAKE --no-print-directory B="$B" install DESTDIR="$stage" prefix=/usr ||
+run $MAKE -f "$MAKEFILE" --no-print-directory B="$B" install DESTDIR="$stage" prefix=/usr ||
 	fail "make install into $stage failed"
 for f in usr/bin/vmm-run usr/lib/libvmm.a usr/lib/pkgconfig/libvmm.pc usr/include/vmm/vmm.h \
 	usr/include/vmm/plugin.h usr/include/vmm/guest.h usr/share/man/man3/libvmm.3 \
@@ -128,7 +130,7 @@ for accel in emu kvm; do
 
 	# The demo's config, run by the installed vmm-run with the installed plugins.
 	step "installed vmm-run --accel=$accel demo.ini"
-	sed "s|^firmware = .*|firmware = $src/$B/guest-firmware/selftest.elf|" examples/demo.ini > "$tmp/demo.ini"
+	sed "s|^firmware = .*|firmware = $out/guest-firmware/selftest.elf|" examples/demo.ini > "$tmp/demo.ini"
 	VMM_PLUGIN_PATH=$stage$plugindir run "$stage/usr/bin/vmm-run" --accel=$accel "$tmp/demo.ini" ||
 		fail "vmm-run --accel=$accel demo.ini exited $?"
 	line=$(grep '^selftest: [0-9]* passed, 0 failed' "$log") || fail "the selftest did not pass"
@@ -144,7 +146,7 @@ guest_kit() {
 guest_kit
 
 step "make uninstall DESTDIR=<tmp> prefix=/usr"
-run $MAKE --no-print-directory B="$B" uninstall DESTDIR="$stage" prefix=/usr || fail "make uninstall failed"
+run $MAKE -f "$MAKEFILE" --no-print-directory B="$B" uninstall DESTDIR="$stage" prefix=/usr || fail "make uninstall failed"
 left=$(find "$stage" ! -type d | sed "s|^$stage||")
 [ -z "$left" ] || { echo "$left" > "$log"; fail "make uninstall left files behind"; }
 ours=$(find "$stage" -type d \( -name libvmm -o -path "$stage/usr/include/vmm" \))
