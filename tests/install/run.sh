@@ -45,9 +45,14 @@ fail() {
 # run CMD...: the command's output goes to the log (kept for fail); returns its status.
 run() { "$@" > "$log" 2>&1; }
 
-# Whether this host can run a backend: kvm needs /dev/kvm to open read-write.
+# Whether this build and host can run a backend (kvm needs /dev/kvm to open read-write);
+# if not, why_not says why.
 can_run() {
-	case " $BACKENDS " in *" $1 "*) ;; *) return 1 ;; esac
+	case " $BACKENDS " in
+	*" $1 "*) ;;
+	*) why_not="backend $1 is not built in (./configure --disable-$1)" && return 1 ;;
+	esac
+	why_not="/dev/kvm does not open read-write here"
 	[ "$1" != kvm ] || { exec 3<>/dev/kvm; } 2>/dev/null
 }
 
@@ -74,6 +79,11 @@ flags=$($PKG_CONFIG --static --cflags --libs libvmm 2> "$log") || fail "pkg-conf
 case "$flags" in *"$src"*) fail "pkg-config's flags name the source tree: $flags" ;; esac
 case "$flags" in *"-I$stage/usr/include"*"-L$stage/usr/lib"*"-lvmm"*) ;;
 *) fail "pkg-config's flags lack -I and -L into the staged tree, or -lvmm: $flags" ;; esac
+# A library without the emu backend must not drag Unicorn (GPL-2.0) into a program.
+case " $BACKENDS :$flags " in
+*" emu "*) ;;
+*-lunicorn*) fail "a build without the emu backend links Unicorn: $flags" ;;
+esac
 pass "$version: $flags"
 
 # pkgconf puts the sysroot in front of variables too; the original pkg-config does not.
@@ -106,7 +116,7 @@ ran=0
 for accel in emu kvm; do
 	step "embed $accel"
 	if ! can_run $accel; then
-		pass "skipped (backend $accel not built, or /dev/kvm does not open)"
+		pass "skipped: $why_not"
 		continue
 	fi
 	ran=$((ran + 1))
