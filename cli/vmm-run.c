@@ -17,11 +17,6 @@
 
 #include "vmm/vmm.h"
 
-/* Set by the Makefile from ./configure --plugindir; the fallback lets the file compile alone. */
-#ifndef VMM_PLUGINDIR
-#define VMM_PLUGINDIR "/usr/local/lib/libvmm/plugins"
-#endif
-
 /*
  * Exit statuses of vmm-run itself. A guest that stops the VM chooses any
  * code 0..255, so these can collide with a guest's own choice; the message
@@ -120,7 +115,7 @@ static void usage(FILE *out)
 		"\n"
 		"The emu backend is a software CPU and not a security boundary: do not run\n"
 		"untrusted guests on it. See vmm-run(1) and vmm.ini(5).\n",
-		VMM_PLUGINDIR);
+		vmm_plugin_dir());
 }
 
 static const char *log_level_name(int level)
@@ -306,7 +301,7 @@ static char *plugin_search_path(const char *opt_path)
 	if (!err)
 		err = path_append(&path, exe_dir);
 	if (!err)
-		err = path_append(&path, VMM_PLUGINDIR);
+		err = path_append(&path, vmm_plugin_dir());
 	free(exe_dir);
 	if (err) {
 		free(path);

@@ -1,17 +1,24 @@
 /* SPDX-License-Identifier: MIT */
 /* embed.c - embedding libvmm through its public API alone: RAM, a device of its own, guest code. */
 /*
- * Build: cc embed.c libvmm.a $(pkg-config --libs unicorn inih) -ldl -lpthread
- * (a library built with ./configure --disable-emu needs no unicorn)
- * Run:   ./embed [auto|kvm|emu]
+ * Build: cc embed.c $(pkg-config --static --cflags --libs libvmm) -o embed
+ * (examples/Makefile does that, and builds the counter plugin beside it)
+ * Run:   ./embed [auto|kvm|emu] [PLUGIN]
  *
- * No INI file and no plugin .so: the program builds the machine by hand and
- * defines its device model right here. The guest writes 42 to a "doorbell"
- * register; the doorbell stops the VM with that value, and the program
- * returns 0 when it sees exactly that.
+ * No INI file: the program builds the machine by hand and defines its
+ * device model right here. The guest writes 42 to a "doorbell" register;
+ * the doorbell stops the VM with that value, and the program returns 0 when
+ * it sees exactly that.
+ *
+ * With PLUGIN, the counter device plugin of examples/plugin/ (a path with a
+ * '/', or a name searched for as NAME.so in $VMM_PLUGIN_PATH and then in
+ * the library's plugin folder, vmm_plugin_dir()) is added too, and a
+ * second guest program adds 30 and 12 to the counter and rings the doorbell
+ * with the sum it reads back: 42 again, but only if the plugin did its job.
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -21,6 +28,8 @@
 #define CODE_GPA      0x1000u	 /* where the guest code goes; the boot area is at the top of RAM */
 #define DOORBELL_GPA  0xfe000000u /* no RAM here, so accesses trap to the device */
 #define DOORBELL_SIZE 0x1000u
+#define COUNTER_GPA   0xfe001000u /* the counter plugin's window, in PLUGIN mode */
+#define COUNTER_SIZE  0x1000u
 #define EXPECTED_CODE 42
 
 /*
@@ -33,6 +42,17 @@ static const uint8_t guest_code[] = {
 	0xbb, 0x00, 0x00, 0x00, 0xfe,             /* mov $0xfe000000, %ebx  (zero-extends into %rbx) */
 	0x8b, 0x03,                               /* mov (%rbx), %eax       read the doorbell once */
 	0x48, 0xc7, 0x03, 0x2a, 0x00, 0x00, 0x00, /* movq $0x2a, (%rbx)     ring it with 42: VM stops */
+	0xf4,                                     /* hlt                    not reached */
+};
+
+/* With PLUGIN: the counter's registers (examples/plugin/counter.c) at COUNTER_GPA. */
+static const uint8_t guest_code_counter[] = {
+	0xbb, 0x00, 0x10, 0x00, 0xfe,             /* mov $0xfe001000, %ebx  the counter */
+	0x48, 0xc7, 0x43, 0x10, 0x1e, 0x00, 0x00, 0x00, /* movq $30, 0x10(%rbx)  ADD 30 */
+	0x48, 0xc7, 0x43, 0x10, 0x0c, 0x00, 0x00, 0x00, /* movq $12, 0x10(%rbx)  ADD 12 */
+	0x48, 0x8b, 0x43, 0x08,                   /* mov 0x8(%rbx), %rax    VALUE: 42 */
+	0xbb, 0x00, 0x00, 0x00, 0xfe,             /* mov $0xfe000000, %ebx  the doorbell */
+	0x48, 0x89, 0x03,                         /* mov %rax, (%rbx)       ring it with the sum */
 	0xf4,                                     /* hlt                    not reached */
 };
 /* clang-format on */
@@ -126,6 +146,33 @@ static int fail(const char *what, int err)
 	return 1;
 }
 
+/*
+ * Add the counter plugin named by arg at COUNTER_GPA. A bare name is searched
+ * for in $VMM_PLUGIN_PATH, then in the folder the library's own plugins were
+ * installed in.
+ */
+static int add_counter(struct vmm_vm *vm, const char *arg, struct vmm_device **out)
+{
+	const struct vmm_device_config cfg = {
+	    .size = sizeof(cfg),
+	    .name = "counter0",
+	    .space = VMM_SPACE_MMIO,
+	    .base = COUNTER_GPA,
+	    .length = COUNTER_SIZE,
+	};
+	const char *env = getenv("VMM_PLUGIN_PATH");
+	char search[PATH_MAX * 2], path[PATH_MAX];
+	int ret;
+
+	snprintf(search, sizeof(search), "%s%s%s", env ? env : "", env ? ":" : "",
+		 vmm_plugin_dir());
+	ret = vmm_plugin_find(arg, search, path, sizeof(path));
+	if (ret < 0)
+		return ret;
+	printf("embed: plugin %s\n", path);
+	return vmm_device_add_plugin(vm, path, &cfg, out);
+}
+
 int main(int argc, char **argv)
 {
 	struct vmm_vm_options opts;
@@ -137,13 +184,17 @@ int main(int argc, char **argv)
 	    .length = DOORBELL_SIZE,
 	};
 	struct vmm_vm *vm = NULL;
+	struct vmm_device *counter = NULL;
 	struct vmm_exit vm_exit = VMM_EXIT_INIT;
+	const char *plugin = argc > 2 ? argv[2] : NULL;
+	const uint8_t *code = plugin ? guest_code_counter : guest_code;
+	size_t code_size = plugin ? sizeof(guest_code_counter) : sizeof(guest_code);
 	int ret, status = 1;
 
 	vmm_vm_options_init(&opts);
 	opts.log = log_to_stderr;
-	if (argc > 1 && vmm_accel_parse(argv[1], &opts.accel) < 0) {
-		fprintf(stderr, "usage: %s [auto|kvm|emu]\n", argv[0]);
+	if (argc > 3 || (argc > 1 && vmm_accel_parse(argv[1], &opts.accel) < 0)) {
+		fprintf(stderr, "usage: %s [auto|kvm|emu] [PLUGIN]\n", argv[0]);
 		return 2;
 	}
 
@@ -166,8 +217,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	if (plugin) {
+		ret = add_counter(vm, plugin, &counter);
+		if (ret < 0) {
+			fail(plugin, ret);
+			goto out;
+		}
+	}
+
 	/* Copy the program in through the checked path rather than a raw pointer. */
-	ret = vmm_guest_write(vm, CODE_GPA, guest_code, sizeof(guest_code));
+	ret = vmm_guest_write(vm, CODE_GPA, code, code_size);
 	if (ret < 0) {
 		fail("vmm_guest_write", ret);
 		goto out;
@@ -196,6 +255,14 @@ int main(int argc, char **argv)
 	else
 		printf(" (%s) at rip 0x%" PRIx64, vm_exit.detail, vm_exit.regs.rip);
 	printf("\n");
+	if (counter) {
+		struct vmm_device_stats st = VMM_DEVICE_STATS_INIT;
+
+		if (vmm_device_get_stats(counter, &st) == 0)
+			printf("embed: %s '%s': %" PRIu64 " read(s), %" PRIu64 " write(s)\n",
+			       vmm_device_model(counter), vmm_device_name(counter), st.reads,
+			       st.writes);
+	}
 	if (vm_exit.reason == VMM_EXIT_STOPPED && vm_exit.exit_code == EXPECTED_CODE)
 		status = 0;
 

@@ -43,6 +43,45 @@ Test(embed, guest_rings_the_doorbell_with_42_on_kvm)
 	check_embed("kvm");
 }
 
+#define COUNTER BUILD_DIR "/examples/plugin/counter.so"
+
+/* embed ACCEL PLUGIN: the guest adds 30 and 12 in the counter plugin and rings with the sum. */
+static void check_embed_counter(const char *accel)
+{
+	const char *argv[] = {EMBED, accel, COUNTER, NULL};
+	struct e2e_spawn spec = {.argv = argv};
+	struct e2e_result r;
+
+	e2e_require_file(COUNTER);
+	e2e_spawn(&spec, &r);
+	assert_exit(&r, 0);
+	assert_contains(r.out, "embed: plugin " COUNTER "\n", &r);
+	assert_contains(r.out, "doorbell: write offset 0x0 size 8 <- 42\n", &r);
+	assert_contains(r.out, "embed: counter 'counter0': 1 read(s), 2 write(s)\n", &r);
+}
+
+Test(embed, guest_sums_in_the_counter_plugin_and_rings_with_42_on_emu)
+{
+	check_embed_counter("emu");
+}
+
+Test(embed, guest_sums_in_the_counter_plugin_and_rings_with_42_on_kvm)
+{
+	e2e_require_kvm();
+	check_embed_counter("kvm");
+}
+
+Test(embed, plugin_not_found_fails_naming_it)
+{
+	const char *argv[] = {EMBED, "emu", "no-such-plugin", NULL};
+	struct e2e_spawn spec = {.argv = argv};
+	struct e2e_result r;
+
+	e2e_spawn(&spec, &r);
+	assert_exit(&r, 1);
+	assert_contains(r.err, "embed: no-such-plugin: ", &r);
+}
+
 Test(embed, unknown_backend_is_a_usage_error)
 {
 	const char *argv[] = {EMBED, "qemu", NULL};

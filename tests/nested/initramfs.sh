@@ -24,10 +24,10 @@ chmod 755 "$stage/init"
 cp "$kdir"/modules/*.ko "$stage/lib/modules/"
 
 # The source tree (configs, fixtures) and the built tree, less what the guest never runs:
-# objects, static libraries, sanitizer builds, and this route's own files.
+# objects, static libraries, sanitizer builds, this route's own files and the install test's tree.
 tar -C "$src" -cf - --exclude=./.git --exclude=./build --exclude=./kvm-carry . |
 	tar -C "$stage$src" -xf -
-tar -C "$src" -cf - --exclude=build/nested --exclude=build/obj --exclude=build/asan \
+tar -C "$src" -cf - --exclude=build/nested --exclude=build/install-test --exclude=build/obj --exclude=build/asan \
 	--exclude=build/tsan --exclude='*.a' --exclude='*-asan' --exclude='*-tsan' \
 	--exclude='*.json' build | tar -C "$stage$src" -xf -
 

@@ -589,6 +589,18 @@ int vmm_device_add_plugin(struct vmm_vm *vm, const char *path, const struct vmm_
 int vmm_plugin_find(const char *name, const char *search_path, char *buf,
 		    size_t buflen) VMM_MUST_CHECK;
 
+/*
+ * The folder the bundled device plugins (uart16550.so, testdev.so) are
+ * installed in: the PLUGINDIR this library was built with (./configure
+ * --plugindir, by default LIBDIR/libvmm/plugins; pkg-config --variable=plugindir
+ * libvmm names the same). vmm-run searches it last; an embedder may end its
+ * own search path for vmm_plugin_find() with it. The folder need not exist
+ * (a library used from its build tree is not installed yet).
+ * Returns a static string, never NULL; the caller must not free it.
+ * Thread-safety: any thread.
+ */
+const char *vmm_plugin_dir(void);
+
 struct vmm_device_stats {
 	size_t size; /* sizeof(struct vmm_device_stats): set by the caller (size tag, see above) */
 	uint64_t reads;	 /* guest reads the model answered */
