@@ -148,10 +148,37 @@ for accel in emu kvm; do
 done
 [ $ran -gt 0 ] || echo "install test: no backend runs here: nothing was run, only built"
 
-# guest kit: built and run here. (The lead adds building examples/hello-guest/ with the
-# installed kit: pkg-config --variable=guest_cflags / guest_libs libvmm.)
+# The guest kit: examples/hello-guest/, built from its copy with the installed kit's flags
+# (pkg-config --variable=guest_cflags / guest_libs) and run by the installed vmm-run.
 guest_kit() {
-	:
+	for f in usr/include/vmm/guestlib.h usr/share/libvmm/guest/vmm-guest.ld \
+		usr/share/libvmm/guest/libvmm-guest.a usr/share/man/man7/vmm-guest.7; do
+		[ -f "$stage/$f" ] || fail "make install did not install /$f"
+	done
+	step "build examples/hello-guest/ from a copy, with the installed kit"
+	rm -f "$work/hello-guest/hello.elf"
+	MAKEFLAGS= MFLAGS= run $MAKE -C "$work/hello-guest" || fail "make -C <copy of examples/hello-guest> failed"
+	grep -q -F "$src" "$log" && fail "the guest's build reached into the source tree $src"
+	grep -q -F -e "-T $stage/usr/share/libvmm/guest/vmm-guest.ld" "$log" ||
+		fail "the guest was not linked with the installed kit's linker script"
+	[ -f "$work/hello-guest/hello.elf" ] || fail "examples/hello-guest/Makefile did not build hello.elf"
+	entry=$(LC_ALL=C readelf -h "$work/hello-guest/hello.elf" | sed -n 's/^ *Entry point address: *//p')
+	case "$entry" in 0x1*) ;; *) fail "hello.elf's entry point is '$entry', not at 1 MiB or above" ;; esac
+	pass "hello.elf, entry $entry"
+
+	for accel in emu kvm; do
+		step "installed vmm-run --accel=$accel hello.ini"
+		if ! can_run $accel; then
+			pass "skipped: $why_not"
+			continue
+		fi
+		(cd "$work/hello-guest" && VMM_PLUGIN_PATH=$stage$plugindir \
+			"$stage/usr/bin/vmm-run" --accel=$accel hello.ini) > "$log" 2>&1 ||
+			fail "vmm-run --accel=$accel hello.ini exited $? (want 0)"
+		grep -q '^hello from the guest$' "$log" || fail "the guest's greeting did not reach the UART"
+		grep -q '^vcpus: 1$' "$log" || fail "the guest did not print its vCPU count, 1"
+		pass "the guest printed through the UART and exited 0"
+	done
 }
 guest_kit
 
