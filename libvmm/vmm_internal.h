@@ -239,6 +239,12 @@ int vmmi_parse_duration_ms(const char *s, uint64_t *out);
 /* true/yes/on/1 or false/no/off/0, lower case. Returns 0 or -EINVAL; *out only on 0. */
 int vmmi_parse_bool(const char *s, bool *out);
 
+/* ---- a device's keys for its plugin (core/params.c): the param services of plugin.h ---- */
+
+const char *vmmi_host_param(struct vmm_host *ctx, const char *key);
+void vmmi_host_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
+    VMMI_FORMAT(3, 4);
+
 /* ---- plugins (core/plugin.c) ---- */
 
 /* The services every device's create() receives. */
