@@ -244,6 +244,14 @@ int vmmi_parse_bool(const char *s, bool *out);
 const char *vmmi_host_param(struct vmm_host *ctx, const char *key);
 void vmmi_host_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
     VMMI_FORMAT(3, 4);
+int vmmi_host_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+			uint64_t *out);
+int vmmi_host_param_ms(struct vmm_host *ctx, const char *key, uint64_t min_ms, uint64_t max_ms,
+		       uint64_t *ms);
+int vmmi_host_param_bool(struct vmm_host *ctx, const char *key, bool *out);
+int vmmi_host_param_enum(struct vmm_host *ctx, const char *key, const char *const *words,
+			 unsigned *index);
+int vmmi_host_param_path(struct vmm_host *ctx, const char *key, char *buf, size_t len);
 
 /* ---- plugins (core/plugin.c) ---- */
 

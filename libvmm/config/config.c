@@ -175,8 +175,7 @@ static int set_timeout(struct parser *p, const char *value, unsigned line)
 {
 	int ret = vmmi_parse_duration_ms(value, &p->cfg->timeout_ms);
 
-	return ret ? bad_number(p, line, ret, "timeout", value,
-				VMMI_DURATION_SYNTAX " (0 = none)")
+	return ret ? bad_number(p, line, ret, "timeout", value, VMMI_DURATION_SYNTAX " (0 = none)")
 		   : 0;
 }
 

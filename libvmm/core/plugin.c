@@ -75,6 +75,11 @@ const struct vmm_host_services vmmi_host_services = {
     .irq_set = host_irq_set,
     .irq_pulse = host_irq_pulse,
     .msi_send = host_msi_send,
+    .param_u64 = vmmi_host_param_u64,
+    .param_ms = vmmi_host_param_ms,
+    .param_bool = vmmi_host_param_bool,
+    .param_enum = vmmi_host_param_enum,
+    .param_path = vmmi_host_param_path,
 };
 
 /* Check a descriptor before calling anything in it; never read past desc->size. */
