@@ -258,7 +258,8 @@ int vmmi_host_param_path(struct vmm_host *ctx, const char *key, char *buf, size_
 		       p->key, value, len - 1, (int)dirlen, file);
 		return -EINVAL;
 	}
-	memcpy(buf, file, dirlen);
+	if (dirlen) /* file may be NULL then, and memcpy() wants a pointer even for 0 bytes */
+		memcpy(buf, file, dirlen);
 	memcpy(buf + dirlen, value, vlen + 1);
 	return 0;
 }
