@@ -218,6 +218,42 @@ int vmmi_device_add(struct vmm_vm *vm, const struct vmm_plugin_desc *desc,
  */
 int vmmi_device_failed(const struct vmm_device_config *cfg, int err);
 
+/* ---- numbers (config/number.c): vmm.ini(5)'s syntax, for the core's keys and the plugins' ---- */
+
+#define VMMI_SIZE_SYNTAX     "decimal or 0x hex digits with an optional K, M or G suffix"
+#define VMMI_DURATION_SYNTAX "digits with an optional unit ms, s or m"
+#define VMMI_BOOL_SYNTAX     "true, false, yes, no, on, off, 1 or 0"
+
+/*
+ * Decimal or 0x hex digits at *s, without sign or leading space; *s moves
+ * past them. Returns 0, -EINVAL (no digits) or -ERANGE (more than 64 bits).
+ */
+int vmmi_parse_digits(const char **s, uint64_t *out);
+/*
+ * The whole of s as a number or size: digits with an optional K, M or G
+ * (binary units, either case). Returns 0, -EINVAL or -ERANGE (the digits or
+ * their product with the unit need more than 64 bits); *out only on 0.
+ */
+int vmmi_parse_size(const char *s, uint64_t *out);
+/* A duration in milliseconds: digits with ms, s (the default) or m. As vmmi_parse_size(). */
+int vmmi_parse_duration_ms(const char *s, uint64_t *out);
+/* true/yes/on/1 or false/no/off/0, lower case. Returns 0 or -EINVAL; *out only on 0. */
+int vmmi_parse_bool(const char *s, bool *out);
+
+/* ---- a device's keys for its plugin (core/params.c): the param services of plugin.h ---- */
+
+const char *vmmi_host_param(struct vmm_host *ctx, const char *key);
+void vmmi_host_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
+    VMMI_FORMAT(3, 4);
+int vmmi_host_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+			uint64_t *out);
+int vmmi_host_param_ms(struct vmm_host *ctx, const char *key, uint64_t min_ms, uint64_t max_ms,
+		       uint64_t *ms);
+int vmmi_host_param_bool(struct vmm_host *ctx, const char *key, bool *out);
+int vmmi_host_param_enum(struct vmm_host *ctx, const char *key, const char *const *words,
+			 unsigned *index);
+int vmmi_host_param_path(struct vmm_host *ctx, const char *key, char *buf, size_t len);
+
 /* ---- plugins (core/plugin.c) ---- */
 
 /* The services every device's create() receives. */

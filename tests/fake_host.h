@@ -30,6 +30,7 @@
 #include <time.h>
 
 #include "vmm/plugin.h"
+#include "vmm_internal.h" /* vmmi_parse_*(): the typed keys parse as the real host's */
 
 #define FAKE_RAM_BASE	0x100000ull
 #define FAKE_RAM_SIZE	0x10000ull
@@ -52,8 +53,9 @@ struct fake_host {
 	size_t nparams;
 
 	unsigned param_errors;
-	char param_error_key[64]; /* of the latest param_error() */
+	char param_error_key[64]; /* of the latest param_error() or typed key refused */
 	char param_error_msg[256];
+	const char *param_dir; /* 1.2 param_path(): the config's folder ("dir/"), NULL for none */
 
 	unsigned logs;
 	char log_msg[256]; /* the latest log() */
@@ -172,6 +174,113 @@ fake_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* The entry of key, marked asked, or -1. */
+static inline int fake_find(struct fake_host *fh, const char *key)
+{
+	for (size_t i = 0; i < fh->nparams; i++) {
+		if (!strcmp(fh->keys[i], key)) {
+			fh->asked[i] = true;
+			return (int)i;
+		}
+	}
+	return -1;
+}
+
+/* A typed key refused: recorded like a param_error(), with the host's message shape. */
+__attribute__((format(printf, 3, 4))) static inline int
+fake_refuse(struct fake_host *fh, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+
+	fh->param_errors++;
+	snprintf(fh->param_error_key, sizeof(fh->param_error_key), "%s", key);
+	va_start(ap, fmt);
+	vsnprintf(fh->param_error_msg, sizeof(fh->param_error_msg), fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static inline int fake_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+				 uint64_t *out)
+{
+	struct fake_host *fh = fake_of(ctx);
+	int i = fake_find(fh, key);
+	uint64_t v;
+
+	if (i < 0)
+		return -ENOENT;
+	if (vmmi_parse_size(fh->values[i], &v) == -EINVAL)
+		return fake_refuse(fh, key, "%s = '%s' is not a number", key, fh->values[i]);
+	if (vmmi_parse_size(fh->values[i], &v) || v < min || v > max)
+		return fake_refuse(fh, key, "%s = '%s' is out of range", key, fh->values[i]);
+	*out = v;
+	return 0;
+}
+
+static inline int fake_param_ms(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+				uint64_t *ms)
+{
+	struct fake_host *fh = fake_of(ctx);
+	int i = fake_find(fh, key);
+	uint64_t v;
+
+	if (i < 0)
+		return -ENOENT;
+	if (vmmi_parse_duration_ms(fh->values[i], &v) == -EINVAL)
+		return fake_refuse(fh, key, "%s = '%s' is not a number", key, fh->values[i]);
+	if (vmmi_parse_duration_ms(fh->values[i], &v) || v < min || v > max)
+		return fake_refuse(fh, key, "%s = '%s' is out of range", key, fh->values[i]);
+	*ms = v;
+	return 0;
+}
+
+static inline int fake_param_bool(struct vmm_host *ctx, const char *key, bool *out)
+{
+	struct fake_host *fh = fake_of(ctx);
+	int i = fake_find(fh, key);
+
+	if (i < 0)
+		return -ENOENT;
+	if (vmmi_parse_bool(fh->values[i], out))
+		return fake_refuse(fh, key, "%s = '%s' is not a boolean", key, fh->values[i]);
+	return 0;
+}
+
+static inline int fake_param_enum(struct vmm_host *ctx, const char *key, const char *const *words,
+				  unsigned *index)
+{
+	struct fake_host *fh = fake_of(ctx);
+	int i = fake_find(fh, key);
+
+	if (i < 0)
+		return -ENOENT;
+	for (unsigned w = 0; words[w]; w++) {
+		if (!strcmp(words[w], fh->values[i])) {
+			*index = w;
+			return 0;
+		}
+	}
+	return fake_refuse(fh, key, "%s = '%s' is not allowed", key, fh->values[i]);
+}
+
+/* Relative values hang off param_dir, as the real host hangs them off the config's folder. */
+static inline int fake_param_path(struct vmm_host *ctx, const char *key, char *buf, size_t len)
+{
+	struct fake_host *fh = fake_of(ctx);
+	int i = fake_find(fh, key), n;
+	const char *v;
+
+	if (i < 0)
+		return -ENOENT;
+	v = fh->values[i];
+	if (!*v)
+		return fake_refuse(fh, key, "%s is empty: expected a path", key);
+	n = snprintf(buf, len, "%s%s", v[0] != '/' && fh->param_dir ? fh->param_dir : "", v);
+	if (n < 0 || (size_t)n >= len)
+		return fake_refuse(fh, key, "%s = '%s' is too long a path", key, v);
+	return 0;
+}
+
 /* A line's new level, under irq_lock; a rise counts and wakes fake_irq_wait(). */
 static inline int fake_irq_set(struct vmm_host *ctx, uint32_t line, int level)
 {
@@ -241,6 +350,11 @@ static inline struct fake_host *fake_host_new(const char *plugin)
 	fh->svc.irq_set = fake_irq_set;
 	fh->svc.irq_pulse = fake_irq_pulse;
 	fh->svc.msi_send = fake_msi_send;
+	fh->svc.param_u64 = fake_param_u64;
+	fh->svc.param_ms = fake_param_ms;
+	fh->svc.param_bool = fake_param_bool;
+	fh->svc.param_enum = fake_param_enum;
+	fh->svc.param_path = fake_param_path;
 	cr_assert_eq(pthread_mutex_init(&fh->irq_lock, NULL), 0);
 	cr_assert_eq(pthread_cond_init(&fh->irq_cond, NULL), 0);
 
@@ -280,6 +394,23 @@ static inline void fake_use_abi_1_0(struct fake_host *fh)
 	fh->svc.irq_set = NULL;
 	fh->svc.irq_pulse = NULL;
 	fh->svc.msi_send = NULL;
+	fh->svc.param_u64 = NULL;
+	fh->svc.param_ms = NULL;
+	fh->svc.param_bool = NULL;
+	fh->svc.param_enum = NULL;
+	fh->svc.param_path = NULL;
+}
+
+/* Make the next fake_create() look like a host of ABI 1.1: no typed key services. */
+static inline void fake_use_abi_1_1(struct fake_host *fh)
+{
+	fh->svc.size = offsetof(struct vmm_host_services, param_u64);
+	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 1);
+	fh->svc.param_u64 = NULL;
+	fh->svc.param_ms = NULL;
+	fh->svc.param_bool = NULL;
+	fh->svc.param_enum = NULL;
+	fh->svc.param_path = NULL;
 }
 
 /* Line line's level now. */

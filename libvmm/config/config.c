@@ -81,102 +81,7 @@ static int fail_nomem(struct parser *p)
 	return fail(p, p->lineno, -ENOMEM, "out of memory");
 }
 
-/* ---- numbers ---- */
-
-/*
- * Decimal or 0x hex digits at *s, without sign or leading space: strtoull()
- * would accept "-1", " 1", octal and a second "0x", none of which a config
- * should mean. Returns 0, -EINVAL (no digits) or -ERANGE (overflow).
- */
-static int parse_digits(const char **s, uint64_t *out)
-{
-	const char *c = *s;
-	unsigned base = 10, d;
-	uint64_t v = 0;
-
-	if (c[0] == '0' && (c[1] == 'x' || c[1] == 'X')) {
-		base = 16;
-		c += 2;
-	}
-	if (!isxdigit((unsigned char)*c) || (base == 10 && !isdigit((unsigned char)*c)))
-		return -EINVAL;
-	for (;; c++) {
-		if (isdigit((unsigned char)*c))
-			d = *c - '0';
-		else if (base == 16 && isxdigit((unsigned char)*c))
-			d = tolower((unsigned char)*c) - 'a' + 10;
-		else
-			break;
-		if (v > (UINT64_MAX - d) / base)
-			return -ERANGE;
-		v = v * base + d;
-	}
-	*s = c;
-	*out = v;
-	return 0;
-}
-
-/* Multiply without wrapping: -ERANGE instead. */
-static int scale(uint64_t v, uint64_t mul, uint64_t *out)
-{
-	if (mul && v > UINT64_MAX / mul)
-		return -ERANGE;
-	*out = v * mul;
-	return 0;
-}
-
-/* An address or size: digits with an optional K, M or G (binary units). */
-static int parse_size(const char *s, uint64_t *out)
-{
-	uint64_t v, mul = 1;
-	int ret = parse_digits(&s, &v);
-
-	if (ret)
-		return ret;
-	switch (*s) {
-	case '\0':
-		break;
-	case 'K':
-	case 'k':
-		mul = 1ull << 10;
-		s++;
-		break;
-	case 'M':
-	case 'm':
-		mul = 1ull << 20;
-		s++;
-		break;
-	case 'G':
-	case 'g':
-		mul = 1ull << 30;
-		s++;
-		break;
-	default:
-		return -EINVAL;
-	}
-	if (*s)
-		return -EINVAL;
-	return scale(v, mul, out);
-}
-
-/* A duration in milliseconds: digits with ms, s (the default) or m. */
-static int parse_duration_ms(const char *s, uint64_t *out)
-{
-	uint64_t v, mul;
-	int ret = parse_digits(&s, &v);
-
-	if (ret)
-		return ret;
-	if (!strcmp(s, "ms"))
-		mul = 1;
-	else if (!strcmp(s, "s") || !*s)
-		mul = 1000;
-	else if (!strcmp(s, "m"))
-		mul = 60000;
-	else
-		return -EINVAL;
-	return scale(v, mul, out);
-}
+/* ---- numbers (their syntax is config/number.c's) ---- */
 
 static int bad_number(struct parser *p, unsigned line, int ret, const char *key, const char *value,
 		      const char *expected)
@@ -187,34 +92,20 @@ static int bad_number(struct parser *p, unsigned line, int ret, const char *key,
 		    expected);
 }
 
-#define SIZE_SYNTAX "decimal or 0x hex digits with an optional K, M or G suffix"
-
 static int get_size(struct parser *p, unsigned line, const char *key, const char *value,
 		    uint64_t *out)
 {
-	int ret = parse_size(value, out);
+	int ret = vmmi_parse_size(value, out);
 
-	return ret ? bad_number(p, line, ret, key, value, SIZE_SYNTAX) : 0;
+	return ret ? bad_number(p, line, ret, key, value, VMMI_SIZE_SYNTAX) : 0;
 }
 
-/*
- * A yes-or-no value, in the spellings INI files commonly use; lower case, like
- * every enumerated value.
- */
 static int get_bool(struct parser *p, unsigned line, const char *key, const char *value, bool *out)
 {
-	static const char *const yes[] = {"true", "yes", "on", "1"};
-	static const char *const no[] = {"false", "no", "off", "0"};
-
-	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
-		if (!strcmp(value, yes[i]) || !strcmp(value, no[i])) {
-			*out = !strcmp(value, yes[i]);
-			return 0;
-		}
-	}
-	return fail(p, line, -EINVAL,
-		    "%s = '%s' is not a boolean: expected true, false, yes, no, on, off, 1 or 0",
-		    key, value);
+	if (vmmi_parse_bool(value, out))
+		return fail(p, line, -EINVAL, "%s = '%s' is not a boolean: expected %s", key, value,
+			    VMMI_BOOL_SYNTAX);
+	return 0;
 }
 
 /* ---- [vm] ---- */
@@ -267,7 +158,7 @@ static int set_vcpus(struct parser *p, const char *value, unsigned line)
 {
 	const char *s = value;
 	uint64_t v;
-	int ret = parse_digits(&s, &v);
+	int ret = vmmi_parse_digits(&s, &v);
 
 	if (!ret && *s)
 		ret = -EINVAL;
@@ -282,10 +173,9 @@ static int set_vcpus(struct parser *p, const char *value, unsigned line)
 
 static int set_timeout(struct parser *p, const char *value, unsigned line)
 {
-	int ret = parse_duration_ms(value, &p->cfg->timeout_ms);
+	int ret = vmmi_parse_duration_ms(value, &p->cfg->timeout_ms);
 
-	return ret ? bad_number(p, line, ret, "timeout", value,
-				"digits with an optional unit ms, s or m (0 = none)")
+	return ret ? bad_number(p, line, ret, "timeout", value, VMMI_DURATION_SYNTAX " (0 = none)")
 		   : 0;
 }
 
@@ -473,7 +363,7 @@ static int set_dev_irq(struct parser *p, const char *value, unsigned line)
 
 		while (*c == ' ' || *c == '\t')
 			c++;
-		if (parse_digits(&c, &v) < 0 || v > UINT32_MAX)
+		if (vmmi_parse_digits(&c, &v) < 0 || v > UINT32_MAX)
 			return fail(p, line, -EINVAL,
 				    "irq = '%s' is not a list of numbers: expected e.g. 4 or 4, 9",
 				    value);

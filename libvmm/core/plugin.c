@@ -43,56 +43,6 @@ static void host_stop(struct vmm_host *ctx, int exit_code)
 	vmm_vm_stop(ctx->dev->vm, exit_code);
 }
 
-static const struct vmm_device_param *find_param(struct vmm_host *ctx, const char *key, size_t *idx)
-{
-	const struct vmm_device_config *cfg = ctx->cfg;
-
-	if (!cfg || !key)
-		return NULL;
-	for (size_t i = 0; i < cfg->nparams; i++) {
-		if (cfg->params[i].key && !strcmp(cfg->params[i].key, key)) {
-			*idx = i;
-			return &cfg->params[i];
-		}
-	}
-	return NULL;
-}
-
-static const char *host_param(struct vmm_host *ctx, const char *key)
-{
-	const struct vmm_device_param *p;
-	size_t i;
-
-	p = find_param(ctx, key, &i);
-	if (!p)
-		return NULL;
-	ctx->param_used[i] = true;
-	return p->value ? p->value : "";
-}
-
-static void host_param_error(struct vmm_host *ctx, const char *key, const char *fmt, ...)
-{
-	const struct vmm_device_param *p;
-	char loc[300], msg[300];
-	va_list ap;
-	size_t i;
-
-	if (!ctx->cfg || ctx->param_err)
-		return; /* only during create(); the first error is the one reported */
-	p = find_param(ctx, key, &i);
-	if (p) {
-		ctx->param_used[i] = true;
-		vmmi_where(loc, sizeof(loc), p->file, p->line);
-	} else {
-		vmmi_where(loc, sizeof(loc), ctx->cfg->file, ctx->cfg->line);
-	}
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	ctx->param_err = vmmi_error(-EINVAL, "%sdevice '%s': %s: %s", loc, ctx->dev->name,
-				    key ? key : "(null)", msg);
-}
-
 static int host_irq_set(struct vmm_host *ctx, uint32_t line, int level)
 {
 	return vmmi_irq_device_set(ctx->dev, line, level);
@@ -121,11 +71,16 @@ const struct vmm_host_services vmmi_host_services = {
     .mem_write = host_mem_write,
     .log = host_log,
     .stop = host_stop,
-    .param = host_param,
-    .param_error = host_param_error,
+    .param = vmmi_host_param,
+    .param_error = vmmi_host_param_error,
     .irq_set = host_irq_set,
     .irq_pulse = host_irq_pulse,
     .msi_send = host_msi_send,
+    .param_u64 = vmmi_host_param_u64,
+    .param_ms = vmmi_host_param_ms,
+    .param_bool = vmmi_host_param_bool,
+    .param_enum = vmmi_host_param_enum,
+    .param_path = vmmi_host_param_path,
 };
 
 /* Check a descriptor before calling anything in it; never read past desc->size. */

@@ -54,24 +54,30 @@
  *   baud from the PC's 1.8432 MHz clock) and empties the RX FIFO; the
  *   output and input files stay open where they are.
  *
- * Parameters:
+ * Parameters, read with the host's typed key services (plugin ABI 1.2), so
+ * with the syntax of the core's keys (vmm.ini(5)):
  *   output    = stdout (default) | stderr | none | PATH
  *               PATH is created or truncated (mode 0666 less umask), so each
  *               run starts with a clean log; write ./stdout for a file of
- *               that name. Relative paths are relative to the working
- *               directory of the process. A FIFO with no reader yet is
+ *               that name. A relative PATH is relative to the folder of the
+ *               config file (of the working directory for a device added
+ *               without one). A FIFO with no reader yet is
  *               opened when one comes; meanwhile output waits (THRE 0).
- *   flush-timeout = 0 | N | Ns | Nms (default 1s): how long destroying the
- *               device waits for a stalled output to take what is buffered.
+ *   flush-timeout = a duration as [vm] timeout: N, Ns, Nms or Nm, at most a
+ *               day (default 1s): how long destroying the device waits for a
+ *               stalled output to take what is buffered. 0: not at all.
  *   input     = none (default) | stdin | PATH: what the receiver gets,
- *               read by the line worker until its end. A FIFO is opened
- *               read-write so that writers may come and go. The terminal
- *               is not put in raw mode.
- *   reg-shift = 0..3: register spacing 1 << reg-shift bytes; the window must
- *               be at least 8 << reg-shift bytes.
+ *               read by the line worker until its end. PATH as for output.
+ *               A FIFO is opened read-write so that writers may come and
+ *               go. The terminal is not put in raw mode.
+ *   reg-shift = a number 0 to 3: register spacing 1 << reg-shift bytes; the
+ *               window must be at least 8 << reg-shift bytes.
+ * A host before 1.2 runs the model with output and input relative to the
+ * working directory, and refuses reg-shift and flush-timeout (-ENOTSUP).
  */
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -81,9 +87,18 @@
 
 #include "uart.h"
 
+/* The keys as create() reads them; input and output may point into the path buffers. */
+struct uart_keys {
+	const char *output, *input; /* NULL: not set */
+	uint64_t shift, flush_ms;
+	char out_path[PATH_MAX], in_path[PATH_MAX];
+};
+
 #define UART_NREGS	      8
 #define UART_RESET_DIVISOR    12
 #define UART_FLUSH_MS_DEFAULT 1000
+#define UART_FLUSH_MS_MAX     86400000u /* a day: beyond any use, and small deadline arithmetic */
+#define UART_SHIFT_MAX	      3
 #define UART_CLOCK_HZ	      115200u /* the PC's 1.8432 MHz crystal over 16: divisor 1 */
 
 /* Register indices: the offset is index << reg_shift. */
@@ -553,51 +568,72 @@ static void uart_reset(void *state)
 
 /* ---- lifecycle ---- */
 
-static int uart_parse_shift(const struct vmm_host_services *host, struct vmm_host *ctx,
-			    const char *s, unsigned *shift)
+/* The key's value names a file, not one of words: the host resolves it against the config. */
+static bool uart_is_path(const char *value, const char *const *words)
 {
-	if (!s) {
-		*shift = 0;
-		return 0;
+	if (!value || !*value) /* absent, or empty: the opener reports the empty one */
+		return false;
+	for (; *words; words++)
+		if (!strcmp(value, *words))
+			return false;
+	return true;
+}
+
+/*
+ * Read the keys with the host's 1.2 services, the core's syntax: reg-shift
+ * as a number (0x2 and 2 alike), flush-timeout as a duration (as [vm]
+ * timeout), and a file path for input or output relative to the config
+ * file, into the caller's buffers. Absent keys keep the caller's defaults.
+ */
+static int uart_read_keys(const struct vmm_host_services *host, struct vmm_host *ctx,
+			  struct uart_keys *k)
+{
+	static const char *const out_words[] = {"stdout", "stderr", "none", NULL};
+	static const char *const in_words[] = {"stdin", "none", NULL};
+	int err;
+
+	err = host->param_u64(ctx, "reg-shift", 0, UART_SHIFT_MAX, &k->shift);
+	if (err && err != -ENOENT)
+		return err;
+	err = host->param_ms(ctx, "flush-timeout", 0, UART_FLUSH_MS_MAX, &k->flush_ms);
+	if (err && err != -ENOENT)
+		return err;
+	if (uart_is_path(k->output, out_words)) {
+		err = host->param_path(ctx, "output", k->out_path, sizeof(k->out_path));
+		if (err)
+			return err;
+		k->output = k->out_path;
 	}
-	/* One digit, nothing else: "2", never " 2", "02" or "2k". */
-	if (s[0] < '0' || s[0] > '3' || s[1] != '\0') {
-		host->param_error(ctx, "reg-shift", "'%s' is not 0, 1, 2 or 3", s);
-		return -EINVAL;
+	if (uart_is_path(k->input, in_words)) {
+		err = host->param_path(ctx, "input", k->in_path, sizeof(k->in_path));
+		if (err)
+			return err;
+		k->input = k->in_path;
 	}
-	*shift = (unsigned)(s[0] - '0');
 	return 0;
 }
 
-/* A duration as vmm.ini writes one, without minutes: "0", "N" or "Ns" (seconds), "Nms". */
-static int uart_parse_flush(const struct vmm_host_services *host, struct vmm_host *ctx,
-			    const char *s, uint64_t *ms)
+/*
+ * A host before 1.2 cannot read numbers with the core's syntax: the model
+ * takes no number of its own in their place (two syntaxes for one key would
+ * be worse), so it runs with the defaults or refuses. Paths stay relative to
+ * the working directory, as such a host's users knew them.
+ */
+static int uart_old_host_keys(const struct vmm_host_services *host, struct vmm_host *ctx)
 {
-	uint64_t n = 0, unit = 1000;
-	const char *p = s;
+	static const char *const numeric[] = {"reg-shift", "flush-timeout"};
 
-	if (!s) {
-		*ms = UART_FLUSH_MS_DEFAULT;
-		return 0;
+	for (size_t i = 0; i < sizeof(numeric) / sizeof(numeric[0]); i++) {
+		if (host->param(ctx, numeric[i])) {
+			host->log(
+			    ctx, VMM_LOG_ERROR,
+			    "key '%s' needs a host of plugin ABI 1.2 or later; this one is %u.%u",
+			    numeric[i], VMM_PLUGIN_ABI_MAJOR(host->abi_version),
+			    VMM_PLUGIN_ABI_MINOR(host->abi_version));
+			return -ENOTSUP;
+		}
 	}
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (n > (UINT64_MAX - 9) / 10)
-			goto bad;
-		n = n * 10 + (uint64_t)(*p - '0');
-	}
-	if (!strcmp(p, "ms"))
-		unit = 1;
-	else if (strcmp(p, "") && strcmp(p, "s"))
-		goto bad;
-	/* A day is far beyond any useful flush and keeps the deadline arithmetic small. */
-	if (p == s || n > 86400000 / unit)
-		goto bad;
-	*ms = n * unit;
 	return 0;
-bad:
-	host->param_error(ctx, "flush-timeout",
-			  "'%s' is not a duration (0, N, Ns or Nms, at most a day)", s);
-	return -EINVAL;
 }
 
 static void uart_destroy(void *state)
@@ -631,29 +667,43 @@ static bool uart_wants_irq(const struct vmm_host_services *host, const struct vm
 	return info->nirqs > 0;
 }
 
+/* The typed key services of 1.2, all of them, or none is used. */
+static bool uart_host_has_typed_keys(const struct vmm_host_services *host)
+{
+	return VMM_HOST_HAS(host, param_path) && host->param_u64 && host->param_ms &&
+	       host->param_path;
+}
+
 static int uart_create(const struct vmm_host_services *host, struct vmm_host *ctx,
 		       const struct vmm_device_info *info, void **state)
 {
-	const char *output, *input, *shift_s, *flush_s;
+	struct uart_keys *k;
 	struct uart *u;
-	uint64_t flush_ms;
 	unsigned shift;
 	int err;
 
 	if (host->size < UART_HOST_MIN_SIZE || info->size < UART_INFO_MIN_SIZE)
 		return -EPROTO;
-	/* Ask for every key before failing on one, so that the host reports only real mistakes. */
-	output = host->param(ctx, "output");
-	input = host->param(ctx, "input");
-	shift_s = host->param(ctx, "reg-shift");
-	flush_s = host->param(ctx, "flush-timeout");
-
-	err = uart_parse_shift(host, ctx, shift_s, &shift);
-	if (!err)
-		err = uart_parse_flush(host, ctx, flush_s, &flush_ms);
-	if (err)
+	/* Two paths of PATH_MAX: too much for a stack that may be small. */
+	k = calloc(1, sizeof(*k));
+	if (!k) {
+		host->log(ctx, VMM_LOG_ERROR, "out of memory");
+		return -ENOMEM;
+	}
+	k->flush_ms = UART_FLUSH_MS_DEFAULT;
+	k->output = host->param(ctx, "output");
+	k->input = host->param(ctx, "input");
+	if (uart_host_has_typed_keys(host))
+		err = uart_read_keys(host, ctx, k);
+	else
+		err = uart_old_host_keys(host, ctx);
+	if (err) {
+		free(k);
 		return err;
+	}
+	shift = (unsigned)k->shift;
 	if (info->length < (8u << shift)) {
+		free(k);
 		host->param_error(ctx, "reg-shift",
 				  "%u needs a window of at least %u bytes, not %llu", shift,
 				  8u << shift, (unsigned long long)info->length);
@@ -662,6 +712,7 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 
 	u = calloc(1, sizeof(*u));
 	if (!u) {
+		free(k);
 		host->log(ctx, VMM_LOG_ERROR, "out of memory");
 		return -ENOMEM;
 	}
@@ -675,16 +726,19 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	if (err) {
 		host->log(ctx, VMM_LOG_ERROR, "cannot create the device lock: %s", strerror(err));
 		free(u);
+		free(k);
 		return -err;
 	}
 
 	/* Input first: a refused input must not leave a truncated output file behind. */
-	err = uart_input_open(u, input);
+	err = uart_input_open(u, k->input);
 	if (err)
 		goto err_free;
-	err = uart_tx_open(&u->tx, host, ctx, output, flush_ms);
+	err = uart_tx_open(&u->tx, host, ctx, k->output, k->flush_ms);
 	if (err)
 		goto err_free;
+	free(k);
+	k = NULL;
 	uart_reset(u);
 	/* A thread only where something must happen without the guest: input, or a line. */
 	if (u->in_fd >= 0 || u->has_irq) {
@@ -696,6 +750,7 @@ static int uart_create(const struct vmm_host_services *host, struct vmm_host *ct
 	return 0;
 
 err_free:
+	free(k);
 	uart_destroy(u);
 	return err;
 }

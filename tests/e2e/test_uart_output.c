@@ -484,3 +484,39 @@ Test(setup, sigint_while_a_device_is_created_exits_130)
 {
 	check_signal_during_create(SIGINT, 130);
 }
+
+/* ---- where a relative output goes ---- */
+
+/* Writes "hi" to COM1, then spins until the timeout. */
+/* clang-format off */
+static const uint8_t say_hi[] = {
+	0x66, 0xba, 0xf8, 0x03,   /* mov $0x3f8, %dx */
+	0xb0, 0x68,               /* mov $'h', %al */
+	0xee,                     /* out %al, (%dx) */
+	0xb0, 0x69,               /* mov $'i', %al */
+	0xee,                     /* out %al, (%dx) */
+	0xeb, 0xfe,               /* 1: jmp 1b */
+};
+/* clang-format on */
+
+Test(uart, a_relative_output_is_written_next_to_the_config_file)
+{
+	static const char name[] = "uart-output-next-to-its-config.txt";
+	const char *ini = flood_config("emu", say_hi, sizeof(say_hi), "300ms", name);
+	const char *next_to = e2e_strf("%s/%s", e2e_tmpdir(), name);
+	char buf[16] = "", cwd[4096];
+	struct e2e_result r;
+	FILE *f;
+
+	/* vmm-run inherits the working directory, which must not be the config's folder. */
+	cr_assert_not_null(getcwd(cwd, sizeof(cwd)));
+	cr_assert_str_neq(cwd, e2e_tmpdir());
+	run(&r, ini, 0, 0, -1);
+	assert_exit(&r, 124);
+	f = fopen(next_to, "r");
+	cr_assert_not_null(f, "no %s: %s", next_to, e2e_describe(&r));
+	cr_assert_not_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	cr_assert_str_eq(buf, "hi");
+	cr_assert_neq(access(name, F_OK), 0, "written relative to the working directory too");
+}

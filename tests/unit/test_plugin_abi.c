@@ -60,8 +60,8 @@ TestSuite(plugin_abi, .init = setup, .fini = teardown);
 Test(plugin_abi, the_1_stored_by_every_existing_plugin_is_version_1_0)
 {
 	cr_assert_eq(VMM_PLUGIN_ABI_MAJOR(VMM_PLUGIN_ABI_VERSION), 1u);
-	cr_assert_eq(VMM_PLUGIN_ABI_MINOR(VMM_PLUGIN_ABI_VERSION), 1u,
-		     "1.1: the interrupt services");
+	cr_assert_eq(VMM_PLUGIN_ABI_MINOR(VMM_PLUGIN_ABI_VERSION), 2u,
+		     "1.2: the typed key services");
 	cr_assert_eq(VMM_PLUGIN_ABI(1u, 0u), 1u);
 	cr_assert_eq(VMM_PLUGIN_ABI_MAJOR(1u), 1u);
 	cr_assert_eq(VMM_PLUGIN_ABI_MINOR(1u), 0u);
@@ -83,7 +83,7 @@ Test(plugin_abi, another_major_is_refused_naming_the_plugins_major_and_the_hosts
 	cr_assert_eq(vmm_device_add_plugin(vm, FIXTURE("bad-abi"), &c, NULL), -EPROTO);
 	cr_assert(strstr(vmm_last_error(),
 			 "bad-abi.so: plugin ABI major version 2 (2.0), but this host speaks major "
-			 "version 1 (ABI 1.1)"),
+			 "version 1 (ABI 1.2)"),
 		  "%s", vmm_last_error());
 	cr_assert_eq(vmm_device_count(vm), 0);
 }
@@ -146,7 +146,7 @@ Test(plugin_abi, a_plugin_finds_a_service_of_a_later_minor_missing_by_the_tables
 	struct vmm_device_config c = cfg("fut0");
 
 	OK(vmm_device_add_plugin(vm, FIXTURE("future-minor"), &c, NULL));
-	cr_assert(strstr(logbuf, "device 'fut0': host ABI 1.1 has no raise_irq (services table "),
+	cr_assert(strstr(logbuf, "device 'fut0': host ABI 1.2 has no raise_irq (services table "),
 		  "log:\n%s", logbuf);
 	cr_assert(strstr(logbuf, "polling instead"), "log:\n%s", logbuf);
 }
@@ -175,7 +175,7 @@ Test(plugin_abi, host_reads_nothing_past_the_descriptors_size)
 	munmap(mem, 2 * page);
 }
 
-/* A plugin built before the interrupt services (1.0) loads on 1.1, given a line or not. */
+/* A plugin built before the interrupt services (1.0) loads on 1.2, given a line or not. */
 Test(plugin_abi, a_plugin_of_1_0_loads_and_is_served_as_before)
 {
 	static const uint32_t pin[] = {5};
@@ -185,11 +185,34 @@ Test(plugin_abi, a_plugin_of_1_0_loads_and_is_served_as_before)
 	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-0"), &c, &dev));
 	cr_assert_str_eq(vmm_device_model(dev), "abi-1-0");
 	cr_assert(
-	    strstr(logbuf, "device 'old0': 1.0 plugin on a host of 1.1, window of 0x1000 bytes"),
+	    strstr(logbuf, "device 'old0': 1.0 plugin on a host of 1.2, window of 0x1000 bytes"),
 	    "log:\n%s", logbuf);
 	OK(vmm_device_remove(dev));
 	c.irqs = pin;
 	c.nirqs = 1;
 	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-0"), &c, &dev));
+	OK(vmm_device_remove(dev));
+}
+
+/*
+ * A plugin built against 1.1, before the typed keys: its raw param() and
+ * the interrupt services sit where they were, and its size and version
+ * load on 1.2 as they did on 1.1.
+ */
+Test(plugin_abi, a_plugin_of_1_1_loads_and_reads_its_keys_raw_as_before)
+{
+	static const uint32_t pin[] = {5};
+	const struct vmm_device_param prm = {"depth", "0x10", "vm.ini", 4};
+	struct vmm_device_config c = cfg("old1");
+	struct vmm_device *dev = NULL;
+
+	c.params = &prm;
+	c.nparams = 1;
+	c.irqs = pin;
+	c.nirqs = 1;
+	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-1"), &c, &dev));
+	cr_assert_str_eq(vmm_device_model(dev), "abi-1-1");
+	cr_assert(strstr(logbuf, "old1: 1.1 plugin on a host of 1.2: depth '0x10', line 0 raised"),
+		  "log:\n%s", logbuf);
 	OK(vmm_device_remove(dev));
 }

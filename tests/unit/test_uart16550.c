@@ -967,9 +967,10 @@ Test(uart16550, stdout_pipe_is_written_without_making_stdout_non_blocking, .time
 	close(p[0]);
 }
 
-Test(uart16550, flush_timeout_takes_seconds_or_milliseconds)
+Test(uart16550, flush_timeout_takes_a_duration_as_the_vm_timeout_does)
 {
-	static const char *const good[] = {"0", "250ms", "3", "3s", "86400s"};
+	static const char *const good[] = {"0",	     "250ms", "3",     "3s",
+					   "86400s", "1m",    "1440m", "0x10ms"};
 
 	for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
 		struct fake_host *f = fake_host_new("uart16550");
@@ -984,8 +985,8 @@ Test(uart16550, flush_timeout_takes_seconds_or_milliseconds)
 
 Test(uart16550, bad_flush_timeout_is_refused_naming_flush_timeout)
 {
-	static const char *const bad[] = {
-	    "", "soon", "-1", "1m", "5 s", "86401s", "99999999999999999999"};
+	static const char *const bad[] = {"",	 "soon",   "-1",    "1h",
+					  "5 s", "86401s", "1441m", "99999999999999999999"};
 
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		struct fake_host *f = fake_host_new("uart16550");

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * plugin.h - the device plugin ABI (version 1.1): what
+ * plugin.h - the device plugin ABI (version 1.2): what
  * a device model exports and what the host offers it.
  */
 #ifndef VMM_PLUGIN_H
@@ -51,6 +51,9 @@
  * vmm_device_info.length. reset() has been in it from the start; hosts
  * before vmm_vm_reset() existed never called it. 1.1 appends the interrupt
  * services (irq_set, irq_pulse, msi_send) and vmm_device_info.irqs/nirqs.
+ * 1.2 appends the typed key services (param_u64, param_ms, param_bool,
+ * param_enum, param_path): a model's own keys read with the syntax of the
+ * core's keys, and paths relative to the config file.
  *
  * Interrupts (1.1). A device's config names its lines, `irq = 4` or
  * `irq = 4, 9`: I/O APIC pins (guest.h). The device refers to them by
@@ -65,6 +68,7 @@
  */
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,7 +83,7 @@ extern "C" {
 
 /* The version this header describes: what a plugin stores, and what a host of it speaks. */
 #define VMM_PLUGIN_ABI_VERSION_MAJOR 1u
-#define VMM_PLUGIN_ABI_VERSION_MINOR 1u
+#define VMM_PLUGIN_ABI_VERSION_MINOR 2u
 #define VMM_PLUGIN_ABI_VERSION                                                                     \
 	VMM_PLUGIN_ABI(VMM_PLUGIN_ABI_VERSION_MAJOR, VMM_PLUGIN_ABI_VERSION_MINOR)
 #define VMM_PLUGIN_ENTRY	vmm_plugin_entry
@@ -209,6 +213,64 @@ struct vmm_host_services {
 	 * Thread-safety: as irq_set().
 	 */
 	int (*msi_send)(struct vmm_host *ctx, uint64_t addr, uint32_t data);
+
+	/* ---- 1.2: typed keys (check VMM_HOST_HAS(host, param_u64) etc.) ---- */
+
+	/*
+	 * Read key as a value of a type, with the syntax vmm.ini(5) gives the
+	 * core's own keys, so that a model's keys read like the core's. Each
+	 * works like param(): it marks the key as used, and is valid during
+	 * create() only. Each returns
+	 *   0        the key is set and its value is good: *out holds it;
+	 *   -ENOENT  the key is not set: *out is untouched (keeps the default
+	 *            the caller put there), nothing is reported;
+	 *   -EINVAL  the value is wrong: the host has reported it as
+	 *            param_error() does, with the key's file:line and a message
+	 *            that says what was expected, e.g.
+	 *              vm.ini:7: device 'uart0': reg-shift = '4' is out of
+	 *              range: expected 0 to 3
+	 *            and create() should fail with -EINVAL. *out is untouched.
+	 *            (Also for a NULL out, words or buf: unreported.)
+	 * Example, a key with a default:
+	 *     uint64_t depth = 16;
+	 *     int err = host->param_u64(ctx, "depth", 1, 4096, &depth);
+	 *     if (err && err != -ENOENT)
+	 *             return err;
+	 * Thread-safety: only inside create(), on the thread that runs it.
+	 */
+	/*
+	 * A number or size: decimal or 0x hex digits, then optionally K, M or
+	 * G (binary units: 4K is 4096), e.g. 16, 0x3f8, 1M. It must lie in
+	 * [min, max]; more than 64 bits is out of range too.
+	 */
+	int (*param_u64)(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+			 uint64_t *out);
+	/*
+	 * A duration, as [vm] timeout: digits with the unit ms, s (the default)
+	 * or m, e.g. 250ms, 3, 3s, 2m. *ms gets milliseconds, in [min_ms, max_ms].
+	 */
+	int (*param_ms)(struct vmm_host *ctx, const char *key, uint64_t min_ms, uint64_t max_ms,
+			uint64_t *ms);
+	/* A yes-or-no value: true, yes, on, 1 or false, no, off, 0 (lower case). */
+	int (*param_bool)(struct vmm_host *ctx, const char *key, bool *out);
+	/*
+	 * One of the words of the NULL-terminated list words, compared exactly
+	 * (case matters); *index gets its position in the list. The message of a
+	 * wrong value lists the words.
+	 */
+	int (*param_enum)(struct vmm_host *ctx, const char *key, const char *const *words,
+			  unsigned *index);
+	/*
+	 * A path to a file, as the config file means it: an absolute path as
+	 * written, a relative one joined to the folder of the config file
+	 * that set the key (vmm_device_param.file, else the device's
+	 * vmm_device_config.file), or, for a key with neither (a device an
+	 * embedder added with no file), as written: relative to the working
+	 * directory. The result goes to buf, of len bytes; an empty value or
+	 * one whose result does not fit is -EINVAL (reported). A model whose
+	 * key also takes words (stdout, none) tests param() for them first.
+	 */
+	int (*param_path)(struct vmm_host *ctx, const char *key, char *buf, size_t len);
 };
 
 /*

@@ -524,7 +524,12 @@ int vmm_translate(const struct vmm_vm *vm, uint64_t gpa,
 struct vmm_device_param {
 	const char *key;
 	const char *value;
-	const char *file; /* where the key was written, for messages; may be NULL */
+	/*
+	 * Where the key was written, for messages; may be NULL. A relative path
+	 * the model reads with param_path() (plugin ABI 1.2) hangs off this
+	 * file's folder (else the device's file's, else the working directory).
+	 */
+	const char *file;
 	unsigned line;
 };
 
