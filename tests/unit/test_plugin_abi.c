@@ -212,7 +212,8 @@ Test(plugin_abi, a_plugin_of_1_1_loads_and_reads_its_keys_raw_as_before)
 	c.nirqs = 1;
 	OK(vmm_device_add_plugin(vm, FIXTURE("abi-1-1"), &c, &dev));
 	cr_assert_str_eq(vmm_device_model(dev), "abi-1-1");
-	cr_assert(strstr(logbuf, "old1: 1.1 plugin on a host of 1.2: depth '0x10', line 0 raised"),
+	cr_assert(strstr(logbuf,
+			 "device 'old1': 1.1 plugin on a host of 1.2: depth '0x10', line 0 raised"),
 		  "log:\n%s", logbuf);
 	OK(vmm_device_remove(dev));
 }
