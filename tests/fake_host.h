@@ -200,8 +200,10 @@ fake_refuse(struct fake_host *fh, const char *key, const char *fmt, ...)
 	return -EINVAL;
 }
 
-static inline int fake_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
-				 uint64_t *out)
+/* A number key read with the core's parser, as the host's param_u64() and param_ms() do. */
+static inline int fake_param_number(struct vmm_host *ctx, const char *key, uint64_t min,
+				    uint64_t max, uint64_t *out,
+				    int (*parse)(const char *s, uint64_t *v))
 {
 	struct fake_host *fh = fake_of(ctx);
 	int i = fake_find(fh, key);
@@ -209,29 +211,24 @@ static inline int fake_param_u64(struct vmm_host *ctx, const char *key, uint64_t
 
 	if (i < 0)
 		return -ENOENT;
-	if (vmmi_parse_size(fh->values[i], &v) == -EINVAL)
+	if (parse(fh->values[i], &v) == -EINVAL)
 		return fake_refuse(fh, key, "%s = '%s' is not a number", key, fh->values[i]);
-	if (vmmi_parse_size(fh->values[i], &v) || v < min || v > max)
+	if (parse(fh->values[i], &v) || v < min || v > max)
 		return fake_refuse(fh, key, "%s = '%s' is out of range", key, fh->values[i]);
 	*out = v;
 	return 0;
 }
 
+static inline int fake_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+				 uint64_t *out)
+{
+	return fake_param_number(ctx, key, min, max, out, vmmi_parse_size);
+}
+
 static inline int fake_param_ms(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
 				uint64_t *ms)
 {
-	struct fake_host *fh = fake_of(ctx);
-	int i = fake_find(fh, key);
-	uint64_t v;
-
-	if (i < 0)
-		return -ENOENT;
-	if (vmmi_parse_duration_ms(fh->values[i], &v) == -EINVAL)
-		return fake_refuse(fh, key, "%s = '%s' is not a number", key, fh->values[i]);
-	if (vmmi_parse_duration_ms(fh->values[i], &v) || v < min || v > max)
-		return fake_refuse(fh, key, "%s = '%s' is out of range", key, fh->values[i]);
-	*ms = v;
-	return 0;
+	return fake_param_number(ctx, key, min, max, ms, vmmi_parse_duration_ms);
 }
 
 static inline int fake_param_bool(struct vmm_host *ctx, const char *key, bool *out)
