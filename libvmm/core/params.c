@@ -131,8 +131,10 @@ static int check_number(struct vmm_host *ctx, const struct vmm_device_param *p, 
 	return 0;
 }
 
-int vmmi_host_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
-			uint64_t *out)
+/* What param_u64() and param_ms() share: the key's value through parse, then the range. */
+static int read_number(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+		       uint64_t *out, int (*parse)(const char *s, uint64_t *v), const char *syntax,
+		       const char *unit)
 {
 	const struct vmm_device_param *p = use_param(ctx, key);
 	uint64_t v = 0;
@@ -142,29 +144,24 @@ int vmmi_host_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uin
 		return -ENOENT;
 	if (!out)
 		return -EINVAL;
-	ret = vmmi_parse_size(value_of(p), &v);
-	ret = check_number(ctx, p, ret, v, min, max, VMMI_SIZE_SYNTAX, "");
+	ret = parse(value_of(p), &v);
+	ret = check_number(ctx, p, ret, v, min, max, syntax, unit);
 	if (!ret)
 		*out = v;
 	return ret;
 }
 
+int vmmi_host_param_u64(struct vmm_host *ctx, const char *key, uint64_t min, uint64_t max,
+			uint64_t *out)
+{
+	return read_number(ctx, key, min, max, out, vmmi_parse_size, VMMI_SIZE_SYNTAX, "");
+}
+
 int vmmi_host_param_ms(struct vmm_host *ctx, const char *key, uint64_t min_ms, uint64_t max_ms,
 		       uint64_t *ms)
 {
-	const struct vmm_device_param *p = use_param(ctx, key);
-	uint64_t v = 0;
-	int ret;
-
-	if (!p)
-		return -ENOENT;
-	if (!ms)
-		return -EINVAL;
-	ret = vmmi_parse_duration_ms(value_of(p), &v);
-	ret = check_number(ctx, p, ret, v, min_ms, max_ms, VMMI_DURATION_SYNTAX, "ms");
-	if (!ret)
-		*ms = v;
-	return ret;
+	return read_number(ctx, key, min_ms, max_ms, ms, vmmi_parse_duration_ms,
+			   VMMI_DURATION_SYNTAX, "ms");
 }
 
 int vmmi_host_param_bool(struct vmm_host *ctx, const char *key, bool *out)
