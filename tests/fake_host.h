@@ -381,16 +381,12 @@ static inline void fake_add_irq(struct fake_host *fh, uint32_t pin)
 	fh->irq_pins[fh->nirqs++] = pin;
 }
 
-/* Make the next fake_create() look like a host of ABI 1.0: no interrupt services, no lines. */
-static inline void fake_use_abi_1_0(struct fake_host *fh)
+/* Make the next fake_create() look like a host of ABI 1.1: no typed key services. */
+static inline void fake_use_abi_1_1(struct fake_host *fh)
 {
-	fh->abi_1_0 = true;
-	fh->svc.size = offsetof(struct vmm_host_services, irq_set);
-	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 0);
-	/* What a 1.0 host's table would hold past its size: anything. */
-	fh->svc.irq_set = NULL;
-	fh->svc.irq_pulse = NULL;
-	fh->svc.msi_send = NULL;
+	fh->svc.size = offsetof(struct vmm_host_services, param_u64);
+	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 1);
+	/* What an older host's table would hold past its size: anything; NULL here. */
 	fh->svc.param_u64 = NULL;
 	fh->svc.param_ms = NULL;
 	fh->svc.param_bool = NULL;
@@ -398,16 +394,16 @@ static inline void fake_use_abi_1_0(struct fake_host *fh)
 	fh->svc.param_path = NULL;
 }
 
-/* Make the next fake_create() look like a host of ABI 1.1: no typed key services. */
-static inline void fake_use_abi_1_1(struct fake_host *fh)
+/* Make the next fake_create() look like a host of ABI 1.0: no interrupt services, no lines. */
+static inline void fake_use_abi_1_0(struct fake_host *fh)
 {
-	fh->svc.size = offsetof(struct vmm_host_services, param_u64);
-	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 1);
-	fh->svc.param_u64 = NULL;
-	fh->svc.param_ms = NULL;
-	fh->svc.param_bool = NULL;
-	fh->svc.param_enum = NULL;
-	fh->svc.param_path = NULL;
+	fake_use_abi_1_1(fh);
+	fh->abi_1_0 = true;
+	fh->svc.size = offsetof(struct vmm_host_services, irq_set);
+	fh->svc.abi_version = VMM_PLUGIN_ABI(1, 0);
+	fh->svc.irq_set = NULL;
+	fh->svc.irq_pulse = NULL;
+	fh->svc.msi_send = NULL;
 }
 
 /* Line line's level now. */
