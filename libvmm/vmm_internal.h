@@ -776,4 +776,58 @@ int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uin
 int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
 			     uint64_t *top) VMMI_WARN_UNUSED;
 
+/* ---- Linux x86 bzImage (boot/bzimage.c): the setup header, per the kernel's boot protocol ---- */
+
+/* Offsets in the image, which boot_params (the "zero page") shares for the setup header. */
+#define VMMI_BZ_HDR_START     0x1f1 /* setup_sects: the first byte of the setup header */
+#define VMMI_BZ_HDR_LIMIT     0x290 /* boot_params' next field (edd_mbr_sig_buffer) starts here */
+#define VMMI_BZ_PARAMS_SIZE   0x1000
+#define VMMI_BZ_XLF_KERNEL_64 0x1 /* xloadflags: a 64-bit entry 0x200 past the load address */
+#define VMMI_BZ_XLF_ABOVE_4G  0x2 /* xloadflags: may be loaded above 4 GiB */
+
+/*
+ * What vmmi_bzimage_parse() read and checked. Offsets and sizes are in the
+ * file and lie inside it: kernel_offset + kernel_size == the file's length.
+ */
+struct vmmi_bzimage {
+	uint16_t version;      /* boot protocol, 0x020c = 2.12; at least 2.12 */
+	uint8_t setup_sects;   /* 512-byte sectors of real-mode setup (a 0 in the file read as 4) */
+	uint8_t loadflags;     /* LOADED_HIGH is set */
+	uint16_t xloadflags;   /* VMMI_BZ_XLF_KERNEL_64 is set */
+	bool above_4g;	       /* VMMI_BZ_XLF_ABOVE_4G */
+	bool relocatable;      /* may load at any kernel_alignment multiple, else at pref_address */
+	uint8_t min_alignment; /* log2 of the lowest alignment it accepts */
+	uint32_t kernel_alignment; /* a power of two */
+	uint64_t pref_address;	   /* where it prefers to be loaded */
+	uint32_t init_size;	   /* bytes it needs from the load address on, >= kernel_bytes */
+	uint32_t cmdline_size;	   /* longest command line, without the NUL; not 0 */
+	uint32_t initrd_addr_max;  /* highest address an initrd's last byte may have */
+	size_t hdr_end;		   /* the setup header is [VMMI_BZ_HDR_START, hdr_end) */
+	size_t kernel_offset;	   /* the protected-mode kernel: (setup_sects + 1) * 512 */
+	size_t kernel_size;	   /* ... to the end of the file (a signature may trail it) */
+	size_t kernel_bytes; /* syssize * 16: its size as the header states it, <= kernel_size */
+	uint32_t payload_offset; /* the compressed payload, in the protected-mode kernel, */
+	uint32_t payload_length; /* inside kernel_bytes (0, 0: none stated) */
+};
+
+/*
+ * Parse and check the setup header of the bzImage img[0, len) (untrusted: any
+ * bytes are safe). Returns 0 with *out filled, -ENOEXEC if img is not a
+ * bzImage (too short for the magic, no 0xaa55 boot flag, no "HdrS"), or
+ * -EINVAL for a bzImage this loader cannot use or whose header contradicts
+ * the file. On failure why (if why_len) holds a one-line reason naming the
+ * field, its offset and value, and *out is untouched. Pure: no VM, no I/O.
+ */
+int vmmi_bzimage_parse(const void *img, size_t len, struct vmmi_bzimage *out, char *why,
+		       size_t why_len) VMMI_WARN_UNUSED;
+/*
+ * Copy the setup header of img (as parsed into bz) into the boot_params page
+ * bp[0, bp_len) at the same offset, as the protocol asks of a 64-bit loader;
+ * bytes of a header stated past VMMI_BZ_HDR_LIMIT (none in any known protocol)
+ * are not copied. The rest of bp is not touched. -EINVAL if bp_len is less
+ * than VMMI_BZ_PARAMS_SIZE or img[0, len) is shorter than bz says.
+ */
+int vmmi_bzimage_copy_header(const struct vmmi_bzimage *bz, const void *img, size_t len, void *bp,
+			     size_t bp_len) VMMI_WARN_UNUSED;
+
 #endif /* VMM_INTERNAL_H */
