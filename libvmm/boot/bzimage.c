@@ -70,8 +70,7 @@ static int VMMI_FORMAT(4, 5) refuse(char *why, size_t why_len, int err, const ch
 	return err;
 }
 
-/* The checks past the magic: the header says something this loader cannot use, or contradicts the
- * file. */
+/* Where the protected-mode kernel lies in the file, and whether it has the 64-bit entry. */
 static int check_kernel(const uint8_t *p, size_t len, struct vmmi_bzimage *bz, char *why, size_t n)
 {
 	uint32_t syssize = rd32(p, OFF_SYSSIZE);
@@ -95,10 +94,11 @@ static int check_kernel(const uint8_t *p, size_t len, struct vmmi_bzimage *bz, c
 		    "xloadflags 0x%04x at 0x236 lacks XLF_KERNEL_64: not a 64-bit kernel, "
 		    "or one without the 64-bit entry",
 		    bz->xloadflags);
-	bytes = (uint64_t)syssize * 16;
 	if (!syssize)
 		return refuse(why, n, -EINVAL,
 			      "syssize 0 at 0x1f4: the header states no protected-mode kernel");
+	/* A signed kernel carries its signature past syssize's bytes: only more is wrong. */
+	bytes = (uint64_t)syssize * 16;
 	if (bytes > bz->kernel_size)
 		return refuse(
 		    why, n, -EINVAL,
@@ -109,6 +109,7 @@ static int check_kernel(const uint8_t *p, size_t len, struct vmmi_bzimage *bz, c
 	return 0;
 }
 
+/* What the kernel asks of memory and of the loader, and the payload inside the kernel. */
 static int check_memory(struct vmmi_bzimage *bz, char *why, size_t n)
 {
 	uint32_t a = bz->kernel_alignment;
