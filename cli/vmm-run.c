@@ -671,6 +671,10 @@ static int exit_status(const struct watch *w, int ret, const struct vmm_exit *ex
 		}
 		/* Process exit statuses are 8 bits: 256 reads as 0, as it would from exit(3). */
 		return exit->exit_code & 0xff;
+	case VMM_EXIT_RESET:
+		/* As QEMU's -no-reboot: a reboot ends the run, and it is how a Linux guest ends. */
+		fprintf(stderr, "vmm-run: the guest asked for a reset (reboot): run ended\n");
+		return 0;
 	case VMM_EXIT_HLT:
 		fprintf(stderr, "vmm-run: guest halted without an exit code\n");
 		return EXIT_HALTED;

@@ -46,9 +46,9 @@ struct parser {
 	enum section_kind kind;
 	unsigned sect_line;
 	const struct key *keys;
-	unsigned key_line[8]; /* line of each of keys[] once seen, else 0 */
-	unsigned vm_line;     /* of [vm], 0 if none yet */
-	uint64_t file_size;   /* of the current [rom]'s file, once its key is seen */
+	unsigned key_line[12]; /* line of each of keys[] once seen, else 0 */
+	unsigned vm_line;      /* of [vm], 0 if none yet */
+	uint64_t file_size;    /* of the current [rom]'s file, once its key is seen */
 
 	/* Which entries of cfg->ram are [rom] sections, for messages: flags cannot tell. */
 	bool is_rom[VMM_GUEST_MAX_RAM];
@@ -154,6 +154,40 @@ static int set_firmware(struct parser *p, const char *value, unsigned line)
 	return 0;
 }
 
+/* A file the VM is built from ([vm] kernel, initrd): resolved and checked now, like firmware. */
+static int set_file(struct parser *p, const char *key, const char *value, unsigned line,
+		    char **path, unsigned *path_line)
+{
+	if (!*value)
+		return fail(p, line, -EINVAL, "%s is empty: expected a path", key);
+	*path = resolve_path(p, value);
+	if (!*path)
+		return fail_nomem(p);
+	if (path_line)
+		*path_line = line;
+	if (access(*path, R_OK))
+		return fail(p, line, -EINVAL, "%s '%s': %s", key, *path, strerror(errno));
+	return 0;
+}
+
+static int set_kernel(struct parser *p, const char *value, unsigned line)
+{
+	return set_file(p, "kernel", value, line, &p->cfg->kernel, &p->cfg->kernel_line);
+}
+
+static int set_initrd(struct parser *p, const char *value, unsigned line)
+{
+	return set_file(p, "initrd", value, line, &p->cfg->initrd, &p->cfg->initrd_line);
+}
+
+/* The kernel's command line, as written (inih has trimmed it); may be empty. */
+static int set_cmdline(struct parser *p, const char *value, unsigned line)
+{
+	(void)line;
+	p->cfg->cmdline = strdup(value);
+	return p->cfg->cmdline ? 0 : fail_nomem(p);
+}
+
 static int set_vcpus(struct parser *p, const char *value, unsigned line)
 {
 	const char *s = value;
@@ -193,7 +227,8 @@ static int set_unhandled(struct parser *p, const char *value, unsigned line)
 
 static const struct key vm_keys[] = {
     {"accel", set_accel},     {"firmware", set_firmware},   {"vcpus", set_vcpus},
-    {"timeout", set_timeout}, {"unhandled", set_unhandled}, {NULL, NULL},
+    {"timeout", set_timeout}, {"unhandled", set_unhandled}, {"kernel", set_kernel},
+    {"initrd", set_initrd},   {"cmdline", set_cmdline},	    {NULL, NULL},
 };
 
 /* ---- [ram "NAME"] and [rom "NAME"] ---- */
@@ -846,6 +881,9 @@ void vmm_config_free(struct vmm_config *cfg)
 	free(cfg->ram);
 	free(cfg->devices);
 	free(cfg->firmware);
+	free(cfg->kernel);
+	free(cfg->initrd);
+	free(cfg->cmdline);
 	free(cfg->path);
 	free(cfg);
 }
@@ -885,6 +923,16 @@ static int parse(struct parser *p, struct vmm_config **out)
 		goto err;
 	if (close_section(p))
 		goto err;
+	if (cfg->kernel && cfg->firmware) {
+		fail(p, cfg->kernel_line, -EINVAL,
+		     "vm has both kernel and firmware (line %u): boot one or the other",
+		     cfg->firmware_line);
+		goto err;
+	}
+	if (cfg->initrd && !cfg->kernel) {
+		fail(p, cfg->initrd_line, -EINVAL, "vm has an initrd but no kernel to give it to");
+		goto err;
+	}
 	if (!cfg->nram) {
 		fail(p, p->lineno ? p->lineno : 1, -EINVAL,
 		     "no ram section: the guest needs memory");

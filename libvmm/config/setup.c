@@ -186,6 +186,13 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 			goto err;
 		}
 	}
+	if (cfg->kernel) {
+		ret = vmm_load_linux(vm, cfg->kernel, cfg->initrd, cfg->cmdline);
+		if (ret < 0) {
+			at_line(ret, cfg, cfg->kernel_line, "kernel: ");
+			goto err;
+		}
+	}
 	*out = vm;
 	return 0;
 err:

@@ -85,6 +85,7 @@ const char *vmm_exit_reason_name(enum vmm_exit_reason reason)
 	    [VMM_EXIT_FAIL_ENTRY] = "fail-entry",
 	    [VMM_EXIT_UNCLAIMED] = "unclaimed-access",
 	    [VMM_EXIT_ERROR] = "vmm-error",
+	    [VMM_EXIT_RESET] = "reset",
 	};
 
 	if ((unsigned)reason < sizeof(names) / sizeof(names[0]) && names[reason])

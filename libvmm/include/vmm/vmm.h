@@ -775,6 +775,32 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry) VMM_MUST_
  */
 int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
 
+/*
+ * Boot a Linux kernel instead of a firmware (libvmm(3), LINUX GUESTS): load
+ * kernel, an x86 bzImage with boot protocol 2.12 or later and the 64-bit
+ * entry (XLF_KERNEL_64), its setup header checked and every size and offset
+ * in it checked against the file; place the protected-mode kernel, the
+ * initrd (NULL: none) below its limit and the command line (NULL: empty);
+ * write the zero page (boot_params) with an e820 map built from the memslots
+ * (writable RAM usable; read-only slots, device windows, the APICs and the
+ * legacy area [0x9fc00, 0x100000) reserved), the MP tables that list every
+ * vCPU and the I/O APIC, and page tables and a GDT of its own; then put
+ * vCPU 0 at the 64-bit entry with RSI at the zero page, and every other vCPU
+ * in the wait-for-SIPI state of a PC. It also makes the keyboard
+ * controller's reset (0xfe to port 0x64) end the run with VMM_EXIT_RESET.
+ * Call it where vmm_load_elf() and vmm_boot_setup() would go: after every
+ * memslot, device and vCPU exists. Writable RAM must start at GPA 0 and
+ * reach past the kernel. kvm only: the emu backend has no PC platform for
+ * Linux (-ENOTSUP, saying why).
+ * Errors: -ENOENT (a file), -ENOEXEC (not a bzImage, or one this loader
+ * cannot boot: the detail names the field, its offset and its value),
+ * -ENOSPC (RAM missing at 0 or too small for the kernel, initrd or tables),
+ * -E2BIG (a command line longer than the kernel takes), -ENOTSUP, -EINVAL.
+ * Thread-safety: configuration, as vmm_load_elf().
+ */
+int vmm_load_linux(struct vmm_vm *vm, const char *kernel, const char *initrd,
+		   const char *cmdline) VMM_MUST_CHECK;
+
 /* ---- Running ---- */
 
 enum vmm_exit_reason {
@@ -787,6 +813,7 @@ enum vmm_exit_reason {
 	VMM_EXIT_FAIL_ENTRY,	 /* the hardware refused to enter the guest */
 	VMM_EXIT_UNCLAIMED,	 /* an unclaimed access under VMM_UNCLAIMED_STOP */
 	VMM_EXIT_ERROR,		 /* the VMM itself failed (see detail) */
+	VMM_EXIT_RESET,		 /* the guest asked for a reset (vmm_load_linux()) */
 };
 
 /*
@@ -966,6 +993,13 @@ struct vmm_config {
 	/* Line of the [vm] header, 0 if the file has none: where a caller that needs a key the
 	 * library leaves optional (vmm-run and firmware) points its message. */
 	unsigned vm_line;
+	/* [vm] kernel, initrd (resolved against the config file's folder) and cmdline, for
+	 * vmm_load_linux(); NULL if not set. kernel and firmware exclude each other. */
+	char *kernel;
+	unsigned kernel_line;
+	char *initrd;
+	unsigned initrd_line;
+	char *cmdline;
 };
 
 /*
