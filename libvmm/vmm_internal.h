@@ -776,6 +776,14 @@ int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uin
 int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
 			     uint64_t *top) VMMI_WARN_UNUSED;
 
+/*
+ * Read the regular file path whole into *data (malloc()ed, the caller frees)
+ * and its length into *len. Errors, with the path in the message: the open's
+ * errno, -ENOEXEC (not a regular file), -EFBIG (more than max bytes), -ENOMEM
+ * (core/file.c).
+ */
+int vmmi_read_file(const char *path, uint64_t max, uint8_t **data, size_t *len) VMMI_WARN_UNUSED;
+
 /* ---- Linux x86 bzImage (boot/bzimage.c): the setup header, per the kernel's boot protocol ---- */
 
 /* Offsets in the image, which boot_params (the "zero page") shares for the setup header. */
