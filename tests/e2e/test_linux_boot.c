@@ -337,7 +337,7 @@ Test(linux_refuse, a_command_line_longer_than_cmdline_size_is_refused)
 
 	e2e_require_kvm();
 	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
-	refused(&m, "kernel =", "33", "32", NULL);
+	refused(&m, "kernel =", "33 bytes is longer than the 32", "cmdline_size", NULL);
 }
 
 Test(linux_refuse, ram_not_at_gpa_0_is_refused)
@@ -347,7 +347,7 @@ Test(linux_refuse, ram_not_at_gpa_0_is_refused)
 
 	e2e_require_kvm();
 	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
-	refused(&m, "kernel =", NULL);
+	refused(&m, "kernel =", "writable RAM must start at GPA 0", NULL);
 }
 
 Test(linux_refuse, ram_too_small_for_the_kernel_is_refused)
@@ -357,7 +357,7 @@ Test(linux_refuse, ram_too_small_for_the_kernel_is_refused)
 
 	e2e_require_kvm();
 	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
-	refused(&m, "kernel =", NULL);
+	refused(&m, "kernel =", "no writable RAM holds its", "init_size", NULL);
 }
 
 /* ---- config errors: the parser's, before any VM ---- */

@@ -234,7 +234,8 @@ Test(load_linux, a_command_line_longer_than_cmdline_size_is_e2big)
 	struct fake_expect e = {.ncpus = 1, .cmdline_size = 8};
 
 	machine(VMM_ACCEL_KVM, 0, RAM_SIZE, 1);
-	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, "123456789"), -E2BIG, NULL);
+	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, "123456789"), -E2BIG,
+		       "9 bytes is longer than the 8");
 }
 
 Test(load_linux, a_command_line_of_cmdline_size_bytes_boots)
@@ -251,7 +252,8 @@ Test(load_linux, ram_not_at_gpa_0_is_enospc)
 	struct fake_expect e = {.ncpus = 1};
 
 	machine(VMM_ACCEL_KVM, 1ull << 20, RAM_SIZE, 1);
-	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL), -ENOSPC, NULL);
+	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL), -ENOSPC,
+		       "writable RAM must start at GPA 0");
 }
 
 Test(load_linux, ram_too_small_for_the_kernel_is_enospc)
@@ -259,7 +261,7 @@ Test(load_linux, ram_too_small_for_the_kernel_is_enospc)
 	struct fake_expect e = {.ncpus = 1};
 
 	machine(VMM_ACCEL_KVM, 0, 1ull << 20, 1);
-	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL), -ENOSPC, NULL);
+	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL), -ENOSPC, "init_size");
 }
 
 Test(load_linux, an_initrd_that_does_not_fit_below_its_limit_is_enospc)
@@ -274,5 +276,6 @@ Test(load_linux, an_initrd_that_does_not_fit_below_its_limit_is_enospc)
 	e.initrd = head;
 	e.initrd_len = INITRD_LEN;
 	machine(VMM_ACCEL_KVM, 0, RAM_SIZE, 1);
-	assert_refused(vmm_load_linux(vm, kernel(&e, &s), initrd(), NULL), -ENOSPC, NULL);
+	assert_refused(vmm_load_linux(vm, kernel(&e, &s), initrd(), NULL), -ENOSPC,
+		       "initrd_addr_max");
 }
