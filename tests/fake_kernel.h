@@ -31,6 +31,7 @@ struct fake_expect {
 	const void *initrd;    /* its first bytes; NULL with initrd_len 0: no initrd */
 	size_t initrd_len;     /* the initrd's whole size */
 	uint32_t cmdline_size; /* 0: the header's default, FAKE_HDR_CMDLINE_SIZE */
+	uint32_t flags;	       /* FAKE_FLAG_* */
 };
 
 /* The text of check n (fake.h), or NULL if n names none. */
@@ -125,6 +126,7 @@ static inline int fake_kernel_write(const char *path, const struct fake_expect *
 	bzb_put32(x, FAKE_EXPECT_NCPUS, e->ncpus);
 	bzb_put32(x, FAKE_EXPECT_INITRD_LEN, (uint32_t)e->initrd_len);
 	bzb_put32(x, FAKE_EXPECT_CMDLINE_SIZE, s->cmdline_size);
+	bzb_put32(x, FAKE_EXPECT_FLAGS, e->flags);
 	memset(x + FAKE_EXPECT_INITRD_HEAD, 0, 16);
 	if (e->initrd)
 		memcpy(x + FAKE_EXPECT_INITRD_HEAD, e->initrd,

@@ -167,6 +167,20 @@ Test(linux_boot, a_command_line_of_exactly_cmdline_size_bytes_is_taken)
 	boot(1, 4096, "0123456789abcdef0123456789abcdef", 32);
 }
 
+/* Linux reboots a PC without ACPI through the keyboard controller: vmm-run ends, status 0. */
+Test(linux_boot, a_reboot_through_the_keyboard_controller_ends_the_run_with_0)
+{
+	struct fake_expect e = {.ncpus = 1, .flags = FAKE_FLAG_END_BY_RESET};
+	struct machine m = {0};
+	struct e2e_result r;
+
+	e2e_require_kvm();
+	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
+	e2e_vmm_run(&r, write_config("linux.ini", &m), NULL);
+	assert_fake_exit(&r, 0);
+	assert_contains(r.err, "vmm-run: the guest asked for a reset (reboot): run ended", &r);
+}
+
 /* The fake's checks can fail: a line or initrd other than it expects ends the run with 16, 18. */
 Test(linux_boot, the_fake_notices_a_command_line_it_was_not_told)
 {

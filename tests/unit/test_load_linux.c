@@ -119,6 +119,19 @@ static void assert_passes(void)
 		     text ? text : "(not a check's number)");
 }
 
+/* Run the VM; the fake, told to end by a reboot, passed its checks and asked for one. */
+static void assert_reboots(void)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+	const char *text;
+
+	OK(vmm_vm_run(vm, &ex));
+	text = ex.reason == VMM_EXIT_STOPPED ? fake_check_text(ex.exit_code) : NULL;
+	cr_assert_eq(ex.reason, VMM_EXIT_RESET, "exit %s on vCPU %u (%s): %s",
+		     vmm_exit_reason_name(ex.reason), ex.vcpu,
+		     text ? text : "no check of the fake's", ex.detail);
+}
+
 static void assert_refused(int ret, int err, const char *reason)
 {
 	cr_assert_eq(ret, err, "want %d (%s), got %d (%s): %s", err, vmm_strerror(err), ret,
@@ -160,6 +173,25 @@ Test(load_linux, null_initrd_and_null_command_line_mean_none_and_empty)
 	machine(VMM_ACCEL_KVM, 0, RAM_SIZE, 1);
 	OK(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL));
 	assert_passes();
+}
+
+/*
+ * A reset boots the kernel again from its files: a fresh image (check 1 counts entries in it),
+ * vCPU 1 back waiting for its SIPI, the zero page and tables rebuilt.
+ */
+Test(load_linux, after_a_reboot_and_vmm_vm_reset_the_kernel_boots_again)
+{
+	uint8_t head[INITRD_LEN];
+	struct fake_expect e = {.ncpus = 2, .cmdline = CMDLINE, .flags = FAKE_FLAG_END_BY_RESET};
+
+	initrd_bytes(head, sizeof(head));
+	e.initrd = head;
+	e.initrd_len = INITRD_LEN;
+	machine(VMM_ACCEL_KVM, 0, RAM_SIZE, 2);
+	OK(vmm_load_linux(vm, kernel(&e, NULL), initrd(), CMDLINE));
+	assert_reboots();
+	OK(vmm_vm_reset(vm));
+	assert_reboots();
 }
 
 /* ---- refusals ---- */

@@ -175,13 +175,19 @@ startup_64:
 	jb 1f
 	call check_ap
 1:	xor %ebp, %ebp
+	testl $FAKE_FLAG_END_BY_RESET, FAKE_EXPECT_FLAGS(%r13)
+	jz fail
+	mov $0xfe, %al /* pulse the reset line: how Linux reboots a PC without ACPI */
+	out %al, $0x64
+	jmp halt
 
 /* Write %ebp, the failed check or 0, to the exit register: the run ends with it. */
 fail:
 	mov %ebp, TD_EXIT(%r12)
-1:	cli
+halt:
+	cli
 	hlt
-	jmp 1b
+	jmp halt
 
 /* ---- the GDT: the boot protocol's two 4 GiB flat segments ---- */
 

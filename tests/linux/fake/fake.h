@@ -101,11 +101,18 @@
 	0xc /* u32: the cmdline_size the image's header states (the zero page must say it) */
 #define FAKE_EXPECT_INITRD_HEAD                                                                    \
 	0x10 /* 16 bytes: its first bytes (the first min(16, size) are compared) */
-#define FAKE_EXPECT_CMDLINE 0x20 /* the command line and its NUL, at most FAKE_CMDLINE_MAX */
+#define FAKE_EXPECT_FLAGS   0x20 /* u32: FAKE_FLAG_* */
+#define FAKE_EXPECT_CMDLINE 0x30 /* the command line and its NUL, at most FAKE_CMDLINE_MAX */
 #define FAKE_EXPECT_END	    0x100
 #define FAKE_CMDLINE_MAX    (FAKE_EXPECT_END - FAKE_EXPECT_CMDLINE - 1)
 #define FAKE_EXPECT_MAGIC_VALUE                                                                    \
 	0x58454b46 /* "FKEX": checked by the test, proving the block is where it thinks */
+
+/*
+ * Once every check passed, ask for a reboot as Linux does on a PC without ACPI (0xfe to the
+ * keyboard controller, port 0x64) instead of writing 0 to the exit register.
+ */
+#define FAKE_FLAG_END_BY_RESET 0x1
 
 #define FAKE_ENTRY_64 0x200 /* the 64-bit entry, from the load address (boot.rst) */
 
