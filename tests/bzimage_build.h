@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#define BZB_SECTOR 512u
 /* Protocol 2.15's setup header ends at 0x26c: the jump at 0x200 says 0x6a. */
-#define BZB_SECTOR	  512u
 #define BZB_HDR_END_2_15  0x26c
 #define BZB_LOADED_HIGH	  0x01
 #define BZB_XLF_KERNEL_64 0x0001

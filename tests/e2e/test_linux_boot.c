@@ -157,6 +157,12 @@ Test(linux_boot, two_vcpus_the_second_started_by_init_sipi_sipi)
 	boot(2, 5000, CMDLINE, 0);
 }
 
+/* The MP table lists all four; the fake starts vCPU 1 only, the others stay parked. */
+Test(linux_boot, four_vcpus_are_all_in_the_mp_table)
+{
+	boot(4, 5000, CMDLINE, 0);
+}
+
 Test(linux_boot, no_initrd_and_no_command_line_leave_both_empty)
 {
 	boot(1, 0, NULL, 0);
