@@ -13,6 +13,7 @@
 #include "e2e.h"
 #include "fake_kernel.h"
 #include "testdev.h"
+#include "vmm/vmm.h"
 
 #define TESTDEV_SO BUILD_DIR "/plugins/testdev.so"
 #define UART_SO	   BUILD_DIR "/plugins/uart16550.so"
@@ -238,7 +239,10 @@ Test(linux_refuse, emu_cannot_boot_linux_and_says_to_use_kvm)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct machine m = {.accel = "emu"};
+	char why[256];
 
+	if (vmm_accel_probe(VMM_ACCEL_EMU, why, sizeof(why)) < 0)
+		cr_skip_test("emu: %s", why);
 	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
 	refused(&m, "kernel =", "the emu backend cannot boot Linux", "use accel = kvm", NULL);
 }
@@ -374,7 +378,7 @@ Test(linux_refuse, ram_too_small_for_the_kernel_is_refused)
 	refused(&m, "kernel =", "no writable RAM holds its", "init_size", NULL);
 }
 
-/* ---- config errors: the parser's, before any VM ---- */
+/* ---- config errors: the parser's, before any VM (accel = emu: no backend is asked) ---- */
 
 Test(linux_refuse, kernel_and_firmware_together_are_a_config_error)
 {
