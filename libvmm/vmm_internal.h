@@ -398,6 +398,15 @@ struct vmmi_backend_ops {
 	void (*irq_routes)(struct vmm_vm *vm);
 	/* vcpu's local APIC to power-on state (vmm_vm_reset(), no vCPU running). May be NULL. */
 	int (*irq_reset)(struct vmm_vcpu *vcpu);
+	/*
+	 * Make vcpu the PC CPU a Linux guest expects, instead of guest.h's
+	 * (vmm_load_linux(), for every vCPU, with no vCPU running, before vCPU
+	 * 0's registers are set; again on vmm_vm_reset()): the hypervisor's
+	 * CPUID as it is, and vCPU 0 runnable while the others wait for
+	 * INIT/SIPI, which irq_reset() then keeps for a VM with linux_boot.
+	 * NULL: the backend cannot boot Linux (emu).
+	 */
+	int (*linux_vcpu)(struct vmm_vcpu *vcpu);
 };
 
 /*
@@ -598,6 +607,8 @@ struct vmm_vm {
 	size_t nloaded;
 	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
+	bool linux_boot; /* vmm_load_linux() booted it: after a reset too, vCPUs but 0 wait for SIPI
+			  */
 
 	/*
 	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
