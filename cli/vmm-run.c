@@ -1057,10 +1057,10 @@ int main(int argc, char **argv)
 	 */
 	if (!cfg->firmware && !cfg->kernel) {
 		if (cfg->vm_line)
-			fprintf(
-			    stderr,
-			    "vmm-run: %s:%u: vm lacks the required key 'firmware' (or 'kernel')\n",
-			    o.config_path, cfg->vm_line);
+			fprintf(stderr,
+				"vmm-run: %s:%u: vm lacks the required key 'firmware' (or "
+				"'kernel')\n",
+				o.config_path, cfg->vm_line);
 		else
 			fprintf(stderr,
 				"vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key "
