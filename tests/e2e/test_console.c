@@ -111,13 +111,18 @@ static const char *term_describe(const struct term *t)
 	return e2e_strf("%s\n--- terminal ---\n%s", how, t->out ? t->out : "");
 }
 
-/* The leader: a shell's part, in a session of its own. Never returns. */
-static void leader_main(int slave, int info, const char *const *argv)
+/*
+ * The leader: a shell's part, in a session of its own. Never returns. It
+ * ignores SIGHUP, which a hang-up sends to it alone, so that it lives to
+ * report how vmm-run ended. err: a file for vmm-run's stderr, or -1.
+ */
+static void leader_main(int slave, int info, int err, const char *const *argv)
 {
 	int sync[2], st;
 	pid_t pid;
 	char go = 1;
 
+	signal(SIGHUP, SIG_IGN);
 	if (setsid() < 0 || ioctl(slave, TIOCSCTTY, 0) < 0 || pipe2(sync, O_CLOEXEC) < 0)
 		_exit(127);
 	pid = fork();
@@ -138,7 +143,7 @@ static void leader_main(int slave, int info, const char *const *argv)
 			signal(sig, SIG_DFL);
 		setrlimit(RLIMIT_CORE, &no_core); /* the fatal-signal tests dump no core */
 		unsetenv("VMM_PLUGIN_PATH");
-		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(slave, 2) < 0)
+		if (dup2(slave, 0) < 0 || dup2(slave, 1) < 0 || dup2(err >= 0 ? err : slave, 2) < 0)
 			_exit(127);
 		if (slave > 2)
 			close(slave);
@@ -164,7 +169,7 @@ static void leader_main(int slave, int info, const char *const *argv)
  * the defaults with a few changes of ours, so that settings put back by
  * anything but vmm-run (a reset to the defaults) would not pass for them.
  */
-static void term_start(struct term *t, const char *const *args)
+static void term_start_err(struct term *t, const char *const *args, int err)
 {
 	const char *argv[16] = {E2E_VMM_RUN};
 	struct termios tio;
@@ -195,7 +200,7 @@ static void term_start(struct term *t, const char *const *args)
 	if (t->leader == 0) {
 		close(t->master);
 		close(info[0]);
-		leader_main(slave, info[1], argv);
+		leader_main(slave, info[1], err, argv);
 	}
 	close(slave);
 	close(info[1]);
@@ -206,6 +211,11 @@ static void term_start(struct term *t, const char *const *args)
 	t->cap = 4096;
 	t->out = calloc(1, t->cap);
 	cr_assert_not_null(t->out);
+}
+
+static void term_start(struct term *t, const char *const *args)
+{
+	term_start_err(t, args, -1);
 }
 
 /* Read what the terminal and the leader have, waiting at most ms for something. */
@@ -569,6 +579,56 @@ Test(console, setup_error_after_raw_mode_restores_the_terminal)
 	cr_assert(strstr(t.out, "no-such-model"), "%s", term_describe(&t));
 	assert_restored(&t);
 	term_close(&t);
+}
+
+/* A file's whole text, until e2e_cleanup(). */
+static const char *file_text(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *text = NULL;
+	size_t len = 0;
+
+	cr_assert_not_null(f, "%s: %s", path, strerror(errno));
+	cr_assert(getdelim(&text, &len, '\0', f) >= 0 || feof(f));
+	fclose(f);
+	return e2e_strf("%s", text ? text : "");
+}
+
+/*
+ * The terminal goes away (the master side closes, as when a terminal
+ * window does): the guest's input ends, and vmm-run waits for the SIGHUP
+ * a shell would then send. Its stderr goes to a file: the terminal is gone.
+ */
+Test(console, hang_up_ends_the_guests_input_and_sighup_stops_with_129)
+{
+	const char *err_path = e2e_strf("%s/stderr.txt", e2e_tmpdir());
+	const char *args[] = {"-v", echo_config("emu", true), NULL};
+	int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	double end = now_ms() + TERM_LIMIT;
+	struct term t;
+
+	cr_assert(err >= 0, "%s: %s", err_path, strerror(errno));
+	term_start_err(&t, args, err);
+	close(err);
+	term_wait_raw(&t, true);
+	term_type_str(&t, "12345");
+	term_expect_str(&t, "12345"); /* through the guest: the input works */
+	close(t.master);
+	t.eof = true;
+	while (!strstr(file_text(err_path), "input 'stdin': end of input after 5 bytes")) {
+		cr_assert(!t.ended && now_ms() < end,
+			  "the input never ended: %s\n--- stderr ---\n%s", term_describe(&t),
+			  file_text(err_path));
+		term_pump(&t, 20);
+	}
+	cr_assert(!t.ended, "vmm-run ended by itself: %s", term_describe(&t));
+	kill(t.pid, SIGHUP);
+	term_finish(&t);
+	assert_term_exit(&t, 129);
+	cr_assert(strstr(file_text(err_path), "vmm-run: stopped by SIGHUP\n"), "%s",
+		  file_text(err_path));
+	close(t.info);
+	free(t.out);
 }
 
 /* ---- the guest reads typed input through interrupts: the selftest's UART checks ---- */
