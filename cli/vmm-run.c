@@ -1073,9 +1073,15 @@ int main(int argc, char **argv)
 		cfg->timeout_ms = o.timeout_ms;
 
 	/* Before the devices exist: the one reading stdin must find the console's pipe there. */
-	if (console_wanted(cfg) && console_start(escape_quit, &w) < 0) {
-		status = EXIT_SETUP;
-		goto out;
+	if (console_wanted(cfg)) {
+		ret = console_start(escape_quit, &w);
+		if (ret < 0) {
+			status = EXIT_SETUP;
+			goto out;
+		}
+		if (ret > 0 && o.verbose)
+			fprintf(stderr, "vmm-run: console: the terminal is the guest's (raw); "
+					"Ctrl-A x quits, Ctrl-A h lists the keys\n");
 	}
 	status = create_vm(&o, cfg, &vm);
 	if (status >= 0)

@@ -392,6 +392,9 @@ static void escape_x_quits_with_130_and_restores_the_terminal(const char *accel)
 	struct termios raw;
 
 	start_echo(&t, accel);
+	cr_assert(strstr(t.out, "vmm-run: console: the terminal is the guest's (raw); Ctrl-A x "
+				"quits, Ctrl-A h lists the keys\r\n"),
+		  "%s", term_describe(&t));
 	raw = term_settings(&t);
 	cr_assert(is_raw(&raw), "lflag %#x iflag %#x oflag %#x", (unsigned)raw.c_lflag,
 		  (unsigned)raw.c_iflag, (unsigned)raw.c_oflag);
@@ -674,6 +677,7 @@ Test(console, terminal_without_an_input_device_stays_as_it_was)
 
 	term_start(&t, args);
 	term_wait_running(&t);
+	cr_assert(!strstr(t.out, "vmm-run: console:"), "%s", term_describe(&t));
 	now = term_settings(&t);
 	cr_assert(same_settings(&now, &t.saved), "the terminal changed: %s", term_describe(&t));
 	kill(t.pid, SIGTERM);
