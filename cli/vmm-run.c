@@ -961,7 +961,8 @@ static int apply_linux_opts(const struct cli_opts *o, struct vmm_config *cfg)
 static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vmm_vm **vm)
 {
 	struct vmm_vm_options opts;
-	char *search;
+	const char *why;
+	char *search, *where;
 	int ret;
 
 	search = plugin_search_path(o->plugin_path);
@@ -996,7 +997,18 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 		return -1;
 
 	/* A backend this host cannot run: the library says why and what to try. */
-	fprintf(stderr, "vmm-run: %s\n", *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret));
+	why = *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret);
+	/*
+	 * A --kernel is not in the file: the location the library puts in front
+	 * of the loader's words ("FILE: kernel: ", line 0) would point at the
+	 * config for nothing. The loader's own words name the file.
+	 */
+	if (o->kernel && asprintf(&where, "%s: kernel: ", cfg->path) >= 0) {
+		if (!strncmp(why, where, strlen(where)))
+			why += strlen(where);
+		free(where);
+	}
+	fprintf(stderr, "vmm-run: %s\n", why);
 	return EXIT_SETUP;
 }
 

@@ -243,8 +243,8 @@ Test(cli, kernel_option_replaces_the_firmware_and_reaches_the_loader)
 	assert_exit(&r, 2);
 	assert_contains(r.err, "vmm-run: --kernel 'notakernel' replaces the config's firmware '",
 			&r);
-	assert_contains(
-	    r.err, e2e_strf("vmm-run: %s: kernel: the emu backend cannot boot Linux", ini), &r);
+	/* The kernel is not in the file: no "FILE: kernel: " in front of the loader's words. */
+	assert_contains(r.err, "\nvmm-run: the emu backend cannot boot Linux", &r);
 	cr_assert(!strstr(r.err, "halted"), "the firmware ran: %s", e2e_describe(&r));
 }
 
@@ -261,7 +261,7 @@ Test(cli, kernel_option_path_is_the_one_the_loader_reads)
 	if (strstr(r.err, "kvm backend cannot boot Linux"))
 		cr_skip_test("this tree's kvm backend cannot boot Linux yet (no linux_vcpu op), "
 			     "so the loader never reads the file");
-	assert_contains(r.err, "kernel 'notakernel': not a bzImage", &r);
+	assert_contains(r.err, "vmm-run: kernel 'notakernel': not a bzImage: ", &r);
 }
 
 /* ---- the demo: the selftest firmware with a UART and testdev ---- */
