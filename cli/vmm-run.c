@@ -618,9 +618,10 @@ static bool request_stop(struct watch *w, int sig, bool escaped)
  * Takes SIGINT, SIGTERM and SIGHUP (a terminal that went away) for the
  * whole process: every thread blocks them, so a signal is never delivered
  * to a vCPU thread in the middle of guest entry. The first stops the VM
- * cleanly; a second one means the user gave up waiting, so leave at once. It runs from before the
- * VM is built: a device whose create() takes long (or hangs) must not make vmm-run deaf, and with
- * no guest running yet there is nothing to stop cleanly.
+ * cleanly; a second one means the user gave up waiting, so leave at once.
+ * It runs from before the VM is built: a device whose create() takes long
+ * (or hangs) must not make vmm-run deaf, and with no guest running yet
+ * there is nothing to stop cleanly.
  */
 static void *signal_thread(void *arg)
 {
@@ -652,8 +653,9 @@ static bool start_signal_thread(struct watch *w, pthread_t *sigt)
 
 /*
  * Nobody will stop the VM from now on: end the signal thread and give
- * SIGINT/SIGTERM/SIGHUP back their default action, so that a hang while tearing
- * the VM down (a device flushing its output, say) can still be interrupted.
+ * SIGINT/SIGTERM/SIGHUP back their default action, so that a hang while
+ * tearing the VM down (a device flushing its output, say) can still be
+ * interrupted.
  */
 static void stop_signal_thread(struct watch *w, pthread_t sigt, bool have_sigt)
 {
