@@ -584,6 +584,32 @@ Test(console, setup_error_after_raw_mode_restores_the_terminal)
 	term_close(&t);
 }
 
+/* The escape works before the guest runs too: _exit() at once, the settings back first. */
+Test(console, escape_x_while_a_device_is_created_exits_130_and_restores_the_terminal)
+{
+	const char *fw = e2e_write_elf("echo.elf", echo_code, sizeof(echo_code));
+	const char *ini = e2e_guest_config(
+	    "hang.ini", fw, "emu", "30s",
+	    UART_SECTION("input = stdin\n") "[device \"stuck0\"]\n"
+					    "plugin = " BUILD_DIR "/tests/plugins/create-hangs.so\n"
+					    "mmio = 0xfe000000\n"
+					    "size = 0x1000\n");
+	const char *args[] = {ini, NULL};
+	struct term t;
+
+	e2e_require_file(BUILD_DIR "/tests/plugins/create-hangs.so");
+	term_start(&t, args);
+	term_wait_raw(&t, true);
+	term_type_str(&t, "\x01x");
+	term_finish(&t);
+	assert_term_exit(&t, 130);
+	cr_assert(
+	    strstr(t.out, "vmm-run: the escape (Ctrl-A x) while building the VM: exiting\r\n"),
+	    "%s", term_describe(&t));
+	assert_restored(&t);
+	term_close(&t);
+}
+
 /* A file's whole text, until e2e_cleanup(). */
 static const char *file_text(const char *path)
 {
