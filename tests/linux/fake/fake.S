@@ -36,6 +36,7 @@ FAKE_CHECKS(X_EQU)
 #define TD_STATUS_DONE 1
 
 /* boot_params ("zero page") offsets: Documentation/arch/x86/zero-page.rst and boot.rst. */
+#define BP_ACPI_RSDP_ADDR    0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
@@ -57,6 +58,7 @@ FAKE_CHECKS(X_EQU)
 #define E820_MAX	     128
 #define E820_RAM	     1
 #define E820_RESERVED	     2
+#define E820_ACPI	     3
 #define LOADED_HIGH	     0x01
 
 #define LAPIC	     0xfee00000
@@ -174,7 +176,8 @@ startup_64:
 	cmpl $2, FAKE_EXPECT_NCPUS(%r13)
 	jb 1f
 	call check_ap
-1:	xor %ebp, %ebp
+1:	call check_acpi
+	xor %ebp, %ebp
 	testl $FAKE_FLAG_END_BY_RESET, FAKE_EXPECT_FLAGS(%r13)
 	jz fail
 	mov $0xfe, %al /* pulse the reset line: how Linux reboots a PC without ACPI */
@@ -415,6 +418,19 @@ e820_covers:
 	mov $\type, %edx
 	call e820_covers
 	jne fail
+.endm
+
+/* As covered, but an entry of either type will do. */
+.macro covered_any_of addr, len, type1, type2
+	mov \addr, %rdi
+	mov \len, %rsi
+	mov $\type1, %edx
+	call e820_covers
+	je .Lcovered\@
+	mov $\type2, %edx
+	call e820_covers
+	jne fail
+.Lcovered\@:
 .endm
 
 check_e820:
@@ -662,6 +678,126 @@ check_mptable:
 	cmpl $1, mp_ioapics(%rip)
 	jne fail
 	cmpl $0, mp_ioapic_bad(%rip)
+	jne fail
+	ret
+
+/* ---- ACPI: the RSDP, the XSDT and the MADT, which Linux reads where it has no MP tables ---- */
+
+/*
+ * Is %rbx an ACPI table with signature %eax, a sane length and checksum 0? ZF set if so, its
+ * length in %rsi. Clobbers %rax, %rcx, %rdx, %rdi.
+ */
+acpi_table:
+	test %rbx, %rbx
+	jz 1f
+	mov $(GiB4 - 0x10000), %rcx /* inside the identity map, however long it says it is */
+	cmp %rcx, %rbx
+	jae 1f
+	cmp %eax, (%rbx)
+	jne 2f
+	mov 4(%rbx), %esi
+	cmp $36, %esi
+	jb 1f
+	cmp $0x10000, %esi
+	ja 1f
+	mov %rbx, %rdi
+	call sum8
+	ret
+1:	or $1, %eax /* ZF clear */
+2:	ret
+
+check_acpi:
+	mov $CHECK_ACPI_RSDP, %ebp
+	mov BP_ACPI_RSDP_ADDR(%r15), %rbx
+	mov $(GiB4 - 36), %rax
+	cmp %rax, %rbx
+	jae fail
+	test %rbx, %rbx
+	jz fail
+	mov $0x2052545020445352, %rax /* "RSD PTR " */
+	cmp %rax, (%rbx)
+	jne fail
+	mov %rbx, %rdi
+	mov $20, %esi
+	call sum8
+	jnz fail
+	cmpb $2, 15(%rbx) /* revision: 2 and later have the XSDT */
+	jb fail
+	cmpl $36, 20(%rbx)
+	jne fail
+	mov %rbx, %rdi
+	mov $36, %esi
+	call sum8
+	jnz fail
+	covered_any_of %rbx, $36, E820_RESERVED, E820_ACPI
+
+	mov $CHECK_ACPI_XSDT, %ebp
+	mov 24(%rbx), %rbx
+	mov $0x54445358, %eax /* "XSDT" */
+	call acpi_table
+	jne fail
+	lea 36(%rbx), %r8 /* %r8 walks the entries, %r9 is the table's end */
+	lea (%rbx, %rsi), %r9
+	xor %r10d, %r10d /* the MADT, once found */
+1:	lea 8(%r8), %rax
+	cmp %r9, %rax
+	ja 2f
+	mov (%r8), %rbx
+	mov $0x43495041, %eax /* "APIC" */
+	call acpi_table
+	jne 3f
+	mov %rbx, %r10
+3:	add $8, %r8
+	jmp 1b
+2:	test %r10, %r10
+	jz fail
+
+	mov $CHECK_ACPI_MADT, %ebp
+	cmpl $LAPIC, 36(%r10)
+	jne fail
+	lea 44(%r10), %r8 /* the entries: %r8 walks them to the end, %r9 */
+	mov 4(%r10), %r9d
+	add %r10, %r9
+	xor %r11d, %r11d /* local APICs seen */
+	xor %ecx, %ecx /* I/O APICs seen */
+4:	cmp %r9, %r8
+	jae 8f
+	lea 2(%r8), %rax
+	cmp %r9, %rax
+	ja fail
+	movzbl 1(%r8), %edx /* the entry's length */
+	cmp $2, %edx
+	jb fail
+	lea (%r8, %rdx), %rax
+	cmp %r9, %rax
+	ja fail
+	movzbl (%r8), %eax
+	test %eax, %eax
+	jnz 5f
+	/* A processor local APIC: 8 bytes, enabled, its APIC ID the next one. */
+	cmp $8, %edx
+	jne fail
+	testb $1, 4(%r8)
+	jz fail
+	cmp 3(%r8), %r11b
+	jne fail
+	inc %r11d
+	jmp 7f
+5:	cmp $1, %eax
+	jne 7f
+	/* An I/O APIC: 12 bytes, at its base, GSI base 0. */
+	cmp $12, %edx
+	jne fail
+	cmpl $IOAPIC, 4(%r8)
+	jne fail
+	cmpl $0, 8(%r8)
+	jne fail
+	inc %ecx
+7:	add %rdx, %r8
+	jmp 4b
+8:	cmp FAKE_EXPECT_NCPUS(%r13), %r11d
+	jne fail
+	cmp $1, %ecx
 	jne fail
 	ret
 

@@ -81,8 +81,15 @@
 	X(34, AP_INIT, "vCPU 1 runs nothing after INIT alone")                                     \
 	X(35, AP_SIPI,                                                                             \
 	  "INIT, SIPI, SIPI starts vCPU 1 in real mode at the SIPI vector's page, "                \
-	  "once")
-#define FAKE_CHECK_LAST 35
+	  "once")                                                                                  \
+	X(36, ACPI_RSDP,                                                                           \
+	  "acpi_rsdp_addr (0x070) points at an ACPI 2.0 RSDP in reserved e820 memory: "            \
+	  "'RSD PTR ', both checksums 0, an XSDT")                                                 \
+	X(37, ACPI_XSDT, "the XSDT: 'XSDT', checksum 0, a MADT ('APIC') among its tables")         \
+	X(38, ACPI_MADT,                                                                           \
+	  "the MADT: checksum 0, local APIC at 0xfee00000, the expected vCPUs' local APICs, "      \
+	  "enabled, IDs 0..n-1, and one I/O APIC at 0xfec00000 with GSI base 0")
+#define FAKE_CHECK_LAST 38
 
 /* Where the run ends: the testdev the tests configure (mmio = 0xfebf0000, size = 0x1000). */
 #define FAKE_TESTDEV_BASE 0xfebf0000
