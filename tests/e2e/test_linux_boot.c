@@ -30,8 +30,9 @@ _Static_assert(TESTDEV_REG_EXIT == 0xf0 && TESTDEV_REG_CLOCK_NS == 0xe0 &&
 		   TESTDEV_STATUS_DONE == 1 && TESTDEV_ID_VALUE == 0x544d4d56,
 	       "fake.S's TD_* registers differ from testdev.h");
 
-TestSuite(linux_boot, .fini = e2e_cleanup, .timeout = 120);
-TestSuite(linux_refuse, .fini = e2e_cleanup, .timeout = 60);
+/* Named *_kvm: the nested kvm_amd route (tests/nested/) runs the suites that say kvm. */
+TestSuite(linux_boot_kvm, .fini = e2e_cleanup, .timeout = 120);
+TestSuite(linux_refuse_kvm, .fini = e2e_cleanup, .timeout = 60);
 
 /* A machine as examples/linux.ini lays it out, with vmm.ini lines of the test's choosing. */
 struct machine {
@@ -163,34 +164,34 @@ static void boot(unsigned vcpus, size_t initrd_len, const char *line, uint32_t c
 
 /* ---- the fake kernel boots and finds what the boot protocol promises ---- */
 
-Test(linux_boot, one_vcpu_with_initrd_and_command_line)
+Test(linux_boot_kvm, one_vcpu_with_initrd_and_command_line)
 {
 	boot(1, 5000, CMDLINE, 0);
 }
 
-Test(linux_boot, two_vcpus_the_second_started_by_init_sipi_sipi)
+Test(linux_boot_kvm, two_vcpus_the_second_started_by_init_sipi_sipi)
 {
 	boot(2, 5000, CMDLINE, 0);
 }
 
 /* The MP table lists all four; the fake starts vCPU 1 only, the others stay parked. */
-Test(linux_boot, four_vcpus_are_all_in_the_mp_table)
+Test(linux_boot_kvm, four_vcpus_are_all_in_the_mp_table)
 {
 	boot(4, 5000, CMDLINE, 0);
 }
 
-Test(linux_boot, no_initrd_and_no_command_line_leave_both_empty)
+Test(linux_boot_kvm, no_initrd_and_no_command_line_leave_both_empty)
 {
 	boot(1, 0, NULL, 0);
 }
 
-Test(linux_boot, a_command_line_of_exactly_cmdline_size_bytes_is_taken)
+Test(linux_boot_kvm, a_command_line_of_exactly_cmdline_size_bytes_is_taken)
 {
 	boot(1, 4096, "0123456789abcdef0123456789abcdef", 32);
 }
 
 /* Linux reboots a PC without ACPI through the keyboard controller: vmm-run ends, status 0. */
-Test(linux_boot, a_reboot_through_the_keyboard_controller_ends_the_run_with_0)
+Test(linux_boot_kvm, a_reboot_through_the_keyboard_controller_ends_the_run_with_0)
 {
 	struct fake_expect e = {.ncpus = 1, .flags = FAKE_FLAG_END_BY_RESET};
 	struct machine m = {0};
@@ -204,7 +205,7 @@ Test(linux_boot, a_reboot_through_the_keyboard_controller_ends_the_run_with_0)
 }
 
 /* The fake's checks can fail: a line or initrd other than it expects ends the run with 16, 18. */
-Test(linux_boot, the_fake_notices_a_command_line_it_was_not_told)
+Test(linux_boot_kvm, the_fake_notices_a_command_line_it_was_not_told)
 {
 	struct fake_expect e = {.ncpus = 1, .cmdline = CMDLINE};
 	struct machine m = {.cmdline = CMDLINE "x"};
@@ -216,7 +217,7 @@ Test(linux_boot, the_fake_notices_a_command_line_it_was_not_told)
 	assert_fake_exit(&r, 16);
 }
 
-Test(linux_boot, the_fake_notices_an_initrd_it_was_not_told)
+Test(linux_boot_kvm, the_fake_notices_an_initrd_it_was_not_told)
 {
 	static const uint8_t head[16] = {0x31};
 	struct fake_expect e = {.ncpus = 1, .initrd = head, .initrd_len = 5000};
@@ -251,7 +252,7 @@ static void refused(const struct machine *m, const char *line_prefix, ...)
 	cr_assert_str_empty(r.out, "nothing should run: %s", e2e_describe(&r));
 }
 
-Test(linux_refuse, emu_cannot_boot_linux_and_says_to_use_kvm)
+Test(linux_refuse_kvm, emu_cannot_boot_linux_and_says_to_use_kvm)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct machine m = {.accel = "emu"};
@@ -316,55 +317,55 @@ static void no_64_bit_entry(struct bzimage_spec *s)
 	s->xloadflags = BZB_XLF_ABOVE_4G;
 }
 
-Test(linux_refuse, a_file_cut_inside_the_setup_header_is_truncated)
+Test(linux_refuse_kvm, a_file_cut_inside_the_setup_header_is_truncated)
 {
 	bad_image(NULL, 0x240, 0, 0,
 		  "truncated: the file is 0x240 bytes, the setup header ends at 0x26c");
 }
 
-Test(linux_refuse, a_file_cut_inside_the_kernel_names_syssize)
+Test(linux_refuse_kvm, a_file_cut_inside_the_kernel_names_syssize)
 {
 	bad_image(NULL, 0x1000, 0, 0, "syssize");
 }
 
-Test(linux_refuse, a_file_too_short_for_the_magic_is_not_a_bzimage)
+Test(linux_refuse_kvm, a_file_too_short_for_the_magic_is_not_a_bzimage)
 {
 	bad_image(NULL, 0x100, 0, 0, "not a bzImage");
 }
 
-Test(linux_refuse, a_wrong_magic_is_not_a_bzimage)
+Test(linux_refuse_kvm, a_wrong_magic_is_not_a_bzimage)
 {
 	bad_image(wrong_magic, 0, 0, 0, "no 'HdrS' magic at 0x202");
 }
 
-Test(linux_refuse, a_wrong_boot_flag_is_not_a_bzimage)
+Test(linux_refuse_kvm, a_wrong_boot_flag_is_not_a_bzimage)
 {
 	bad_image(wrong_boot_flag, 0, 0, 0, "boot_flag at 0x1fe is 0x55aa, not 0xaa55");
 }
 
-Test(linux_refuse, protocol_2_05_is_too_old)
+Test(linux_refuse_kvm, protocol_2_05_is_too_old)
 {
 	bad_image(protocol_2_05, 0, 0, 0, "boot protocol 2.05 is too old");
 }
 
-Test(linux_refuse, syssize_past_the_file_is_refused)
+Test(linux_refuse_kvm, syssize_past_the_file_is_refused)
 {
 	bad_image(syssize_past_the_file, 0, 0, 0,
 		  "syssize 0x100000 states a 0x1000000-byte kernel");
 }
 
-Test(linux_refuse, setup_sects_past_the_file_is_refused)
+Test(linux_refuse_kvm, setup_sects_past_the_file_is_refused)
 {
 	/* 200 setup sectors would put the kernel at 0x19200, past the fake's 8 KiB file. */
 	bad_image(NULL, 0, 0x1f1, 200, "setup_sects 200 puts the kernel at 0x19200");
 }
 
-Test(linux_refuse, a_kernel_without_the_64_bit_entry_is_refused)
+Test(linux_refuse_kvm, a_kernel_without_the_64_bit_entry_is_refused)
 {
 	bad_image(no_64_bit_entry, 0, 0, 0, "lacks XLF_KERNEL_64");
 }
 
-Test(linux_refuse, a_command_line_longer_than_cmdline_size_is_refused)
+Test(linux_refuse_kvm, a_command_line_longer_than_cmdline_size_is_refused)
 {
 	struct fake_expect e = {.ncpus = 1, .cmdline_size = 32};
 	struct machine m = {.cmdline = "0123456789abcdef0123456789abcdefX"};
@@ -374,7 +375,7 @@ Test(linux_refuse, a_command_line_longer_than_cmdline_size_is_refused)
 	refused(&m, "kernel =", "33 bytes is longer than the 32", "cmdline_size", NULL);
 }
 
-Test(linux_refuse, ram_not_at_gpa_0_is_refused)
+Test(linux_refuse_kvm, ram_not_at_gpa_0_is_refused)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct machine m = {.ram_gpa = "0x100000"};
@@ -384,7 +385,7 @@ Test(linux_refuse, ram_not_at_gpa_0_is_refused)
 	refused(&m, "kernel =", "writable RAM must start at GPA 0", NULL);
 }
 
-Test(linux_refuse, ram_too_small_for_the_kernel_is_refused)
+Test(linux_refuse_kvm, ram_too_small_for_the_kernel_is_refused)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct machine m = {.ram_size = "1M"};
@@ -396,7 +397,7 @@ Test(linux_refuse, ram_too_small_for_the_kernel_is_refused)
 
 /* ---- config errors: the parser's, before any VM (accel = emu: no backend is asked) ---- */
 
-Test(linux_refuse, kernel_and_firmware_together_are_a_config_error)
+Test(linux_refuse_kvm, kernel_and_firmware_together_are_a_config_error)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct machine m = {.accel = "emu"};
@@ -406,7 +407,7 @@ Test(linux_refuse, kernel_and_firmware_together_are_a_config_error)
 	refused(&m, "kernel =", "vm has both kernel and firmware", NULL);
 }
 
-Test(linux_refuse, an_initrd_without_a_kernel_is_a_config_error)
+Test(linux_refuse_kvm, an_initrd_without_a_kernel_is_a_config_error)
 {
 	struct machine m = {.accel = "emu"};
 
@@ -415,7 +416,7 @@ Test(linux_refuse, an_initrd_without_a_kernel_is_a_config_error)
 	refused(&m, "initrd =", "initrd but no kernel", NULL);
 }
 
-Test(linux_refuse, a_missing_kernel_file_is_a_config_error_naming_it)
+Test(linux_refuse_kvm, a_missing_kernel_file_is_a_config_error_naming_it)
 {
 	struct machine m = {.accel = "emu", .kernel = "no-such-vmlinuz"};
 

@@ -37,7 +37,8 @@ static void teardown(void)
 	}
 }
 
-TestSuite(load_linux, .fini = teardown, .timeout = 60);
+/* Named *_kvm: the nested kvm_amd route (tests/nested/) runs the suites that say kvm. */
+TestSuite(load_linux_kvm, .fini = teardown, .timeout = 60);
 
 static const char *tmp_path(const char *name)
 {
@@ -161,17 +162,17 @@ static void boot(unsigned ncpus)
 	assert_passes();
 }
 
-Test(load_linux, the_fake_kernel_boots_on_one_vcpu_and_passes_its_checks)
+Test(load_linux_kvm, the_fake_kernel_boots_on_one_vcpu_and_passes_its_checks)
 {
 	boot(1);
 }
 
-Test(load_linux, the_fake_kernel_boots_on_two_vcpus_and_starts_the_second_by_sipi)
+Test(load_linux_kvm, the_fake_kernel_boots_on_two_vcpus_and_starts_the_second_by_sipi)
 {
 	boot(2);
 }
 
-Test(load_linux, null_initrd_and_null_command_line_mean_none_and_empty)
+Test(load_linux_kvm, null_initrd_and_null_command_line_mean_none_and_empty)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -184,7 +185,7 @@ Test(load_linux, null_initrd_and_null_command_line_mean_none_and_empty)
  * A reset boots the kernel again from its files: a fresh image (check 1 counts entries in it),
  * vCPU 1 back waiting for its SIPI, the zero page and tables rebuilt.
  */
-Test(load_linux, after_a_reboot_and_vmm_vm_reset_the_kernel_boots_again)
+Test(load_linux_kvm, after_a_reboot_and_vmm_vm_reset_the_kernel_boots_again)
 {
 	uint8_t head[INITRD_LEN];
 	struct fake_expect e = {.ncpus = 2, .cmdline = CMDLINE, .flags = FAKE_FLAG_END_BY_RESET};
@@ -201,7 +202,7 @@ Test(load_linux, after_a_reboot_and_vmm_vm_reset_the_kernel_boots_again)
 
 /* ---- refusals ---- */
 
-Test(load_linux, a_null_vm_or_kernel_is_einval)
+Test(load_linux_kvm, a_null_vm_or_kernel_is_einval)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -210,7 +211,7 @@ Test(load_linux, a_null_vm_or_kernel_is_einval)
 	assert_refused(vmm_load_linux(vm, NULL, NULL, NULL), -EINVAL, NULL);
 }
 
-Test(load_linux, a_missing_kernel_or_initrd_is_enoent_naming_it)
+Test(load_linux_kvm, a_missing_kernel_or_initrd_is_enoent_naming_it)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -221,7 +222,7 @@ Test(load_linux, a_missing_kernel_or_initrd_is_enoent_naming_it)
 		       "/nonexistent/initrd");
 }
 
-Test(load_linux, emu_is_enotsup_and_says_to_use_kvm)
+Test(load_linux_kvm, emu_is_enotsup_and_says_to_use_kvm)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -231,7 +232,7 @@ Test(load_linux, emu_is_enotsup_and_says_to_use_kvm)
 	cr_assert(strstr(vmm_last_error(), "accel = kvm"), "%s", vmm_last_error());
 }
 
-Test(load_linux, a_wrong_magic_is_enoexec_naming_it)
+Test(load_linux_kvm, a_wrong_magic_is_enoexec_naming_it)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct bzimage_spec s;
@@ -243,7 +244,7 @@ Test(load_linux, a_wrong_magic_is_enoexec_naming_it)
 		       "no 'HdrS' magic at 0x202");
 }
 
-Test(load_linux, protocol_2_05_is_enoexec_naming_the_version)
+Test(load_linux_kvm, protocol_2_05_is_enoexec_naming_the_version)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct bzimage_spec s;
@@ -255,7 +256,7 @@ Test(load_linux, protocol_2_05_is_enoexec_naming_the_version)
 		       "boot protocol 2.05 is too old");
 }
 
-Test(load_linux, syssize_past_the_file_is_enoexec_naming_it)
+Test(load_linux_kvm, syssize_past_the_file_is_enoexec_naming_it)
 {
 	struct fake_expect e = {.ncpus = 1};
 	struct bzimage_spec s;
@@ -266,7 +267,7 @@ Test(load_linux, syssize_past_the_file_is_enoexec_naming_it)
 	assert_refused(vmm_load_linux(vm, kernel(&e, &s), NULL, NULL), -ENOEXEC, "syssize");
 }
 
-Test(load_linux, a_command_line_longer_than_cmdline_size_is_e2big)
+Test(load_linux_kvm, a_command_line_longer_than_cmdline_size_is_e2big)
 {
 	struct fake_expect e = {.ncpus = 1, .cmdline_size = 8};
 
@@ -275,7 +276,7 @@ Test(load_linux, a_command_line_longer_than_cmdline_size_is_e2big)
 		       "9 bytes is longer than the 8");
 }
 
-Test(load_linux, a_command_line_of_cmdline_size_bytes_boots)
+Test(load_linux_kvm, a_command_line_of_cmdline_size_bytes_boots)
 {
 	struct fake_expect e = {.ncpus = 1, .cmdline = "12345678", .cmdline_size = 8};
 
@@ -284,7 +285,7 @@ Test(load_linux, a_command_line_of_cmdline_size_bytes_boots)
 	assert_passes();
 }
 
-Test(load_linux, ram_not_at_gpa_0_is_enospc)
+Test(load_linux_kvm, ram_not_at_gpa_0_is_enospc)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -293,7 +294,7 @@ Test(load_linux, ram_not_at_gpa_0_is_enospc)
 		       "writable RAM must start at GPA 0");
 }
 
-Test(load_linux, ram_too_small_for_the_kernel_is_enospc)
+Test(load_linux_kvm, ram_too_small_for_the_kernel_is_enospc)
 {
 	struct fake_expect e = {.ncpus = 1};
 
@@ -301,7 +302,7 @@ Test(load_linux, ram_too_small_for_the_kernel_is_enospc)
 	assert_refused(vmm_load_linux(vm, kernel(&e, NULL), NULL, NULL), -ENOSPC, "init_size");
 }
 
-Test(load_linux, an_initrd_that_does_not_fit_below_its_limit_is_enospc)
+Test(load_linux_kvm, an_initrd_that_does_not_fit_below_its_limit_is_enospc)
 {
 	uint8_t head[INITRD_LEN];
 	struct fake_expect e = {.ncpus = 1};
