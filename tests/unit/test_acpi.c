@@ -438,7 +438,8 @@ Test(acpi, the_dsdt_is_a_valid_table_even_without_serial_ports)
 	spec.nuarts = 0;
 	p = built_spec(&spec);
 	cr_expect_eq(get32(p.dsdt + 4), 36, "an empty DSDT of %u bytes", get32(p.dsdt + 4));
-	cr_expect_eq(p.dsdt[8], 2, "DSDT revision %u: below 2, AML integers have 32 bits", p.dsdt[8]);
+	cr_expect_eq(p.dsdt[8], 2, "DSDT revision %u: below 2, AML integers have 32 bits",
+		     p.dsdt[8]);
 	cr_expect_eq(p.nuarts, 0);
 }
 
