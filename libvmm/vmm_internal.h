@@ -400,10 +400,10 @@ struct vmmi_backend_ops {
 	int (*irq_reset)(struct vmm_vcpu *vcpu);
 	/*
 	 * Make vcpu the PC CPU a Linux guest expects, instead of guest.h's
-	 * (vmm_load_linux(), for every vCPU, with no vCPU running, before vCPU
-	 * 0's registers are set; again on vmm_vm_reset()): the hypervisor's
-	 * CPUID as it is, and vCPU 0 runnable while the others wait for
-	 * INIT/SIPI, which irq_reset() then keeps for a VM with linux_boot.
+	 * (vmm_load_linux(), vm->linux_boot set, for every vCPU, with no vCPU
+	 * running, before vCPU 0's registers are set; again on vmm_vm_reset()):
+	 * the hypervisor's CPUID as it is, and vCPU 0 runnable while the others
+	 * wait for INIT/SIPI, which irq_reset() keeps for a VM with linux_boot.
 	 * NULL: the backend cannot boot Linux (emu).
 	 */
 	int (*linux_vcpu)(struct vmm_vcpu *vcpu);
@@ -515,6 +515,7 @@ struct vmmi_irq {
 	uint16_t sources[VMMI_IOAPIC_PINS]; /* high sources of each pin */
 	uint32_t api_high;		    /* pins vmm_irq_set() holds high */
 	struct vmm_device *dev;		    /* the I/O APIC's window */
+	uint32_t id0;			    /* the ID register after a reset (bits 27-24) */
 	_Atomic uint64_t msis, irqs;	    /* messages sent; pin rises seen */
 };
 
@@ -523,6 +524,8 @@ int vmmi_irq_init(struct vmm_vm *vm) VMMI_WARN_UNUSED;
 void vmmi_irq_fini(struct vmm_vm *vm);
 /* vmm_vm_reset(): the I/O APIC to power-on state (the devices' levels stay). */
 void vmmi_irq_reset(struct vmm_vm *vm);
+/* Give the I/O APIC the ID the MP tables name (vmm_load_linux()); it stays across resets. */
+void vmmi_ioapic_set_id(struct vmm_vm *vm, uint8_t id);
 /*
  * One source of pin changed from high to low or back (only transitions:
  * the caller keeps its own level). Any thread.
@@ -583,6 +586,22 @@ struct vmm_vcpu {
 	uint32_t wc_space;
 };
 
+/* What vmm_load_linux() was given, kept for vmm_vm_reset() (boot/linux.c). */
+struct vmmi_linux {
+	char *kernel, *initrd, *cmdline; /* initrd and cmdline may be NULL */
+};
+
+/*
+ * Load vm->linux's kernel, initrd and command line, write the zero page,
+ * e820, MP tables and page tables, and put vCPU 0 at the 64-bit entry, the
+ * others waiting for SIPI. No lock taken: at configuration time, or inside
+ * vmm_vm_reset()'s change (boot/linux.c).
+ */
+int vmmi_linux_boot(struct vmm_vm *vm) VMMI_WARN_UNUSED;
+void vmmi_linux_free(struct vmmi_linux *lx);
+/* The keyboard controller's reset line on port 0x64 for a Linux guest (boot/linux.c). */
+void vmmi_reset_port_enable(struct vmm_vm *vm);
+
 struct vmm_vm {
 	struct vmm_vm_options opts;
 	const struct vmmi_backend *backend; /* the table's entry, for its name and accel */
@@ -607,8 +626,9 @@ struct vmm_vm {
 	size_t nloaded;
 	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
-	bool linux_boot; /* vmm_load_linux() booted it: after a reset too, vCPUs but 0 wait for SIPI
-			  */
+	bool linux_boot;     /* booted by vmm_load_linux(): reset loads vm->linux again */
+	struct vmmi_linux lx;
+	bool reset_requested; /* under stop_lock: the stop is the guest's reset (VMM_EXIT_RESET) */
 
 	/*
 	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
@@ -654,6 +674,12 @@ void vmmi_loaded_free(struct vmm_vm *vm);
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);
+/*
+ * The guest asked for a reset (vmm_load_linux()'s keyboard controller): a
+ * stop like vmm_vm_stop(vm, 0) unless one is already under way, whose exits
+ * read VMM_EXIT_RESET. Any thread, device callbacks included (core/run.c).
+ */
+void vmmi_vm_reset_request(struct vmm_vm *vm);
 
 /*
  * Bump a counter that has one writer (its vCPU, or its device under the
@@ -786,6 +812,14 @@ int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uin
  */
 int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
 			     uint64_t *top) VMMI_WARN_UNUSED;
+
+/*
+ * Read the regular file path whole into *data (malloc()ed, the caller frees)
+ * and its length into *len. Errors, with the path in the message: the open's
+ * errno, -ENOEXEC (not a regular file), -EFBIG (more than max bytes), -ENOMEM
+ * (core/file.c).
+ */
+int vmmi_read_file(const char *path, uint64_t max, uint8_t **data, size_t *len) VMMI_WARN_UNUSED;
 
 /* ---- Linux x86 bzImage (boot/bzimage.c): the setup header, per the kernel's boot protocol ---- */
 
