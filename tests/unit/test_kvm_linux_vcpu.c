@@ -22,7 +22,7 @@
 
 #define ENTRY	 0x100000ull
 #define OUT	 0x200000ull
-#define LOW_SIZE (16ull << 20)
+#define LOW_SIZE (32ull << 20) /* a Linux kernel loads at 16 MiB */
 #define NVCPUS	 3
 
 #define ECX_X2APIC	 (1u << 21)
@@ -31,6 +31,7 @@
 
 static struct vmm_vm *vm;
 static struct kvm_cpuid2 *got;
+static char kernel[] = "/tmp/test_kvm_linux_vcpu.XXXXXX"; /* load_linux()'s, till teardown */
 
 static void teardown(void)
 {
@@ -38,6 +39,8 @@ static void teardown(void)
 	vm = NULL;
 	free(got);
 	got = NULL;
+	if (!strchr(kernel, 'X'))
+		unlink(kernel);
 }
 
 TestSuite(kvm_linux_vcpu, .fini = teardown, .timeout = 60);
@@ -268,24 +271,83 @@ Test(kvm_linux_vcpu, a_vm_not_booted_as_linux_keeps_guest_h_cpuid_and_runs_every
 	}
 }
 
-/* A reset after the guest started its APs (made runnable here, as a SIPI would). */
-static void reset_after_aps_ran(bool linux_boot)
+/* As a SIPI would: the APs run. */
+static void start_aps(void)
 {
 	for (unsigned i = 1; i < vm->nvcpus; i++) {
 		struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
 
 		cr_assert_eq(ioctl(kvcpu(i)->fd, KVM_SET_MP_STATE, &mp), 0, "%m");
 	}
-	vm->linux_boot = linux_boot;
-	OK(vmm_vm_reset(vm));
+}
+
+/* The smallest bzImage the loader takes (test_bzimage.c's): 16 bytes of kernel at 16 MiB. */
+static void load_linux(void)
+{
+	static uint8_t img[0x410];
+	int fd;
+
+	memset(img, 0, sizeof(img));
+	img[0x1f1] = 1;				     /* setup_sects */
+	memcpy(img + 0x1f4, &(uint32_t){1}, 4);	     /* syssize: 16 bytes */
+	memcpy(img + 0x1fe, &(uint16_t){0xaa55}, 2); /* boot flag */
+	img[0x200] = 0xeb;			     /* the jump over the header, to 0x26c */
+	img[0x201] = 0x6a;
+	memcpy(img + 0x202, "HdrS", 4);
+	memcpy(img + 0x206, &(uint16_t){0x020f}, 2);	 /* protocol 2.15 */
+	img[0x211] = 0x01;				 /* LOADED_HIGH */
+	memcpy(img + 0x22c, &(uint32_t){0x7fffffff}, 4); /* initrd_addr_max */
+	memcpy(img + 0x230, &(uint32_t){0x200000}, 4);	 /* kernel_alignment */
+	img[0x235] = 21;				 /* min_alignment */
+	memcpy(img + 0x236, &(uint16_t){0x0001}, 2);	 /* XLF_KERNEL_64 */
+	memcpy(img + 0x238, &(uint32_t){0x7ff}, 4);	 /* cmdline_size */
+	memcpy(img + 0x258, &(uint64_t){0x1000000}, 8);	 /* pref_address */
+	memcpy(img + 0x260, &(uint32_t){0x10000}, 4);	 /* init_size */
+	fd = mkstemp(kernel);				 /* vmm_vm_reset() reads it again */
+	cr_assert_geq(fd, 0, "mkstemp: %m");
+	cr_assert_eq(write(fd, img, sizeof(img)), (ssize_t)sizeof(img), "write: %m");
+	close(fd);
+	OK(vmm_load_linux(vm, kernel, NULL, "console=ttyS0"));
+}
+
+Test(kvm_linux_vcpu, vmm_load_linux_gives_every_vcpu_the_linux_cpu)
+{
+	make_vm(NVCPUS);
+	load_linux();
+	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
+	for (unsigned i = 0; i < NVCPUS; i++) {
+		get_cpuid(i);
+		cr_expect(leaf(1)->ecx & ECX_HYPERVISOR, "vCPU %u: CPUID 1 ECX 0x%x", i,
+			  leaf(1)->ecx);
+		cr_expect_eq(leaf(1)->ebx >> 24, i);
+		if (i)
+			cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED,
+				     "vCPU %u: mp_state %u", i, mp_state(i));
+	}
 }
 
 Test(kvm_linux_vcpu, a_reset_of_a_linux_boot_leaves_the_aps_waiting_for_sipi_again)
 {
 	make_vm(NVCPUS);
-	OK(vmm_boot_setup(vm, ENTRY)); /* what vmm_vm_reset() needs to return to */
+	load_linux();
+	start_aps();
+	OK(vmm_vm_reset(vm));
+	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
+	for (unsigned i = 1; i < NVCPUS; i++)
+		cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED, "vCPU %u: mp_state %u", i,
+			     mp_state(i));
+}
+
+/* The op itself, which vmm_vm_reset() calls before it loads Linux again. */
+Test(kvm_linux_vcpu, irq_reset_of_a_linux_boot_leaves_the_aps_waiting_for_sipi)
+{
+	make_vm(NVCPUS);
 	linux_vcpus();
-	reset_after_aps_ran(true);
+	start_aps();
+	vm->linux_boot = true;
+	for (unsigned i = 0; i < NVCPUS; i++)
+		OK(vm->ops->irq_reset(vmm_vcpu_get(vm, i)));
+	vm->linux_boot = false; /* the VM has no files to load again */
 	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
 	for (unsigned i = 1; i < NVCPUS; i++)
 		cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED, "vCPU %u: mp_state %u", i,
@@ -323,12 +385,10 @@ Test(kvm_linux_vcpu, a_reset_restores_the_local_apic_version_of_the_linux_cpuid)
 	uint32_t before, after;
 
 	make_vm(1);
-	OK(vmm_boot_setup(vm, ENTRY));
 	before = lapic_version(0);
-	linux_vcpus();
+	load_linux();
 	after = lapic_version(0);
 	cr_log_info("local APIC version 0x%x with guest.h's CPUID, 0x%x with KVM's", before, after);
-	vm->linux_boot = true;
 	OK(vmm_vm_reset(vm));
 	cr_expect_eq(lapic_version(0), after, "version 0x%x after the reset, 0x%x before",
 		     lapic_version(0), after);
@@ -363,4 +423,35 @@ Test(kvm_linux_vcpu, the_guest_reads_the_hypervisor_bit_and_kvms_signature)
 	cr_expect(seen[0] & ECX_HYPERVISOR, "CPUID 1 ECX 0x%x", seen[0]);
 	memcpy(name, seen + 1, 12);
 	cr_expect_str_eq(name, "KVMKVMKVM");
+}
+
+/* vmm_vm_reset() of a Linux boot calls the op again: KVM takes the same CPUID after KVM_RUN. */
+Test(kvm_linux_vcpu, a_vcpu_that_ran_takes_the_linux_cpu_again)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+
+	make_vm(1);
+	OK(vmm_guest_write(vm, ENTRY, g_lx_start, (size_t)(g_lx_end - g_lx_start)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	OK(vm->ops->linux_vcpu(vmm_vcpu_get(vm, 0)));
+}
+
+/* A VM that ran guest.h's vCPUs cannot become a Linux PC: KVM keeps a CPUID once used. */
+Test(kvm_linux_vcpu, a_vcpu_that_ran_with_guest_h_cpuid_is_refused_with_the_reason)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+
+	make_vm(1);
+	OK(vmm_guest_write(vm, ENTRY, g_lx_start, (size_t)(g_lx_end - g_lx_start)));
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	cr_assert_eq(vm->ops->linux_vcpu(vmm_vcpu_get(vm, 0)), -EINVAL);
+	cr_expect(strstr(vmm_last_error(), "once the vCPU has run"), "detail: %s",
+		  vmm_last_error());
 }
