@@ -8,10 +8,12 @@
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guest_prog.h"
@@ -454,4 +456,48 @@ Test(kvm_linux_vcpu, a_vcpu_that_ran_with_guest_h_cpuid_is_refused_with_the_reas
 	cr_assert_eq(vm->ops->linux_vcpu(vmm_vcpu_get(vm, 0)), -EINVAL);
 	cr_expect(strstr(vmm_last_error(), "once the vCPU has run"), "detail: %s",
 		  vmm_last_error());
+}
+
+/* vCPU 0 waits for interrupts for ever; any other vCPU that runs writes 1 at OUT + 0x100. */
+extern const uint8_t g_ap_start[], g_ap_end[];
+__asm__(".pushsection .rodata\n.globl g_ap_start\ng_ap_start:\n"
+	"	cmpl $0, 16(%rdi)\n" /* boot info: vcpu_index */
+	"	jne 2f\n"
+	"	sti\n"
+	"1:	hlt\n	jmp 1b\n"
+	"2:	movl $1, 0x200100\n	cli\n	hlt\n"
+	".globl g_ap_end\ng_ap_end:\n.popsection\n");
+
+static void *stop_later(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	vmm_vm_stop(vm, 7);
+	return NULL;
+}
+
+Test(kvm_linux_vcpu, an_ap_waiting_for_sipi_runs_nothing_and_a_stop_still_ends_the_run)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+	struct timespec c0, c1;
+	pthread_t t;
+	uint32_t ran = 0;
+
+	make_vm(2);
+	OK(vmm_guest_write(vm, ENTRY, g_ap_start, (size_t)(g_ap_end - g_ap_start)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY)); /* vCPU 1's registers too: only a SIPI would use them */
+	cr_assert_eq(pthread_create(&t, NULL, stop_later, NULL), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	OK(vmm_vm_run(vm, &ex));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	pthread_join(t, NULL);
+	cr_expect_eq(ex.reason, VMM_EXIT_STOPPED, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	cr_expect_eq(ex.exit_code, 7);
+	OK(vmm_guest_read(vm, OUT + 0x100, &ran, sizeof(ran)));
+	cr_expect_eq(ran, 0, "vCPU 1 ran without a SIPI");
+	cr_expect_eq(mp_state(1), KVM_MP_STATE_UNINITIALIZED);
+	cr_log_info("CPU time of the 0.3 s run: %.3f s",
+		    (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9);
 }
