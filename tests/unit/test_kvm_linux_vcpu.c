@@ -2,8 +2,8 @@
 /*
  * test_kvm_linux_vcpu.c - specification of kvm's linux_vcpu op: the CPUID a Linux guest's vCPUs
  * read (KVM's own, the hypervisor bit, TSC-deadline, kvmclock's leaves, each APIC id) and how
- * they start (vCPU 0 runs, the others wait for INIT/SIPI, after a reset too); guest.h's vCPUs
- * of a VM not booted so keep their own CPUID and all run.
+ * they start (vCPU 0 runs, the others wait for INIT/SIPI, after a reset too, and start at the
+ * SIPI's vector); guest.h's vCPUs of a VM not booted so keep their own CPUID and all run.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
@@ -500,4 +500,44 @@ Test(kvm_linux_vcpu, an_ap_waiting_for_sipi_runs_nothing_and_a_stop_still_ends_t
 	cr_expect_eq(mp_state(1), KVM_MP_STATE_UNINITIALIZED);
 	cr_log_info("CPU time of the 0.3 s run: %.3f s",
 		    (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9);
+}
+
+/*
+ * What Linux's SMP boot does: vCPU 0 enables its local APIC and sends vCPU 1
+ * INIT and a start-up IPI of vector 8; vCPU 1 starts in real mode at 0x8000,
+ * where g_sipi_rm writes 1 at 0x100, which vCPU 0 waits for (a bounded
+ * spin), then both halt.
+ */
+extern const uint8_t g_sipi_start[], g_sipi_end[];
+__asm__(".pushsection .rodata\n.globl g_sipi_start\ng_sipi_start:\n"
+	"	cmpl $0, 16(%rdi)\n" /* boot info: vcpu_index; an AP never gets here */
+	"	jne 2f\n"
+	"	movl $0xfee00000, %ebx\n"
+	"	movl $0x1ff, 0xf0(%rbx)\n"	 /* SVR: enabled */
+	"	movl $0x01000000, 0x310(%rbx)\n" /* ICR high: APIC id 1 */
+	"	movl $0x00004500, 0x300(%rbx)\n" /* ICR low: INIT, assert */
+	"	movl $0x01000000, 0x310(%rbx)\n"
+	"	movl $0x00004608, 0x300(%rbx)\n" /* ICR low: start-up, vector 8 */
+	"	movl $100000000, %ecx\n"
+	"1:	cmpb $1, 0x100\n	je 2f\n	pause\n	decl %ecx\n	jnz 1b\n"
+	"2:	cli\n	hlt\n"
+	".globl g_sipi_end\ng_sipi_end:\n.popsection\n");
+/* Real mode, CS 0x800, DS 0: movb $1, 0x100; cli; hlt */
+static const uint8_t g_sipi_rm[] = {0xc6, 0x06, 0x00, 0x01, 0x01, 0xfa, 0xf4};
+
+Test(kvm_linux_vcpu, init_and_sipi_start_an_ap_in_real_mode_at_the_vector)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+	uint8_t started = 0;
+
+	make_vm(2);
+	OK(vmm_guest_write(vm, ENTRY, g_sipi_start, (size_t)(g_sipi_end - g_sipi_start)));
+	OK(vmm_guest_write(vm, 0x8000, g_sipi_rm, sizeof(g_sipi_rm)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_expect_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	OK(vmm_guest_read(vm, 0x100, &started, 1));
+	cr_expect_eq(started, 1, "vCPU 1 did not run its start-up code");
 }
