@@ -626,7 +626,8 @@ struct vmm_vm {
 	size_t nloaded;
 	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
-	bool linux_boot;     /* booted by vmm_load_linux(): reset loads vm->linux again */
+	bool linux_boot; /* booted by vmm_load_linux(): reset loads vm->lx again, and vCPUs but 0
+			    wait for SIPI */
 	struct vmmi_linux lx;
 	bool reset_requested; /* under stop_lock: the stop is the guest's reset (VMM_EXIT_RESET) */
 
