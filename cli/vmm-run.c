@@ -1002,10 +1002,15 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 	why = *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret);
 	/*
 	 * A --kernel is not in the file: the location the library puts in front
-	 * of the loader's words ("FILE: kernel: ", line 0) would point at the
-	 * config for nothing. The loader's own words name the file.
+	 * of the loader's words ("FILE: ", line 0, or the [vm] line) would point
+	 * at the config for nothing. The loader's own words name the file.
 	 */
-	if (o->kernel && asprintf(&where, "%s: kernel: ", cfg->path) >= 0) {
+	if (o->kernel && asprintf(&where, "%s:%u: ", cfg->path, cfg->vm_line) >= 0) {
+		if (!strncmp(why, where, strlen(where)))
+			why += strlen(where);
+		free(where);
+	}
+	if (o->kernel && asprintf(&where, "%s: ", cfg->path) >= 0) {
 		if (!strncmp(why, where, strlen(where)))
 			why += strlen(where);
 		free(where);

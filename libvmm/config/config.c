@@ -183,7 +183,7 @@ static int set_initrd(struct parser *p, const char *value, unsigned line)
 /* The kernel's command line, as written (inih has trimmed it); may be empty. */
 static int set_cmdline(struct parser *p, const char *value, unsigned line)
 {
-	(void)line;
+	p->cfg->cmdline_line = line;
 	p->cfg->cmdline = strdup(value);
 	return p->cfg->cmdline ? 0 : fail_nomem(p);
 }

@@ -189,7 +189,15 @@ int vmm_vm_create_from_config(const struct vmm_config *cfg, const struct vmm_vm_
 	if (cfg->kernel) {
 		ret = vmm_load_linux(vm, cfg->kernel, cfg->initrd, cfg->cmdline);
 		if (ret < 0) {
-			at_line(ret, cfg, cfg->kernel_line, "kernel: ");
+			/* The loader's words name the key: point at its line. */
+			const char *why = vmm_last_error();
+			unsigned line = cfg->kernel_line;
+
+			if (!strncmp(why, "initrd ", 7) && cfg->initrd_line)
+				line = cfg->initrd_line;
+			else if (!strncmp(why, "cmdline", 7) && cfg->cmdline_line)
+				line = cfg->cmdline_line;
+			at_line(ret, cfg, line ? line : cfg->vm_line, "");
 			goto err;
 		}
 	}

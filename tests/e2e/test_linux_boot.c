@@ -372,7 +372,7 @@ Test(linux_refuse_kvm, a_command_line_longer_than_cmdline_size_is_refused)
 
 	e2e_require_kvm();
 	m.kernel = write_kernel("fake.bzImage", &e, NULL, 0);
-	refused(&m, "kernel =", "33 bytes is longer than the 32", "cmdline_size", NULL);
+	refused(&m, "cmdline =", "33 bytes is longer than the 32", "cmdline_size", NULL);
 }
 
 Test(linux_refuse_kvm, ram_not_at_gpa_0_is_refused)

@@ -1001,6 +1001,7 @@ struct vmm_config {
 	char *initrd;
 	unsigned initrd_line;
 	char *cmdline;
+	unsigned cmdline_line;
 };
 
 /*
