@@ -710,6 +710,14 @@ int vmmi_kvm_halt_ended(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		}
 		return 0;
 	}
+	/*
+	 * A Linux guest halts with interrupts off and waits on purpose: its
+	 * paravirtual spinlocks (kvm_wait()) are woken by the other vCPU's
+	 * KVM_HC_KICK_CPU, which KVM handles by itself. Ending such a vCPU
+	 * would stall the guest; guest.h's rule is for our own guests.
+	 */
+	if (vcpu->vm->linux_boot)
+		return 0;
 	if (ioctl(kv->fd, KVM_GET_VCPU_EVENTS, &ev) < 0)
 		return vmmi_error(-errno, "kvm: KVM_GET_VCPU_EVENTS on vCPU %u: %s", vcpu->index,
 				  strerror(errno));

@@ -38,7 +38,7 @@ static void teardown(void)
 }
 
 /* Named *_kvm: the nested kvm_amd route (tests/nested/) runs the suites that say kvm. */
-TestSuite(load_linux_kvm, .fini = teardown, .timeout = 60);
+TestSuite(load_linux_kvm, .fini = teardown, .timeout = 120);
 
 static const char *tmp_path(const char *name)
 {
