@@ -905,14 +905,16 @@ int main(int argc, char **argv)
 	 * itself); vmm-run has nothing else to boot. Point at the [vm] header,
 	 * or at line 1 when there is none: that is where one would go.
 	 */
-	if (!cfg->firmware) {
+	if (!cfg->firmware && !cfg->kernel) {
 		if (cfg->vm_line)
-			fprintf(stderr, "vmm-run: %s:%u: vm lacks the required key 'firmware'\n",
+			fprintf(stderr,
+				"vmm-run: %s:%u: vm lacks the required key 'firmware' (or "
+				"'kernel')\n",
 				o.config_path, cfg->vm_line);
 		else
 			fprintf(stderr,
 				"vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key "
-				"'firmware'\n",
+				"'firmware' (or 'kernel')\n",
 				o.config_path);
 		status = EXIT_SETUP;
 		goto out;

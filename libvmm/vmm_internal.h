@@ -398,6 +398,12 @@ struct vmmi_backend_ops {
 	void (*irq_routes)(struct vmm_vm *vm);
 	/* vcpu's local APIC to power-on state (vmm_vm_reset(), no vCPU running). May be NULL. */
 	int (*irq_reset)(struct vmm_vcpu *vcpu);
+	/*
+	 * Make vcpu a PC's CPU for vmm_load_linux() (vm->linux_boot is set):
+	 * CPUID as the platform gives it, and vCPU 0 runnable while the others
+	 * wait for INIT/SIPI. NULL: the backend cannot boot Linux (emu).
+	 */
+	int (*linux_vcpu)(struct vmm_vcpu *vcpu);
 };
 
 /*
@@ -506,6 +512,7 @@ struct vmmi_irq {
 	uint16_t sources[VMMI_IOAPIC_PINS]; /* high sources of each pin */
 	uint32_t api_high;		    /* pins vmm_irq_set() holds high */
 	struct vmm_device *dev;		    /* the I/O APIC's window */
+	uint32_t id0;			    /* the ID register after a reset (bits 27-24) */
 	_Atomic uint64_t msis, irqs;	    /* messages sent; pin rises seen */
 };
 
@@ -514,6 +521,8 @@ int vmmi_irq_init(struct vmm_vm *vm) VMMI_WARN_UNUSED;
 void vmmi_irq_fini(struct vmm_vm *vm);
 /* vmm_vm_reset(): the I/O APIC to power-on state (the devices' levels stay). */
 void vmmi_irq_reset(struct vmm_vm *vm);
+/* Give the I/O APIC the ID the MP tables name (vmm_load_linux()); it stays across resets. */
+void vmmi_ioapic_set_id(struct vmm_vm *vm, uint8_t id);
 /*
  * One source of pin changed from high to low or back (only transitions:
  * the caller keeps its own level). Any thread.
@@ -574,6 +583,22 @@ struct vmm_vcpu {
 	uint32_t wc_space;
 };
 
+/* What vmm_load_linux() was given, kept for vmm_vm_reset() (boot/linux.c). */
+struct vmmi_linux {
+	char *kernel, *initrd, *cmdline; /* initrd and cmdline may be NULL */
+};
+
+/*
+ * Load vm->linux's kernel, initrd and command line, write the zero page,
+ * e820, MP tables and page tables, and put vCPU 0 at the 64-bit entry, the
+ * others waiting for SIPI. No lock taken: at configuration time, or inside
+ * vmm_vm_reset()'s change (boot/linux.c).
+ */
+int vmmi_linux_boot(struct vmm_vm *vm) VMMI_WARN_UNUSED;
+void vmmi_linux_free(struct vmmi_linux *lx);
+/* The keyboard controller's reset line on port 0x64 for a Linux guest (boot/linux.c). */
+void vmmi_reset_port_enable(struct vmm_vm *vm);
+
 struct vmm_vm {
 	struct vmm_vm_options opts;
 	const struct vmmi_backend *backend; /* the table's entry, for its name and accel */
@@ -598,6 +623,9 @@ struct vmm_vm {
 	size_t nloaded;
 	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
+	bool linux_boot;     /* booted by vmm_load_linux(): reset loads vm->linux again */
+	struct vmmi_linux lx;
+	bool reset_requested; /* under stop_lock: the stop is the guest's reset (VMM_EXIT_RESET) */
 
 	/*
 	 * 0 = run; VMMI_STOP_GUEST = vmm_vm_stop() or a device asked (exit_code
@@ -643,6 +671,12 @@ void vmmi_loaded_free(struct vmm_vm *vm);
 
 /* Request an abort of every vCPU (a fatal exit elsewhere); keeps a guest stop if one came first. */
 void vmmi_vm_abort(struct vmm_vm *vm);
+/*
+ * The guest asked for a reset (vmm_load_linux()'s keyboard controller): a
+ * stop like vmm_vm_stop(vm, 0) unless one is already under way, whose exits
+ * read VMM_EXIT_RESET. Any thread, device callbacks included (core/run.c).
+ */
+void vmmi_vm_reset_request(struct vmm_vm *vm);
 
 /*
  * Bump a counter that has one writer (its vCPU, or its device under the
@@ -775,6 +809,14 @@ int vmmi_layout_window_clash(const struct vmmi_origin *at, const char *name, uin
  */
 int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct vmmi_bus *mmio,
 			     uint64_t *top) VMMI_WARN_UNUSED;
+
+/*
+ * Read the regular file path whole into *data (malloc()ed, the caller frees)
+ * and its length into *len. Errors, with the path in the message: the open's
+ * errno, -ENOEXEC (not a regular file), -EFBIG (more than max bytes), -ENOMEM
+ * (core/file.c).
+ */
+int vmmi_read_file(const char *path, uint64_t max, uint8_t **data, size_t *len) VMMI_WARN_UNUSED;
 
 /* ---- Linux x86 bzImage (boot/bzimage.c): the setup header, per the kernel's boot protocol ---- */
 

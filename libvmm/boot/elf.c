@@ -1,59 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /* elf.c - load an ELF64 x86-64 executable's PT_LOAD segments into guest RAM. */
 #include <elf.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "vmm_internal.h"
 
 /* Firmware larger than this is surely a mistake (the file is read whole). */
 #define ELF_MAX_FILE (256ull << 20)
-
-static int read_file(const char *path, uint8_t **data, size_t *len)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t done = 0;
-	int fd, err;
-
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return vmmi_error(-errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return vmmi_error(-ENOEXEC, "%s: not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > ELF_MAX_FILE) {
-		close(fd);
-		return vmmi_error(-EFBIG, "%s: %lld bytes is larger than the %llu MiB limit", path,
-				  (long long)st.st_size, ELF_MAX_FILE >> 20);
-	}
-	buf = malloc(st.st_size ? st.st_size : 1);
-	if (!buf) {
-		close(fd);
-		return vmmi_error(-ENOMEM, "%s: out of memory", path);
-	}
-	while (done < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + done, st.st_size - done);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			err = n < 0 ? errno : EIO;
-			free(buf);
-			close(fd);
-			return vmmi_error(-err, "%s: read failed: %s", path, strerror(err));
-		}
-		done += n;
-	}
-	close(fd);
-	*data = buf;
-	*len = done;
-	return 0;
-}
 
 static int check_header(const char *path, const uint8_t *data, size_t len, const Elf64_Ehdr **out)
 {
@@ -113,7 +67,7 @@ int vmm_load_elf(struct vmm_vm *vm, const char *path, uint64_t *entry)
 		return vmmi_error(-EINVAL, "vmm_load_elf: NULL argument");
 	if (vmmi_vm_running(vm))
 		return vmmi_error(-EBUSY, "vmm_load_elf: the VM is running");
-	ret = read_file(path, &data, &len);
+	ret = vmmi_read_file(path, ELF_MAX_FILE, &data, &len);
 	if (ret < 0)
 		return ret;
 	ret = check_header(path, data, len, &eh);

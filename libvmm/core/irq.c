@@ -129,6 +129,16 @@ void vmmi_irq_reset(struct vmm_vm *vm)
 	if (irq_lock(vm) < 0)
 		return;
 	vmmi_ioapic_reset(&vm->irq.io);
+	vm->irq.io.id = vm->irq.id0;
+	irq_unlock(vm);
+}
+
+void vmmi_ioapic_set_id(struct vmm_vm *vm, uint8_t id)
+{
+	if (irq_lock(vm) < 0)
+		return;
+	vm->irq.id0 = (uint32_t)id << 24;
+	vm->irq.io.id = vm->irq.id0;
 	irq_unlock(vm);
 }
 

@@ -79,7 +79,9 @@ static int reset_locked(struct vmm_vm *vm)
 		if (ret < 0)
 			return ret;
 	}
-	/* The boot area and every vCPU's registers, as guest.h's boot state. */
+	/* A Linux guest boots again from its files; else guest.h's boot state. */
+	if (vm->linux_boot)
+		return vmmi_linux_boot(vm);
 	return vmm_boot_setup(vm, vm->boot_entry);
 }
 
@@ -126,6 +128,7 @@ int vmm_vm_reset(struct vmm_vm *vm)
 		return ret;
 	atomic_store(&vm->stop_requested, 0);
 	vm->exit_code = 0;
+	vm->reset_requested = false;
 	VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "vmm_vm_reset");
 
 	/*

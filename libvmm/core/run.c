@@ -45,6 +45,20 @@ void vmmi_vm_abort(struct vmm_vm *vm)
 	kick_all(vm);
 }
 
+void vmmi_vm_reset_request(struct vmm_vm *vm)
+{
+	bool locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "reset") == 0;
+
+	if (atomic_load(&vm->stop_requested) != VMMI_STOP_GUEST) {
+		vm->exit_code = 0;
+		vm->reset_requested = true;
+		atomic_store(&vm->stop_requested, VMMI_STOP_GUEST);
+	}
+	if (locked)
+		VMMI_PT_LOG(vm, pthread_mutex_unlock(&vm->stop_lock), "reset");
+	kick_all(vm);
+}
+
 struct runner {
 	struct vmm_vcpu *vcpu;
 	struct vmm_exit exit;

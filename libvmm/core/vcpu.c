@@ -241,7 +241,12 @@ static int vcpu_run(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
 		/* stop_requested was set under stop_lock before the kick. */
 		locked = VMMI_PT_LOG(vm, pthread_mutex_lock(&vm->stop_lock), "vmm_vcpu_run") == 0;
 		exit->exit_code = vm->exit_code;
-		if (!exit->detail[0])
+		if (vm->reset_requested) {
+			exit->reason = VMM_EXIT_RESET;
+			snprintf(exit->detail, sizeof(exit->detail), "%s",
+				 "the guest asked for a reset (0xfe to the keyboard controller, "
+				 "port 0x64)");
+		} else if (!exit->detail[0])
 			snprintf(exit->detail, sizeof(exit->detail), "%s",
 				 atomic_load(&vm->stop_requested) == VMMI_STOP_GUEST
 				     ? "stop requested"

@@ -188,6 +188,7 @@ void vmm_vm_destroy(struct vmm_vm *vm)
 	vmmi_irq_fini(vm);
 	vm->ops->vm_fini(vm);
 	vmmi_loaded_free(vm);
+	vmmi_linux_free(&vm->lx);
 	vm_locks_destroy(vm);
 	free(vm);
 }

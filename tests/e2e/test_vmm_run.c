@@ -144,8 +144,10 @@ Test(cli, config_without_firmware_exits_2_naming_the_vm_header)
 
 	e2e_vmm_run(&r, "--accel=emu", ini, NULL);
 	assert_exit(&r, 2);
-	assert_contains(r.err,
-			e2e_strf("vmm-run: %s:5: vm lacks the required key 'firmware'\n", ini), &r);
+	assert_contains(
+	    r.err,
+	    e2e_strf("vmm-run: %s:5: vm lacks the required key 'firmware' (or 'kernel')\n", ini),
+	    &r);
 }
 
 /* No [vm] at all: line 1, where the section would go. */
@@ -157,11 +159,11 @@ Test(cli, config_without_vm_section_exits_2_at_line_1)
 
 	e2e_vmm_run(&r, "--accel=emu", ini, NULL);
 	assert_exit(&r, 2);
-	assert_contains(
-	    r.err,
-	    e2e_strf("vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key 'firmware'\n",
-		     ini),
-	    &r);
+	assert_contains(r.err,
+			e2e_strf("vmm-run: %s:1: no vm section: vmm-run needs [vm] with the key "
+				 "'firmware' (or 'kernel')\n",
+				 ini),
+			&r);
 }
 
 Test(cli, accel_kvm_without_dev_kvm_exits_2)
