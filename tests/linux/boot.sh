@@ -71,7 +71,9 @@ kernel=$(abs "$kernel")
 initrd=$(abs "$initrd")
 if [ "$accel" = kvm ]; then
 	[ -e /dev/kvm ] || skip "no /dev/kvm on this host"
-	[ -r /dev/kvm ] && [ -w /dev/kvm ] || skip "/dev/kvm is not readable and writable for $(id -un)"
+	if [ ! -r /dev/kvm ] || [ ! -w /dev/kvm ]; then
+		skip "/dev/kvm is not readable and writable for $(id -un)"
+	fi
 fi
 case $tool in
 vmm-run) [ -x "$vmm_run" ] || die "no vmm-run at '$vmm_run' (make, or --vmm-run PATH)" ;;
@@ -179,8 +181,13 @@ timed_out=$(awk -v s="$start" -v e="$end" -v l="$limit" 'BEGIN { print (e - s >=
 case $rc in
 0) ;;
 # vmm-run's own limit (124), else timeout(1)'s: coreutils' 124 or 137, busybox's SIGTERM (143).
-124 | 137 | 143) [ "$timed_out" = yes ] && fail "the time limit ($limit s) ran out" ||
-	fail "$tool exited with status $rc" ;;
+124 | 137 | 143)
+	if [ "$timed_out" = yes ]; then
+		fail "the time limit ($limit s) ran out"
+	else
+		fail "$tool exited with status $rc"
+	fi
+	;;
 *) fail "$tool exited with status $rc" ;;
 esac
 if [ -z "$init" ]; then
