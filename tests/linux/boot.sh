@@ -1,8 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# boot.sh - boot a stock Linux kernel with tests/linux's initramfs under vmm-run (or QEMU), judge it.
+# boot.sh - boot a stock Linux with tests/linux's initramfs under vmm-run (or QEMU) and judge it.
 #
-# Usage: tests/linux/boot.sh [--vmm-run PATH] [--cpus N] [--qemu] [--timeout SECONDS] KERNEL INITRAMFS
+# Usage: tests/linux/boot.sh [--vmm-run PATH] [--cpus N] [--qemu] [--timeout SECS] KERNEL INITRAMFS
 # vmm-run [build/vmm-run] runs examples/linux.ini's layout (256 MiB at 0, the 16550 at 0x3f8 on
 # IRQ 4, the testdev at 0xfebf0000) on kvm with N vCPUs [1], from an ini written to the output
 # folder; --qemu runs qemu-system-x86_64 -enable-kvm instead, for the figure. The guest's stdin
@@ -49,7 +49,9 @@ done
 [ $# -eq 2 ] || usage
 kernel=$1
 initrd=$2
-case $cpus in '' | *[!0-9]* | 0*) echo "$me: --cpus '$cpus': not a count of vCPUs" >&2; exit 2 ;; esac
+case $cpus in
+'' | *[!0-9]* | 0*) echo "$me: --cpus '$cpus': not a count of vCPUs" >&2; exit 2 ;;
+esac
 case $limit in '' | *[!0-9]* | 0*) echo "$me: --timeout '$limit': not seconds" >&2; exit 2 ;; esac
 [ "$tool" = qemu ] || [ "$accel" = kvm ] || { echo "$me: --tcg goes with --qemu" >&2; exit 2; }
 
@@ -65,7 +67,7 @@ abs() {
 	case $1 in /*) echo "$1" ;; *) echo "$(pwd)/$1" ;; esac
 }
 
-[ -e "$kernel" ] || skip "no kernel '$kernel' (tests/nested/kernel.sh fetches Debian's cloud kernel)"
+[ -e "$kernel" ] || skip "no kernel '$kernel' (tests/nested/kernel.sh fetches Debian's)"
 [ -r "$initrd" ] || die "no initramfs '$initrd' (tests/linux/initramfs.sh makes it)"
 kernel=$(abs "$kernel")
 initrd=$(abs "$initrd")
@@ -177,7 +179,7 @@ fi
 
 failures=
 fail() { failures="$failures${failures:+; }$*"; }
-timed_out=$(awk -v s="$start" -v e="$end" -v l="$limit" 'BEGIN { print (e - s >= l) ? "yes" : "no" }')
+timed_out=$(awk -v s="$start" -v e="$end" -v l="$limit" 'BEGIN { print e - s >= l ? "yes" : "no" }')
 case $rc in
 0) ;;
 # vmm-run's own limit (124), else timeout(1)'s: coreutils' 124 or 137, busybox's SIGTERM (143).
@@ -208,6 +210,7 @@ if [ "$tool" = vmm-run ]; then
 fi
 [ -z "$failures" ] || die "$failures (output in $log)"
 
-figure=$(awk -v s="$start" -v i="$init" -v e="$end" 'BEGIN { printf "init=%.2f total=%.2f", i - s, e - s }')
+figure=$(awk -v s="$start" -v i="$init" -v e="$end" \
+	'BEGIN { printf "init=%.2f total=%.2f", i - s, e - s }')
 echo "@figure $label cpus=$cpus $figure"
 echo "$me: PASSED: $label, $cpus vCPU(s): /init reached, ttyS0 interrupts, echo, exit status 0"
