@@ -179,7 +179,8 @@ fi
 
 failures=
 fail() { failures="$failures${failures:+; }$*"; }
-timed_out=$(awk -v s="$start" -v e="$end" -v l="$limit" 'BEGIN { print (e - s >= l ? "yes" : "no") }')
+timed_out=$(awk -v s="$start" -v e="$end" -v l="$limit" \
+	'BEGIN { print (e - s >= l ? "yes" : "no") }')
 case $rc in
 0) ;;
 # vmm-run's own limit (124), else timeout(1)'s: coreutils' 124 or 137, busybox's SIGTERM (143).
