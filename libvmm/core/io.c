@@ -20,6 +20,7 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 		     bool is_write, uint64_t *value, struct vmm_exit *exit, const char *why)
 {
 	struct vmm_vm *vm = vcpu->vm;
+	int level;
 
 	vmmi_count(&vcpu->unclaimed);
 	if (!is_write)
@@ -36,17 +37,19 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 			      (unsigned long long)addr, why);
 		return 1;
 	}
-	if (vmmi_log_enabled(vm, VMM_LOG_WARN)) {
+	/* Linux probes legacy ports and PCI on purpose: for its guests that is news only at -v. */
+	level = vm->linux_boot ? VMM_LOG_INFO : VMM_LOG_WARN;
+	if (vmmi_log_enabled(vm, level)) {
 		uint64_t n = atomic_fetch_add(&vm->unclaimed_logged, 1);
 
 		if (n < UNCLAIMED_LOG_LIMIT)
-			vmmi_log(vm, VMM_LOG_WARN,
+			vmmi_log(vm, level,
 				 "vcpu%u: unclaimed %s %s of %u bytes at 0x%llx (%s): %s",
 				 vcpu->index, vmmi_space_name(space), is_write ? "write" : "read",
 				 size, (unsigned long long)addr, why,
 				 is_write ? "dropped" : "reads all-ones");
 		else if (n == UNCLAIMED_LOG_LIMIT)
-			vmmi_log(vm, VMM_LOG_WARN, "further unclaimed accesses are not logged");
+			vmmi_log(vm, level, "further unclaimed accesses are not logged");
 	}
 	return 0;
 }
