@@ -575,6 +575,7 @@ static const struct vmmi_backend_ops kvm_ops = {
     .msi = vmmi_kvm_msi,
     .irq_routes = vmmi_kvm_irq_routes,
     .irq_reset = vmmi_kvm_irq_reset,
+    .linux_vcpu = vmmi_kvm_linux_vcpu,
 };
 
 const struct vmmi_backend vmmi_backend_kvm = {

@@ -93,6 +93,8 @@ int vmmi_kvm_arch_vm_init(struct kvm_vm *k);
 void vmmi_kvm_arch_vm_fini(struct kvm_vm *k);
 /* After KVM_CREATE_VCPU and the kvm_run mmap: the vCPU's identity (CPUID on x86). */
 int vmmi_kvm_arch_vcpu_init(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index);
+/* The backend op linux_vcpu: the CPUID and start state of a Linux guest's vCPU. */
+int vmmi_kvm_linux_vcpu(struct vmm_vcpu *vcpu);
 /*
  * KVM could not emulate the instruction at RIP (KVM_INTERNAL_ERROR_EMULATION).
  * Returns 1 if it was an INT3 or INT n, now delivered as the CPU would

@@ -4,6 +4,7 @@
  * marshalling, port I/O exits, the local APICs (split irqchip).
  */
 #include <linux/kvm.h>
+#include <linux/kvm_para.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -46,34 +47,57 @@ void vmmi_kvm_arch_vm_fini(struct kvm_vm *k)
 	free(k->cpuid);
 }
 
-/* CPUID.1:ECX bits guest.h clears: emu's local APIC has neither. */
-#define CPUID1_ECX_X2APIC	(1u << 21)
-#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+static int set_mp_state(struct vmm_vcpu *vcpu, uint32_t state)
+{
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_mp_state mp = {.mp_state = state};
+
+	if (ioctl(kv->fd, KVM_SET_MP_STATE, &mp) < 0)
+		return vmmi_error(-errno, "kvm: KVM_SET_MP_STATE on vCPU %u: %s", vcpu->index,
+				  strerror(errno));
+	return 0;
+}
 
 /*
- * Give the vCPU the supported CPUID, with its own APIC id (its index) in
- * every leaf that reports one, from a copy of its own: the VM's list stays
- * as KVM gave it. Long mode needs CPUID.LM visible to the guest before KVM
- * accepts EFER.LME. The local APIC is the xAPIC guest.h describes: no
- * x2APIC (KVM then refuses the mode in the APIC base MSR) and no
- * TSC-deadline timer mode.
+ * Where a vCPU starts: a PC's application processors wait for INIT/SIPI
+ * (UNINITIALIZED), but guest.h starts every vCPU at its entry.
  */
-int vmmi_kvm_arch_vcpu_init(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index)
+static uint32_t start_mp_state(const struct vmm_vcpu *vcpu, bool pc)
+{
+	return pc && vcpu->index != 0 ? KVM_MP_STATE_UNINITIALIZED : KVM_MP_STATE_RUNNABLE;
+}
+
+#define CPUID1_ECX_X2APIC	(1u << 21)
+#define CPUID1_ECX_TSC_DEADLINE (1u << 24)
+#define CPUID1_ECX_HYPERVISOR	(1u << 31)
+
+/* KVM's paravirt leaves: its signature, and the features (kvmclock's among them) under it. */
+#define KVM_LEAF_SIGNATURE 0x40000000u
+#define KVM_LEAF_FEATURES  0x40000001u
+
+/* A copy of the VM's supported CPUID, with room for extra entries more: the VM's list stays. */
+static struct kvm_cpuid2 *cpuid_copy(const struct kvm_vm *k, unsigned extra)
 {
 	size_t size = sizeof(*k->cpuid) + k->cpuid->nent * sizeof(k->cpuid->entries[0]);
-	struct kvm_cpuid2 *c = malloc(size);
-	int ret = 0;
+	struct kvm_cpuid2 *c = calloc(1, size + extra * sizeof(k->cpuid->entries[0]));
 
-	if (!c)
-		return vmmi_error(-ENOMEM, "kvm: out of memory");
+	if (!c) {
+		vmmi_error(-ENOMEM, "kvm: out of memory");
+		return NULL;
+	}
 	memcpy(c, k->cpuid, size);
+	return c;
+}
+
+/* The vCPU's APIC id, its index, in every leaf that reports one. */
+static void cpuid_set_apic_id(struct kvm_cpuid2 *c, unsigned index)
+{
 	for (unsigned i = 0; i < c->nent; i++) {
 		struct kvm_cpuid_entry2 *e = &c->entries[i];
 
 		switch (e->function) {
-		case 0x1: /* initial APIC id; the APIC (EDX bit 9) stays */
+		case 0x1: /* initial APIC id */
 			e->ebx = (e->ebx & 0x00ffffff) | (index << 24);
-			e->ecx &= ~(CPUID1_ECX_X2APIC | CPUID1_ECX_TSC_DEADLINE);
 			break;
 		case 0xb:  /* x2APIC id, in every subleaf */
 		case 0x1f: /* the same for V2 extended topology */
@@ -84,11 +108,114 @@ int vmmi_kvm_arch_vcpu_init(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigne
 			break;
 		}
 	}
+}
+
+static struct kvm_cpuid_entry2 *cpuid_leaf(struct kvm_cpuid2 *c, uint32_t function)
+{
+	for (unsigned i = 0; i < c->nent; i++)
+		if (c->entries[i].function == function && c->entries[i].index == 0)
+			return &c->entries[i];
+	return NULL;
+}
+
+/* KVM_SET_CPUID2 of c on the vCPU; frees c. */
+static int cpuid_set(struct kvm_vcpu *kv, struct kvm_cpuid2 *c, unsigned index)
+{
+	int ret = 0;
+
+	/* KVM refuses a change once the vCPU has run; the same CPUID again it takes. */
 	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
 		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", index,
 				 strerror(errno));
 	free(c);
 	return ret;
+}
+
+/*
+ * Give the vCPU the supported CPUID, with its own APIC id. Long mode needs
+ * CPUID.LM visible to the guest before KVM accepts EFER.LME. The local
+ * APIC is the xAPIC guest.h describes: no x2APIC (KVM then refuses the
+ * mode in the APIC base MSR) and no TSC-deadline timer mode.
+ */
+int vmmi_kvm_arch_vcpu_init(const struct kvm_vm *k, struct kvm_vcpu *kv, unsigned index)
+{
+	struct kvm_cpuid2 *c = cpuid_copy(k, 0);
+	struct kvm_cpuid_entry2 *e;
+
+	if (!c)
+		return -ENOMEM;
+	cpuid_set_apic_id(c, index);
+	e = cpuid_leaf(c, 0x1);
+	if (e) /* the APIC (EDX bit 9) stays */
+		e->ecx &= ~(CPUID1_ECX_X2APIC | CPUID1_ECX_TSC_DEADLINE);
+	return cpuid_set(kv, c, index);
+}
+
+/*
+ * KVM's paravirt leaves, through which Linux finds kvmclock. KVM's
+ * KVM_GET_SUPPORTED_CPUID lists both (arch/x86/kvm/cpuid.c, and this
+ * project's PVM host), so they are added only for a kernel that left them
+ * out; then with no feature but kvmclock's two MSR pairs, which KVM serves
+ * unless KVM_CAP_ENFORCE_PV_FEATURE_CPUID is on (we never turn it on).
+ */
+static void cpuid_add_kvm_leaves(struct kvm_cpuid2 *c)
+{
+	static const char sig[12] = "KVMKVMKVM";
+	struct kvm_cpuid_entry2 *e;
+
+	if (!cpuid_leaf(c, KVM_LEAF_SIGNATURE)) {
+		e = &c->entries[c->nent++];
+		*e = (struct kvm_cpuid_entry2){.function = KVM_LEAF_SIGNATURE,
+					       .eax = KVM_LEAF_FEATURES};
+		memcpy(&e->ebx, sig, 4);
+		memcpy(&e->ecx, sig + 4, 4);
+		memcpy(&e->edx, sig + 8, 4);
+	}
+	if (!cpuid_leaf(c, KVM_LEAF_FEATURES))
+		c->entries[c->nent++] = (struct kvm_cpuid_entry2){
+		    .function = KVM_LEAF_FEATURES,
+		    .eax = 1u << KVM_FEATURE_CLOCKSOURCE | 1u << KVM_FEATURE_CLOCKSOURCE2,
+		};
+}
+
+/*
+ * The CPU a Linux guest needs (struct vmmi_backend_ops.linux_vcpu): the
+ * supported CPUID as KVM gives it, x2APIC included, with the vCPU's APIC
+ * id, the hypervisor bit, the TSC-deadline timer if and only if KVM
+ * emulates it (KVM_CAP_TSC_DEADLINE_TIMER: older KVMs leave it out of the
+ * supported CPUID) and
+ * KVM's paravirt leaves for kvmclock. With no PIT, kvmclock and the
+ * TSC-deadline local APIC timer are Linux's clocks. Then vCPU 0 runs and
+ * the others wait for INIT/SIPI, as a PC's application processors do.
+ */
+int vmmi_kvm_linux_vcpu(struct vmm_vcpu *vcpu)
+{
+	struct kvm_vm *k = vcpu->vm->be;
+	struct kvm_vcpu *kv = vcpu->be;
+	struct kvm_cpuid2 *c = cpuid_copy(k, 2);
+	struct kvm_cpuid_entry2 *e;
+	int ret;
+
+	if (!c)
+		return -ENOMEM;
+	cpuid_set_apic_id(c, vcpu->index);
+	e = cpuid_leaf(c, 0x1);
+	if (e) {
+		e->ecx |= CPUID1_ECX_HYPERVISOR;
+		e->ecx &= ~CPUID1_ECX_TSC_DEADLINE;
+		if (ioctl(k->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_TSC_DEADLINE_TIMER) > 0)
+			e->ecx |= CPUID1_ECX_TSC_DEADLINE;
+	}
+	cpuid_add_kvm_leaves(c);
+	/*
+	 * The local APIC's version register follows CPUID (x2APIC with a split
+	 * irqchip offers directed EOI); KVM_SET_LAPIC on a reset recomputes it,
+	 * so kv->lapic0 needs no change.
+	 */
+	ret = cpuid_set(kv, c, vcpu->index);
+	if (ret < 0)
+		return ret;
+	return set_mp_state(vcpu, start_mp_state(vcpu, true));
 }
 
 int vmmi_kvm_get_regs(struct vmm_vcpu *vcpu, struct vmm_regs *r)
@@ -447,7 +574,8 @@ void vmmi_kvm_irq_routes(struct vmm_vm *vm)
 int vmmi_kvm_irq_reset(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
+	/* A Linux guest's application processors wait for its SIPI again (linux_vcpu). */
+	struct kvm_mp_state mp = {.mp_state = start_mp_state(vcpu, vcpu->vm->linux_boot)};
 	struct kvm_vcpu_events ev;
 	union {
 		struct kvm_msrs m;
@@ -549,17 +677,6 @@ static bool eoi_owed(struct vmm_vcpu *vcpu)
 out:
 	pthread_mutex_unlock(&vm->irq.lock);
 	return owed;
-}
-
-static int set_mp_state(struct vmm_vcpu *vcpu, uint32_t state)
-{
-	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_mp_state mp = {.mp_state = state};
-
-	if (ioctl(kv->fd, KVM_SET_MP_STATE, &mp) < 0)
-		return vmmi_error(-errno, "kvm: KVM_SET_MP_STATE on vCPU %u: %s", vcpu->index,
-				  strerror(errno));
-	return 0;
 }
 
 int vmmi_kvm_halt_ended(struct vmm_vcpu *vcpu, struct vmm_exit *exit)
