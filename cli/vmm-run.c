@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "console.h"
 #include "vmm/vmm.h"
 
 /*
@@ -40,6 +41,9 @@ struct cli_opts {
 	bool trace;
 	uint64_t *translate; /* the --translate GPAs in the order given (malloc'ed) */
 	size_t ntranslate;
+	const char *kernel; /* --kernel, --initrd, --append: argv strings, or NULL */
+	const char *initrd;
+	const char *append;
 };
 
 /*
@@ -52,6 +56,7 @@ static void pt_check(int err, const char *call)
 	if (!err)
 		return;
 	fflush(stdout);
+	console_restore();
 	fprintf(stderr, "vmm-run: %s failed: %s\n", call, strerror(err));
 	_exit(EXIT_VMM_ERROR);
 }
@@ -69,7 +74,8 @@ struct watch {
 	uint64_t timeout_ms;
 	bool done;
 	bool timed_out;
-	int signo; /* the signal that stopped the VM, or 0 */
+	int signo;    /* the signal that stopped the VM, or 0 */
+	bool escaped; /* ... SIGINT's status, but from the console's Ctrl-A x */
 };
 
 static void usage(FILE *out)
@@ -86,6 +92,10 @@ static void usage(FILE *out)
 		"                          (0 = none; N or Ns seconds, Nms, Nm minutes)\n"
 		"      --plugin-path=DIRS  colon-separated folders searched first for plugins\n"
 		"                          (may be given more than once)\n"
+		"      --kernel=PATH       boot this Linux bzImage; overrides [vm] kernel and\n"
+		"                          drops [vm] firmware (PATH is from the current folder)\n"
+		"      --initrd=PATH       the kernel's initrd; overrides [vm] initrd\n"
+		"      --append=CMDLINE    the kernel's command line; overrides [vm] cmdline\n"
 		"  -v, --verbose           describe the backend, memory, devices and the exit\n"
 		"                          on stderr; twice: debug messages too\n"
 		"      --trace             log one line per guest exit on stderr (\"trace: ...\")\n"
@@ -102,14 +112,22 @@ static void usage(FILE *out)
 		"folders, then $VMM_PLUGIN_PATH, then the folder 'plugins' next to the\n"
 		"vmm-run executable, then %s.\n"
 		"\n"
+		"When standard input is a terminal and a device reads it (input = stdin),\n"
+		"the terminal is in raw mode while the guest runs: every key goes to the\n"
+		"guest, Ctrl-C too. Ctrl-A starts an escape: Ctrl-A x quits (status 130),\n"
+		"Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A h lists the keys. The terminal's\n"
+		"settings come back however vmm-run ends.\n"
+		"\n"
 		"Exit status:\n"
-		"  0-255  the code the guest stopped the VM with (modulo 256)\n"
+		"  0-255  the code the guest stopped the VM with (modulo 256);\n"
+		"         0 too when the guest asked for a reset (a reboot ends the run)\n"
 		"  2      usage, configuration or setup error: the guest never ran\n"
 		"  70     the VMM itself failed while running\n"
 		"  124    the timeout expired\n"
 		"  125    every vCPU halted without an exit code\n"
 		"  126    guest fault (reason and registers on stderr)\n"
-		"  130    interrupted by SIGINT\n"
+		"  129    stopped by SIGHUP\n"
+		"  130    interrupted by SIGINT, or quit by the escape (Ctrl-A x)\n"
 		"  143    terminated by SIGTERM\n"
 		"A guest may choose any code itself; the message on stderr tells which it was.\n"
 		"\n"
@@ -498,10 +516,41 @@ static void print_translations(struct vmm_vm *vm, const uint64_t *gpas, size_t n
 	free(t);
 }
 
-/* Only the two signals vmm-run waits for can stop it. */
+/* Only the signals vmm-run waits for can stop it. */
 static const char *signal_name(int sig)
 {
-	return sig == SIGINT ? "SIGINT" : sig == SIGTERM ? "SIGTERM" : "a signal";
+	switch (sig) {
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
+	default:
+		return "a signal";
+	}
+}
+
+/* Who stopped the VM, for the messages: a signal or the console's escape. */
+static const char *stop_cause(int sig, bool escaped)
+{
+	return escaped ? "the escape (Ctrl-A x)" : signal_name(sig);
+}
+
+/*
+ * SIGHUP was ignored when vmm-run started (nohup): a blocked signal stays
+ * pending even when ignored, and sigwait() would take it, so leave it out.
+ */
+static bool hup_ignored;
+
+/* The signals the signal thread waits for: SIGINT, SIGTERM and SIGHUP. */
+static void stop_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	if (!hup_ignored)
+		sigaddset(set, SIGHUP);
 }
 
 /* Sleeps until the deadline or until the run ends, whichever comes first. */
@@ -534,12 +583,45 @@ static void *timer_thread(void *arg)
 }
 
 /*
- * Takes SIGINT and SIGTERM for the whole process: every thread blocks them,
- * so a signal is never delivered to a vCPU thread in the middle of guest
- * entry. The first stops the VM cleanly; a second one means the user gave
- * up waiting, so leave at once. It runs from before the VM is built: a
- * device whose create() takes long (or hangs) must not make vmm-run deaf,
- * and with no guest running yet there is nothing to stop cleanly.
+ * Stop the VM for signal sig (escaped: for the console's Ctrl-A x, which
+ * acts as SIGINT). Returns false once the run is over (done): nothing to stop.
+ */
+static bool request_stop(struct watch *w, int sig, bool escaped)
+{
+	PT(pthread_mutex_lock(&w->lock));
+	if (w->done) {
+		PT(pthread_mutex_unlock(&w->lock));
+		return false;
+	}
+	if (!w->vm) {
+		console_restore();
+		fprintf(stderr, "vmm-run: %s while building the VM: exiting\n",
+			stop_cause(sig, escaped));
+		_exit(EXIT_SIGNAL_BASE + sig);
+	}
+	if (w->signo || w->timed_out) {
+		PT(pthread_mutex_unlock(&w->lock));
+		fflush(stdout);
+		console_restore();
+		fprintf(stderr, "vmm-run: %s while stopping: exiting without cleanup\n",
+			stop_cause(sig, escaped));
+		_exit(EXIT_SIGNAL_BASE + sig);
+	}
+	w->signo = sig;
+	w->escaped = escaped;
+	vmm_vm_stop(w->vm, EXIT_SIGNAL_BASE + sig);
+	PT(pthread_mutex_unlock(&w->lock));
+	return true;
+}
+
+/*
+ * Takes SIGINT, SIGTERM and SIGHUP (a terminal that went away) for the
+ * whole process: every thread blocks them, so a signal is never delivered
+ * to a vCPU thread in the middle of guest entry. The first stops the VM
+ * cleanly; a second one means the user gave up waiting, so leave at once.
+ * It runs from before the VM is built: a device whose create() takes long
+ * (or hangs) must not make vmm-run deaf, and with no guest running yet
+ * there is nothing to stop cleanly.
  */
 static void *signal_thread(void *arg)
 {
@@ -547,36 +629,22 @@ static void *signal_thread(void *arg)
 	sigset_t set;
 	int sig;
 
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	stop_signals(&set);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		PT(pthread_mutex_lock(&w->lock));
-		if (w->done) {
-			PT(pthread_mutex_unlock(&w->lock));
+		if (!request_stop(w, sig, false))
 			return NULL;
-		}
-		if (!w->vm) {
-			fprintf(stderr, "vmm-run: %s while building the VM: exiting\n",
-				signal_name(sig));
-			_exit(EXIT_SIGNAL_BASE + sig);
-		}
-		if (w->signo || w->timed_out) {
-			PT(pthread_mutex_unlock(&w->lock));
-			fflush(stdout);
-			fprintf(stderr, "vmm-run: %s while stopping: exiting without cleanup\n",
-				signal_name(sig));
-			_exit(EXIT_SIGNAL_BASE + sig);
-		}
-		w->signo = sig;
-		vmm_vm_stop(w->vm, EXIT_SIGNAL_BASE + sig);
-		PT(pthread_mutex_unlock(&w->lock));
 	}
 }
 
-/* Start the signal thread: without it SIGINT and SIGTERM would never be seen. */
+/* Ctrl-A x on the console, from its thread: as SIGINT, with a message of its own. */
+static void escape_quit(void *opaque)
+{
+	request_stop(opaque, SIGINT, true);
+}
+
+/* Start the signal thread: without it SIGINT, SIGTERM and SIGHUP would never be seen. */
 static bool start_signal_thread(struct watch *w, pthread_t *sigt)
 {
 	PT(pthread_create(sigt, NULL, signal_thread, w));
@@ -585,8 +653,9 @@ static bool start_signal_thread(struct watch *w, pthread_t *sigt)
 
 /*
  * Nobody will stop the VM from now on: end the signal thread and give
- * SIGINT/SIGTERM back their default action, so that a hang while tearing
- * the VM down (a device flushing its output, say) can still be interrupted.
+ * SIGINT/SIGTERM/SIGHUP back their default action, so that a hang while
+ * tearing the VM down (a device flushing its output, say) can still be
+ * interrupted.
  */
 static void stop_signal_thread(struct watch *w, pthread_t sigt, bool have_sigt)
 {
@@ -600,9 +669,7 @@ static void stop_signal_thread(struct watch *w, pthread_t sigt, bool have_sigt)
 		PT(pthread_kill(sigt, SIGTERM));
 		PT(pthread_join(sigt, NULL));
 	}
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	stop_signals(&set);
 	PT(pthread_sigmask(SIG_UNBLOCK, &set, NULL));
 }
 
@@ -666,7 +733,10 @@ static int exit_status(const struct watch *w, int ret, const struct vmm_exit *ex
 			return EXIT_TIMEOUT;
 		}
 		if (w->signo && exit->exit_code == EXIT_SIGNAL_BASE + w->signo) {
-			fprintf(stderr, "vmm-run: stopped by %s\n", signal_name(w->signo));
+			if (w->escaped)
+				fprintf(stderr, "vmm-run: quit by the escape (Ctrl-A x)\n");
+			else
+				fprintf(stderr, "vmm-run: stopped by %s\n", signal_name(w->signo));
 			return EXIT_SIGNAL_BASE + w->signo;
 		}
 		/* Process exit statuses are 8 bits: 256 reads as 0, as it would from exit(3). */
@@ -704,6 +774,9 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 		OPT_PLUGIN_PATH,
 		OPT_TRACE,
 		OPT_TRANSLATE,
+		OPT_KERNEL,
+		OPT_INITRD,
+		OPT_APPEND,
 		OPT_VERSION
 	};
 	static const struct option longopts[] = {
@@ -713,6 +786,9 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 	    {"verbose", no_argument, NULL, 'v'},
 	    {"trace", no_argument, NULL, OPT_TRACE},
 	    {"translate", required_argument, NULL, OPT_TRANSLATE},
+	    {"kernel", required_argument, NULL, OPT_KERNEL},
+	    {"initrd", required_argument, NULL, OPT_INITRD},
+	    {"append", required_argument, NULL, OPT_APPEND},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, OPT_VERSION},
 	    {NULL, 0, NULL, 0},
@@ -757,6 +833,23 @@ static int parse_args(int argc, char **argv, struct cli_opts *o)
 				return st;
 			break;
 		}
+		case OPT_KERNEL:
+		case OPT_INITRD:
+			/* As the config does for its paths: a typo stops the run before any VM. */
+			if (!*optarg || access(optarg, R_OK)) {
+				fprintf(stderr, "vmm-run: --%s: '%s': %s\n",
+					c == OPT_KERNEL ? "kernel" : "initrd", optarg,
+					*optarg ? strerror(errno) : "empty path");
+				return EXIT_SETUP;
+			}
+			if (c == OPT_KERNEL)
+				o->kernel = optarg;
+			else
+				o->initrd = optarg;
+			break;
+		case OPT_APPEND:
+			o->append = optarg;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -813,11 +906,65 @@ static void report_plugin_path(const char *search)
 	fputc('\n', stderr);
 }
 
+/* Replace *field (a string the config owns) with a copy of value. Returns -1 or EXIT_SETUP. */
+static int override(char **field, const char *value)
+{
+	char *copy = strdup(value);
+
+	if (!copy) {
+		fprintf(stderr, "vmm-run: out of memory\n");
+		return EXIT_SETUP;
+	}
+	free(*field);
+	*field = copy;
+	return -1;
+}
+
+/*
+ * --kernel, --initrd and --append over [vm] kernel, initrd and cmdline; a
+ * --kernel drops a firmware (the two exclude each other). The paths stay as
+ * given: relative ones are from the current folder, as on any command line,
+ * and vmm_vm_create_from_config() hands them to vmm_load_linux(). Returns -1
+ * to go on, else the status to exit with.
+ */
+static int apply_linux_opts(const struct cli_opts *o, struct vmm_config *cfg)
+{
+	int st = -1;
+
+	if (o->kernel) {
+		if (cfg->firmware) {
+			if (o->verbose)
+				fprintf(
+				    stderr,
+				    "vmm-run: --kernel '%s' replaces the config's firmware '%s'\n",
+				    o->kernel, cfg->firmware);
+			free(cfg->firmware);
+			cfg->firmware = NULL;
+		}
+		st = override(&cfg->kernel, o->kernel);
+		cfg->kernel_line = 0;
+	}
+	if (st < 0 && o->initrd) {
+		st = override(&cfg->initrd, o->initrd);
+		cfg->initrd_line = 0;
+	}
+	if (st < 0 && o->append)
+		st = override(&cfg->cmdline, o->append);
+	if (st < 0 && !cfg->kernel && (o->initrd || o->append)) {
+		fprintf(stderr,
+			"vmm-run: --%s: no kernel to give it to (--kernel or [vm] kernel)\n",
+			o->initrd ? "initrd" : "append");
+		st = EXIT_SETUP;
+	}
+	return st;
+}
+
 /* Build the VM from the config; on failure say why and return the exit status. */
 static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vmm_vm **vm)
 {
 	struct vmm_vm_options opts;
-	char *search;
+	const char *why;
+	char *search, *where;
 	int ret;
 
 	search = plugin_search_path(o->plugin_path);
@@ -852,7 +999,18 @@ static int create_vm(const struct cli_opts *o, struct vmm_config *cfg, struct vm
 		return -1;
 
 	/* A backend this host cannot run: the library says why and what to try. */
-	fprintf(stderr, "vmm-run: %s\n", *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret));
+	why = *vmm_last_error() ? vmm_last_error() : vmm_strerror(ret);
+	/*
+	 * A --kernel is not in the file: the location the library puts in front
+	 * of the loader's words ("FILE: kernel: ", line 0) would point at the
+	 * config for nothing. The loader's own words name the file.
+	 */
+	if (o->kernel && asprintf(&where, "%s: kernel: ", cfg->path) >= 0) {
+		if (!strncmp(why, where, strlen(where)))
+			why += strlen(where);
+		free(where);
+	}
+	fprintf(stderr, "vmm-run: %s\n", why);
 	return EXIT_SETUP;
 }
 
@@ -871,11 +1029,14 @@ int main(int argc, char **argv)
 	/*
 	 * Before any thread exists (the library's vCPU threads included), so
 	 * that every thread inherits the mask and only signal_thread() ever
-	 * sees SIGINT/SIGTERM.
+	 * sees SIGINT/SIGTERM/SIGHUP.
 	 */
-	sigemptyset(&set);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGTERM);
+	{
+		struct sigaction hup;
+
+		hup_ignored = sigaction(SIGHUP, NULL, &hup) == 0 && hup.sa_handler == SIG_IGN;
+	}
+	stop_signals(&set);
 	PT(pthread_sigmask(SIG_BLOCK, &set, NULL));
 	/*
 	 * A device writing to a closed pipe (vmm-run ... | head) must get EPIPE,
@@ -900,10 +1061,13 @@ int main(int argc, char **argv)
 		status = EXIT_SETUP;
 		goto out;
 	}
+	status = apply_linux_opts(&o, cfg);
+	if (status >= 0)
+		goto out;
 	/*
 	 * The library leaves firmware optional (an embedder may load code
-	 * itself); vmm-run has nothing else to boot. Point at the [vm] header,
-	 * or at line 1 when there is none: that is where one would go.
+	 * itself); vmm-run has nothing else to boot but a kernel. Point at the
+	 * [vm] header, or at line 1 when there is none: that is where one would go.
 	 */
 	if (!cfg->firmware && !cfg->kernel) {
 		if (cfg->vm_line)
@@ -922,6 +1086,17 @@ int main(int argc, char **argv)
 	if (o.timeout_set)
 		cfg->timeout_ms = o.timeout_ms;
 
+	/* Before the devices exist: the one reading stdin must find the console's pipe there. */
+	if (console_wanted(cfg)) {
+		ret = console_start(escape_quit, &w);
+		if (ret < 0) {
+			status = EXIT_SETUP;
+			goto out;
+		}
+		if (ret > 0 && o.verbose)
+			fprintf(stderr, "vmm-run: console: the terminal is the guest's (raw); "
+					"Ctrl-A x quits, Ctrl-A h lists the keys\n");
+	}
 	status = create_vm(&o, cfg, &vm);
 	if (status >= 0)
 		goto out;
@@ -934,6 +1109,8 @@ int main(int argc, char **argv)
 
 	w.timeout_ms = cfg->timeout_ms;
 	ret = run_watched(&w, &exit_info);
+	/* The terminal back first: what follows is vmm-run's own output. */
+	console_end();
 	stop_signal_thread(&w, sigt, have_sigt);
 	have_sigt = false;
 	/* Guest output first, so a terminal shows it before the verdict. */
@@ -949,9 +1126,11 @@ int main(int argc, char **argv)
 		report_stats(vm, &exit_info);
 
 out:
+	console_end();
 	if (have_sigt)
 		stop_signal_thread(&w, sigt, have_sigt);
 	vmm_vm_destroy(vm);
+	console_close();
 	vmm_config_free(cfg);
 	free(o.plugin_path);
 	free(o.translate);

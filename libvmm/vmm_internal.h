@@ -400,10 +400,10 @@ struct vmmi_backend_ops {
 	int (*irq_reset)(struct vmm_vcpu *vcpu);
 	/*
 	 * Make vcpu the PC CPU a Linux guest expects, instead of guest.h's
-	 * (vmm_load_linux(), for every vCPU, with no vCPU running, before vCPU
-	 * 0's registers are set; again on vmm_vm_reset()): the hypervisor's
-	 * CPUID as it is, and vCPU 0 runnable while the others wait for
-	 * INIT/SIPI, which irq_reset() then keeps for a VM with linux_boot.
+	 * (vmm_load_linux(), vm->linux_boot set, for every vCPU, with no vCPU
+	 * running, before vCPU 0's registers are set; again on vmm_vm_reset()):
+	 * the hypervisor's CPUID as it is, and vCPU 0 runnable while the others
+	 * wait for INIT/SIPI, which irq_reset() keeps for a VM with linux_boot.
 	 * NULL: the backend cannot boot Linux (emu).
 	 */
 	int (*linux_vcpu)(struct vmm_vcpu *vcpu);
@@ -626,7 +626,8 @@ struct vmm_vm {
 	size_t nloaded;
 	bool booted;	     /* vmm_boot_setup() succeeded: vmm_vm_reset() can redo it */
 	uint64_t boot_entry; /* the entry it was given */
-	bool linux_boot;     /* booted by vmm_load_linux(): reset loads vm->lx again, and vCPUs but 0 wait for SIPI */
+	bool linux_boot; /* booted by vmm_load_linux(): reset loads vm->lx again, and vCPUs but 0
+			    wait for SIPI */
 	struct vmmi_linux lx;
 	bool reset_requested; /* under stop_lock: the stop is the guest's reset (VMM_EXIT_RESET) */
 

@@ -58,6 +58,12 @@ struct kvm_vcpu {
 	struct kvm_lapic_state lapic0;
 	uint64_t apic_base0;
 	/*
+	 * linux_vcpu set the Linux CPUID: a reset's call sets only the MP state
+	 * (KVM refuses KVM_SET_CPUID2 after KVM_RUN unless it finds the CPUID
+	 * equal, which PVM's additions defeat).
+	 */
+	bool linux_cpuid;
+	/*
 	 * The halt watch (kvm_halt.c): the vCPU's binary statistics, and where
 	 * in them "blocking" and "halt_exits" are (-1: not offered).
 	 */

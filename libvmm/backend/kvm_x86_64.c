@@ -123,10 +123,10 @@ static int cpuid_set(struct kvm_vcpu *kv, struct kvm_cpuid2 *c, unsigned index)
 {
 	int ret = 0;
 
-	/* KVM refuses a change once the vCPU has run; the same CPUID again it takes. */
 	if (ioctl(kv->fd, KVM_SET_CPUID2, c) < 0)
-		ret = vmmi_error(-errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s", index,
-				 strerror(errno));
+		ret = vmmi_error(
+		    -errno, "kvm: KVM_SET_CPUID2 on vCPU %u: %s%s", index, strerror(errno),
+		    errno == EINVAL ? " (KVM takes no new CPUID once the vCPU has run)" : "");
 	free(c);
 	return ret;
 }
@@ -192,10 +192,13 @@ int vmmi_kvm_linux_vcpu(struct vmm_vcpu *vcpu)
 {
 	struct kvm_vm *k = vcpu->vm->be;
 	struct kvm_vcpu *kv = vcpu->be;
-	struct kvm_cpuid2 *c = cpuid_copy(k, 2);
+	struct kvm_cpuid2 *c;
 	struct kvm_cpuid_entry2 *e;
 	int ret;
 
+	if (kv->linux_cpuid)
+		return set_mp_state(vcpu, start_mp_state(vcpu, true));
+	c = cpuid_copy(k, 2);
 	if (!c)
 		return -ENOMEM;
 	cpuid_set_apic_id(c, vcpu->index);
@@ -215,6 +218,7 @@ int vmmi_kvm_linux_vcpu(struct vmm_vcpu *vcpu)
 	ret = cpuid_set(kv, c, vcpu->index);
 	if (ret < 0)
 		return ret;
+	kv->linux_cpuid = true;
 	return set_mp_state(vcpu, start_mp_state(vcpu, true));
 }
 

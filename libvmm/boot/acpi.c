@@ -12,7 +12,7 @@
  * Sizes are the ACPI 6.3 specification's (chapter 5.2).
  */
 #define RSDP_SIZE	    36
-#define HDR_SIZE	    36 /* every table's header */
+#define HDR_SIZE	    36		       /* every table's header */
 #define XSDT_SIZE	    (HDR_SIZE + 2 * 8) /* the FADT and the MADT */
 #define FADT_SIZE	    276
 #define MADT_HDR_SIZE	    (HDR_SIZE + 8) /* + local APIC address and flags */
@@ -66,22 +66,22 @@
 #define ISA_CASCADE    2
 
 /* AML (chapter 20): the opcodes the DSDT's serial port devices use. */
-#define AML_NAME       0x08
-#define AML_BYTE       0x0a
-#define AML_DWORD      0x0c
-#define AML_BUFFER     0x11
-#define AML_EXT	       0x5b
-#define AML_DEVICE     0x82 /* after AML_EXT */
-#define AML_ROOT       0x5c /* '\' */
-#define AML_DUAL_NAME  0x2e
-#define EISA_PNP0501   0x0105d041u /* EisaId("PNP0501"), a 16550A-compatible port */
-#define UART_PORTS     8
+#define AML_NAME      0x08
+#define AML_BYTE      0x0a
+#define AML_DWORD     0x0c
+#define AML_BUFFER    0x11
+#define AML_EXT	      0x5b
+#define AML_DEVICE    0x82 /* after AML_EXT */
+#define AML_ROOT      0x5c /* '\' */
+#define AML_DUAL_NAME 0x2e
+#define EISA_PNP0501  0x0105d041u /* EisaId("PNP0501"), a 16550A-compatible port */
+#define UART_PORTS    8
 /* _CRS's resource template (chapter 6.4): IO (Decode16), IRQNoFlags, End Tag. */
-#define RES_IO	       0x47
+#define RES_IO		0x47
 #define RES_IO_DECODE16 0x01
 #define RES_IRQ_NOFLAGS 0x22
-#define RES_END	       0x79
-#define CRS_SIZE       (8 + 3 + 2)
+#define RES_END		0x79
+#define CRS_SIZE	(8 + 3 + 2)
 /*
  * A device's bytes: DeviceOp (2), PkgLength (1), \_SB_.COMn (10), Name(_HID)
  * (10), Name(_UID) (7), Name(_CRS) with its buffer (9 + CRS_SIZE).

@@ -21,8 +21,8 @@ struct vmmi_acpi_uart {
 
 /* What the tables describe. */
 struct vmmi_acpi_spec {
-	unsigned ncpus;	      /* 1..VMM_GUEST_MAX_VCPUS; APIC ids and ACPI processor ids 0..ncpus-1 */
-	uint8_t ioapic_id;    /* at least ncpus (no local APIC's id), not 0xff */
+	unsigned ncpus;	   /* 1..VMM_GUEST_MAX_VCPUS; APIC ids and ACPI processor ids 0..ncpus-1 */
+	uint8_t ioapic_id; /* at least ncpus (no local APIC's id), not 0xff */
 	uint32_t ioapic_base; /* VMM_GUEST_IOAPIC_BASE: page-aligned, not 0 */
 	uint32_t lapic_base;  /* VMM_GUEST_LAPIC_BASE: page-aligned, not 0 */
 	/*

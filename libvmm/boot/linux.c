@@ -10,7 +10,7 @@
  *   0x07000  the zero page (struct boot_params)
  *   0x09000  page tables: PML4, PDPT, 4 PDs: identity map [0, 4 GiB), 2 MiB pages
  *   0x20000  the command line
- *   0x9fc00  EBDA, and 0xf0000 the MP tables: [0x9fc00, 0x100000) e820-reserved
+ *   0x9fc00  EBDA, 0xe0000 ACPI (RSDP first), 0xf0000 MP tables: [0x9fc00, 1 MiB) reserved
  *   pref_address (16 MiB) or the first kernel_alignment multiple that fits: the kernel
  *   the top of RAM below 4 GiB and initrd_addr_max: the initrd
  * Every size and offset the image states was checked by vmmi_bzimage_parse().
@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "boot/acpi.h"
 #include "boot/mptable.h"
 #include "vmm_internal.h"
 
@@ -42,6 +43,7 @@
 #define LX_CMDLINE	0x20000ull
 #define LX_CMDLINE_MAX	(LX_EBDA - LX_CMDLINE - 1)
 #define LX_EBDA		0x9fc00ull
+#define LX_ACPI		0xe0000ull
 #define LX_MPTABLE	0xf0000ull
 #define LX_LEGACY_END	0x100000ull
 #define LX_KERNEL_MIN	LX_LEGACY_END  /* no kernel or initrd below 1 MiB */
@@ -53,6 +55,7 @@
 #define LX_SEL_TSS  0x20
 
 /* boot_params offsets (arch/x86/include/uapi/asm/bootparam.h). */
+#define BP_ACPI_RSDP_ADDR    0x070
 #define BP_EXT_RAMDISK_IMAGE 0x0c0
 #define BP_EXT_RAMDISK_SIZE  0x0c4
 #define BP_EXT_CMD_LINE_PTR  0x0c8
@@ -302,6 +305,7 @@ static int write_zero_page(struct vmm_vm *vm, const struct plan *p, const uint8_
 	bp[BP_TYPE_OF_LOADER] = 0xff;	 /* a loader with no assigned id */
 	put32(bp + BP_CODE32_START, (uint32_t)p->kernel_gpa);
 	put32(bp + BP_CMD_LINE_PTR, (uint32_t)LX_CMDLINE);
+	put64(bp + BP_ACPI_RSDP_ADDR, LX_ACPI); /* protocol 2.14; older kernels scan for it */
 	put32(bp + BP_EXT_CMD_LINE_PTR, 0);
 	put32(bp + BP_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
 	put32(bp + BP_RAMDISK_SIZE, (uint32_t)p->initrd_size);
@@ -376,6 +380,48 @@ static int write_mptable(struct vmm_vm *vm)
 	ret = vmmi_mptable_build(buf, size, LX_MPTABLE, &spec);
 	if (ret == 0)
 		poke(vm, LX_MPTABLE, buf, size);
+	free(buf);
+	return ret;
+}
+
+/*
+ * The ACPI tables Linux finds its CPUs and I/O APIC in: RSDP, XSDT, a
+ * hardware-reduced FADT (no SCI, PM timer, i8042, VGA or RTC), a DSDT that
+ * names the uart16550s on ISA interrupts and the MADT. Kernels built without CONFIG_X86_MPPARSE,
+ * Debian's among them, read only these; the MP tables serve the others.
+ */
+static int write_acpi(struct vmm_vm *vm)
+{
+	struct vmmi_acpi_spec spec = {
+	    .ncpus = vm->nvcpus,
+	    .ioapic_id = (uint8_t)vm->nvcpus,
+	    .ioapic_base = (uint32_t)VMM_GUEST_IOAPIC_BASE,
+	    .lapic_base = (uint32_t)VMM_GUEST_LAPIC_BASE,
+	};
+	size_t size;
+	uint8_t *buf;
+	int ret;
+
+	/* Each uart16550 with an ISA interrupt, which Linux maps only through the DSDT. */
+	for (size_t i = 0; i < vm->bus[1].n && spec.nuarts < VMMI_ACPI_MAX_UARTS; i++) {
+		const struct vmmi_window *w = &vm->bus[1].w[i];
+		unsigned irq = w->dev->nirqs ? w->dev->irqs[0] : 0;
+
+		if (strcmp(w->dev->desc->name, "uart16550") || irq == 0 || irq == 2 || irq > 15)
+			continue;
+		spec.uarts[spec.nuarts].port = (uint16_t)w->base;
+		spec.uarts[spec.nuarts].irq = (uint8_t)irq;
+		spec.nuarts++;
+	}
+	size = vmmi_acpi_size(&spec);
+	if (size > LX_MPTABLE - LX_ACPI)
+		return vmmi_error(-E2BIG, "linux: the ACPI tables need 0x%zx bytes", size);
+	buf = calloc(1, size);
+	if (!buf)
+		return vmmi_error(-ENOMEM, "linux: out of memory");
+	ret = vmmi_acpi_build(buf, size, LX_ACPI, &spec);
+	if (ret == 0)
+		poke(vm, LX_ACPI, buf, size);
 	free(buf);
 	return ret;
 }
@@ -550,6 +596,8 @@ int vmmi_linux_boot(struct vmm_vm *vm)
 	write_tables(vm);
 	ret = write_mptable(vm);
 	if (ret == 0)
+		ret = write_acpi(vm);
+	if (ret == 0)
 		ret = write_zero_page(vm, p, img, len);
 	if (ret < 0)
 		goto out;
@@ -596,13 +644,18 @@ static int kbc_create(const struct vmm_host_services *host, struct vmm_host *ctx
 	return 0;
 }
 
-/* No controller answers: status all-ones, as an empty port reads, so i8042 finds none. */
+/*
+ * Status 0: input buffer empty, so Linux's reboot writes its 0xfe at once
+ * (all-ones, an empty port, would make it poll 65536 times first). With
+ * the FADT saying there is no 8042, Linux never probes the controller; a
+ * kernel without ACPI finds none after its self-test times out (0.5 s).
+ */
 static int kbc_read(void *state, uint64_t offset, uint32_t size, uint64_t *value)
 {
 	(void)state;
 	(void)offset;
 	(void)size;
-	*value = 0xff;
+	*value = 0;
 	return 0;
 }
 

@@ -43,11 +43,10 @@ static int unclaimed(struct vmm_vcpu *vcpu, uint32_t space, uint64_t addr, uint3
 		uint64_t n = atomic_fetch_add(&vm->unclaimed_logged, 1);
 
 		if (n < UNCLAIMED_LOG_LIMIT)
-			vmmi_log(vm, level,
-				 "vcpu%u: unclaimed %s %s of %u bytes at 0x%llx (%s): %s",
-				 vcpu->index, vmmi_space_name(space), is_write ? "write" : "read",
-				 size, (unsigned long long)addr, why,
-				 is_write ? "dropped" : "reads all-ones");
+			vmmi_log(
+			    vm, level, "vcpu%u: unclaimed %s %s of %u bytes at 0x%llx (%s): %s",
+			    vcpu->index, vmmi_space_name(space), is_write ? "write" : "read", size,
+			    (unsigned long long)addr, why, is_write ? "dropped" : "reads all-ones");
 		else if (n == UNCLAIMED_LOG_LIMIT)
 			vmmi_log(vm, level, "further unclaimed accesses are not logged");
 	}

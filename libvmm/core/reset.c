@@ -80,7 +80,7 @@ static int reset_locked(struct vmm_vm *vm)
 			return ret;
 	}
 	/* A Linux guest boots again from its files; else guest.h's boot state. */
-	if (vm->linux_boot)
+	if (vm->linux_boot && vm->lx.kernel)
 		return vmmi_linux_boot(vm);
 	return vmm_boot_setup(vm, vm->boot_entry);
 }

@@ -274,7 +274,7 @@ static int capture_file(void)
 static void child(const struct e2e_spawn *spec, int out, int err)
 {
 	sigset_t none;
-	int in = open("/dev/null", O_RDONLY);
+	int in = spec->stdin_fd > 2 ? spec->stdin_fd : open("/dev/null", O_RDONLY);
 
 	/* The test runner's mask and dispositions must not leak into the program under test. */
 	sigemptyset(&none);

@@ -30,6 +30,7 @@ struct e2e_spawn {
 	unsigned signal_after_ms; /* ... this long after it started */
 	unsigned limit_s;	  /* wall-clock limit; 0 means E2E_LIMIT_S */
 	int stdout_fd; /* if > 2, the child's stdout (res->out stays empty); else captured */
+	int stdin_fd;  /* if > 2, the child's stdin; else /dev/null */
 };
 
 struct e2e_result {
@@ -42,7 +43,7 @@ struct e2e_result {
 	char *err;
 };
 
-/* Run spec->argv with stdin from /dev/null, capturing stdout and stderr into *res. */
+/* Run spec->argv with stdin from /dev/null (or stdin_fd), capturing stdout and stderr into *res. */
 void e2e_spawn(const struct e2e_spawn *spec, struct e2e_result *res);
 /* Run vmm-run with the NULL-terminated argument list that follows res. */
 void e2e_vmm_run(struct e2e_result *res, ...) __attribute__((sentinel));

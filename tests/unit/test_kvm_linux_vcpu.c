@@ -2,16 +2,18 @@
 /*
  * test_kvm_linux_vcpu.c - specification of kvm's linux_vcpu op: the CPUID a Linux guest's vCPUs
  * read (KVM's own, the hypervisor bit, TSC-deadline, kvmclock's leaves, each APIC id) and how
- * they start (vCPU 0 runs, the others wait for INIT/SIPI, after a reset too); guest.h's vCPUs
- * of a VM not booted so keep their own CPUID and all run.
+ * they start (vCPU 0 runs, the others wait for INIT/SIPI, after a reset too, and start at the
+ * SIPI's vector); guest.h's vCPUs of a VM not booted so keep their own CPUID and all run.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>
 #include <linux/kvm.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "guest_prog.h"
@@ -22,7 +24,7 @@
 
 #define ENTRY	 0x100000ull
 #define OUT	 0x200000ull
-#define LOW_SIZE (16ull << 20)
+#define LOW_SIZE (32ull << 20) /* a Linux kernel loads at 16 MiB */
 #define NVCPUS	 3
 
 #define ECX_X2APIC	 (1u << 21)
@@ -31,6 +33,7 @@
 
 static struct vmm_vm *vm;
 static struct kvm_cpuid2 *got;
+static char kernel[] = "/tmp/test_kvm_linux_vcpu.XXXXXX"; /* load_linux()'s, till teardown */
 
 static void teardown(void)
 {
@@ -38,6 +41,8 @@ static void teardown(void)
 	vm = NULL;
 	free(got);
 	got = NULL;
+	if (!strchr(kernel, 'X'))
+		unlink(kernel);
 }
 
 TestSuite(kvm_linux_vcpu, .fini = teardown, .timeout = 60);
@@ -268,24 +273,83 @@ Test(kvm_linux_vcpu, a_vm_not_booted_as_linux_keeps_guest_h_cpuid_and_runs_every
 	}
 }
 
-/* A reset after the guest started its APs (made runnable here, as a SIPI would). */
-static void reset_after_aps_ran(bool linux_boot)
+/* As a SIPI would: the APs run. */
+static void start_aps(void)
 {
 	for (unsigned i = 1; i < vm->nvcpus; i++) {
 		struct kvm_mp_state mp = {.mp_state = KVM_MP_STATE_RUNNABLE};
 
 		cr_assert_eq(ioctl(kvcpu(i)->fd, KVM_SET_MP_STATE, &mp), 0, "%m");
 	}
-	vm->linux_boot = linux_boot;
-	OK(vmm_vm_reset(vm));
+}
+
+/* The smallest bzImage the loader takes (test_bzimage.c's): 16 bytes of kernel at 16 MiB. */
+static void load_linux(void)
+{
+	static uint8_t img[0x410];
+	int fd;
+
+	memset(img, 0, sizeof(img));
+	img[0x1f1] = 1;				     /* setup_sects */
+	memcpy(img + 0x1f4, &(uint32_t){1}, 4);	     /* syssize: 16 bytes */
+	memcpy(img + 0x1fe, &(uint16_t){0xaa55}, 2); /* boot flag */
+	img[0x200] = 0xeb;			     /* the jump over the header, to 0x26c */
+	img[0x201] = 0x6a;
+	memcpy(img + 0x202, "HdrS", 4);
+	memcpy(img + 0x206, &(uint16_t){0x020f}, 2);	 /* protocol 2.15 */
+	img[0x211] = 0x01;				 /* LOADED_HIGH */
+	memcpy(img + 0x22c, &(uint32_t){0x7fffffff}, 4); /* initrd_addr_max */
+	memcpy(img + 0x230, &(uint32_t){0x200000}, 4);	 /* kernel_alignment */
+	img[0x235] = 21;				 /* min_alignment */
+	memcpy(img + 0x236, &(uint16_t){0x0001}, 2);	 /* XLF_KERNEL_64 */
+	memcpy(img + 0x238, &(uint32_t){0x7ff}, 4);	 /* cmdline_size */
+	memcpy(img + 0x258, &(uint64_t){0x1000000}, 8);	 /* pref_address */
+	memcpy(img + 0x260, &(uint32_t){0x10000}, 4);	 /* init_size */
+	fd = mkstemp(kernel);				 /* vmm_vm_reset() reads it again */
+	cr_assert_geq(fd, 0, "mkstemp: %m");
+	cr_assert_eq(write(fd, img, sizeof(img)), (ssize_t)sizeof(img), "write: %m");
+	close(fd);
+	OK(vmm_load_linux(vm, kernel, NULL, "console=ttyS0"));
+}
+
+Test(kvm_linux_vcpu, vmm_load_linux_gives_every_vcpu_the_linux_cpu)
+{
+	make_vm(NVCPUS);
+	load_linux();
+	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
+	for (unsigned i = 0; i < NVCPUS; i++) {
+		get_cpuid(i);
+		cr_expect(leaf(1)->ecx & ECX_HYPERVISOR, "vCPU %u: CPUID 1 ECX 0x%x", i,
+			  leaf(1)->ecx);
+		cr_expect_eq(leaf(1)->ebx >> 24, i);
+		if (i)
+			cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED,
+				     "vCPU %u: mp_state %u", i, mp_state(i));
+	}
 }
 
 Test(kvm_linux_vcpu, a_reset_of_a_linux_boot_leaves_the_aps_waiting_for_sipi_again)
 {
 	make_vm(NVCPUS);
-	OK(vmm_boot_setup(vm, ENTRY)); /* what vmm_vm_reset() needs to return to */
+	load_linux();
+	start_aps();
+	OK(vmm_vm_reset(vm));
+	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
+	for (unsigned i = 1; i < NVCPUS; i++)
+		cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED, "vCPU %u: mp_state %u", i,
+			     mp_state(i));
+}
+
+/* The op itself, which vmm_vm_reset() calls before it loads Linux again. */
+Test(kvm_linux_vcpu, irq_reset_of_a_linux_boot_leaves_the_aps_waiting_for_sipi)
+{
+	make_vm(NVCPUS);
 	linux_vcpus();
-	reset_after_aps_ran(true);
+	start_aps();
+	vm->linux_boot = true;
+	for (unsigned i = 0; i < NVCPUS; i++)
+		OK(vm->ops->irq_reset(vmm_vcpu_get(vm, i)));
+	vm->linux_boot = false; /* the VM has no files to load again */
 	cr_expect_eq(mp_state(0), KVM_MP_STATE_RUNNABLE);
 	for (unsigned i = 1; i < NVCPUS; i++)
 		cr_expect_eq(mp_state(i), KVM_MP_STATE_UNINITIALIZED, "vCPU %u: mp_state %u", i,
@@ -323,12 +387,10 @@ Test(kvm_linux_vcpu, a_reset_restores_the_local_apic_version_of_the_linux_cpuid)
 	uint32_t before, after;
 
 	make_vm(1);
-	OK(vmm_boot_setup(vm, ENTRY));
 	before = lapic_version(0);
-	linux_vcpus();
+	load_linux();
 	after = lapic_version(0);
 	cr_log_info("local APIC version 0x%x with guest.h's CPUID, 0x%x with KVM's", before, after);
-	vm->linux_boot = true;
 	OK(vmm_vm_reset(vm));
 	cr_expect_eq(lapic_version(0), after, "version 0x%x after the reset, 0x%x before",
 		     lapic_version(0), after);
@@ -363,4 +425,119 @@ Test(kvm_linux_vcpu, the_guest_reads_the_hypervisor_bit_and_kvms_signature)
 	cr_expect(seen[0] & ECX_HYPERVISOR, "CPUID 1 ECX 0x%x", seen[0]);
 	memcpy(name, seen + 1, 12);
 	cr_expect_str_eq(name, "KVMKVMKVM");
+}
+
+/* vmm_vm_reset() of a Linux boot calls the op again: KVM takes the same CPUID after KVM_RUN. */
+Test(kvm_linux_vcpu, a_vcpu_that_ran_takes_the_linux_cpu_again)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+
+	make_vm(1);
+	OK(vmm_guest_write(vm, ENTRY, g_lx_start, (size_t)(g_lx_end - g_lx_start)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	OK(vm->ops->linux_vcpu(vmm_vcpu_get(vm, 0)));
+}
+
+/* A VM that ran guest.h's vCPUs cannot become a Linux PC: KVM keeps a CPUID once used. */
+Test(kvm_linux_vcpu, a_vcpu_that_ran_with_guest_h_cpuid_is_refused_with_the_reason)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+
+	make_vm(1);
+	OK(vmm_guest_write(vm, ENTRY, g_lx_start, (size_t)(g_lx_end - g_lx_start)));
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_assert_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	cr_assert_eq(vm->ops->linux_vcpu(vmm_vcpu_get(vm, 0)), -EINVAL);
+	cr_expect(strstr(vmm_last_error(), "once the vCPU has run"), "detail: %s",
+		  vmm_last_error());
+}
+
+/* vCPU 0 waits for interrupts for ever; any other vCPU that runs writes 1 at OUT + 0x100. */
+extern const uint8_t g_ap_start[], g_ap_end[];
+__asm__(".pushsection .rodata\n.globl g_ap_start\ng_ap_start:\n"
+	"	cmpl $0, 16(%rdi)\n" /* boot info: vcpu_index */
+	"	jne 2f\n"
+	"	sti\n"
+	"1:	hlt\n	jmp 1b\n"
+	"2:	movl $1, 0x200100\n	cli\n	hlt\n"
+	".globl g_ap_end\ng_ap_end:\n.popsection\n");
+
+static void *stop_later(void *arg)
+{
+	(void)arg;
+	usleep(300 * 1000);
+	vmm_vm_stop(vm, 7);
+	return NULL;
+}
+
+Test(kvm_linux_vcpu, an_ap_waiting_for_sipi_runs_nothing_and_a_stop_still_ends_the_run)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+	struct timespec c0, c1;
+	pthread_t t;
+	uint32_t ran = 0;
+
+	make_vm(2);
+	OK(vmm_guest_write(vm, ENTRY, g_ap_start, (size_t)(g_ap_end - g_ap_start)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY)); /* vCPU 1's registers too: only a SIPI would use them */
+	cr_assert_eq(pthread_create(&t, NULL, stop_later, NULL), 0);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
+	OK(vmm_vm_run(vm, &ex));
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
+	pthread_join(t, NULL);
+	cr_expect_eq(ex.reason, VMM_EXIT_STOPPED, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	cr_expect_eq(ex.exit_code, 7);
+	OK(vmm_guest_read(vm, OUT + 0x100, &ran, sizeof(ran)));
+	cr_expect_eq(ran, 0, "vCPU 1 ran without a SIPI");
+	cr_expect_eq(mp_state(1), KVM_MP_STATE_UNINITIALIZED);
+	cr_log_info("CPU time of the 0.3 s run: %.3f s",
+		    (double)(c1.tv_sec - c0.tv_sec) + (c1.tv_nsec - c0.tv_nsec) / 1e9);
+}
+
+/*
+ * What Linux's SMP boot does: vCPU 0 enables its local APIC and sends vCPU 1
+ * INIT and a start-up IPI of vector 8; vCPU 1 starts in real mode at 0x8000,
+ * where g_sipi_rm writes 1 at 0x100, which vCPU 0 waits for (a bounded
+ * spin), then both halt.
+ */
+extern const uint8_t g_sipi_start[], g_sipi_end[];
+__asm__(".pushsection .rodata\n.globl g_sipi_start\ng_sipi_start:\n"
+	"	cmpl $0, 16(%rdi)\n" /* boot info: vcpu_index; an AP never gets here */
+	"	jne 2f\n"
+	"	movl $0xfee00000, %ebx\n"
+	"	movl $0x1ff, 0xf0(%rbx)\n"	 /* SVR: enabled */
+	"	movl $0x01000000, 0x310(%rbx)\n" /* ICR high: APIC id 1 */
+	"	movl $0x00004500, 0x300(%rbx)\n" /* ICR low: INIT, assert */
+	"	movl $0x01000000, 0x310(%rbx)\n"
+	"	movl $0x00004608, 0x300(%rbx)\n" /* ICR low: start-up, vector 8 */
+	"	movl $100000000, %ecx\n"
+	"1:	cmpb $1, 0x100\n	je 2f\n	pause\n	decl %ecx\n	jnz 1b\n"
+	"2:	cli\n	hlt\n"
+	".globl g_sipi_end\ng_sipi_end:\n.popsection\n");
+/* Real mode, CS 0x800, DS 0: movb $1, 0x100; cli; hlt */
+static const uint8_t g_sipi_rm[] = {0xc6, 0x06, 0x00, 0x01, 0x01, 0xfa, 0xf4};
+
+Test(kvm_linux_vcpu, init_and_sipi_start_an_ap_in_real_mode_at_the_vector)
+{
+	struct vmm_exit ex = VMM_EXIT_INIT;
+	uint8_t started = 0;
+
+	make_vm(2);
+	OK(vmm_guest_write(vm, ENTRY, g_sipi_start, (size_t)(g_sipi_end - g_sipi_start)));
+	OK(vmm_guest_write(vm, 0x8000, g_sipi_rm, sizeof(g_sipi_rm)));
+	linux_vcpus();
+	OK(vmm_boot_setup(vm, ENTRY));
+	OK(vmm_vm_run(vm, &ex));
+	cr_expect_eq(ex.reason, VMM_EXIT_HLT, "exit %s: %s", vmm_exit_reason_name(ex.reason),
+		     ex.detail);
+	OK(vmm_guest_read(vm, 0x100, &started, 1));
+	cr_expect_eq(started, 1, "vCPU 1 did not run its start-up code");
 }

@@ -783,8 +783,9 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry) VMM_MUST_CHECK;
  * initrd (NULL: none) below its limit and the command line (NULL: empty);
  * write the zero page (boot_params) with an e820 map built from the memslots
  * (writable RAM usable; read-only slots, device windows, the APICs and the
- * legacy area [0x9fc00, 0x100000) reserved), the MP tables that list every
- * vCPU and the I/O APIC, and page tables and a GDT of its own; then put
+ * legacy area [0x9fc00, 0x100000) reserved), ACPI tables (MADT) and MP
+ * tables that list every vCPU and the I/O APIC, and page tables and a GDT
+ * of its own; then put
  * vCPU 0 at the 64-bit entry with RSI at the zero page, and every other vCPU
  * in the wait-for-SIPI state of a PC. It also makes the keyboard
  * controller's reset (0xfe to port 0x64) end the run with VMM_EXIT_RESET.
