@@ -7,8 +7,8 @@
 # IRQ 4, the testdev at 0xfebf0000) on kvm with N vCPUs [1], from an ini written to the output
 # folder; --qemu runs qemu-system-x86_64 -enable-kvm instead, for the figure. The guest's stdin
 # is a FIFO: when the guest prints "@linux ready-for-input" one line goes in. Prints the guest's
-# output as it comes, then "@figure TOOL cpus=N init=S total=S": seconds from the start to the
-# "@linux init" marker and to the end. Passes when the tool exits 0 and the guest says
+# output as it comes, then "@figure TOOL cpus=N init=S total=S uptime=S": seconds from the start
+# to the "@linux init" marker and to the end, and the guest's uptime at that marker. Passes when the tool exits 0 and the guest says
 # "@linux pass", echoed the line and saw N CPUs.
 # Exit status: 0 passed; 77 skipped ("skipped: reason": no /dev/kvm, no kernel, this host's
 # KVM cannot emulate what the kernel does (its emulation failure is quoted), or it is kvm_pvm
@@ -228,7 +228,10 @@ if [ "$tool" = vmm-run ]; then
 fi
 [ -z "$failures" ] || die "$failures (output in $log)"
 
-figure=$(awk -v s="$start" -v i="$init" -v e="$end" \
-	'BEGIN { printf "init=%.2f total=%.2f", i - s, e - s }')
+# The guest's own uptime at /init splits the time: before the kernel's clock started (the VMM's
+# setup, the firmware if any, the decompressor) and the kernel's boot.
+uptime=$(awk '$1 == "@linux" && $2 == "init" { print $3; exit }' "$log")
+figure=$(awk -v s="$start" -v i="$init" -v e="$end" -v u="$uptime" \
+	'BEGIN { printf "init=%.2f total=%.2f uptime=%.2f", i - s, e - s, u }')
 echo "@figure $label cpus=$cpus $figure"
 echo "$me: PASSED: $label, $cpus vCPU(s): /init reached, ttyS0 interrupts, echo, exit status 0"
