@@ -7,8 +7,9 @@
 # IRQ 4, the testdev at 0xfebf0000) on kvm with N vCPUs [1], from an ini written to the output
 # folder; --qemu runs qemu-system-x86_64 -enable-kvm instead, for the figure. The guest's stdin
 # is a FIFO: when the guest prints "@linux ready-for-input" one line goes in. Prints the guest's
-# output as it comes, then "@figure TOOL cpus=N init=S total=S uptime=S": seconds from the start
-# to the "@linux init" marker and to the end, and the guest's uptime at that marker. Passes when the tool exits 0 and the guest says
+# output as it comes, then "@figure TOOL cpus=N init=S total=S uptime=S [setup=S]": seconds from
+# the start to the "@linux init" marker and to the end, the guest's uptime at that marker, and
+# (vmm-run) to the end of vmm-run's setup, when the guest starts. Passes when the tool exits 0 and the guest says
 # "@linux pass", echoed the line and saw N CPUs.
 # Exit status: 0 passed; 77 skipped ("skipped: reason": no /dev/kvm, no kernel, this host's
 # KVM cannot emulate what the kernel does (its emulation failure is quoted), or it is kvm_pvm
@@ -25,7 +26,7 @@ limit=${LINUX_TIMEOUT:-300}
 out=${LINUX_OUT:-$root/build/linux}
 
 usage() {
-	sed -n '5,19s/^# \{0,1\}//p' "$0" >&2
+	sed -n '5,20s/^# \{0,1\}//p' "$0" >&2
 	exit 2
 }
 
@@ -130,7 +131,8 @@ plugin = testdev
 mmio = 0xfebf0000
 size = 0x1000
 EOF
-	set -- "$vmm_run" "$ini"
+	# -v: its last line before the run ("vmm-run: N vcpus") times vmm-run's own setup.
+	set -- "$vmm_run" -v "$ini"
 	grace=10
 else
 	if [ "$accel" = kvm ]; then
@@ -147,7 +149,7 @@ fi
 testline="vmmtest-echo-$$-cpus-$cpus"
 uptime_s() { cut -d' ' -f1 /proc/uptime; }
 fifo=$tag.fifo
-rm -f "$fifo" "$tag.rc" "$tag.start" "$tag.init"
+rm -f "$fifo" "$tag.rc" "$tag.start" "$tag.init" "$tag.setup"
 mkfifo "$fifo" || die "cannot make the FIFO '$fifo'"
 # Held open read-write (which never blocks on Linux) for the whole run: the guest's input then
 # never ends, and the line goes in through this descriptor.
@@ -169,6 +171,7 @@ echo "$me: $*"
 		printf '%s\n' "$line" >>"$log"
 		case $line in
 		"@linux init "*) [ -e "$tag.init" ] || uptime_s >"$tag.init" ;;
+		"vmm-run: "[0-9]*" vcpu" | "vmm-run: "[0-9]*" vcpus") uptime_s >"$tag.setup" ;;
 		"@linux ready-for-input") printf '%s\n' "$testline" >&3 ;;
 		esac
 	done
@@ -180,7 +183,9 @@ rc=$(cat "$tag.rc" 2>/dev/null || echo lost)
 start=$(cat "$tag.start" 2>/dev/null || echo "$end")
 init=
 [ -s "$tag.init" ] && init=$(cat "$tag.init")
-rm -f "$tag.rc" "$tag.start" "$tag.init"
+setup=
+[ -s "$tag.setup" ] && setup=$(cat "$tag.setup")
+rm -f "$tag.rc" "$tag.start" "$tag.init" "$tag.setup"
 
 # This machine's PVM /dev/kvm: KVM's instruction emulator stops a stock kernel early. That is
 # the host's limit, not the test's: a skip that quotes vmm-run's detail, never a pass.
@@ -222,16 +227,13 @@ else
 	seen=$(awk '$1 == "@linux" && $2 == "cpus" { print $3; exit }' "$log")
 	[ "$seen" = "$cpus" ] || fail "the guest saw '${seen:-no}' CPUs, expected $cpus"
 fi
-if [ "$tool" = vmm-run ]; then
-	# What vmm-run said on stderr, for the record (the reset fallback, a fault's detail).
-	grep '^vmm-run: ' "$log" | while IFS= read -r l; do echo "$me: $l"; done
-fi
 [ -z "$failures" ] || die "$failures (output in $log)"
 
 # The guest's own uptime at /init splits the time: before the kernel's clock started (the VMM's
 # setup, the firmware if any, the decompressor) and the kernel's boot.
 uptime=$(awk '$1 == "@linux" && $2 == "init" { print $3; exit }' "$log")
-figure=$(awk -v s="$start" -v i="$init" -v e="$end" -v u="$uptime" \
-	'BEGIN { printf "init=%.2f total=%.2f uptime=%.2f", i - s, e - s, u }')
+figure=$(awk -v s="$start" -v i="$init" -v e="$end" -v u="$uptime" -v v="$setup" \
+	'BEGIN { printf "init=%.2f total=%.2f uptime=%.2f", i - s, e - s, u
+		 if (v != "") printf " setup=%.2f", v - s }')
 echo "@figure $label cpus=$cpus $figure"
 echo "$me: PASSED: $label, $cpus vCPU(s): /init reached, ttyS0 interrupts, echo, exit status 0"

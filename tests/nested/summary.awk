@@ -14,8 +14,9 @@ function figure(    v, q) {
 	      " (to the end of the checks)"
 	for (c = 1; c <= 2; c++)
 		if (("vmm-run", c) in fig_init)
-			printf "    vmm-run, %d vCPU: %s s [%s s] (%s s)\n", c, fig_init["vmm-run", c],
-			       fig_up["vmm-run", c], fig_total["vmm-run", c]
+			printf "    vmm-run, %d vCPU: %s s [%s s] (%s s), its setup %s s\n", c,
+			       fig_init["vmm-run", c], fig_up["vmm-run", c], fig_total["vmm-run", c],
+			       fig_setup["vmm-run", c]
 	if (("qemu", 1) in fig_init)
 		printf "    QEMU,    1 vCPU: %s s [%s s] (%s s)\n", fig_init["qemu", 1], fig_up["qemu", 1],
 		       fig_total["qemu", 1]
@@ -67,6 +68,8 @@ step ~ /^linux-/ && /^@figure / {
 	i = $4; sub(/^init=/, "", i)
 	t = $5; sub(/^total=/, "", t)
 	u = $6; sub(/^uptime=/, "", u)
+	v = $7; sub(/^setup=/, "", v)
+	fig_setup[$2, c] = v
 	fig_init[$2, c] = i
 	fig_total[$2, c] = t
 	fig_up[$2, c] = u
