@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bzimage_build.h"
 #include "vmm_internal.h"
 
 /* The minimal image: one setup sector after the boot sector, then a 0x100-byte kernel. */
@@ -19,51 +20,39 @@
 #define KERNEL_OFF  0x400
 #define KERNEL_LEN  0x100
 #define IMAGE_LEN   (KERNEL_OFF + KERNEL_LEN)
-#define HDR_END	    0x26c /* protocol 2.15's header: the jump at 0x200 says 0x6a */
+#define HDR_END	    BZB_HDR_END_2_15
 
 static uint8_t img[0x2000];
 static char why[256];
 
 static void put16(size_t off, uint16_t v)
 {
-	img[off] = (uint8_t)v;
-	img[off + 1] = (uint8_t)(v >> 8);
+	bzb_put16(img, off, v);
 }
 
 static void put32(size_t off, uint32_t v)
 {
-	put16(off, (uint16_t)v);
-	put16(off + 2, (uint16_t)(v >> 16));
+	bzb_put32(img, off, v);
 }
 
 static void put64(size_t off, uint64_t v)
 {
-	put32(off, (uint32_t)v);
-	put32(off + 4, (uint32_t)(v >> 32));
+	bzb_put64(img, off, v);
 }
 
+/* bzimage_build.h's defaults, with a payload stated and init_size set, around KERNEL_LEN nops. */
 static void build(void)
 {
+	uint8_t kernel[KERNEL_LEN];
+	struct bzimage_spec s;
+
+	bzimage_spec_init(&s);
+	s.payload_offset = 0x20;
+	s.payload_length = 0x80;
+	s.init_size = 0x10000;
+	memset(kernel, 0x90, sizeof(kernel));
 	memset(img, 0, sizeof(img));
-	img[0x1f1] = SETUP_SECTS;
-	put32(0x1f4, KERNEL_LEN / 16); /* syssize */
-	put16(0x1fe, 0xaa55);
-	img[0x200] = 0xeb;
-	img[0x201] = HDR_END - 0x202;
-	memcpy(img + 0x202, "HdrS", 4);
-	put16(0x206, 0x020f);
-	img[0x211] = 0x01;	  /* LOADED_HIGH */
-	put32(0x22c, 0x7fffffff); /* initrd_addr_max */
-	put32(0x230, 0x200000);	  /* kernel_alignment */
-	img[0x234] = 1;		  /* relocatable_kernel */
-	img[0x235] = 21;	  /* min_alignment */
-	put16(0x236, 0x0003);	  /* XLF_KERNEL_64 | XLF_CAN_BE_LOADED_ABOVE_4G */
-	put32(0x238, 0x7ff);	  /* cmdline_size */
-	put32(0x248, 0x20);	  /* payload_offset */
-	put32(0x24c, 0x80);	  /* payload_length */
-	put64(0x258, 0x1000000);  /* pref_address */
-	put32(0x260, 0x10000);	  /* init_size */
-	memset(img + KERNEL_OFF, 0x90, KERNEL_LEN);
+	cr_assert_eq(bzimage_build(img, sizeof(img), &s, kernel, sizeof(kernel)), IMAGE_LEN);
 }
 
 static int parse_len(size_t len, struct vmmi_bzimage *bz)
