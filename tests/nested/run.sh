@@ -5,8 +5,10 @@
 # Usage: tests/nested/run.sh [--optional]   (from anywhere; run `make tests` first)
 # Boots Debian's cloud kernel under QEMU TCG with an SVM CPU, loads kvm_amd there and runs the
 # demo, embed, the unit and e2e kvm twins, stress and the bench's kvm rows (tests/nested/init)
-# on its /dev/kvm. The host needs no /dev/kvm. Prints the guest's console, then a summary;
-# exits 1 if a check failed, the guest never got /dev/kvm, or the time ran out.
+# on its /dev/kvm, then boots the same kernel under vmm-run on 1 and 2 vCPUs and under QEMU
+# (tests/linux) for the figure: time to the guest's /init. The host needs no /dev/kvm. Prints
+# the guest's console, then a summary; exits 1 if a check failed, the guest never got /dev/kvm,
+# or the time ran out.
 # Where the host cannot run it at all (no QEMU, busybox-static, cpio or kernel package) it
 # prints "skipped: <reason>" and exits 0 with --optional (or NESTED_OPTIONAL=yes), else 1.
 #
@@ -19,7 +21,7 @@ for arg; do
 	case $arg in
 	--optional) optional=yes ;;
 	*)
-		sed -n '3,15s/^# \{0,1\}//p' "$0" >&2
+		sed -n '3,17s/^# \{0,1\}//p' "$0" >&2
 		exit 2
 		;;
 	esac
