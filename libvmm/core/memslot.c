@@ -89,6 +89,36 @@ int vmm_memslot_add(struct vmm_vm *vm, const char *name, uint64_t gpa, uint64_t 
 	return vmm_memslot_add_flags(vm, name, gpa, size, hva, 0);
 }
 
+#define HUGE_2M (2ull << 20)
+
+/*
+ * Anonymous memory for a slot, 2 MiB-aligned when it is that large: a
+ * huge page backs guest memory only where host and guest addresses agree
+ * modulo 2 MiB, and a 2 MiB mapping in the guest's page tables costs one
+ * fault instead of 512 (vmm_load_linux() asks for huge pages). The
+ * mapping is exactly size bytes long, so munmap(mem, size) frees it.
+ */
+static void *map_ram(uint64_t size)
+{
+	const int prot = PROT_READ | PROT_WRITE;
+	const int flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+	uint8_t *mem, *aligned;
+	uint64_t head;
+
+	if (size < HUGE_2M || size > UINT64_MAX - HUGE_2M)
+		return mmap(NULL, size, prot, flags, -1, 0);
+	mem = mmap(NULL, size + HUGE_2M, prot, flags, -1, 0);
+	if (mem == MAP_FAILED)
+		return mem;
+	aligned = (uint8_t *)(((uintptr_t)mem + HUGE_2M - 1) & ~(uintptr_t)(HUGE_2M - 1));
+	head = (uint64_t)(aligned - mem);
+	if (head)
+		munmap(mem, head);
+	if (HUGE_2M - head)
+		munmap(aligned + size, HUGE_2M - head);
+	return aligned;
+}
+
 int vmmi_memslot_alloc(struct vmm_vm *vm, const struct vmmi_origin *at, const char *name,
 		       uint64_t gpa, uint64_t size, uint32_t flags, void **hva)
 {
@@ -106,8 +136,7 @@ int vmmi_memslot_alloc(struct vmm_vm *vm, const struct vmmi_origin *at, const ch
 	if (ret < 0)
 		return ret;
 	/* NORESERVE: a 64 GiB guest with 10 MiB touched costs 10 MiB. */
-	mem = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
-		   -1, 0);
+	mem = map_ram(size);
 	if (mem == MAP_FAILED)
 		return vmmi_error_at(at, -errno, "memslot '%s': cannot allocate 0x%llx bytes: %s",
 				     name ? name : "", (unsigned long long)size, strerror(errno));

