@@ -822,6 +822,9 @@ int vmmi_layout_identity_top(const struct vmmi_slot_table *slots, const struct v
  */
 int vmmi_read_file(const char *path, uint64_t max, uint8_t **data, size_t *len) VMMI_WARN_UNUSED;
 
+/* A flat 4 GiB segment with this selector and type: 64-bit code, or 32-bit data (boot_x86.c). */
+struct vmm_segment vmmi_flat_segment(uint16_t selector, uint8_t type, bool code);
+
 /* ---- Linux x86 bzImage (boot/bzimage.c): the setup header, per the kernel's boot protocol ---- */
 
 /* Offsets in the image, which boot_params (the "zero page") shares for the setup header. */

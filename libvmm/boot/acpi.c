@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "boot/bytes.h"
 #include "boot/acpi.h"
 
 /*
@@ -92,47 +93,6 @@
 static size_t align16(size_t n)
 {
 	return (n + 15) & ~(size_t)15;
-}
-
-static uint8_t *put8(uint8_t *p, uint8_t v)
-{
-	*p = v;
-	return p + 1;
-}
-
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	p = put16(p, (uint16_t)v);
-	return put16(p, (uint16_t)(v >> 16));
-}
-
-static uint8_t *put64(uint8_t *p, uint64_t v)
-{
-	p = put32(p, (uint32_t)v);
-	return put32(p, (uint32_t)(v >> 32));
-}
-
-static uint8_t *put_text(uint8_t *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-/* The checksum byte of p[0, n), whose checksum field holds 0 still: all n bytes then sum to 0. */
-static uint8_t checksum(const uint8_t *p, size_t n)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
 }
 
 static unsigned nuarts(const struct vmmi_acpi_spec *spec)
@@ -225,43 +185,43 @@ static int check(const struct vmmi_acpi_spec *spec, uint64_t gpa)
 /* A table's header, checksum 0 until the table is complete (see finish()). */
 static uint8_t *put_header(uint8_t *p, const char *sig, size_t len, uint8_t revision)
 {
-	p = put_text(p, sig, 4);
-	p = put32(p, (uint32_t)len);
-	p = put8(p, revision);
-	p = put8(p, 0);
-	p = put_text(p, "LIBVMM", 6);
-	p = put_text(p, "LIBVMMPC", 8);
-	p = put32(p, 1); /* OEM revision */
-	p = put_text(p, "LVMM", 4);
-	return put32(p, 1); /* creator revision */
+	p = vmmi_put_text(p, sig, 4);
+	p = vmmi_put32(p, (uint32_t)len);
+	p = vmmi_put8(p, revision);
+	p = vmmi_put8(p, 0);
+	p = vmmi_put_text(p, "LIBVMM", 6);
+	p = vmmi_put_text(p, "LIBVMMPC", 8);
+	p = vmmi_put32(p, 1); /* OEM revision */
+	p = vmmi_put_text(p, "LVMM", 4);
+	return vmmi_put32(p, 1); /* creator revision */
 }
 
 static void finish(uint8_t *table, size_t len)
 {
-	table[9] = checksum(table, len);
+	table[9] = vmmi_checksum(table, len);
 }
 
 static void put_rsdp(uint8_t *p, uint64_t xsdt_gpa)
 {
 	uint8_t *rsdp = p;
 
-	p = put_text(p, "RSD PTR ", 8);
-	p = put8(p, 0); /* checksum, below */
-	p = put_text(p, "LIBVMM", 6);
-	p = put8(p, 2);	 /* revision: ACPI 2.0 or later, an XSDT */
-	p = put32(p, 0); /* no RSDT: Linux takes the XSDT of a revision 2 RSDP */
-	p = put32(p, RSDP_SIZE);
-	put64(p, xsdt_gpa);
-	rsdp[8] = checksum(rsdp, RSDP_CHECKSUM_LEN);
-	rsdp[32] = checksum(rsdp, RSDP_SIZE); /* extended checksum, after the first */
+	p = vmmi_put_text(p, "RSD PTR ", 8);
+	p = vmmi_put8(p, 0); /* checksum, below */
+	p = vmmi_put_text(p, "LIBVMM", 6);
+	p = vmmi_put8(p, 2);  /* revision: ACPI 2.0 or later, an XSDT */
+	p = vmmi_put32(p, 0); /* no RSDT: Linux takes the XSDT of a revision 2 RSDP */
+	p = vmmi_put32(p, RSDP_SIZE);
+	vmmi_put64(p, xsdt_gpa);
+	rsdp[8] = vmmi_checksum(rsdp, RSDP_CHECKSUM_LEN);
+	rsdp[32] = vmmi_checksum(rsdp, RSDP_SIZE); /* extended checksum, after the first */
 }
 
 static void put_xsdt(uint8_t *p, uint64_t fadt_gpa, uint64_t madt_gpa)
 {
 	uint8_t *q = put_header(p, "XSDT", XSDT_SIZE, XSDT_REVISION);
 
-	q = put64(q, fadt_gpa);
-	put64(q, madt_gpa);
+	q = vmmi_put64(q, fadt_gpa);
+	vmmi_put64(q, madt_gpa);
 	finish(p, XSDT_SIZE);
 }
 
@@ -274,11 +234,11 @@ static void put_xsdt(uint8_t *p, uint64_t fadt_gpa, uint64_t madt_gpa)
 static void put_fadt(uint8_t *p, uint64_t dsdt_gpa)
 {
 	put_header(p, "FACP", FADT_SIZE, FADT_REVISION);
-	put32(p + FADT_DSDT, (uint32_t)dsdt_gpa);
-	put16(p + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
-	put32(p + FADT_FLAGS, FADT_HW_REDUCED_ACPI);
-	put8(p + FADT_MINOR_VERSION, FADT_MINOR);
-	put64(p + FADT_X_DSDT, dsdt_gpa);
+	vmmi_put32(p + FADT_DSDT, (uint32_t)dsdt_gpa);
+	vmmi_put16(p + FADT_IAPC_BOOT_ARCH, IAPC_NO_VGA | IAPC_NO_CMOS_RTC);
+	vmmi_put32(p + FADT_FLAGS, FADT_HW_REDUCED_ACPI);
+	vmmi_put8(p + FADT_MINOR_VERSION, FADT_MINOR);
+	vmmi_put64(p + FADT_X_DSDT, dsdt_gpa);
 	finish(p, FADT_SIZE);
 }
 
@@ -290,40 +250,40 @@ static void put_fadt(uint8_t *p, uint64_t dsdt_gpa)
  */
 static uint8_t *put_uart(uint8_t *p, unsigned n, const struct vmmi_acpi_uart *u)
 {
-	p = put8(p, AML_EXT);
-	p = put8(p, AML_DEVICE);
-	p = put8(p, 1 + DEVICE_BODY); /* PkgLength < 64: one byte, which counts itself */
-	p = put8(p, AML_ROOT);
-	p = put8(p, AML_DUAL_NAME);
-	p = put_text(p, "_SB_COM", 7);
-	p = put8(p, (uint8_t)('1' + n));
+	p = vmmi_put8(p, AML_EXT);
+	p = vmmi_put8(p, AML_DEVICE);
+	p = vmmi_put8(p, 1 + DEVICE_BODY); /* PkgLength < 64: one byte, which counts itself */
+	p = vmmi_put8(p, AML_ROOT);
+	p = vmmi_put8(p, AML_DUAL_NAME);
+	p = vmmi_put_text(p, "_SB_COM", 7);
+	p = vmmi_put8(p, (uint8_t)('1' + n));
 
-	p = put8(p, AML_NAME);
-	p = put_text(p, "_HID", 4);
-	p = put8(p, AML_DWORD);
-	p = put32(p, EISA_PNP0501);
+	p = vmmi_put8(p, AML_NAME);
+	p = vmmi_put_text(p, "_HID", 4);
+	p = vmmi_put8(p, AML_DWORD);
+	p = vmmi_put32(p, EISA_PNP0501);
 
-	p = put8(p, AML_NAME);
-	p = put_text(p, "_UID", 4);
-	p = put8(p, AML_BYTE);
-	p = put8(p, (uint8_t)(n + 1));
+	p = vmmi_put8(p, AML_NAME);
+	p = vmmi_put_text(p, "_UID", 4);
+	p = vmmi_put8(p, AML_BYTE);
+	p = vmmi_put8(p, (uint8_t)(n + 1));
 
-	p = put8(p, AML_NAME);
-	p = put_text(p, "_CRS", 4);
-	p = put8(p, AML_BUFFER);
-	p = put8(p, 1 + 2 + CRS_SIZE); /* PkgLength: itself, the size's ByteConst, the bytes */
-	p = put8(p, AML_BYTE);
-	p = put8(p, CRS_SIZE);
-	p = put8(p, RES_IO);
-	p = put8(p, RES_IO_DECODE16);
-	p = put16(p, u->port); /* minimum */
-	p = put16(p, u->port); /* maximum */
-	p = put8(p, 1);	       /* alignment */
-	p = put8(p, UART_PORTS);
-	p = put8(p, RES_IRQ_NOFLAGS);
-	p = put16(p, (uint16_t)(1u << u->irq));
-	p = put8(p, RES_END);
-	return put8(p, 0); /* the end tag's checksum: 0 means none */
+	p = vmmi_put8(p, AML_NAME);
+	p = vmmi_put_text(p, "_CRS", 4);
+	p = vmmi_put8(p, AML_BUFFER);
+	p = vmmi_put8(p, 1 + 2 + CRS_SIZE); /* PkgLength: itself, the size's ByteConst, the bytes */
+	p = vmmi_put8(p, AML_BYTE);
+	p = vmmi_put8(p, CRS_SIZE);
+	p = vmmi_put8(p, RES_IO);
+	p = vmmi_put8(p, RES_IO_DECODE16);
+	p = vmmi_put16(p, u->port); /* minimum */
+	p = vmmi_put16(p, u->port); /* maximum */
+	p = vmmi_put8(p, 1);	    /* alignment */
+	p = vmmi_put8(p, UART_PORTS);
+	p = vmmi_put8(p, RES_IRQ_NOFLAGS);
+	p = vmmi_put16(p, (uint16_t)(1u << u->irq));
+	p = vmmi_put8(p, RES_END);
+	return vmmi_put8(p, 0); /* the end tag's checksum: 0 means none */
 }
 
 static void put_dsdt(uint8_t *p, const struct vmmi_acpi_spec *spec)
@@ -344,35 +304,35 @@ static void put_madt(uint8_t *p, const struct vmmi_acpi_spec *spec)
 {
 	uint8_t *q = put_header(p, "APIC", madt_size(spec), MADT_REVISION);
 
-	q = put32(q, spec->lapic_base);
-	q = put32(q, 0);
+	q = vmmi_put32(q, spec->lapic_base);
+	q = vmmi_put32(q, 0);
 	for (unsigned i = 0; i < spec->ncpus; i++) {
-		q = put8(q, MADT_LAPIC);
-		q = put8(q, MADT_LAPIC_SIZE);
-		q = put8(q, (uint8_t)i); /* ACPI processor uid */
-		q = put8(q, (uint8_t)i); /* APIC id */
-		q = put32(q, LAPIC_ENABLED);
+		q = vmmi_put8(q, MADT_LAPIC);
+		q = vmmi_put8(q, MADT_LAPIC_SIZE);
+		q = vmmi_put8(q, (uint8_t)i); /* ACPI processor uid */
+		q = vmmi_put8(q, (uint8_t)i); /* APIC id */
+		q = vmmi_put32(q, LAPIC_ENABLED);
 	}
 
-	q = put8(q, MADT_IOAPIC);
-	q = put8(q, MADT_IOAPIC_SIZE);
-	q = put8(q, spec->ioapic_id);
-	q = put8(q, 0);
-	q = put32(q, spec->ioapic_base);
-	q = put32(q, 0); /* GSI base */
+	q = vmmi_put8(q, MADT_IOAPIC);
+	q = vmmi_put8(q, MADT_IOAPIC_SIZE);
+	q = vmmi_put8(q, spec->ioapic_id);
+	q = vmmi_put8(q, 0);
+	q = vmmi_put32(q, spec->ioapic_base);
+	q = vmmi_put32(q, 0); /* GSI base */
 
-	q = put8(q, MADT_OVERRIDE);
-	q = put8(q, MADT_OVERRIDE_SIZE);
-	q = put8(q, ISA_BUS);
-	q = put8(q, ISA_TIMER);
-	q = put32(q, TIMER_GSI);
-	q = put16(q, 0); /* the bus's polarity and trigger: high, edge */
+	q = vmmi_put8(q, MADT_OVERRIDE);
+	q = vmmi_put8(q, MADT_OVERRIDE_SIZE);
+	q = vmmi_put8(q, ISA_BUS);
+	q = vmmi_put8(q, ISA_TIMER);
+	q = vmmi_put32(q, TIMER_GSI);
+	q = vmmi_put16(q, 0); /* the bus's polarity and trigger: high, edge */
 
-	q = put8(q, MADT_LAPIC_NMI);
-	q = put8(q, MADT_LAPIC_NMI_SIZE);
-	q = put8(q, ALL_PROCESSORS);
-	q = put16(q, 0);
-	put8(q, NMI_LINT);
+	q = vmmi_put8(q, MADT_LAPIC_NMI);
+	q = vmmi_put8(q, MADT_LAPIC_NMI_SIZE);
+	q = vmmi_put8(q, ALL_PROCESSORS);
+	q = vmmi_put16(q, 0);
+	vmmi_put8(q, NMI_LINT);
 	finish(p, madt_size(spec));
 }
 

@@ -204,7 +204,7 @@ static void write_boot_info(struct vmm_vm *vm, const struct layout *l, unsigned 
 	bi->device_count = nd;
 }
 
-static struct vmm_segment flat(uint16_t selector, uint8_t type, bool code)
+struct vmm_segment vmmi_flat_segment(uint16_t selector, uint8_t type, bool code)
 {
 	return (struct vmm_segment){
 	    .base = 0,
@@ -244,8 +244,9 @@ int vmm_boot_setup(struct vmm_vm *vm, uint64_t entry)
 
 		write_boot_info(vm, &l, i);
 		memset(&sr, 0, sizeof(sr));
-		sr.cs = flat(VMM_GUEST_SEL_CODE, 0xb, true);
-		sr.ds = sr.es = sr.fs = sr.gs = sr.ss = flat(VMM_GUEST_SEL_DATA, 0x3, false);
+		sr.cs = vmmi_flat_segment(VMM_GUEST_SEL_CODE, 0xb, true);
+		sr.ds = sr.es = sr.fs = sr.gs = sr.ss =
+		    vmmi_flat_segment(VMM_GUEST_SEL_DATA, 0x3, false);
 		sr.tr = (struct vmm_segment){
 		    .base = l.gdt + TSS_OFFSET,
 		    .limit = TSS_LIMIT,

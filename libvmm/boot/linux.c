@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "boot/acpi.h"
+#include "boot/bytes.h"
 #include "boot/mptable.h"
 #include "vmm_internal.h"
 
@@ -99,21 +100,6 @@ struct plan {
 	struct e820 map[BP_E820_MAX];
 	unsigned nmap;
 };
-
-static void put16(uint8_t *p, uint16_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put32(uint8_t *p, uint32_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
-
-static void put64(uint8_t *p, uint64_t v)
-{
-	memcpy(p, &v, sizeof(v));
-}
 
 /* The writable slot that holds all of [gpa, gpa + len), or NULL. */
 static const struct vmmi_slot *ram_at(const struct vmm_vm *vm, uint64_t gpa, uint64_t len)
@@ -302,23 +288,23 @@ static int write_zero_page(struct vmm_vm *vm, const struct plan *p, const uint8_
 	ret = vmmi_bzimage_copy_header(&p->bz, img, len, bp, sizeof(bp));
 	if (ret < 0)
 		return vmmi_error(ret, "linux: the setup header does not fit the zero page");
-	put16(bp + BP_VID_MODE, 0xffff); /* "normal": no video mode change */
-	bp[BP_TYPE_OF_LOADER] = 0xff;	 /* a loader with no assigned id */
-	put32(bp + BP_CODE32_START, (uint32_t)p->kernel_gpa);
-	put32(bp + BP_CMD_LINE_PTR, (uint32_t)LX_CMDLINE);
-	put64(bp + BP_ACPI_RSDP_ADDR, LX_ACPI); /* protocol 2.14; older kernels scan for it */
-	put32(bp + BP_EXT_CMD_LINE_PTR, 0);
-	put32(bp + BP_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
-	put32(bp + BP_RAMDISK_SIZE, (uint32_t)p->initrd_size);
-	put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
-	put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_size >> 32));
+	vmmi_put16(bp + BP_VID_MODE, 0xffff); /* "normal": no video mode change */
+	bp[BP_TYPE_OF_LOADER] = 0xff;	      /* a loader with no assigned id */
+	vmmi_put32(bp + BP_CODE32_START, (uint32_t)p->kernel_gpa);
+	vmmi_put32(bp + BP_CMD_LINE_PTR, (uint32_t)LX_CMDLINE);
+	vmmi_put64(bp + BP_ACPI_RSDP_ADDR, LX_ACPI); /* protocol 2.14; older kernels scan for it */
+	vmmi_put32(bp + BP_EXT_CMD_LINE_PTR, 0);
+	vmmi_put32(bp + BP_RAMDISK_IMAGE, (uint32_t)p->initrd_gpa);
+	vmmi_put32(bp + BP_RAMDISK_SIZE, (uint32_t)p->initrd_size);
+	vmmi_put32(bp + BP_EXT_RAMDISK_IMAGE, (uint32_t)(p->initrd_gpa >> 32));
+	vmmi_put32(bp + BP_EXT_RAMDISK_SIZE, (uint32_t)(p->initrd_size >> 32));
 	bp[BP_E820_ENTRIES] = (uint8_t)p->nmap;
 	for (unsigned i = 0; i < p->nmap; i++) {
 		uint8_t *e = bp + BP_E820_TABLE + 20 * i;
 
-		put64(e, p->map[i].addr);
-		put64(e + 8, p->map[i].size);
-		put32(e + 16, p->map[i].type);
+		vmmi_put64(e, p->map[i].addr);
+		vmmi_put64(e + 8, p->map[i].size);
+		vmmi_put32(e + 16, p->map[i].type);
 	}
 	poke(vm, LX_ZERO_PAGE, bp, sizeof(bp));
 	return 0;
@@ -335,7 +321,7 @@ static void write_tables(struct vmm_vm *vm)
 	gdt[LX_SEL_TSS / 8] = LX_TSS_LIMIT | ((LX_TSS & 0xffffff) << 16) | (0x89ull << 40);
 	fill(vm, LX_GDT, 0, VMMI_PAGE_SIZE);
 	poke(vm, LX_GDT, gdt, sizeof(gdt));
-	put16((uint8_t *)pt, LX_TSS_LIMIT + 1); /* the TSS's I/O map base: past its limit */
+	vmmi_put16((uint8_t *)pt, LX_TSS_LIMIT + 1); /* the TSS's I/O map base: past its limit */
 	poke(vm, LX_TSS + 0x66, pt, 2);
 
 	memset(pt, 0, sizeof(pt));
@@ -353,8 +339,8 @@ static void write_tables(struct vmm_vm *vm)
 
 	fill(vm, 0, 0, VMMI_PAGE_SIZE);
 	memset(bda, 0, sizeof(bda));
-	put16(bda + (LX_BDA_EBDA_SEG - 0x400), (uint16_t)(LX_EBDA >> 4));
-	put16(bda + (LX_BDA_BASE_KB - 0x400), (uint16_t)(LX_EBDA / KIB));
+	vmmi_put16(bda + (LX_BDA_EBDA_SEG - 0x400), (uint16_t)(LX_EBDA >> 4));
+	vmmi_put16(bda + (LX_BDA_BASE_KB - 0x400), (uint16_t)(LX_EBDA / KIB));
 	poke(vm, 0x400, bda, sizeof(bda));
 	fill(vm, LX_EBDA, 0, LX_LEGACY_END - LX_EBDA);
 }
@@ -471,21 +457,6 @@ static int initrd_size(const char *path, uint64_t *size)
 	return 0;
 }
 
-static struct vmm_segment seg(uint16_t selector, uint8_t type, bool code)
-{
-	return (struct vmm_segment){
-	    .base = 0,
-	    .limit = 0xffffffff,
-	    .selector = selector,
-	    .type = type,
-	    .present = 1,
-	    .s = 1,
-	    .l = code,
-	    .db = !code,
-	    .g = 1,
-	};
-}
-
 /* vCPU 0 at the 64-bit entry, the boot protocol's state: long mode, flat, RSI = zero page. */
 static int enter(struct vmm_vm *vm, uint64_t entry)
 {
@@ -494,8 +465,8 @@ static int enter(struct vmm_vm *vm, uint64_t entry)
 	int ret;
 
 	memset(&sr, 0, sizeof(sr));
-	sr.cs = seg(LX_SEL_CODE, 0xb, true);
-	sr.ds = sr.es = sr.fs = sr.gs = sr.ss = seg(LX_SEL_DATA, 0x3, false);
+	sr.cs = vmmi_flat_segment(LX_SEL_CODE, 0xb, true);
+	sr.ds = sr.es = sr.fs = sr.gs = sr.ss = vmmi_flat_segment(LX_SEL_DATA, 0x3, false);
 	sr.tr = (struct vmm_segment){.base = LX_TSS,
 				     .limit = LX_TSS_LIMIT,
 				     .selector = LX_SEL_TSS,

@@ -5,6 +5,7 @@
  */
 #include <string.h>
 
+#include "boot/bytes.h"
 #include "boot/mptable.h"
 
 /* Sizes the spec gives each structure (MP spec 1.4, chapter 4). */
@@ -47,41 +48,6 @@
 /* Entries after the processors: the bus, the I/O APIC, the ISA IRQs, LINT0 and LINT1. */
 #define OTHER_ENTRIES (1 + 1 + INTSRC_ENTRIES + 2)
 
-static uint8_t *put8(uint8_t *p, uint8_t v)
-{
-	*p = v;
-	return p + 1;
-}
-
-static uint8_t *put16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)v;
-	p[1] = (uint8_t)(v >> 8);
-	return p + 2;
-}
-
-static uint8_t *put32(uint8_t *p, uint32_t v)
-{
-	p = put16(p, (uint16_t)v);
-	return put16(p, (uint16_t)(v >> 16));
-}
-
-static uint8_t *put_text(uint8_t *p, const char *s, size_t n)
-{
-	memcpy(p, s, n);
-	return p + n;
-}
-
-/* The checksum byte of p[0, n), whose checksum field holds 0 still: all n bytes then sum to 0. */
-static uint8_t checksum(const uint8_t *p, size_t n)
-{
-	uint8_t sum = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sum = (uint8_t)(sum + p[i]);
-	return (uint8_t)-sum;
-}
-
 size_t vmmi_mptable_size(const struct vmmi_mptable_spec *spec)
 {
 	return MPF_SIZE + MPC_HDR_SIZE + (size_t)spec->ncpus * MPC_CPU_SIZE +
@@ -120,12 +86,12 @@ static int check(const struct vmmi_mptable_spec *spec, uint64_t gpa)
 /* A processor entry: the BSP is APIC id 0, the vCPU Linux enters. */
 static uint8_t *put_cpu(uint8_t *p, const struct vmmi_mptable_spec *spec, unsigned apic_id)
 {
-	p = put8(p, MP_PROCESSOR);
-	p = put8(p, (uint8_t)apic_id);
-	p = put8(p, LAPIC_VERSION);
-	p = put8(p, CPU_ENABLED | (apic_id == 0 ? CPU_BSP : 0));
-	p = put32(p, spec->cpu_signature);
-	p = put32(p, spec->cpu_features);
+	p = vmmi_put8(p, MP_PROCESSOR);
+	p = vmmi_put8(p, (uint8_t)apic_id);
+	p = vmmi_put8(p, LAPIC_VERSION);
+	p = vmmi_put8(p, CPU_ENABLED | (apic_id == 0 ? CPU_BSP : 0));
+	p = vmmi_put32(p, spec->cpu_signature);
+	p = vmmi_put32(p, spec->cpu_features);
 	return p + 8; /* reserved */
 }
 
@@ -133,13 +99,13 @@ static uint8_t *put_cpu(uint8_t *p, const struct vmmi_mptable_spec *spec, unsign
 static uint8_t *put_irq(uint8_t *p, uint8_t type, uint8_t irq_type, uint8_t src_irq, uint8_t dst_id,
 			uint8_t dst_pin)
 {
-	p = put8(p, type);
-	p = put8(p, irq_type);
-	p = put16(p, 0);
-	p = put8(p, ISA_BUS);
-	p = put8(p, src_irq);
-	p = put8(p, dst_id);
-	return put8(p, dst_pin);
+	p = vmmi_put8(p, type);
+	p = vmmi_put8(p, irq_type);
+	p = vmmi_put16(p, 0);
+	p = vmmi_put8(p, ISA_BUS);
+	p = vmmi_put8(p, src_irq);
+	p = vmmi_put8(p, dst_id);
+	return vmmi_put8(p, dst_pin);
 }
 
 int vmmi_mptable_build(void *buf, size_t len, uint64_t gpa, const struct vmmi_mptable_spec *spec)
@@ -161,37 +127,37 @@ int vmmi_mptable_build(void *buf, size_t len, uint64_t gpa, const struct vmmi_mp
 	memset(buf, 0, size);
 
 	/* The floating pointer: where the table is; feature bytes 0 (a table, no IMCR). */
-	p = put_text(mpf, "_MP_", 4);
-	p = put32(p, (uint32_t)(gpa + MPF_SIZE));
-	p = put8(p, MPF_SIZE / 16);
-	put8(p, MP_SPEC_REV);
-	mpf[10] = checksum(mpf, MPF_SIZE);
+	p = vmmi_put_text(mpf, "_MP_", 4);
+	p = vmmi_put32(p, (uint32_t)(gpa + MPF_SIZE));
+	p = vmmi_put8(p, MPF_SIZE / 16);
+	vmmi_put8(p, MP_SPEC_REV);
+	mpf[10] = vmmi_checksum(mpf, MPF_SIZE);
 
 	/* The configuration table's header; no OEM table, no extended entries. */
-	p = put_text(mpc, "PCMP", 4);
-	p = put16(p, (uint16_t)table_len);
-	p = put8(p, MP_SPEC_REV);
-	p = put8(p, 0); /* checksum, below */
-	p = put_text(p, "LIBVMM  ", 8);
-	p = put_text(p, "LIBVMM PC   ", 12);
-	p = put32(p, 0); /* OEM table pointer */
-	p = put16(p, 0); /* OEM table size */
-	p = put16(p, (uint16_t)(spec->ncpus + OTHER_ENTRIES));
-	p = put32(p, (uint32_t)VMM_GUEST_LAPIC_BASE);
+	p = vmmi_put_text(mpc, "PCMP", 4);
+	p = vmmi_put16(p, (uint16_t)table_len);
+	p = vmmi_put8(p, MP_SPEC_REV);
+	p = vmmi_put8(p, 0); /* checksum, below */
+	p = vmmi_put_text(p, "LIBVMM  ", 8);
+	p = vmmi_put_text(p, "LIBVMM PC   ", 12);
+	p = vmmi_put32(p, 0); /* OEM table pointer */
+	p = vmmi_put16(p, 0); /* OEM table size */
+	p = vmmi_put16(p, (uint16_t)(spec->ncpus + OTHER_ENTRIES));
+	p = vmmi_put32(p, (uint32_t)VMM_GUEST_LAPIC_BASE);
 	p += 4; /* extended table length and checksum, reserved */
 
 	for (unsigned i = 0; i < spec->ncpus; i++)
 		p = put_cpu(p, spec, i);
 
-	p = put8(p, MP_BUS);
-	p = put8(p, ISA_BUS);
-	p = put_text(p, "ISA   ", 6);
+	p = vmmi_put8(p, MP_BUS);
+	p = vmmi_put8(p, ISA_BUS);
+	p = vmmi_put_text(p, "ISA   ", 6);
 
-	p = put8(p, MP_IOAPIC);
-	p = put8(p, spec->ioapic_id);
-	p = put8(p, IOAPIC_VERSION);
-	p = put8(p, IOAPIC_ENABLED);
-	p = put32(p, spec->ioapic_base);
+	p = vmmi_put8(p, MP_IOAPIC);
+	p = vmmi_put8(p, spec->ioapic_id);
+	p = vmmi_put8(p, IOAPIC_VERSION);
+	p = vmmi_put8(p, IOAPIC_ENABLED);
+	p = vmmi_put32(p, spec->ioapic_base);
 
 	/* ISA IRQ n on pin n, as on a PC: but the timer on pin 2, and the cascade on none. */
 	for (unsigned irq = 0; irq < ISA_IRQS; irq++)
@@ -203,6 +169,6 @@ int vmmi_mptable_build(void *buf, size_t len, uint64_t gpa, const struct vmmi_mp
 	p = put_irq(p, MP_LINTSRC, MP_EXTINT, 0, ALL_LAPICS, 0);
 	put_irq(p, MP_LINTSRC, MP_NMI, 0, ALL_LAPICS, 1);
 
-	mpc[7] = checksum(mpc, table_len);
+	mpc[7] = vmmi_checksum(mpc, table_len);
 	return 0;
 }
