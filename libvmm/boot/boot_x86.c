@@ -5,24 +5,10 @@
  */
 #include <string.h>
 
+#include "boot/x86.h"
 #include "vmm_internal.h"
 
-#define GIB    (1ull << 30)
-#define PTE_P  0x1ull
-#define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
-
-#define CR0_PE	       0x1ull
-#define CR0_MP	       0x2ull
-#define CR0_ET	       0x10ull
-#define CR0_NE	       0x20ull
-#define CR0_WP	       0x10000ull
-#define CR0_PG	       0x80000000ull
-#define CR4_PAE	       0x20ull
-#define CR4_OSFXSR     0x200ull
-#define CR4_OSXMMEXCPT 0x400ull
-#define EFER_LME       0x100ull
-#define EFER_LMA       0x400ull
+#define GIB (1ull << 30)
 
 /* Offsets inside the GDT page. */
 #define GDT_BYTES  0x28 /* null, code, data, 16-byte TSS descriptor */

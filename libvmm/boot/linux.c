@@ -26,6 +26,7 @@
 #include "boot/acpi.h"
 #include "boot/bytes.h"
 #include "boot/mptable.h"
+#include "boot/x86.h"
 #include "vmm_internal.h"
 
 #define KIB (1ull << 10)
@@ -73,19 +74,6 @@
 
 #define E820_RAM      1
 #define E820_RESERVED 2
-
-#define PTE_P  0x1ull
-#define PTE_RW 0x2ull
-#define PTE_PS 0x80ull
-
-#define CR0_PE	 0x1ull
-#define CR0_MP	 0x2ull
-#define CR0_ET	 0x10ull
-#define CR0_NE	 0x20ull
-#define CR0_PG	 0x80000000ull
-#define CR4_PAE	 0x20ull
-#define EFER_LME 0x100ull
-#define EFER_LMA 0x400ull
 
 struct e820 {
 	uint64_t addr, size;
