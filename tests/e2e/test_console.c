@@ -31,6 +31,8 @@
 
 #include <criterion/criterion.h>
 
+#include <vmm/vmm.h>
+
 #include "e2e.h"
 
 #define UART_SO	   BUILD_DIR "/plugins/uart16550.so"
@@ -374,11 +376,34 @@ static void start_echo(struct term *t, const char *accel)
 	term_wait_running(t);
 }
 
+/* Skip the running test, saying why, where this build or host has no emu. */
+static void require_emu(void)
+{
+	static char why[256];
+
+	if (vmm_accel_probe(VMM_ACCEL_EMU, why, sizeof(why)) < 0) {
+		e2e_cleanup(); /* a skipped test's .fini does not run */
+		cr_skip_test("emu: %s", why);
+	}
+}
+
+/* For a test about vmm-run's terminal, not a backend: emu where there is one, else kvm. */
+static const char *any_accel(void)
+{
+	char why[256];
+
+	if (vmm_accel_probe(VMM_ACCEL_EMU, why, sizeof(why)) == 0)
+		return "emu";
+	e2e_require_kvm();
+	return "kvm";
+}
+
 /* Declare the emu and the kvm twin of a test body taking the accel. */
 #define TWINS(name)                                                                                \
 	static void name(const char *accel);                                                       \
 	Test(console, name##_on_emu)                                                               \
 	{                                                                                          \
+		require_emu();                                                                     \
 		name("emu");                                                                       \
 	}                                                                                          \
 	Test(console, name##_on_kvm)                                                               \
@@ -453,7 +478,7 @@ Test(console, escape_h_prints_the_keys_and_the_guest_sees_nothing)
 {
 	struct term t;
 
-	start_echo(&t, "emu");
+	start_echo(&t, any_accel());
 	term_type_str(&t, "\x01h|");
 	term_expect_str(&t, "Ctrl-A then:");
 	term_expect_str(&t, "|");
@@ -495,7 +520,7 @@ static void sighup_stops_with_129_and_restores_the_terminal(const char *accel)
 
 Test(console, sigint_stops_with_130_and_restores_the_terminal)
 {
-	check_signal_restores("emu", SIGINT, 130);
+	check_signal_restores(any_accel(), SIGINT, 130);
 }
 
 /* A fatal signal still kills vmm-run with that signal, after the settings came back. */
@@ -503,7 +528,7 @@ static void check_fatal_restores(int sig)
 {
 	struct term t;
 
-	start_echo(&t, "emu");
+	start_echo(&t, any_accel());
 	kill(t.pid, sig);
 	term_finish(&t);
 	cr_assert(WIFSIGNALED(t.wstatus) && WTERMSIG(t.wstatus) == sig,
@@ -550,7 +575,7 @@ Test(console, sigtstp_restores_the_terminal_and_sigcont_makes_it_raw_again)
 	double end;
 	struct term t;
 
-	start_echo(&t, "emu");
+	start_echo(&t, any_accel());
 	kill(t.pid, SIGTSTP);
 	for (end = now_ms() + TERM_LIMIT; proc_state(t.pid) != 'T'; term_pump(&t, 20))
 		cr_assert(now_ms() < end, "vmm-run did not stop: %s", term_describe(&t));
@@ -572,7 +597,7 @@ Test(console, setup_error_after_raw_mode_restores_the_terminal)
 	const char *fw = e2e_write_elf("echo.elf", echo_code, sizeof(echo_code));
 	/* uart0 reads stdin, so the console starts; then the second device fails to load. */
 	const char *ini =
-	    e2e_guest_config("bad.ini", fw, "emu", "30s",
+	    e2e_guest_config("bad.ini", fw, any_accel(), "30s",
 			     UART_SECTION("input = stdin\n") "[device \"bad\"]\n"
 							     "plugin = no-such-model\n"
 							     "mmio = 0xfebf0000\n"
@@ -593,7 +618,7 @@ Test(console, escape_x_while_a_device_is_created_exits_130_and_restores_the_term
 {
 	const char *fw = e2e_write_elf("echo.elf", echo_code, sizeof(echo_code));
 	const char *ini = e2e_guest_config(
-	    "hang.ini", fw, "emu", "30s",
+	    "hang.ini", fw, any_accel(), "30s",
 	    UART_SECTION("input = stdin\n") "[device \"stuck0\"]\n"
 					    "plugin = " BUILD_DIR "/tests/plugins/create-hangs.so\n"
 					    "mmio = 0xfe000000\n"
@@ -635,7 +660,7 @@ static const char *file_text(const char *path)
 Test(console, hang_up_ends_the_guests_input_and_sighup_stops_with_129)
 {
 	const char *err_path = e2e_strf("%s/stderr.txt", e2e_tmpdir());
-	const char *args[] = {"-v", echo_config("emu", true), NULL};
+	const char *args[] = {"-v", echo_config(any_accel(), true), NULL};
 	int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	double end = now_ms() + TERM_LIMIT;
 	struct term t;
@@ -701,7 +726,7 @@ static void selftest_receives_a_typed_line_through_interrupts(const char *accel)
 
 Test(console, terminal_without_an_input_device_stays_as_it_was)
 {
-	const char *args[] = {"-v", echo_config("emu", false), NULL};
+	const char *args[] = {"-v", echo_config(any_accel(), false), NULL};
 	struct term t;
 	struct termios now;
 
